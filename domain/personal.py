@@ -1,0 +1,107 @@
+"""Residents' personal data: sealed with a key per resident before anything is stored.
+
+The eventsourcing library's cipher has one key per application, which cannot erase one
+resident; so this is a small piece of our own on `cryptography`'s AES-256-GCM. Keys live in
+their own store, never in the event store. Destroying a resident's key (crypto-shredding)
+makes their sealed data unreadable while the stored bytes, and every hash over them, stay.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from schemas.base import PersonalData, SealedPersonalData
+
+_encode = msgspec.json.Encoder().encode
+_decode_personal = msgspec.json.Decoder(PersonalData).decode
+
+
+class KeyStore:
+    """resident_id -> 32-byte key, in a SQLite file of its own (one writer: the ledger)."""
+
+    def __init__(self, path: Path | str, cache_size: int = 10_000):
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA secure_delete=ON")  # a destroyed key is overwritten on disk, not just unlinked
+        self._db.execute("CREATE TABLE IF NOT EXISTS resident_keys (resident_id TEXT PRIMARY KEY, key BLOB NOT NULL)")
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def get(self, resident_id: str) -> bytes | None:
+        with self._lock:
+            key = self._cache.get(resident_id)
+            if key is None:
+                row = self._db.execute("SELECT key FROM resident_keys WHERE resident_id=?", (resident_id,)).fetchone()
+                if row is None:
+                    return None
+                key = self._remember(resident_id, row[0])
+            return key
+
+    def get_or_create(self, resident_ids: Iterable[str]) -> dict[str, bytes]:
+        """Keys for these residents, creating the missing ones in one durable transaction."""
+        wanted = set(resident_ids)
+        found = {r: k for r in wanted if (k := self.get(r)) is not None}
+        missing = wanted - found.keys()
+        if missing:
+            new = {r: AESGCM.generate_key(bit_length=256) for r in missing}
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT OR IGNORE INTO resident_keys VALUES (?, ?)", new.items())
+                self._db.execute("COMMIT")
+            found.update({r: self.get(r) for r in missing})  # type: ignore[misc]
+        return found
+
+    def destroy(self, resident_id: str) -> bool:
+        """Crypto-shred: the resident's sealed data can never be read again."""
+        with self._lock:
+            self._cache.pop(resident_id, None)
+            cur = self._db.execute("DELETE FROM resident_keys WHERE resident_id=?", (resident_id,))
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return cur.rowcount > 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _remember(self, resident_id: str, key: bytes) -> bytes:
+        self._cache[resident_id] = key
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return key
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def mac(key: bytes, personal: PersonalData) -> str:
+    return _b64(hmac.new(key, _encode(personal), hashlib.sha256).digest())
+
+
+def seal(event_id: str, personal: Iterable[PersonalData], keys: dict[str, bytes]) -> tuple[SealedPersonalData, ...]:
+    sealed = []
+    for p in personal:
+        key, nonce, clear = keys[p.resident_id], os.urandom(12), _encode(p)
+        ciphertext = AESGCM(key).encrypt(nonce, clear, event_id.encode())
+        sealed.append(SealedPersonalData(resident_id=p.resident_id, nonce=_b64(nonce), ciphertext=_b64(ciphertext), mac=mac(key, p)))
+    return tuple(sealed)
+
+
+def unseal(event_id: str, sealed: SealedPersonalData, keys: KeyStore) -> PersonalData | None:
+    """The clear data, or None once the resident's key has been destroyed."""
+    key = keys.get(sealed.resident_id)
+    if key is None:
+        return None
+    clear = AESGCM(key).decrypt(base64.b64decode(sealed.nonce), base64.b64decode(sealed.ciphertext), event_id.encode())
+    return _decode_personal(clear)

@@ -1,0 +1,21 @@
+"""The wire contract: one module per stream, imports nothing else of ours."""
+
+from schemas.base import Actor, Event, PersonalData, SealedPersonalData
+from schemas.deliberation import MeetingHeld, TopicDecided, TopicImplemented, TopicProposed, Votes
+from schemas.dispute import DisputeConcluded, DisputeParty, DisputeRegistered, MediationSessionHeld
+from schemas.intake import EVENT_TYPES, EVENTS_BY_TYPE, AnyEvent, DecodeFailure, decode, encode
+from schemas.organisation import GridWorkerAssigned, OrgUnitMoved, OrgUnitRegistered, OrgUnitRenamed
+from schemas.ticket import (
+    TicketAccepted, TicketClosed, TicketDispatched, TicketProgressNoted, TicketRaised, TicketRated,
+    TicketRecategorised, TicketReopened, TicketResolved, TicketReturned, TicketVoided,
+)
+
+__all__ = [
+    "Actor", "AnyEvent", "DecodeFailure", "DisputeConcluded", "DisputeParty", "DisputeRegistered",
+    "EVENTS_BY_TYPE", "EVENT_TYPES", "Event", "GridWorkerAssigned", "MediationSessionHeld",
+    "MeetingHeld", "OrgUnitMoved", "OrgUnitRegistered", "OrgUnitRenamed", "PersonalData",
+    "SealedPersonalData", "TicketAccepted", "TicketClosed", "TicketDispatched",
+    "TicketProgressNoted", "TicketRaised", "TicketRated", "TicketRecategorised", "TicketReopened",
+    "TicketResolved", "TicketReturned", "TicketVoided", "TopicDecided", "TopicImplemented",
+    "TopicProposed", "Votes", "decode", "encode",
+]

@@ -1,0 +1,89 @@
+"""The envelope every event carries, and the small types events share.
+
+Every event is a frozen, kw-only msgspec Struct tagged by its `type` field. Schema evolution
+follows docs/schema-evolution.md: add optional fields with defaults, never retype or rename;
+unknown fields are ignored so old consumers keep working; an incompatible change bumps the
+type's `schema_version` and ships an upcaster (schemas/evolution.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+# Ids that travel in NATS subjects must be single subject tokens: no dots, spaces or wildcards.
+OrgId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="An org unit id; one NATS subject token.")]
+EntityId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="A ticket, dispute or topic id minted upstream.")]
+EventId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,128}$", description="Unique per event; becomes Nats-Msg-Id.")]
+PseudonymousId = Annotated[str, Meta(min_length=1, max_length=64, description="A stable pseudonym, never a name or phone number.")]
+Text = Annotated[str, Meta(max_length=4000)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+Category = Annotated[str, Meta(pattern=r"^[a-z0-9_]{1,48}$", description="A ticket or dispute category code, e.g. parking.")]
+AwareDatetime = Annotated[datetime, Meta(tz=True, description="RFC 3339 with an offset.")]
+
+ActorRole = Literal[
+    "resident", "enterprise", "dispatcher", "receiver", "grid_worker", "unit",
+    "mediator", "council", "auditor", "system",
+]
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    """Who did it: a role and a pseudonymous id (never a name)."""
+
+    role: ActorRole
+    id: PseudonymousId
+
+
+class PersonalData(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A resident's personal data: the only place it may appear in an event.
+
+    The ledger seals it with the resident's own key before storing; no read model, log line,
+    dashboard or export ever sees it in clear.
+    """
+
+    resident_id: PseudonymousId
+    name: Annotated[str, Meta(max_length=100)] | None = None
+    phone: Annotated[str, Meta(max_length=40)] | None = None
+    address: Annotated[str, Meta(max_length=300)] | None = None
+
+
+class SealedPersonalData(msgspec.Struct, frozen=True, kw_only=True):
+    """PersonalData encrypted by the ledger with the resident's key (AES-256-GCM).
+
+    `mac` is HMAC-SHA256 under the same key over the canonical clear bytes, so a resent
+    duplicate can be compared without storing the clear data. Destroying the key makes both
+    meaningless while the stored bytes, and so every hash, stay as they were.
+    """
+
+    resident_id: PseudonymousId
+    nonce: str
+    ciphertext: str
+    mac: str
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """The envelope. Subclasses add the facts of one event type.
+
+    Encoded with every field, defaults included: an absent `schema_version` means 1, so the
+    current version must always be written out.
+    """
+
+    event_id: EventId
+    occurred_at: AwareDatetime
+    source: Annotated[str, Meta(pattern=r"^[a-z0-9_-]{1,40}$", description="The upstream system, e.g. hotline-12345.")]
+    actor: Actor
+    org_id: OrgId
+    schema_version: int = 1
+    personal: tuple[PersonalData, ...] = ()
+    """Clear personal data, as producers send it. Empty once stored in the ledger."""
+    sealed: tuple[SealedPersonalData, ...] = ()
+    """Written by the ledger only: `personal`, sealed per resident."""
+    org_path: tuple[OrgId, ...] = ()
+    """Written by the ledger only: the org ids from root to `org_id` when the event was accepted."""
+
+    @property
+    def type(self) -> str:
+        return self.__struct_config__.tag  # type: ignore[return-value]

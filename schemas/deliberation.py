@@ -1,0 +1,44 @@
+"""Deliberation (党群议事) events: a council or hamlet group takes up a topic and sees it through."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from schemas.base import EntityId, Event, ShortText, Text
+
+Count = Annotated[int, Meta(ge=0, le=100_000)]
+
+
+class Votes(msgspec.Struct, frozen=True, kw_only=True):
+    in_favour: Count
+    against: Count
+    abstained: Count = 0
+
+
+class DeliberationEvent(Event):
+    topic_id: EntityId
+
+
+class TopicProposed(DeliberationEvent, tag=True):
+    title: ShortText
+    body: Text = ""
+
+
+class MeetingHeld(DeliberationEvent, tag=True):
+    attendees: Count
+    minutes: Text = ""
+
+
+class TopicDecided(DeliberationEvent, tag=True):
+    decision: Text
+    votes: Votes | None = None
+
+
+class TopicImplemented(DeliberationEvent, tag=True):
+    report: Text
+
+
+DELIBERATION_EVENTS = (TopicProposed, MeetingHeld, TopicDecided, TopicImplemented)

@@ -1,0 +1,42 @@
+"""Dispute (矛盾纠纷) events: registered with a risk grade, mediated, concluded."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from schemas.base import Category, EntityId, Event, PseudonymousId, ShortText, Text
+
+RiskGrade = Literal["red", "orange", "yellow"]
+
+
+class DisputeParty(msgspec.Struct, frozen=True, kw_only=True):
+    """A party by pseudonym; names and phones go in the event's `personal` part."""
+
+    resident_id: PseudonymousId
+    role: Literal["applicant", "respondent", "other"] = "other"
+
+
+class DisputeEvent(Event):
+    dispute_id: EntityId
+
+
+class DisputeRegistered(DisputeEvent, tag=True):
+    category: Category
+    risk_grade: RiskGrade
+    summary: Text
+    parties: Annotated[tuple[DisputeParty, ...], Meta(min_length=2, max_length=50)]
+
+
+class MediationSessionHeld(DisputeEvent, tag=True):
+    notes: Text = ""
+
+
+class DisputeConcluded(DisputeEvent, tag=True):
+    outcome: Literal["settled", "failed"]
+    agreement: ShortText | None = None
+
+
+DISPUTE_EVENTS = (DisputeRegistered, MediationSessionHeld, DisputeConcluded)

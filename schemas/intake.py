@@ -1,0 +1,96 @@
+"""The CIVIC_INTAKE stream: every event type, one union, one decoder built once.
+
+Subject: civic.intake.<type>.<org ids from root to leaf>. The same union is what the ledger
+stores and what CIVIC_LEDGER carries (with `personal` sealed and `org_path` filled in).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Union
+
+import msgspec
+
+from schemas.base import Event
+from schemas.deliberation import DELIBERATION_EVENTS
+from schemas.dispute import DISPUTE_EVENTS
+from schemas.evolution import upcast
+from schemas.organisation import ORGANISATION_EVENTS
+from schemas.ticket import TICKET_EVENTS
+
+EVENT_TYPES: tuple[type[Event], ...] = ORGANISATION_EVENTS + TICKET_EVENTS + DISPUTE_EVENTS + DELIBERATION_EVENTS
+EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in EVENT_TYPES}  # type: ignore[misc]
+AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]
+CURRENT_VERSION: dict[str, int] = {
+    tag: cls.__struct_defaults__[cls.__struct_fields__.index("schema_version") - (len(cls.__struct_fields__) - len(cls.__struct_defaults__))]
+    for tag, cls in EVENTS_BY_TYPE.items()
+}
+"""Each type's current schema_version: the default its class declares."""
+
+MAX_EVENT_BYTES = 64 * 1024
+"""Well under NATS's default max_payload of 1 MiB; larger messages are refused as `oversize`."""
+
+
+class _Head(msgspec.Struct):
+    type: str
+    schema_version: int = 1
+
+
+_decoder = msgspec.json.Decoder(AnyEvent)
+_head_decoder = msgspec.json.Decoder(_Head)
+_encoder = msgspec.json.Encoder()
+_AT = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+class DecodeFailure(Exception):
+    """Why bytes are not an event: a reason code (schemas.rejected.REASONS) and a sentence."""
+
+    def __init__(self, code: str, detail: str, field: str | None = None):
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail, self.field = code, detail, field
+
+
+def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
+    """Bytes as a producer sent them -> a typed event at its current version, or DecodeFailure.
+
+    Stored ledger events are decoded with max_bytes=None: sealing may have grown them.
+    """
+    if max_bytes is not None and len(data) > max_bytes:
+        raise DecodeFailure("oversize", f"{len(data)} bytes, the limit is {max_bytes}")
+    try:
+        head = _head_decoder.decode(data)
+    except msgspec.DecodeError as e:
+        raise _failure(data, e) from None
+    if head.type not in EVENTS_BY_TYPE:
+        raise DecodeFailure("unknown_type", f"no event type {head.type!r}", "type")
+    want = CURRENT_VERSION[head.type]
+    try:
+        if head.schema_version == want:
+            return _decoder.decode(data)
+        if head.schema_version > want:
+            raise DecodeFailure("unsupported_version", f"{head.type} v{head.schema_version}; this ledger reads up to v{want}", "schema_version")
+        return msgspec.convert(upcast(msgspec.json.decode(data), want), AnyEvent)
+    except (msgspec.ValidationError, ValueError, KeyError, TypeError) as e:
+        raise _failure(data, e) from None
+
+
+def encode(event: Event) -> bytes:
+    return _encoder.encode(event)
+
+
+def to_builtins(event: Event) -> dict[str, Any]:
+    return msgspec.to_builtins(event)
+
+
+def _failure(data: bytes, error: Exception) -> DecodeFailure:
+    text = str(error)
+    if isinstance(error, msgspec.ValidationError):
+        m = _AT.search(text)
+        return DecodeFailure("invalid_field", text, m.group(1) if m else None)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return DecodeFailure("invalid_utf8", str(e))
+    if isinstance(error, msgspec.DecodeError):
+        return DecodeFailure("malformed_json", text)
+    return DecodeFailure("invalid_field", text)

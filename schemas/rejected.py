@@ -1,0 +1,70 @@
+"""The CIVIC_REJECTED stream: the original bytes of a refused message, and why.
+
+Body: the bytes exactly as the producer sent them. Headers carry the reason. `Nats-Msg-Id` is
+the intake stream sequence, so a rejection republished after a crash is stored once.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+REASON = "Civic-Reason"
+REASON_TEXT = "Civic-Reason-Text"
+FIELD = "Civic-Field"
+INTAKE_SEQUENCE = "Civic-Intake-Sequence"
+INTAKE_SUBJECT = "Civic-Intake-Subject"
+EVENT_ID = "Civic-Event-Id"
+
+
+class Reason(msgspec.Struct, frozen=True):
+    code: str
+    sentence: str
+    resend_may_help: bool
+    """Whether a corrected event (with a new event_id) could be accepted."""
+
+
+def _reasons(*rows: tuple[str, str, bool]) -> dict[str, Reason]:
+    return {code: Reason(code, sentence, resend) for code, sentence, resend in rows}
+
+
+REASONS = _reasons(
+    # Decoding: the bytes are not a valid event.
+    ("oversize", "The message is larger than the 64 KiB an event may be.", True),
+    ("invalid_utf8", "The message is not valid UTF-8.", True),
+    ("malformed_json", "The message is not well-formed JSON.", True),
+    ("unknown_type", "The `type` field names no event type of this contract.", True),
+    ("invalid_field", "A field is missing, mistyped or out of range.", True),
+    ("unsupported_version", "The schema_version is newer than this ledger understands.", False),
+    ("sealed_by_producer", "Only the ledger may write `sealed` and `org_path`.", True),
+    ("subject_mismatch", "The subject does not name the event's type and org path.", True),
+    # Rules: a valid event that the history does not allow.
+    ("conflicting_duplicate", "This event_id was already applied with different content.", True),
+    ("unknown_org", "The event happens at an org unit that is not registered.", False),
+    ("org_exists", "An org unit with this id is already registered.", True),
+    ("bad_parent", "The parent org unit is unknown or may not hold a unit of this kind.", True),
+    ("move_cycle", "A unit cannot move under itself or its own subtree.", True),
+    ("not_a_grid", "Grid workers are assigned to grids only.", True),
+    ("role_not_allowed", "The actor's role may not record this event.", True),
+    ("unknown_ticket", "No ticket with this id has been raised.", False),
+    ("ticket_exists", "A ticket with this id was already raised.", True),
+    ("ticket_finished", "The ticket is closed or voided; nothing more can happen to it.", False),
+    ("wrong_stage", "The ticket is not at a stage where this can happen.", False),
+    ("already_rated", "This resolution round already has a rating.", False),
+    ("bad_deadline", "The deadline is not after the dispatch.", True),
+    ("no_assignee", "A dispatch names neither a unit nor a grid worker.", True),
+    ("bad_duplicate", "A ticket can only be merged into another raised ticket.", True),
+    ("unknown_dispute", "No dispute with this id has been registered.", False),
+    ("dispute_exists", "A dispute with this id was already registered.", True),
+    ("dispute_concluded", "The dispute is concluded; nothing more can happen to it.", False),
+    ("no_mediation", "A dispute is concluded only after at least one mediation session.", False),
+    ("unknown_topic", "No deliberation topic with this id has been proposed.", False),
+    ("topic_exists", "A topic with this id was already proposed.", True),
+    ("topic_stage", "The topic is not at a stage where this can happen.", False),
+    ("personal_data_mismatch", "Personal data must name the residents this event concerns.", True),
+    # The pipeline.
+    ("poison", "Processing failed repeatedly; the message was set aside.", False),
+)
+
+
+def reason(code: str) -> Reason:
+    return REASONS[code]

@@ -1,0 +1,87 @@
+"""Micro-list (微清单) ticket events: the four orders 点单 → 派单 → 接单 → 评单 and corrections."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from schemas.base import AwareDatetime, Category, EntityId, Event, OrgId, PseudonymousId, ShortText, Text
+
+Channel = Literal["mini_program", "hotline", "grid_patrol", "walk_in", "enterprise_platform", "import", "other"]
+Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+
+
+class TicketEvent(Event):
+    ticket_id: EntityId
+
+
+class TicketRaised(TicketEvent, tag=True):
+    """居民点单: the item enters the micro-list. The reporter goes in `personal`, nowhere else."""
+
+    category: Category
+    title: ShortText
+    description: Text = ""
+    channel: Channel = "other"
+
+
+class TicketDispatched(TicketEvent, tag=True, kw_only=True):
+    """中心派单: assigned to a unit and/or a grid worker, to be resolved by `deadline`.
+
+    v2: an absolute deadline; v1 sent `deadline_hours` (upcast in schemas/evolution.py).
+    """
+
+    deadline: AwareDatetime
+    to_unit: OrgId | None = None
+    to_worker: PseudonymousId | None = None
+    schema_version: int = 2
+
+
+class TicketAccepted(TicketEvent, tag=True):
+    """网格员接单: the receiver signs for it."""
+
+
+class TicketReturned(TicketEvent, tag=True):
+    """The receiver hands it back to dispatch, with a reason."""
+
+    reason: ShortText
+
+
+class TicketProgressNoted(TicketEvent, tag=True):
+    note: Text
+
+
+class TicketResolved(TicketEvent, tag=True):
+    resolution: Text
+    evidence_ref: ShortText | None = None
+
+
+class TicketRated(TicketEvent, tag=True):
+    """群众评单: one rating per resolution round; `dissatisfied` reopens the ticket."""
+
+    contacted: bool
+    resolved: bool
+    satisfaction: Satisfaction
+    comment: Text = ""
+
+
+class TicketReopened(TicketEvent, tag=True):
+    reason: ShortText
+
+
+class TicketClosed(TicketEvent, tag=True):
+    pass
+
+
+class TicketVoided(TicketEvent, tag=True):
+    """A correction: the ticket duplicates `duplicate_of` and is merged into it."""
+
+    duplicate_of: EntityId
+
+
+class TicketRecategorised(TicketEvent, tag=True):
+    category: Category
+
+
+TICKET_EVENTS = (
+    TicketRaised, TicketDispatched, TicketAccepted, TicketReturned, TicketProgressNoted,
+    TicketResolved, TicketRated, TicketReopened, TicketClosed, TicketVoided, TicketRecategorised,
+)
