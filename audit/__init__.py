@@ -1,0 +1,1 @@
+"""Audit: read the ledger back, verify its chain, and (later) replay and compare reports."""

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Tracking
+from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, StoredEvent, Tracking
 from eventsourcing.utils import get_topic
 
 from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id
@@ -75,6 +75,14 @@ class Outcome:
     """Already processed before a restart (at or below the stored position)."""
     rejections: list[Rejection] = field(default_factory=list)
     position: int = 0
+
+
+@dataclass
+class Pending:
+    """A checked batch, not yet stored."""
+
+    outcome: Outcome
+    processing: ProcessingEvent | None
 
 
 class FactMapper(Mapper):
@@ -167,24 +175,47 @@ class Ledger(Application):
 
     def process(self, messages: list[Incoming]) -> Outcome:
         """Apply a batch in intake order and store it with its last sequence, atomically."""
+        return self.commit(self.check(messages))
+
+    def check(self, messages: list[Incoming]) -> Pending:
+        """First half of process(): apply the rules and seal, store nothing (but new keys).
+
+        The consumer publishes the rejections between check() and commit(), so that a crash
+        can never leave a stored position whose rejections were not published.
+        """
         outcome = Outcome(position=self.position())
-        batch = Batch(self)
         todo = [m for m in messages if m.sequence > outcome.position]
         outcome.skipped = len(messages) - len(todo)
         if not todo:
-            return outcome
+            return Pending(outcome, None)
+        batch = Batch(self)
         try:
             for message in todo:
                 self._process_one(message, batch, outcome)
-            processing = ProcessingEvent(tracking=Tracking(INTAKE, max(m.sequence for m in todo)))
-            processing.collect_events(*batch.events)
-            processing.aggregates.update({a.id: a for a in batch.touched()})
-            self._record(processing)
         except BaseException:
-            self._forget_cache()
+            self.discard()
             raise
-        outcome.position = processing.tracking.notification_id  # type: ignore[union-attr]
-        return outcome
+        processing = ProcessingEvent(tracking=Tracking(INTAKE, max(m.sequence for m in todo)))
+        processing.collect_events(*batch.events)
+        processing.aggregates.update({a.id: a for a in batch.touched()})
+        return Pending(outcome, processing)
+
+    def commit(self, pending: Pending) -> Outcome:
+        """Second half: the accepted events and the new position, in one transaction."""
+        if pending.processing is None:
+            return pending.outcome
+        try:
+            self._record(pending.processing)
+        except BaseException:
+            self.discard()
+            raise
+        pending.outcome.position = pending.processing.tracking.notification_id  # type: ignore[union-attr]
+        return pending.outcome
+
+    def discard(self) -> None:
+        """Forget a batch that will not be committed: cached aggregates may hold its changes."""
+        if self.repository.cache is not None:
+            self.repository.cache.__init__(maxsize=int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 50000))  # type: ignore[misc]
 
     def _process_one(self, message: Incoming, batch: Batch, outcome: Outcome) -> None:
         event: Event | None = None
@@ -198,15 +229,13 @@ class Ledger(Application):
             outcome.rejections.append(Rejection(message, e.code, e.detail, e.field))
         except Refused as e:
             outcome.rejections.append(Rejection(message, e.code, e.detail, None, event.event_id if event else None))
+        except (PersistenceError, OSError):
+            raise  # the store or the disk, not this message: retry the batch, never set it aside
         except Exception as e:
             if message.deliveries < MAX_DELIVERIES:
                 raise
             detail = f"{type(e).__name__} after {message.deliveries} deliveries"
             outcome.rejections.append(Rejection(message, "poison", detail, None, event.event_id if event else None))
-
-    def _forget_cache(self) -> None:
-        if self.repository.cache is not None:
-            self.repository.cache.__init__(maxsize=int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 50000))  # type: ignore[misc]
 
     # -- the rules that span aggregates ---------------------------------------------------------
 

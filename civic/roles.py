@@ -1,0 +1,95 @@
+"""One process per role: `python -m civic.roles ROLE --data DIR`. The supervisor (civic up)
+starts these; at scale each runs on its own, configured by CIVIC_NATS_URL / CIVIC_DATABASE_URL."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from civic.settings import Settings
+
+log = logging.getLogger("civic")
+
+
+async def _connect(settings: Settings):  # type: ignore[no-untyped-def]
+    import nats
+
+    from consumers.streams import ensure_streams
+
+    nc = await nats.connect(settings.resolved_nats_url(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                            name="civic-setup")
+    await ensure_streams(nc.jetstream(), settings.intake_max_age_days)
+    return nc
+
+
+async def run_ledger(settings: Settings) -> None:
+    from consumers.ledger import LedgerWorker
+    from domain.ledger import Ledger
+    from domain.personal import KeyStore
+
+    nc = await _connect(settings)
+    stop = _stop_on_signals()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(env=settings.event_store_env(), keys=KeyStore(settings.keys_path))
+    await LedgerWorker(nc, ledger, settings.batch_size).run(stop)
+    await nc.drain()
+
+
+async def run_relay(settings: Settings) -> None:
+    from consumers.relay import Relay, open_recorder
+
+    nc = await _connect(settings)
+    stop = _stop_on_signals()
+    recorder = None
+    while recorder is None and not stop.is_set():
+        try:  # the ledger creates the store's tables; wait for them
+            recorder = open_recorder(settings.event_store_env())
+            recorder.max_notification_id()
+        except Exception as e:
+            recorder = None
+            log.info("relay waits for the event store (%s)", e)
+            await asyncio.sleep(0.5)
+    if recorder is not None:
+        await Relay(nc, recorder, batch=settings.batch_size).run(stop)
+    await nc.drain()
+
+
+async def run_web(settings: Settings) -> None:
+    import uvicorn
+
+    from dashboards.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings.resolved_nats_url()), host="127.0.0.1",
+                                           port=settings.port, log_level="warning", lifespan="on"))
+    await server.serve()
+
+
+ROLES = {"ledger": run_ledger, "relay": run_relay, "web": run_web}
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m civic.roles")
+    parser.add_argument("role", choices=sorted(ROLES))
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.role:6} %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(args.data, port=args.port)
+    try:
+        asyncio.run(ROLES[args.role](settings))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Configuration, from the environment and flags; read once, passed down explicitly.
+
+CIVIC_DATA_DIR     the data folder (default ./civic-data): nats/, ledger.sqlite, keys.sqlite, nats.url
+CIVIC_NATS_URL     an external NATS (JetStream) server; without it `civic up` runs its own
+CIVIC_DATABASE_URL postgresql://user:pass@host:port/db for the event store; default SQLite in the data folder
+CIVIC_INTAKE_MAX_AGE_DAYS  how long CIVIC_INTAKE and CIVIC_REJECTED keep clear data (default 7)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    nats_url: str | None = None
+    database_url: str | None = None
+    port: int = 8080
+    intake_max_age_days: float = 7.0
+    batch_size: int = 1000
+    """Most messages the ledger takes in one transaction (and the relay publishes in one go)."""
+
+    @classmethod
+    def from_env(cls, data_dir: str | Path | None = None, **overrides: object) -> Settings:
+        env = os.environ
+        settings = cls(
+            data_dir=Path(data_dir or env.get("CIVIC_DATA_DIR") or "civic-data").absolute(),
+            nats_url=env.get("CIVIC_NATS_URL") or None,
+            database_url=env.get("CIVIC_DATABASE_URL") or None,
+            intake_max_age_days=float(env.get("CIVIC_INTAKE_MAX_AGE_DAYS", 7)),
+        )
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+    @property
+    def nats_url_file(self) -> Path:
+        return self.data_dir / "nats.url"
+
+    def resolved_nats_url(self) -> str:
+        """The configured server, or the one a running `civic up` wrote into the data folder."""
+        if self.nats_url:
+            return self.nats_url
+        try:
+            return self.nats_url_file.read_text().strip()
+        except FileNotFoundError:
+            raise SystemExit(
+                f"No NATS server: set CIVIC_NATS_URL, or start `civic up --data {self.data_dir}` first."
+            ) from None
+
+    def event_store_env(self, *, create_tables: bool = True) -> dict[str, str]:
+        """The eventsourcing library's settings for the ledger's event store."""
+        url = self.database_url
+        if url and url.startswith(("postgresql://", "postgres://")):
+            u = urlparse(url)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": u.path.lstrip("/") or "civic",
+                "POSTGRES_HOST": u.hostname or "localhost",
+                "POSTGRES_PORT": str(u.port or 5432),
+                "POSTGRES_USER": unquote(u.username or "civic"),
+                "POSTGRES_PASSWORD": unquote(u.password or ""),
+                "CREATE_TABLE": "y" if create_tables else "n",
+            }
+        if url and not url.startswith("sqlite"):
+            raise SystemExit(f"CIVIC_DATABASE_URL must be postgresql://... or sqlite:///path, not {url!r}")
+        path = urlparse(url).path if url else str(self.data_dir / "ledger.sqlite")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": "y" if create_tables else "n",
+        }
+
+    @property
+    def keys_path(self) -> Path:
+        return self.data_dir / "keys.sqlite"

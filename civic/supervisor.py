@@ -1,0 +1,137 @@
+"""`civic up`: the embedded runtime. One nats-server, then each role in its own process,
+restarted when it dies; the data folder locked against a second supervisor.
+
+Processes, not threads: Python runs one core per process, each SQLite file keeps exactly one
+writer (the ledger), and the crash tests SIGKILL real processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from civic.natsserver import NatsServer
+from civic.settings import Settings
+
+log = logging.getLogger("civic.up")
+ROLE_ORDER = ("web", "ledger", "relay")
+
+
+@dataclass
+class Role:
+    name: str
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    backoff: float = 0.5
+    restarts: int = 0
+    due: float = 0.0
+    args: list[str] = field(default_factory=list)
+
+
+class DataDirLocked(SystemExit):
+    pass
+
+
+def lock_data_dir(data_dir: Path):  # type: ignore[no-untyped-def]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(data_dir / "civic.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DataDirLocked(f"{data_dir} is in use by another `civic up` (pid in {data_dir / 'civic.lock'})") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, nats_port: int = 0, roles: tuple[str, ...] = ROLE_ORDER):
+        self.settings = settings
+        self.nats_port = nats_port
+        self.roles = [Role(name) for name in roles]
+        self.nats: NatsServer | None = None
+        self.stopping = False
+
+    def run(self) -> int:
+        lock = lock_data_dir(self.settings.data_dir)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        try:
+            url = self._start_nats()
+            self.settings.nats_url_file.write_text(url + "\n")
+            env = {**os.environ, "CIVIC_NATS_URL": url, "CIVIC_DATA_DIR": str(self.settings.data_dir)}
+            log.info("civic up: data in %s, NATS at %s, http://127.0.0.1:%d/healthz", self.settings.data_dir, url, self.settings.port)
+            for role in self.roles:
+                self._spawn(role, env)
+            while not self.stopping:
+                self._watch(env)
+                time.sleep(0.2)
+            return 0
+        finally:
+            self._shutdown()
+            self.settings.nats_url_file.unlink(missing_ok=True)
+            lock.close()
+
+    def _start_nats(self) -> str:
+        if self.settings.nats_url:
+            return self.settings.nats_url
+        self.nats = NatsServer(self.settings.data_dir / "nats", port=self.nats_port).start()
+        self.nats_port = self.nats.port  # a restart keeps the URL every process was given
+        return self.nats.url
+
+    def _spawn(self, role: Role, env: dict[str, str]) -> None:
+        args = [sys.executable, "-m", "civic.roles", role.name, "--data", str(self.settings.data_dir)]
+        if role.name == "web":
+            args += ["--port", str(self.settings.port)]
+        role.process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL)
+        role.started = time.monotonic()
+        log.info("started %s (pid %d)", role.name, role.process.pid)
+
+    def _watch(self, env: dict[str, str]) -> None:
+        if self.nats and not self.nats.running():
+            log.error("nats-server exited (%s); restarting it", self.nats.process.returncode if self.nats.process else "?")
+            self.nats = NatsServer(self.settings.data_dir / "nats", port=self.nats_port).start()
+        now = time.monotonic()
+        for role in self.roles:
+            if role.process is None:
+                if now >= role.due:
+                    self._spawn(role, env)
+                continue
+            code = role.process.poll()
+            if code is None:
+                if now - role.started > 60:
+                    role.backoff = 0.5  # healthy for a minute: forget earlier crashes
+                continue
+            role.restarts += 1
+            log.error("%s exited with %s; restart %d in %.1fs", role.name, code, role.restarts, role.backoff)
+            role.process, role.due = None, now + role.backoff
+            role.backoff = min(role.backoff * 2, 30.0)
+
+    def _on_signal(self, signum, _frame) -> None:  # type: ignore[no-untyped-def]
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        self.stopping = True
+
+    def _shutdown(self) -> None:
+        live = [r.process for r in reversed(self.roles) if r.process and r.process.poll() is None]
+        for p in live:
+            p.terminate()
+        deadline = time.monotonic() + 15
+        for p in live:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if self.nats:
+            self.nats.stop()
+        log.info("civic up: stopped")

@@ -1,0 +1,130 @@
+"""The ledger consumer: CIVIC_INTAKE -> rules -> event store, refusals -> CIVIC_REJECTED.
+
+A durable pull consumer, read in batches. For each batch: check it (domain.ledger), publish
+its refusals with acks, store its events and its last intake sequence in one transaction,
+then ack and nudge the relay. A crash at any point is safe: before the commit the batch is
+redelivered and its rejections republished under the same Nats-Msg-Id; after it, the stored
+position makes the redelivered messages no-ops.
+
+nats-py directly, not FastStream, for this one hot loop: FastStream 0.7.8's batch pull loop
+catches nats.errors.TimeoutError while nats-py 2.16's fetch raises asyncio.TimeoutError when
+idle, so its consume task errors and restarts every idle period; and its batch decoder parses
+every body as JSON where the ledger needs the raw bytes and the stream sequence of each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from consumers.streams import INTAKE, REJECTED
+from domain.ledger import Incoming, Ledger, Rejection
+from schemas import rejected
+
+log = logging.getLogger("civic.ledger")
+NUDGE = "civic.nudge.ledger"
+"""Core NATS subject the ledger pings after each commit, so the relay need not poll."""
+DURABLE = "ledger"
+
+
+def consumer_config(batch_size: int) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=DURABLE, filter_subject="civic.intake.>", ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL, ack_wait=60.0, max_ack_pending=batch_size * 4, max_deliver=-1,
+        max_waiting=16,
+    )
+
+
+class LedgerWorker:
+    def __init__(self, nc: nats.NATS, ledger: Ledger, batch_size: int = 1000):
+        self.nc, self.js = nc, nc.jetstream()
+        self.ledger = ledger
+        self.batch_size = batch_size
+        self.position = ledger.position()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.js.add_consumer(INTAKE, consumer_config(self.batch_size))  # idempotent for an equal config
+        pull = await self.js.pull_subscribe_bind(DURABLE, INTAKE)
+        log.info("ledger starts at intake position %d", self.position)
+        while not stop.is_set():
+            try:
+                # Returns as soon as anything is pending (up to batch_size): batches grow with load.
+                msgs = await pull.fetch(self.batch_size, timeout=1.0)
+            except TimeoutError:  # idle; nats-py raises asyncio's or its own subclass
+                continue
+            await self.on_batch(msgs)
+
+    async def on_batch(self, msgs: list[Msg]) -> None:
+        msgs = sorted(msgs, key=lambda m: m.metadata.sequence.stream)
+        try:
+            ready, later = await self._in_order(msgs)
+            if ready:
+                await self._process(ready)
+        except Exception:
+            log.exception("batch of %d failed; it will be redelivered", len(msgs))
+            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m._ackd))
+            return
+        await asyncio.gather(*(m.ack() for m in ready))
+        await asyncio.gather(*(m.nak() for m in later))
+
+    async def _in_order(self, msgs: list[Msg]) -> tuple[list[Msg], list[Msg]]:
+        """The messages that continue the stored position without a hole, and the rest.
+
+        A pull consumer can redeliver out of order (a fetch that expired with messages in
+        flight); the tracking position is only meaningful if the ledger never skips one.
+        """
+        expected = self.position + 1
+        ready: list[Msg] = []
+        for i, m in enumerate(msgs):
+            seq = m.metadata.sequence.stream
+            if seq <= self.position:
+                ready.append(m)  # already stored before a crash: acked without processing
+            elif seq == expected:
+                ready.append(m)
+                expected += 1
+            elif not ready or ready[-1].metadata.sequence.stream <= self.position:
+                # The very next message is missing. Wait for it unless it aged out of intake.
+                info = await self.js.stream_info(INTAKE)
+                if info.state.first_seq <= expected:
+                    log.warning("intake %d missing from this delivery; waiting for its redelivery", expected)
+                    return ready, msgs[i:]
+                log.error("intake %d..%d aged out before the ledger read them", expected, seq - 1)
+                ready.append(m)
+                expected = seq + 1
+            else:
+                return ready, msgs[i:]
+        return ready, []
+
+    async def _process(self, msgs: list[Msg]) -> None:
+        batch = [Incoming(m.metadata.sequence.stream, m.subject, m.data, m.metadata.num_delivered) for m in msgs]
+        pending = await asyncio.to_thread(self.ledger.check, batch)
+        try:
+            await asyncio.gather(*(self._reject(r) for r in pending.outcome.rejections))
+        except BaseException:
+            self.ledger.discard()
+            raise
+        outcome = await asyncio.to_thread(self.ledger.commit, pending)
+        self.position = outcome.position
+        if outcome.accepted:
+            await self.nc.publish(NUDGE, str(outcome.position).encode())
+        if outcome.rejections:
+            log.info("rejected %d: %s", len(outcome.rejections), sorted({r.code for r in outcome.rejections}))
+
+    async def _reject(self, r: Rejection) -> None:
+        rest = r.message.subject.split(".", 2)[2] if r.message.subject.count(".") >= 2 else "unknown"
+        headers = {
+            "Nats-Msg-Id": f"intake-{r.message.sequence}",
+            rejected.REASON: r.code,
+            rejected.REASON_TEXT: r.detail.replace("\r", " ").replace("\n", " ")[:1000],
+            rejected.INTAKE_SEQUENCE: str(r.message.sequence),
+            rejected.INTAKE_SUBJECT: r.message.subject,
+        }
+        if r.field:
+            headers[rejected.FIELD] = r.field
+        if r.event_id:
+            headers[rejected.EVENT_ID] = r.event_id
+        await self.js.publish(f"civic.rejected.{r.code}.{rest}", r.message.data, headers=headers, stream=REJECTED)

@@ -1,0 +1,134 @@
+"""The relay: follows the event store's notification log, in order, into CIVIC_LEDGER.
+
+nats-py directly: this is a poller and an ordered publisher, not a subscriber, and it needs
+`Nats-Expected-Last-Sequence` so that the stream sequence always equals the ledger position
+whatever the duplicate window. The SQLite recorder has no subscribe(): the relay polls
+select_notifications, woken by the ledger's core-NATS nudge after each commit.
+
+Each message carries its position and chain hash (schemas/ledger.py). On start the relay
+resumes from the last message in CIVIC_LEDGER: its position, hash and notification id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import msgspec
+import nats
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, Notification
+from eventsourcing.utils import Environment
+from nats.js.errors import APIError
+
+from consumers.ledger import NUDGE
+from consumers.streams import LEDGER, ensure_org_directory
+from schemas import ledger as wire
+
+log = logging.getLogger("civic.relay")
+
+
+class _Route(msgspec.Struct):
+    """The few fields the relay reads from a stored event (msgspec skips the rest)."""
+
+    type: str
+    event_id: str
+    org_id: str
+    org_path: list[str]
+    parent_id: str | None = None
+    new_parent_id: str | None = None
+
+
+_route = msgspec.json.Decoder(_Route).decode
+
+
+def open_recorder(store_env: dict[str, str]) -> ApplicationRecorder:
+    """A reader of the ledger's store; it creates nothing (the ledger owns the schema)."""
+    env = Environment("ledger", {**store_env, "CREATE_TABLE": "n"})
+    return InfrastructureFactory.construct(env).application_recorder()
+
+
+class Relay:
+    def __init__(self, nc: nats.NATS, recorder: ApplicationRecorder, batch: int = 1000):
+        self.nc, self.js = nc, nc.jetstream(publish_async_max_pending=batch * 2)
+        self.recorder = recorder
+        self.batch = batch
+        self.position, self.hash, self.notification = 0, wire.GENESIS, 0
+        self.wake = asyncio.Event()
+
+    async def resume(self) -> None:
+        info = await self.js.stream_info(LEDGER)
+        last = info.state.last_seq
+        if last == 0:
+            self.position, self.hash, self.notification = 0, wire.GENESIS, 0
+        else:
+            msg = await self.js.get_msg(LEDGER, seq=last)
+            headers = msg.headers or {}
+            self.position = last
+            self.hash = bytes.fromhex(headers[wire.HASH])
+            self.notification = int(headers[wire.NOTIFICATION_ID])
+        log.info("relay resumes after ledger position %d (notification %d)", self.position, self.notification)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.orgs = await ensure_org_directory(self.js)
+        await self.nc.subscribe(NUDGE, cb=self._nudged)
+        await self.resume()
+        while not stop.is_set():
+            try:
+                sent = await self.publish_pending()
+            except Exception:
+                log.exception("relay step failed; resuming from the stream")
+                await asyncio.sleep(0.5)
+                await self.resume()
+                continue
+            if sent < self.batch:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=1.0)
+                except TimeoutError:
+                    pass
+
+    async def _nudged(self, _msg) -> None:  # type: ignore[no-untyped-def]
+        self.wake.set()
+
+    async def publish_pending(self) -> int:
+        notes = await asyncio.to_thread(self._select)
+        if not notes:
+            return 0
+        position, chain = self.position, self.hash
+        futures = []
+        for note in notes:
+            position += 1
+            chain = wire.chain_hash(chain, position, note.state)
+            route = _route(note.state)
+            await self._update_directory(route)
+            futures.append(await self.js.publish_async(
+                wire.subject("ledger", route.type, route.org_path),
+                note.state,
+                headers={
+                    "Nats-Expected-Last-Sequence": str(position - 1),
+                    wire.POSITION: str(position),
+                    wire.HASH: chain.hex(),
+                    wire.NOTIFICATION_ID: str(note.id),
+                    wire.EVENT_ID: route.event_id,
+                },
+            ))
+        try:
+            await asyncio.gather(*futures)
+        except APIError as e:
+            # Someone else moved the stream on (another relay, a retried publish): trust the stream.
+            log.warning("ledger publish refused (%s); resuming from the stream", e)
+            await asyncio.gather(*futures, return_exceptions=True)
+            await self.resume()
+            return 0
+        self.position, self.hash, self.notification = position, chain, notes[-1].id
+        return len(notes)
+
+    def _select(self) -> list[Notification]:
+        return list(self.recorder.select_notifications(start=self.notification + 1, limit=self.batch))
+
+    async def _update_directory(self, route: _Route) -> None:
+        # Before the ledger publish: a crash in between repeats an idempotent put, never skips one.
+        if route.type == "OrgUnitRegistered":
+            await self.orgs.put(route.org_id, (route.parent_id or "").encode())
+        elif route.type == "OrgUnitMoved":
+            await self.orgs.put(route.org_id, (route.new_parent_id or "").encode())

@@ -1,0 +1,1 @@
+"""What people read: the HTTP API (and, later, the pages)."""
