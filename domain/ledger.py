@@ -16,11 +16,14 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, 
 from eventsourcing.utils import get_topic
 
 from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id
+from domain.deliberation import ROLES as TOPIC_ROLES
 from domain.deliberation import Deliberation
+from domain.dispute import ROLES as DISPUTE_ROLES
 from domain.dispute import Dispute
 from domain.org import ALLOWED_PARENTS, ORG_ROLES, OrgUnit
 from domain.personal import KeyStore, mac, seal
 from domain.refusal import Refused, require
+from domain.ticket import ROLES as TICKET_ROLES
 from domain.ticket import Ticket
 from schemas import (
     DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, TicketDispatched, TicketRaised, TicketVoided,
@@ -260,10 +263,13 @@ class Ledger(Application):
         else:
             current = batch.org_path(event.org_id)
             require(current is not None, "unknown_org", f"org unit {event.org_id} is not registered")
-            require(path == current, "subject_mismatch", f"{event.org_id} is at {'.'.join(current)}, not {'.'.join(path)}")  # type: ignore[arg-type]
+            # A resend keeps the subject it was first sent with: a duplicate even after a move.
             if target is not None and target.seen(event, macs):
                 return False
+            require(path == current, "subject_mismatch", f"{event.org_id} is at {'.'.join(current)}, not {'.'.join(path)}")  # type: ignore[arg-type]
             if type(event) in CREATES:
+                require(event.actor.role in _CREATORS[type(event)], "role_not_allowed",
+                        f"a {event.actor.role} may not record {event.type}")
                 require(target is None, _EXISTS[cls], f"{event.type} for an existing {cls.family} {entity_id}")
             else:
                 require(target is not None, _UNKNOWN[cls], f"no {cls.family} {entity_id}")
@@ -332,4 +338,6 @@ class Ledger(Application):
 
 _ID_FIELD = {cls: attr for _, cls, attr in ENTITY}
 _EXISTS = {Ticket: "ticket_exists", Dispute: "dispute_exists", Deliberation: "topic_exists", OrgUnit: "org_exists"}
+_CREATORS = {TicketRaised: TICKET_ROLES[TicketRaised], DisputeRegistered: DISPUTE_ROLES[DisputeRegistered],
+             TopicProposed: TOPIC_ROLES}
 _UNKNOWN = {Ticket: "unknown_ticket", Dispute: "unknown_dispute", Deliberation: "unknown_topic", OrgUnit: "unknown_org"}

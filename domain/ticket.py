@@ -38,7 +38,7 @@ FROM_STAGES: dict[type, frozenset[str]] = {
     TicketReturned: frozenset({"dispatched", "accepted"}),
     TicketProgressNoted: frozenset({"accepted"}),
     TicketResolved: frozenset({"accepted"}),
-    TicketRated: frozenset({"resolved"}),
+    TicketRated: frozenset({"resolved", "rated"}),  # from "rated": refused below as already_rated
     TicketReopened: frozenset({"resolved", "rated"}),
     TicketClosed: frozenset({"resolved", "rated"}),
     TicketVoided: frozenset({"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"}),

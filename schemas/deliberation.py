@@ -23,21 +23,29 @@ class DeliberationEvent(Event):
 
 
 class TopicProposed(DeliberationEvent, tag=True):
+    """A council or deliberation group takes up a local matter."""
+
     title: ShortText
     body: Text = ""
 
 
 class MeetingHeld(DeliberationEvent, tag=True):
+    """The group met on the topic."""
+
     attendees: Count
     minutes: Text = ""
 
 
 class TopicDecided(DeliberationEvent, tag=True):
+    """The group decided, with the vote where one was taken."""
+
     decision: Text
     votes: Votes | None = None
 
 
 class TopicImplemented(DeliberationEvent, tag=True):
+    """The decision was carried out; the report says how."""
+
     report: Text
 
 

@@ -24,6 +24,8 @@ class DisputeEvent(Event):
 
 
 class DisputeRegistered(DisputeEvent, tag=True):
+    """A dispute between residents enters mediation, with its risk grade (red is highest)."""
+
     category: Category
     risk_grade: RiskGrade
     summary: Text
@@ -31,10 +33,14 @@ class DisputeRegistered(DisputeEvent, tag=True):
 
 
 class MediationSessionHeld(DisputeEvent, tag=True):
+    """One mediation session took place."""
+
     notes: Text = ""
 
 
 class DisputeConcluded(DisputeEvent, tag=True):
+    """Mediation ended: settled (with the agreement reached) or failed. Final."""
+
     outcome: Literal["settled", "failed"]
     agreement: ShortText | None = None
 

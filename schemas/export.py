@@ -70,23 +70,24 @@ def _headers(fields: dict[str, str], required: tuple[str, ...] = ()) -> dict[str
 INTAKE_HEADERS = _headers({"Nats-Msg-Id": "The event's `event_id`: JetStream drops a resend within its duplicate window."}, ("Nats-Msg-Id",))
 LEDGER_HEADERS = _headers({
     ledger.POSITION: "The ledger position n, in decimal; equal to the CIVIC_LEDGER stream sequence.",
-    ledger.HASH: "h(n), the chain hash after this event, as 64 lowercase hex digits.",
+    ledger.HASH: "h(n), the chain hash up to and including this event, as 64 lowercase hex digits.",
     ledger.NOTIFICATION_ID: "The event store's notification id, in decimal; the relay resumes from the last one published.",
     ledger.EVENT_ID: "The event's `event_id`.",
-    "Nats-Msg-Id": "The notification id again, so a relay republishing after a crash stores each event once.",
+    "Nats-Expected-Last-Sequence": "n - 1: JetStream stores position n only right after n - 1, so positions never skip or repeat.",
+    "Nats-Msg-Id": "Not set on CIVIC_LEDGER: the expected-last-sequence check, not deduplication, keeps each event at one position.",
 }, (ledger.POSITION, ledger.HASH, ledger.NOTIFICATION_ID, ledger.EVENT_ID))
 REASON_LIST = "\n".join(
     f"- `{r.code}`: {r.sentence}" + (" A corrected event with a new event_id may be accepted." if r.resend_may_help else "")
     for r in rejected.REASONS.values())
 REJECTED_HEADERS = _headers({
     rejected.REASON: "The reason code, one of:\n" + REASON_LIST,
-    rejected.REASON_TEXT: "A sentence on what exactly was wrong with this message.",
+    rejected.REASON_TEXT: "What exactly was wrong with this message, on one line (at most 1000 characters).",
     rejected.FIELD: "The offending field's path (e.g. `actor.role`), when known.",
     rejected.INTAKE_SEQUENCE: "The CIVIC_INTAKE stream sequence of the refused message, in decimal.",
     rejected.INTAKE_SUBJECT: "The subject the message was published on.",
     rejected.EVENT_ID: "The `event_id`, when the message could be read that far.",
-    "Nats-Msg-Id": "The intake sequence again, so a rejection republished after a crash is stored once.",
-}, (rejected.REASON, rejected.INTAKE_SEQUENCE, rejected.INTAKE_SUBJECT))
+    "Nats-Msg-Id": "`intake-<intake sequence>`, so a rejection republished after a crash is stored once.",
+}, (rejected.REASON, rejected.REASON_TEXT, rejected.INTAKE_SEQUENCE, rejected.INTAKE_SUBJECT, "Nats-Msg-Id"))
 REJECTED_HEADERS["properties"][rejected.REASON]["enum"] = list(rejected.REASONS)
 
 ABOUT = ("Events published to NATS JetStream, checked by a ledger and hash-chained. Payloads are JSON, "
@@ -104,6 +105,10 @@ def _message(tag: str, headers: dict[str, Any], stage: str) -> dict[str, Any]:
             "headers": headers, "payload": {"$ref": f"{tag}.schema.json"}}
 
 
+def _ref(message: str) -> dict[str, str]:
+    return {"$ref": f"#/components/messages/{message}"}
+
+
 def asyncapi() -> dict[str, Any]:
     """The AsyncAPI 3.0 document: three channels, one message per event type on the first two."""
     tags = list(EVENTS_BY_TYPE)
@@ -113,19 +118,19 @@ def asyncapi() -> dict[str, Any]:
                 "Rejected": {"name": "Rejected", "title": "A refused message", "contentType": "application/octet-stream",
                              "headers": REJECTED_HEADERS, "payload": {"type": "string", "format": "binary",
                              "description": "The bytes exactly as the producer sent them (perhaps not JSON, nor UTF-8)."}}}
-    ref = lambda name: {"$ref": f"#/components/messages/{name}"}  # noqa: E731
     channels = {
         "CIVIC_INTAKE": {"address": "civic.intake.{type}.{orgPath}", "parameters": params, "title": "Intake",
                          "description": f"Events as producers send them, at most {MAX_EVENT_BYTES} bytes. "
                                         "The ledger checks each one and accepts it into CIVIC_LEDGER or refuses it to CIVIC_REJECTED.",
-                         "messages": {t: ref(t) for t in tags}},
+                         "messages": {t: _ref(t) for t in tags}},
         "CIVIC_LEDGER": {"address": "civic.ledger.{type}.{orgPath}", "parameters": params, "title": "Ledger",
                          "description": "Accepted events in order; the body is the event's stored bytes verbatim "
                                         "(`personal` sealed into `sealed`, `org_path` filled in). " + CHAIN,
-                         "messages": {t: ref(f"Ledger{t}") for t in tags}},
+                         "messages": {t: _ref(f"Ledger{t}") for t in tags}},
         "CIVIC_REJECTED": {"address": "civic.rejected.>", "title": "Rejected",
-                           "description": "Refused messages, with the reason in the headers.",
-                           "messages": {"Rejected": ref("Rejected")}},
+                           "description": "Refused messages, with the reason in the headers. Subject: `civic.rejected.<reason code>.` "
+                                          "followed by the intake subject's tokens after `civic.intake.`.",
+                           "messages": {"Rejected": _ref("Rejected")}},
     }
     operations = {f"{verb}{name.title().replace('_', '')}": {"action": verb, "channel": {"$ref": f"#/channels/{name}"}}
                   for verb, name in (("send", "CIVIC_INTAKE"), ("receive", "CIVIC_LEDGER"), ("receive", "CIVIC_REJECTED"))}

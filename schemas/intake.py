@@ -22,7 +22,7 @@ EVENT_TYPES: tuple[type[Event], ...] = ORGANISATION_EVENTS + TICKET_EVENTS + DIS
 EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in EVENT_TYPES}  # type: ignore[misc]
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]
 CURRENT_VERSION: dict[str, int] = {
-    tag: cls.__struct_defaults__[cls.__struct_fields__.index("schema_version") - (len(cls.__struct_fields__) - len(cls.__struct_defaults__))]
+    tag: next(f.default for f in msgspec.structs.fields(cls) if f.name == "schema_version")
     for tag, cls in EVENTS_BY_TYPE.items()
 }
 """Each type's current schema_version: the default its class declares."""
@@ -40,6 +40,7 @@ _decoder = msgspec.json.Decoder(AnyEvent)
 _head_decoder = msgspec.json.Decoder(_Head)
 _encoder = msgspec.json.Encoder()
 _AT = re.compile(r" - at `\$\.?([^`]*)`$")
+_MISSING = re.compile(r"^Object missing required field `([^`]*)`")
 
 
 class DecodeFailure(Exception):
@@ -67,6 +68,8 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
     try:
         if head.schema_version == want:
             return _decoder.decode(data)
+        if head.schema_version < 1:
+            raise DecodeFailure("invalid_field", f"schema_version {head.schema_version} is below 1", "schema_version")
         if head.schema_version > want:
             raise DecodeFailure("unsupported_version", f"{head.type} v{head.schema_version}; this ledger reads up to v{want}", "schema_version")
         return msgspec.convert(upcast(msgspec.json.decode(data), want), AnyEvent)
@@ -86,7 +89,10 @@ def _failure(data: bytes, error: Exception) -> DecodeFailure:
     text = str(error)
     if isinstance(error, msgspec.ValidationError):
         m = _AT.search(text)
-        return DecodeFailure("invalid_field", text, m.group(1) if m else None)
+        at = m.group(1) if m else ""
+        if missing := _MISSING.match(text):  # name the missing field itself, not its parent
+            at = f"{at}.{missing.group(1)}" if at else missing.group(1)
+        return DecodeFailure("invalid_field", text, at or None)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:

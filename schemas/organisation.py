@@ -24,6 +24,8 @@ class OrgUnitRegistered(Event, tag=True):
 
 
 class OrgUnitRenamed(Event, tag=True):
+    """The unit keeps its id and place in the tree under a new name."""
+
     name: ShortText
 
 

@@ -1,7 +1,8 @@
 """The CIVIC_REJECTED stream: the original bytes of a refused message, and why.
 
+Subject: civic.rejected.<reason code>.<the intake subject after civic.intake.>.
 Body: the bytes exactly as the producer sent them. Headers carry the reason. `Nats-Msg-Id` is
-the intake stream sequence, so a rejection republished after a crash is stored once.
+`intake-<intake stream sequence>`, so a rejection republished after a crash is stored once.
 """
 
 from __future__ import annotations

@@ -46,10 +46,14 @@ class TicketReturned(TicketEvent, tag=True):
 
 
 class TicketProgressNoted(TicketEvent, tag=True):
+    """The receiver records how the work is going; the stage does not change."""
+
     note: Text
 
 
 class TicketResolved(TicketEvent, tag=True):
+    """The receiver reports it solved, with what was done and optional evidence (a photo id)."""
+
     resolution: Text
     evidence_ref: ShortText | None = None
 
@@ -64,11 +68,13 @@ class TicketRated(TicketEvent, tag=True):
 
 
 class TicketReopened(TicketEvent, tag=True):
+    """Back to dispatch for a new resolution round (e.g. the resident calls back)."""
+
     reason: ShortText
 
 
 class TicketClosed(TicketEvent, tag=True):
-    pass
+    """Done: after resolution (and rating, if one came). Final."""
 
 
 class TicketVoided(TicketEvent, tag=True):
@@ -78,6 +84,8 @@ class TicketVoided(TicketEvent, tag=True):
 
 
 class TicketRecategorised(TicketEvent, tag=True):
+    """A correction of the category; figures by category follow it from then on."""
+
     category: Category
 
 
