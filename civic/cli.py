@@ -86,6 +86,18 @@ def audit_verify(
     raise typer.Exit(0 if report.ok else 1)
 
 
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="A small run (about a minute) for CI smoke tests.")] = False,
+    events: Annotated[Optional[int], typer.Option(help="How many events (default 100,000; 10,000 with --quick).")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write bench.json and bench.md.")] = Path("bench-results"),
+) -> None:
+    """Measure the pipeline on a fresh embedded stack, each figure beside its raw baseline."""
+    from bench.run import run
+
+    asyncio.run(run(events or (10_000 if quick else 100_000), out))
+
+
 @schema_app.command("export")
 def schema_export(directory: Annotated[Path, typer.Argument(help="Where to write the files.")]) -> None:
     """Write one JSON Schema per event type and the AsyncAPI document of the streams."""

@@ -43,7 +43,7 @@ async def run_ledger(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env=settings.event_store_env(), keys=KeyStore(settings.keys_path))
     await LedgerWorker(nc, ledger, settings.batch_size).run(stop)
-    await nc.drain()
+    await nc.close()  # not drain(): it waits out its timeout on a pull subscription, and all is acked
 
 
 async def run_relay(settings: Settings) -> None:
@@ -62,7 +62,7 @@ async def run_relay(settings: Settings) -> None:
             await asyncio.sleep(0.5)
     if recorder is not None:
         await Relay(nc, recorder, batch=settings.batch_size).run(stop)
-    await nc.drain()
+    await nc.close()
 
 
 async def run_web(settings: Settings) -> None:

@@ -246,7 +246,7 @@ class Ledger(Application):
         """Check one event and add it to the batch. False for a silent duplicate; Refused if not allowed."""
         require(not event.sealed and not event.org_path, "sealed_by_producer")
         tokens = tuple(subject.split("."))
-        require(tokens[2:3] == (event.type,) and tokens[-1] == event.org_id, "subject_mismatch",
+        require(tokens[:3] == ("civic", "intake", event.type) and tokens[-1] == event.org_id, "subject_mismatch",
                 f"subject {subject} does not name {event.type} at {event.org_id}")
         path = tokens[3:]
         self._check_personal(event)
@@ -311,7 +311,9 @@ class Ledger(Application):
         if isinstance(event, TicketDispatched) and event.to_unit:
             require(batch.get(OrgUnit, event.to_unit) is not None, "unknown_org", f"dispatch to unknown unit {event.to_unit}")
         if isinstance(event, TicketVoided):
-            require(batch.get(Ticket, event.duplicate_of) is not None, "bad_duplicate", f"no ticket {event.duplicate_of}")
+            original = batch.get(Ticket, event.duplicate_of)
+            require(original is not None and original.stage != "voided", "bad_duplicate",
+                    f"{event.duplicate_of} is not a ticket a duplicate can be merged into")
 
     @staticmethod
     def _check_personal(event: Event) -> None:

@@ -89,19 +89,24 @@ def mac(key: bytes, personal: PersonalData) -> str:
     return _b64(hmac.new(key, _encode(personal), hashlib.sha256).digest())
 
 
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(b"civic-key-id" + key).hexdigest()[:16]
+
+
 def seal(event_id: str, personal: Iterable[PersonalData], keys: dict[str, bytes]) -> tuple[SealedPersonalData, ...]:
     sealed = []
     for p in personal:
         key, nonce, clear = keys[p.resident_id], os.urandom(12), _encode(p)
         ciphertext = AESGCM(key).encrypt(nonce, clear, event_id.encode())
-        sealed.append(SealedPersonalData(resident_id=p.resident_id, nonce=_b64(nonce), ciphertext=_b64(ciphertext), mac=mac(key, p)))
+        sealed.append(SealedPersonalData(resident_id=p.resident_id, key_id=key_id(key), nonce=_b64(nonce), ciphertext=_b64(ciphertext), mac=mac(key, p)))
     return tuple(sealed)
 
 
 def unseal(event_id: str, sealed: SealedPersonalData, keys: KeyStore) -> PersonalData | None:
     """The clear data, or None once the resident's key has been destroyed."""
     key = keys.get(sealed.resident_id)
-    if key is None:
+    if key is None or key_id(key) != sealed.key_id:  # destroyed (the resident may have a new key since)
         return None
+    # InvalidTag from here means the sealed data or its event id were altered.
     clear = AESGCM(key).decrypt(base64.b64decode(sealed.nonce), base64.b64decode(sealed.ciphertext), event_id.encode())
     return _decode_personal(clear)

@@ -59,6 +59,8 @@ class SealedPersonalData(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     resident_id: PseudonymousId
+    key_id: str
+    """Fingerprint of the key that sealed it: tells data sealed under a destroyed key from tampering."""
     nonce: str
     ciphertext: str
     mac: str

@@ -84,7 +84,7 @@ async def test_bad_input_is_rejected_with_a_reason_and_the_pipeline_keeps_going(
         ("civic.intake.TicketRaised.yn.pm.nk", _raw(event_id="b7"), "subject_mismatch"),
         ("civic.intake.TicketRated.yn.pm.lx", s.encode(rated_early), "unknown_ticket"),
         ("civic.intake.OrgUnitRegistered.yn", msgspec.json.encode({**msgspec.to_builtins(first), "name": "Other name"}), "conflicting_duplicate"),
-        (lx, _raw(event_id="b8", sealed=[{"resident_id": "r", "nonce": "", "ciphertext": "", "mac": ""}]), "sealed_by_producer"),
+        (lx, _raw(event_id="b8", sealed=[{"resident_id": "r", "key_id": "00", "nonce": "", "ciphertext": "", "mac": ""}]), "sealed_by_producer"),
     ]
     for subject, data, _ in bad:
         await js.publish(subject, data)

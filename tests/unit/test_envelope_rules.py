@@ -10,7 +10,7 @@ import pytest
 import schemas as s
 from civic_kit import LI_HUA, WANG_FANG, Desk
 
-SEALED = s.SealedPersonalData(resident_id="r1", nonce="bm9uY2U=", ciphertext="Y2lwaGVy", mac="bWFj")
+SEALED = s.SealedPersonalData(resident_id="r1", key_id="00", nonce="bm9uY2U=", ciphertext="Y2lwaGVy", mac="bWFj")
 
 
 # -- subjects ------------------------------------------------------------------------------------
@@ -114,3 +114,9 @@ def test_personal_data_on_org_events(tree: Desk, event_type: str, org: str) -> N
 
 def test_personal_data_on_a_registration(desk: Desk) -> None:
     desk.refused(desk.ev("OrgUnitRegistered", org="d1", personal=(LI_HUA,)), "personal_data_mismatch")
+
+
+def test_a_subject_outside_civic_intake_is_refused(tree: Desk) -> None:
+    event = tree.ev("TicketRaised")
+    subject = tree.subject(event).replace("civic.intake.", "evil.prefix.", 1)
+    tree.refused(tree.msg(event, subject=subject), "subject_mismatch")

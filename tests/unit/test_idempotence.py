@@ -4,7 +4,9 @@ position, and batches that fail (retried, then set aside as poison)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
+from datetime import timedelta
 
 import msgspec
 import pytest
@@ -102,8 +104,6 @@ def test_duplicate_with_the_current_subject_after_a_move(tree: Desk) -> None:
 
 def test_duplicate_of_a_v1_dispatch(tree: Desk) -> None:
     """An upcast event is compared in its current form: the resent v1 bytes are a duplicate."""
-    import json
-
     tree.raise_ticket()
     o = json.loads(msgspec.json.encode(tree.ev("TicketDispatched")))
     del o["deadline"]
@@ -112,7 +112,7 @@ def test_duplicate_of_a_v1_dispatch(tree: Desk) -> None:
     subject = "civic.intake.TicketDispatched.d1.t1.c1"
     tree.ok(tree.msg(data, subject=subject))
     stored = tree.stored_events()[-1]
-    assert (stored.schema_version, stored.deadline - stored.occurred_at) == (2, __import__("datetime").timedelta(hours=24))
+    assert (stored.schema_version, stored.deadline - stored.occurred_at) == (2, timedelta(hours=24))
     outcome = tree.send(tree.msg(data, subject=subject))
     assert (outcome.accepted, outcome.duplicates, outcome.rejections) == (0, 1, [])
 

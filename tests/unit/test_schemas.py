@@ -102,7 +102,7 @@ def test_offset_of_occurred_at_survives_the_round_trip() -> None:
 
 
 def test_stored_form_with_sealed_data_and_org_path_round_trips() -> None:
-    sealed = s.SealedPersonalData(resident_id="r1", nonce="bm9uY2U=", ciphertext="Y2lwaGVy", mac="bWFj")
+    sealed = s.SealedPersonalData(resident_id="r1", key_id="00", nonce="bm9uY2U=", ciphertext="Y2lwaGVy", mac="bWFj")
     event = msgspec.structs.replace(make("TicketRaised"), sealed=(sealed,), org_path=("d1", "t1", "c1"))
     assert s.decode(s.encode(event), max_bytes=None) == event
 

@@ -215,6 +215,13 @@ def test_void_into_unknown_ticket(tree: Desk) -> None:
     tree.refused(tree.ev("TicketVoided", duplicate_of="T404"), "bad_duplicate")
 
 
+def test_void_into_a_voided_ticket(tree: Desk) -> None:
+    tree.raise_ticket()
+    tree.ok(tree.ev("TicketRaised", ticket_id="T2", org="c2"), tree.ev("TicketRaised", ticket_id="T3", org="c2"))
+    tree.ok(tree.ev("TicketVoided", ticket_id="T2", org="c2", duplicate_of="T3"))
+    tree.refused(tree.ev("TicketVoided", duplicate_of="T2"), "bad_duplicate")
+
+
 def test_void_into_a_ticket_raised_in_the_same_batch(tree: Desk) -> None:
     tree.raise_ticket()
     tree.ok(tree.ev("TicketRaised", ticket_id="T2", org="c2"), tree.ev("TicketVoided", duplicate_of="T2"))
