@@ -122,6 +122,8 @@ class Batch:
         self.ledger = ledger
         self.aggregates: dict[UUID, CivicAggregate | None] = {}
         self.events: list[Any] = []
+        self.paths: dict[str, tuple[str, ...] | None] = {}
+        """org_id -> path, for this batch; cleared whenever an org event changes the tree."""
 
     def get(self, cls: type[A], entity_id: str) -> A | None:
         key = aggregate_id(cls.family, entity_id)
@@ -134,6 +136,11 @@ class Batch:
         return agg if isinstance(agg, cls) else None
 
     def org_path(self, org_id: str) -> tuple[str, ...] | None:
+        if org_id not in self.paths:
+            self.paths[org_id] = self._walk(org_id)
+        return self.paths[org_id]
+
+    def _walk(self, org_id: str) -> tuple[str, ...] | None:
         path: list[str] = []
         unit = self.get(OrgUnit, org_id)
         while unit is not None:
@@ -144,6 +151,8 @@ class Batch:
     def add(self, aggregate: CivicAggregate) -> None:
         self.aggregates[aggregate.id] = aggregate
         self.events.extend(aggregate.collect_events())
+        if isinstance(aggregate, OrgUnit):
+            self.paths.clear()
 
     def touched(self) -> list[CivicAggregate]:
         return [a for a in self.aggregates.values() if a is not None]
@@ -199,7 +208,7 @@ class Ledger(Application):
             self.discard()
             raise
         processing = ProcessingEvent(tracking=Tracking(INTAKE, max(m.sequence for m in todo)))
-        processing.collect_events(*batch.events)
+        processing.events.extend(batch.events)  # not collect_events(): its runtime Protocol check costs ~20 µs an event
         processing.aggregates.update({a.id: a for a in batch.touched()})
         return Pending(outcome, processing)
 
