@@ -16,9 +16,11 @@ app = typer.Typer(help="civic-ledger: the event-sourced backbone for grassroots 
 ledger_app = typer.Typer(help="Read what is in the ledger.", no_args_is_help=True)
 audit_app = typer.Typer(help="Prove the ledger is what was written.", no_args_is_help=True)
 schema_app = typer.Typer(help="The wire contract.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read models built from the ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(schema_app, name="schema")
+app.add_typer(projections_app, name="projections")
 
 DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default $CIVIC_DATA_DIR or ./civic-data).")]
 
@@ -96,6 +98,21 @@ def bench(
     from bench.run import run
 
     asyncio.run(run(events or (10_000 if quick else 100_000), out))
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: Annotated[Optional[str], typer.Argument(help="The read model (default: all of them).")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Rebuild a read model from the ledger beside the live one, then switch dashboards to it."""
+    from projections.rebuild import READ_MODELS, rebuild
+
+    settings = Settings.from_env(data)
+    for model in [name] if name else list(READ_MODELS):
+        done = asyncio.run(rebuild(settings, model))
+        typer.echo(f"{done.name}: v{done.version} is current (was v{done.previous}); {done.events} events in "
+                   f"{done.seconds:.1f}s, {done.rate:,.0f} events/s")
 
 
 @schema_app.command("export")

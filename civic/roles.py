@@ -70,12 +70,25 @@ async def run_web(settings: Settings) -> None:
 
     from dashboards.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings.resolved_nats_url()), host="127.0.0.1",
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1",
                                            port=settings.port, log_level="warning", lifespan="on"))
     await server.serve()
 
 
-ROLES = {"ledger": run_ledger, "relay": run_relay, "web": run_web}
+async def run_projector(settings: Settings) -> None:
+    from projections.dashboard import NAME
+    from projections.facts import Clock
+    from projections.projector import Projector
+    from projections.store import Versions
+
+    nc = await _connect(settings)
+    stop = _stop_on_signals()
+    versions = Versions(NAME, settings.data_dir, settings.database_url)
+    await Projector(nc.jetstream(), versions, Clock(settings.timezone), settings.batch_size).run(stop)
+    await nc.close()
+
+
+ROLES = {"ledger": run_ledger, "relay": run_relay, "projector": run_projector, "web": run_web}
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -4,6 +4,7 @@ CIVIC_DATA_DIR     the data folder (default ./civic-data): nats/, ledger.sqlite,
 CIVIC_NATS_URL     an external NATS (JetStream) server; without it `civic up` runs its own
 CIVIC_DATABASE_URL postgresql://user:pass@host:port/db for the event store; default SQLite in the data folder
 CIVIC_INTAKE_MAX_AGE_DAYS  how long CIVIC_INTAKE and CIVIC_REJECTED keep clear data (default 7)
+CIVIC_TIMEZONE     the district's time zone for dashboard days (default Asia/Shanghai)
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class Settings:
     database_url: str | None = None
     port: int = 8080
     intake_max_age_days: float = 7.0
+    timezone: str = "Asia/Shanghai"
+    """The district's time zone: dashboard days and windows are whole days here."""
     batch_size: int = 1000
     """Most messages the ledger takes in one transaction (and the relay publishes in one go)."""
 
@@ -32,6 +35,7 @@ class Settings:
             nats_url=env.get("CIVIC_NATS_URL") or None,
             database_url=env.get("CIVIC_DATABASE_URL") or None,
             intake_max_age_days=float(env.get("CIVIC_INTAKE_MAX_AGE_DAYS", 7)),
+            timezone=env.get("CIVIC_TIMEZONE", "Asia/Shanghai"),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 

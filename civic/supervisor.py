@@ -21,7 +21,7 @@ from civic.natsserver import NatsServer
 from civic.settings import Settings
 
 log = logging.getLogger("civic.up")
-ROLE_ORDER = ("web", "ledger", "relay")
+ROLE_ORDER = ("web", "ledger", "relay", "projector")
 
 
 @dataclass

@@ -1,19 +1,50 @@
-"""The web role's Litestar app: health now; the dashboards' API grows here."""
+"""The web role's Litestar app: health, metrics, the dashboards' API and its OpenAPI document."""
 
 from __future__ import annotations
 
-from litestar import Litestar, get
+from litestar import Litestar, MediaType, Request, get
+from litestar.di import Provide
+from litestar.exceptions import ValidationException
+from litestar.openapi import OpenAPIConfig
 from litestar.response import Response
 
+from civic.settings import Settings
+from dashboards import metrics
+from dashboards.api import DashboardController, Invalid, invalid_params, read_side
 from dashboards.health import Health, HealthProbe
 
 
-def create_app(nats_url: str) -> Litestar:
-    probe = HealthProbe(nats_url)
+def create_app(settings: Settings) -> Litestar:
+    probe = HealthProbe(settings.resolved_nats_url())
+    read = read_side(settings.data_dir, settings.database_url, settings.timezone)
 
-    @get("/healthz")
+    def read_model_position() -> int | None:
+        try:
+            return read.dashboards().position()
+        except Exception:
+            return None
+
+    @get("/healthz", summary="NATS connected, streams present, consumers' lag")
     async def healthz() -> Response[Health]:
         health = await probe.check()
+        position = read_model_position()
+        if position is not None and health.streams:
+            health.dashboard_lag = max(0, health.streams[1].last_sequence - position)
         return Response(health, status_code=200 if health.status == "ok" else 503)
 
-    return Litestar(route_handlers=[healthz], on_shutdown=[probe.close], openapi_config=None)
+    @get("/metrics", media_type=MediaType.TEXT, summary="Prometheus metrics")
+    async def prometheus() -> str:
+        return await metrics.render(probe, read_model_position())
+
+    @get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> dict:  # type: ignore[type-arg]
+        return request.app.openapi_schema.to_schema()
+
+    return Litestar(
+        route_handlers=[healthz, prometheus, openapi, DashboardController],
+        dependencies={"read": Provide(lambda: read, sync_to_thread=False)},
+        exception_handlers={ValidationException: invalid_params, Invalid: invalid_params},
+        on_shutdown=[probe.close],
+        openapi_config=OpenAPIConfig(title="civic-ledger", version="0.1.0",
+                                     description="Dashboards of the grassroots governance ledger. KPI definitions: docs/kpis.md."),
+    )

@@ -23,6 +23,8 @@ class Health(msgspec.Struct):
     streams: list[StreamHealth] = []
     ledger_consumer_pending: int | None = None
     """Intake messages the ledger has not yet processed (its durable consumer's backlog)."""
+    dashboard_lag: int | None = None
+    """Ledger events the dashboard read model has not yet applied."""
 
 
 class HealthProbe:

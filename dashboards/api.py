@@ -1,0 +1,183 @@
+"""The dashboards' HTTP API (Litestar): org tree, KPIs per org unit and window, tickets, workload.
+
+Reads the current version of the dashboard read model; a rebuild switching versions is picked
+up within a second. Errors: unknown org or ticket -> 404 {"detail"}; bad query parameters ->
+422 {"detail", "field"}.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+
+from projections.dashboard import NAME
+from projections.facts import Clock
+from projections.queries import STATUSES, Dashboard, DashboardQueries, NotFound, Org, TicketPage, TicketQueries, TicketTimeline, Workload
+from projections.store import Database, Versions
+
+
+class Invalid(HTTPException):
+    status_code = 422
+
+    def __init__(self, field: str, detail: str):
+        super().__init__(detail=detail, extra={"field": field})
+
+
+class ReadSide:
+    """The current dashboard version, one read connection per thread, re-pointed after a switch."""
+
+    def __init__(self, versions: Versions, clock: Clock):
+        self.versions, self.clock = versions, clock
+        self.local = threading.local()
+        self._version: int | None = None
+        self._checked = 0.0
+
+    def version(self) -> int | None:
+        if time.monotonic() - self._checked > 1.0 or self._version is None:
+            self._version, self._checked = self.versions.current(), time.monotonic()
+        return self._version
+
+    def db(self) -> Database:
+        version = self.version()
+        if version is None:
+            raise HTTPException(status_code=503, detail="the dashboard read model is not built yet")
+        cached = getattr(self.local, "db", None)
+        if cached is None or cached[0] != version:
+            if cached:
+                cached[1].close()
+            self.local.db = (version, self.versions.open(version, readonly=True))
+        return self.local.db[1]
+
+    def dashboards(self) -> DashboardQueries:
+        return DashboardQueries(self.db(), self.clock, str(self.clock.tz))
+
+    def tickets(self) -> TicketQueries:
+        return TicketQueries(self.db(), self.clock)
+
+
+def parse_day(value: str | None, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise Invalid(field, f"{field} must be a date, YYYY-MM-DD, not {value!r}") from None
+
+
+def window(read: ReadSide, start: str | None, end: str | None) -> tuple[date | None, date]:
+    lo, hi = parse_day(start, "from"), parse_day(end, "to")
+    hi = hi or datetime.now(read.clock.tz).date()
+    if lo and lo > hi:
+        raise Invalid("from", "from must not be after to")
+    return lo, hi
+
+
+def not_found(e: NotFound) -> HTTPException:
+    return HTTPException(status_code=404, detail=str(e))
+
+
+def board(read: ReadSide, org_id: str, start: str | None, end: str | None) -> Dashboard:
+    lo, hi = window(read, start, end)
+    try:
+        return read.dashboards().dashboard(org_id, lo, hi)
+    except NotFound as e:
+        raise not_found(e) from None
+
+
+class DashboardController(Controller):
+    path = "/api"
+    tags = ["dashboards"]
+
+    @get("/orgs", sync_to_thread=True, summary="The org tree, parents before children")
+    def orgs(self, read: ReadSide) -> list[Org]:
+        return read.dashboards().orgs()
+
+    @get("/orgs/{org_id:str}", sync_to_thread=True, summary="One org unit")
+    def org(self, read: ReadSide, org_id: str) -> Org:
+        try:
+            return read.dashboards().org(org_id)
+        except NotFound as e:
+            raise not_found(e) from None
+
+    @get("/orgs/{org_id:str}/dashboard", sync_to_thread=True, summary="Every KPI of docs/kpis.md for the unit's subtree, with drill-down")
+    def dashboard(self, read: ReadSide, org_id: str,
+                  start: Annotated[str | None, Parameter(query="from", description="First day, YYYY-MM-DD (default: the beginning)")] = None,
+                  end: Annotated[str | None, Parameter(query="to", description="Last day, YYYY-MM-DD, inclusive (default: today)")] = None) -> Dashboard:
+        return board(read, org_id, start, end)
+
+    @get("/orgs/{org_id:str}/dashboard.csv", sync_to_thread=True, summary="The dashboard as CSV for spreadsheets", media_type="text/csv")
+    def dashboard_csv(self, read: ReadSide, org_id: str,
+                      start: Annotated[str | None, Parameter(query="from")] = None,
+                      end: Annotated[str | None, Parameter(query="to")] = None) -> Response[str]:
+        return Response(to_csv(board(read, org_id, start, end)), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{org_id}-dashboard.csv"'})
+
+    @get("/orgs/{org_id:str}/tickets", sync_to_thread=True, summary="The unit's tickets, newest first, paged")
+    def tickets(self, read: ReadSide, org_id: str, status: str = "all", category: str | None = None,
+                page: Annotated[int, Parameter(ge=1)] = 1,
+                page_size: Annotated[int, Parameter(ge=1, le=500)] = 50) -> TicketPage:
+        if status not in STATUSES:
+            raise Invalid("status", f"status must be one of {', '.join(STATUSES)}")
+        try:
+            prefixes = read.dashboards().prefixes(read.dashboards().org(org_id).org_id)
+        except NotFound as e:
+            raise not_found(e) from None
+        return read.tickets().tickets(prefixes, status, category or None, page, page_size, int(time.time()))
+
+    @get("/orgs/{org_id:str}/workload", sync_to_thread=True, summary="Open tickets per receiving unit and grid worker, oldest first")
+    def workload(self, read: ReadSide, org_id: str) -> list[Workload]:
+        try:
+            prefixes = read.dashboards().prefixes(read.dashboards().org(org_id).org_id)
+        except NotFound as e:
+            raise not_found(e) from None
+        return read.tickets().workload(prefixes, int(time.time()))
+
+    @get("/tickets/{ticket_id:str}", sync_to_thread=True, summary="A ticket's timeline: each event with who and when, time in each stage")
+    def ticket(self, read: ReadSide, ticket_id: str) -> TicketTimeline:
+        try:
+            return read.tickets().timeline(ticket_id, int(time.time()))
+        except NotFound as e:
+            raise not_found(e) from None
+
+
+FIGURES = ("raised", "dispatched", "accepted", "resolved", "closed", "rated", "satisfied", "basically_satisfied",
+           "dissatisfied", "reopened", "returned", "resolved_late", "voided", "open", "overdue",
+           "response_rate", "resolution_rate", "satisfaction_rate")
+
+
+def to_csv(board: Dashboard) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["scope", "key", *FIGURES, "disputes_registered", "disputes_mediated", "disputes_settled", "disputes_failed", "dispute_success_rate"])
+
+    def row(scope: str, key: str, t: Any, d: Any = None) -> None:
+        dispute = [d.registered, d.mediated, d.settled, d.failed, d.success_rate] if d else [""] * 5
+        w.writerow([scope, key, *(("" if getattr(t, f) is None else getattr(t, f)) for f in FIGURES), *dispute])
+
+    row("total", board.org.org_id, board.tickets, board.disputes)
+    for c in board.by_category:
+        row("category", c.category, c.tickets)
+    for m in board.by_month:
+        row("month", m.month, m.tickets, m.disputes)
+    for ch in board.children:
+        row("child", ch.org.org_id, ch.tickets, ch.disputes)
+    return out.getvalue()
+
+
+def invalid_params(_: Request, exc: Exception) -> Response[dict[str, Any]]:
+    """Litestar's own validation errors (a page that is not a number...) as 422 with the field."""
+    extra = getattr(exc, "extra", None) or []
+    field = extra.get("field") if isinstance(extra, dict) else (extra[0].get("key") if extra and isinstance(extra[0], dict) else None)
+    return Response({"detail": getattr(exc, "detail", str(exc)), "field": field}, status_code=422)
+
+
+def read_side(data_dir, database_url: str | None, timezone: str) -> ReadSide:  # type: ignore[no-untyped-def]
+    return ReadSide(Versions(NAME, data_dir, database_url), Clock(timezone))

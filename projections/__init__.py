@@ -1,0 +1,1 @@
+"""Read models built from CIVIC_LEDGER: what dashboards and the API answer from."""

@@ -1,0 +1,259 @@
+"""The dashboard read model: org tree, figures pre-aggregated by (org path, category, day), ticket
+state, timelines and workload. One projection class, one `match` over event types; each batch's
+rows and its ledger position are written in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+import schemas as s
+from projections.facts import (
+    DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState,
+)
+from projections.store import Database
+from schemas.deliberation import DeliberationEvent
+from schemas.dispute import DisputeEvent
+from schemas.ticket import TicketEvent
+
+NAME = "dashboard"
+
+
+def _ddl(dialect: str) -> list[str]:
+    text = 'TEXT COLLATE "C"' if dialect == "postgres" else "TEXT"  # byte order: a subtree is one range
+    big = "BIGINT" if dialect == "postgres" else "INTEGER"
+    counters = lambda names: ", ".join(f"{n} INTEGER NOT NULL DEFAULT 0" for n in names)  # noqa: E731
+    ticket_cols = ", ".join(
+        f"{c} {text} PRIMARY KEY" if c == "ticket_id" else f"{c} {big}" if c.endswith("_at") or c in ("deadline",) else
+        f"{c} INTEGER" if c in ("round", "contacted", "reopened", "returned") else f"{c} {text}"
+        for c in TicketState.columns()
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS tracking (name {text} PRIMARY KEY, position {big} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS orgs (org_id {text} PRIMARY KEY, kind {text} NOT NULL, name {text} NOT NULL, parent_id {text}, path {text} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS orgs_parent ON orgs (parent_id)",
+        f"CREATE TABLE IF NOT EXISTS org_prefixes (org_id {text} NOT NULL, prefix {text} NOT NULL, PRIMARY KEY (org_id, prefix))",
+        f"CREATE TABLE IF NOT EXISTS grid_workers (org_id {text} NOT NULL, worker_id {text} NOT NULL, PRIMARY KEY (org_id, worker_id))",
+        f"CREATE TABLE IF NOT EXISTS ticket_daily (path {text}, category {text}, day {text}, {counters(TICKET_COUNTERS)}, PRIMARY KEY (path, day, category))",
+        f"CREATE TABLE IF NOT EXISTS ticket_flow (path {text}, category {text}, day {text}, {counters(FLOW_COUNTERS)}, PRIMARY KEY (path, day, category))",
+        f"CREATE TABLE IF NOT EXISTS ticket_hist (path {text}, category {text}, day {text}, metric {text}, bucket INTEGER, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (path, day, category, metric, bucket))",
+        f"CREATE TABLE IF NOT EXISTS dispute_daily (path {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (path, day, category, risk_grade))",
+        f"CREATE TABLE IF NOT EXISTS topic_daily (path {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (path, day))",
+        f"CREATE TABLE IF NOT EXISTS tickets ({ticket_cols})",
+        "CREATE INDEX IF NOT EXISTS tickets_path ON tickets (path, raised_at)",
+        "CREATE INDEX IF NOT EXISTS tickets_unit ON tickets (to_unit, raised_at)",
+        "CREATE INDEX IF NOT EXISTS tickets_worker ON tickets (to_worker, raised_at)",
+        f"CREATE TABLE IF NOT EXISTS disputes (dispute_id {text} PRIMARY KEY, path {text}, category {text}, risk_grade {text}, registered_at {big}, sessions INTEGER, outcome {text}, summary {text}, updated_at {big})",
+        f"CREATE TABLE IF NOT EXISTS topics (topic_id {text} PRIMARY KEY, path {text}, title {text}, proposed_at {big}, stage {text}, decision {text}, votes_for INTEGER, votes_against INTEGER, votes_abstained INTEGER, updated_at {big})",
+        f"CREATE TABLE IF NOT EXISTS trail (kind {text} NOT NULL, entity_id {text} NOT NULL, position {big} NOT NULL, type {text} NOT NULL, occurred_at {big} NOT NULL, actor_role {text}, actor_id {text}, detail {text}, PRIMARY KEY (kind, entity_id, position))",
+    ]
+
+
+def create_schema(db: Database) -> None:
+    with db.transaction():
+        for statement in _ddl(db.dialect):
+            db.execute(statement)
+
+
+def _upsert(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> str:
+    cols = (*keys, *counters)
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+
+
+UPSERT_DAILY = _upsert("ticket_daily", ("path", "category", "day"), TICKET_COUNTERS)
+UPSERT_FLOW = _upsert("ticket_flow", ("path", "category", "day"), FLOW_COUNTERS)
+UPSERT_HIST = _upsert("ticket_hist", ("path", "category", "day", "metric", "bucket"), ("n",))
+UPSERT_DISPUTE = _upsert("dispute_daily", ("path", "category", "risk_grade", "day"), DISPUTE_COUNTERS)
+UPSERT_TOPIC = _upsert("topic_daily", ("path", "day"), TOPIC_COUNTERS)
+TICKET_COLUMNS = TicketState.columns()
+SAVE_TICKET = (f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(TICKET_COLUMNS))}) "
+               f"ON CONFLICT (ticket_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in TICKET_COLUMNS[1:]))
+DISPUTE_COLUMNS = ("dispute_id", "path", "category", "risk_grade", "registered_at", "sessions", "outcome", "summary", "updated_at")
+TOPIC_COLUMNS = ("topic_id", "path", "title", "proposed_at", "stage", "decision", "votes_for", "votes_against", "votes_abstained", "updated_at")
+_ENVELOPE = frozenset({"type", "event_id", "occurred_at", "source", "actor", "org_id", "schema_version", "personal", "sealed", "org_path", "ticket_id", "dispute_id", "topic_id"})
+
+
+def _save(table: str, columns: tuple[str, ...]) -> str:
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT ({columns[0]}) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in columns[1:]))
+
+
+def _ts(e: s.Event) -> int:
+    return int(e.occurred_at.timestamp())
+
+
+def _detail(e: s.Event) -> str:
+    """What the trail shows of an event: its own fields, never the envelope or personal data."""
+    return msgspec.json.encode({k: v for k, v in msgspec.to_builtins(e).items() if k not in _ENVELOPE}).decode()
+
+
+class DashboardProjection:
+    """Folds ledger events into the dashboard tables. Memory stays flat: state lives in the store,
+    a batch loads only the entities it touches."""
+
+    def __init__(self, db: Database, clock: Clock | None = None):
+        self.db = db
+        self.clock = clock or Clock()
+
+    def position(self) -> int:
+        rows = self.db.query("SELECT position FROM tracking WHERE name=?", (NAME,))
+        return rows[0][0] if rows else 0
+
+    def apply(self, batch: list[tuple[int, s.Event]]) -> int:
+        """Apply events at these ledger positions (skipping any at or below the stored position),
+        with the new position, in one transaction. Returns how many were applied."""
+        with self.db.transaction():
+            done = self.position()
+            todo = [(p, e) for p, e in batch if p > done]
+            if not todo:
+                return 0
+            _Fold(self, todo).run()
+            self.db.execute("INSERT INTO tracking VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position=excluded.position",
+                            (NAME, todo[-1][0]))
+        return len(todo)
+
+
+class _Fold:
+    """One batch: load touched entities, replay the events on them, write the deltas."""
+
+    def __init__(self, projection: DashboardProjection, events: list[tuple[int, s.Event]]):
+        self.db, self.clock, self.events = projection.db, projection.clock, events
+        self.tickets = self._load_tickets({e.ticket_id for _, e in events if isinstance(e, TicketEvent)})
+        self.disputes = self._load("disputes", DISPUTE_COLUMNS, {e.dispute_id for _, e in events if isinstance(e, DisputeEvent)})
+        self.topics = self._load("topics", TOPIC_COLUMNS, {e.topic_id for _, e in events if isinstance(e, DeliberationEvent)})
+        self.delta = Contributions()
+        for t in self.tickets.values():
+            self.delta.ticket(t, self.clock, -1)
+        for d in self.disputes.values():
+            self.delta.dispute(d, self.clock, -1)
+        for t in self.topics.values():
+            self.delta.topic(t, self.clock, -1)
+        self.trail: list[tuple] = []
+
+    def _load_tickets(self, ids: set[str]) -> dict[str, TicketState]:
+        return {row[0]: TicketState(*row) for row in self._select("tickets", TICKET_COLUMNS, ids)}
+
+    def _load(self, table: str, columns: tuple[str, ...], ids: set[str]) -> dict[str, dict[str, Any]]:
+        return {row[0]: dict(zip(columns, row)) for row in self._select(table, columns, ids)}
+
+    def _select(self, table: str, columns: tuple[str, ...], ids: set[str]) -> Iterable[tuple]:
+        ids_list = sorted(ids)
+        for i in range(0, len(ids_list), 500):
+            chunk = ids_list[i:i + 500]
+            yield from self.db.query(f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]} IN ({', '.join('?' * len(chunk))})", chunk)
+
+    def run(self) -> None:
+        for position, event in self.events:
+            self.apply(position, event)
+        for t in self.tickets.values():
+            self.delta.ticket(t, self.clock, +1)
+        for d in self.disputes.values():
+            self.delta.dispute(d, self.clock, +1)
+        for t in self.topics.values():
+            self.delta.topic(t, self.clock, +1)
+        self.write()
+
+    def apply(self, position: int, e: s.Event) -> None:
+        at, path = _ts(e), ".".join(e.org_path) + "."
+        match e:
+            case s.OrgUnitRegistered():
+                self.db.execute("INSERT INTO orgs VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id) DO NOTHING", (e.org_id, e.kind, e.name, e.parent_id, path))
+                self.db.execute("INSERT INTO org_prefixes VALUES (?, ?) ON CONFLICT DO NOTHING", (e.org_id, path))
+            case s.OrgUnitRenamed():
+                self.db.execute("UPDATE orgs SET name=? WHERE org_id=?", (e.name, e.org_id))
+            case s.OrgUnitMoved():
+                self._move(e)
+            case s.GridWorkerAssigned():
+                self.db.execute("INSERT INTO grid_workers VALUES (?, ?) ON CONFLICT DO NOTHING", (e.org_id, e.worker_id))
+            case s.TicketRaised():
+                self.tickets[e.ticket_id] = TicketState(e.ticket_id, path, e.org_id, e.category, e.title, e.channel, at, updated_at=at)
+            case TicketEvent():
+                self._ticket(self.tickets[e.ticket_id], e, at)
+            case s.DisputeRegistered():
+                self.disputes[e.dispute_id] = dict(dispute_id=e.dispute_id, path=path, category=e.category, risk_grade=e.risk_grade,
+                                                   registered_at=at, sessions=0, outcome=None, summary=e.summary, updated_at=at)
+            case s.MediationSessionHeld():
+                self.disputes[e.dispute_id].update(sessions=self.disputes[e.dispute_id]["sessions"] + 1, updated_at=at)
+            case s.DisputeConcluded():
+                self.disputes[e.dispute_id].update(outcome=e.outcome, updated_at=at)
+            case s.TopicProposed():
+                self.topics[e.topic_id] = dict(topic_id=e.topic_id, path=path, title=e.title, proposed_at=at, stage="proposed",
+                                               decision=None, votes_for=None, votes_against=None, votes_abstained=None, updated_at=at)
+            case s.MeetingHeld():
+                topic = self.topics[e.topic_id]
+                topic.update(stage="discussed" if topic["stage"] == "proposed" else topic["stage"], updated_at=at)
+            case s.TopicDecided():
+                votes = e.votes
+                self.topics[e.topic_id].update(stage="decided", decision=e.decision, updated_at=at,
+                                               votes_for=votes and votes.in_favour, votes_against=votes and votes.against,
+                                               votes_abstained=votes and votes.abstained)
+            case s.TopicImplemented():
+                self.topics[e.topic_id].update(stage="implemented", updated_at=at)
+        kind, entity = _entity(e)
+        self.trail.append((kind, entity, position, e.type, at, e.actor.role, e.actor.id, _detail(e)))
+
+    def _ticket(self, t: TicketState, e: s.Event, at: int) -> None:
+        t.updated_at = at
+        match e:
+            case s.TicketDispatched():
+                t.stage, t.deadline, t.to_unit, t.to_worker = "dispatched", int(e.deadline.timestamp()), e.to_unit, e.to_worker
+                t.first_dispatched_at = t.first_dispatched_at or at
+            case s.TicketAccepted():
+                t.stage = "accepted"
+                t.first_accepted_at = t.first_accepted_at or at
+            case s.TicketReturned():
+                t.stage, t.returned = "returned", t.returned + 1
+            case s.TicketResolved():
+                t.stage, t.resolved_at = "resolved", at
+                t.first_resolved_at = t.first_resolved_at or at
+            case s.TicketRated():
+                t.satisfaction, t.contacted = e.satisfaction, int(e.contacted)
+                t.stage = "rated"
+                if e.satisfaction == "dissatisfied":
+                    self._reopen(t)
+            case s.TicketReopened():
+                self._reopen(t)
+            case s.TicketClosed():
+                t.stage, t.closed_at = "closed", at
+            case s.TicketVoided():
+                t.stage, t.voided_at, t.duplicate_of = "voided", at, e.duplicate_of
+            case s.TicketRecategorised():
+                t.category = e.category
+
+    @staticmethod
+    def _reopen(t: TicketState) -> None:
+        t.stage, t.round, t.reopened, t.resolved_at = "reopened", t.round + 1, t.reopened + 1, None
+
+    def _move(self, e: s.OrgUnitMoved) -> None:
+        """The unit's subtree gets new paths from now on; figures already counted stay where they were."""
+        old = self.db.query("SELECT path FROM orgs WHERE org_id=?", (e.org_id,))[0][0]
+        parent = self.db.query("SELECT path FROM orgs WHERE org_id=?", (e.new_parent_id,))[0][0]
+        new = f"{parent}{e.org_id}."
+        lo, hi = old, old[:-1] + "/"
+        moved = self.db.query("SELECT org_id, path FROM orgs WHERE path >= ? AND path < ?", (lo, hi))
+        self.db.executemany("UPDATE orgs SET path=? WHERE org_id=?", [(new + p[len(old):], o) for o, p in moved])
+        self.db.executemany("INSERT INTO org_prefixes VALUES (?, ?) ON CONFLICT DO NOTHING", [(o, new + p[len(old):]) for o, p in moved])
+        self.db.execute("UPDATE orgs SET parent_id=? WHERE org_id=?", (e.new_parent_id, e.org_id))
+
+    def write(self) -> None:
+        db, d = self.db, self.delta
+        db.executemany(UPSERT_DAILY, [(*k, *v) for k, v in d.tickets.items() if any(v)])
+        db.executemany(UPSERT_FLOW, [(*k, *v) for k, v in d.flows.items() if any(v)])
+        db.executemany(UPSERT_HIST, [(*k, v) for k, v in d.hist.items() if v])
+        db.executemany(UPSERT_DISPUTE, [(*k, *v) for k, v in d.disputes.items() if any(v)])
+        db.executemany(UPSERT_TOPIC, [(*k, *v) for k, v in d.topics.items() if any(v)])
+        db.executemany(SAVE_TICKET, [t.row() for t in self.tickets.values()])
+        db.executemany(_save("disputes", DISPUTE_COLUMNS), [tuple(x[c] for c in DISPUTE_COLUMNS) for x in self.disputes.values()])
+        db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
+        db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
+
+
+def _entity(e: s.Event) -> tuple[str, str]:
+    for kind, attr in (("ticket", "ticket_id"), ("dispute", "dispute_id"), ("topic", "topic_id")):
+        if hasattr(e, attr):
+            return kind, getattr(e, attr)
+    return "org", e.org_id

@@ -1,0 +1,70 @@
+"""The projector role: follows CIVIC_LEDGER and keeps the current dashboard version up to date.
+
+If a rebuild switches `current` to a new version, the projector moves over to it at its next
+batch and carries on from that version's own stored position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from nats.js import JetStreamContext
+
+from projections.dashboard import NAME, DashboardProjection, create_schema
+from projections.facts import Clock
+from projections.follow import follow
+from projections.store import Versions
+from schemas import decode
+
+log = logging.getLogger("civic.projector")
+
+
+def open_current(versions: Versions, clock: Clock) -> tuple[int, DashboardProjection]:
+    version = versions.current()
+    if version is None:
+        version = versions.next_version()
+        create_schema(versions.open(version))
+        versions.switch(version)
+    db = versions.open(version)
+    create_schema(db)
+    return version, DashboardProjection(db, clock)
+
+
+def decode_batch(msgs) -> list:  # type: ignore[no-untyped-def]
+    return [(m.metadata.sequence.stream, decode(m.data, max_bytes=None)) for m in msgs]
+
+
+class Projector:
+    def __init__(self, js: JetStreamContext, versions: Versions, clock: Clock, batch: int = 1000):
+        self.js, self.versions, self.clock, self.batch = js, versions, clock, batch
+        self.applied = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            version, projection = await asyncio.to_thread(open_current, self.versions, self.clock)
+            position = projection.position()
+            log.info("projecting into %s v%d from ledger position %d", NAME, version, position)
+            switched = await self._follow(projection, version, position, stop)
+            projection.db.close()
+            if not switched:
+                return
+
+    async def _follow(self, projection: DashboardProjection, version: int, position: int, stop: asyncio.Event) -> bool:
+        """Apply batches until stopped (False) or until `current` moves to another version (True)."""
+        checked = time.monotonic()
+        stream = follow(self.js, position, self.batch)
+        try:
+            async for msgs in stream:
+                if stop.is_set():
+                    break
+                if msgs:
+                    self.applied += await asyncio.to_thread(projection.apply, decode_batch(msgs))
+                if time.monotonic() - checked > 1.0:
+                    checked = time.monotonic()
+                    if await asyncio.to_thread(self.versions.current) != version:
+                        return True
+        finally:
+            await stream.aclose()
+        return False

@@ -1,0 +1,368 @@
+"""Questions the dashboard read model answers. Each figure is defined in docs/kpis.md; the
+section names there are cited beside the code that computes them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import msgspec
+
+from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
+from projections.store import Database
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Org(msgspec.Struct, frozen=True):
+    org_id: str
+    kind: str
+    name: str
+    parent_id: str | None
+    path: list[str]
+
+
+class Percentiles(msgspec.Struct, frozen=True):
+    """Hours, at the resolution of the histogram bucket (docs/kpis.md#durations)."""
+
+    p50: float | None
+    p90: float | None
+    count: int
+
+
+class TicketFigures(msgspec.Struct):
+    raised: int
+    dispatched: int
+    accepted: int
+    resolved: int
+    closed: int
+    rated: int
+    satisfied: int
+    basically_satisfied: int
+    dissatisfied: int
+    contacted: int
+    reopened: int
+    returned: int
+    resolved_late: int
+    voided: int
+    open: int | None
+    """Tickets with work outstanding at the end of the window (None in monthly figures)."""
+    overdue: int | None
+    """Of those, past the deadline of their latest dispatch (None in monthly figures)."""
+    response_rate: float | None
+    resolution_rate: float | None
+    satisfaction_rate: float | None
+
+
+class DisputeFigures(msgspec.Struct):
+    registered: int
+    mediated: int
+    settled: int
+    failed: int
+    success_rate: float | None
+
+
+class DeliberationFigures(msgspec.Struct):
+    proposed: int
+    discussed: int
+    decided: int
+    implemented: int
+
+
+class CategoryFigures(msgspec.Struct):
+    category: str
+    tickets: TicketFigures
+
+
+class MonthFigures(msgspec.Struct):
+    month: str
+    tickets: TicketFigures
+    disputes: DisputeFigures
+
+
+class ChildFigures(msgspec.Struct):
+    org: Org
+    tickets: TicketFigures
+    disputes: DisputeFigures
+
+
+class Dashboard(msgspec.Struct):
+    org: Org
+    window_from: str
+    window_to: str
+    timezone: str
+    tickets: TicketFigures
+    time_to_accept: Percentiles
+    time_to_resolve: Percentiles
+    disputes: DisputeFigures
+    disputes_by_risk_grade: dict[str, DisputeFigures]
+    deliberation: DeliberationFigures
+    by_category: list[CategoryFigures]
+    by_month: list[MonthFigures]
+    children: list[ChildFigures]
+    position: int
+    """The ledger position these figures are as of."""
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def ticket_figures(c: dict[str, int], open_: int | None, overdue: int | None) -> TicketFigures:
+    return TicketFigures(
+        **{k: c.get(k, 0) for k in TICKET_COUNTERS}, open=open_, overdue=overdue,
+        response_rate=_rate(c.get("accepted", 0), c.get("dispatched", 0)),                 # kpis.md#response-rate
+        resolution_rate=_rate(c.get("resolved", 0), c.get("raised", 0)),                   # kpis.md#resolution-rate
+        satisfaction_rate=_rate(c.get("satisfied", 0) + c.get("basically_satisfied", 0), c.get("rated", 0)),  # kpis.md#satisfaction-rate
+    )
+
+
+def dispute_figures(c: dict[str, int]) -> DisputeFigures:
+    return DisputeFigures(**{k: c.get(k, 0) for k in DISPUTE_COUNTERS},
+                          success_rate=_rate(c.get("settled", 0), c.get("settled", 0) + c.get("failed", 0)))  # kpis.md#success-rate
+
+
+def percentiles(counts: dict[int, int]) -> Percentiles:
+    total = sum(counts.values())
+
+    def at(q: float) -> float | None:
+        if not total:
+            return None
+        running = 0
+        for b in sorted(counts):
+            running += counts[b]
+            if running >= q * total:
+                return round(BUCKETS[b] / 60, 2) if BUCKETS[b] < 10**9 else None
+        return None
+
+    return Percentiles(p50=at(0.5), p90=at(0.9), count=total)
+
+
+def _ranges(prefixes: list[str]) -> tuple[str, list[str]]:
+    """SQL for 'path is in one of these subtrees' (each a byte range) and its parameters."""
+    clause = " OR ".join("(path >= ? AND path < ?)" for _ in prefixes)
+    params = [x for p in prefixes for x in (p, p[:-1] + "/")]
+    return f"({clause})", params
+
+
+class DashboardQueries:
+    def __init__(self, db: Database, clock: Clock | None = None, timezone: str = "Asia/Shanghai"):
+        self.db = db
+        self.clock = clock or Clock(timezone)
+        self.timezone = timezone
+
+    def position(self) -> int:
+        """The ledger position the read model has applied."""
+        rows = self.db.query("SELECT position FROM tracking WHERE name='dashboard'")
+        return rows[0][0] if rows else 0
+
+    def orgs(self) -> list[Org]:
+        """Every org unit, parents before children."""
+        return [self._org(r) for r in self.db.query("SELECT org_id, kind, name, parent_id, path FROM orgs ORDER BY path")]
+
+    def org(self, org_id: str) -> Org:
+        """One org unit; NotFound if unknown."""
+        rows = self.db.query("SELECT org_id, kind, name, parent_id, path FROM orgs WHERE org_id=?", (org_id,))
+        if not rows:
+            raise NotFound(f"no org unit {org_id}")
+        return self._org(rows[0])
+
+    def children(self, org_id: str) -> list[Org]:
+        """The units directly under org_id, by name."""
+        return [self._org(r) for r in self.db.query("SELECT org_id, kind, name, parent_id, path FROM orgs WHERE parent_id=? ORDER BY name, org_id", (org_id,))]
+
+    def prefixes(self, org_id: str) -> list[str]:
+        """Every path the unit has had: its figures are those counted under any of them."""
+        return [r[0] for r in self.db.query("SELECT prefix FROM org_prefixes WHERE org_id=? ORDER BY prefix", (org_id,))]
+
+    def dashboard(self, org_id: str, start: date | None, end: date) -> Dashboard:
+        """Every KPI of docs/kpis.md for the unit's subtree over [start, end] (whole days), with
+        the same figures per category, per month and per child unit."""
+        org = self.org(org_id)
+        prefixes = self.prefixes(org_id)
+        lo, hi = (start or date.min).isoformat(), end.isoformat()
+        tickets = self._tickets(prefixes, lo, hi)
+        disputes = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi)
+        by_grade = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, group="risk_grade")
+        hist = self.db.query(f"SELECT metric, bucket, SUM(n) FROM ticket_hist WHERE {_ranges(prefixes)[0]} AND day >= ? AND day <= ? GROUP BY metric, bucket",
+                             [*_ranges(prefixes)[1], lo, hi])
+        by_category = self._tickets(prefixes, lo, hi, group="category")
+        by_month = self._tickets(prefixes, lo, hi, group="substr(day, 1, 7)", stocks=False)
+        disputes_by_month = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, group="substr(day, 1, 7)")
+        return Dashboard(
+            org=org, window_from=lo if start else "", window_to=hi, timezone=self.timezone,
+            tickets=tickets[""],
+            time_to_accept=percentiles({b: n for m, b, n in hist if m == "accept"}),
+            time_to_resolve=percentiles({b: n for m, b, n in hist if m == "resolve"}),
+            disputes=dispute_figures(disputes[""]),
+            disputes_by_risk_grade={g: dispute_figures(c) for g, c in sorted(by_grade.items())},
+            deliberation=DeliberationFigures(**self._sum("topic_daily", TOPIC_COUNTERS, prefixes, lo, hi)[""]),
+            by_category=[CategoryFigures(k, v) for k, v in sorted(by_category.items()) if k],
+            by_month=[MonthFigures(m, by_month.get(m) or ticket_figures({}, None, None), dispute_figures(disputes_by_month.get(m, {})))
+                      for m in sorted(set(by_month) | set(disputes_by_month)) if m],
+            children=[ChildFigures(c, self._tickets(self.prefixes(c.org_id), lo, hi)[""],
+                                   dispute_figures(self._sum("dispute_daily", DISPUTE_COUNTERS, self.prefixes(c.org_id), lo, hi)[""]))
+                      for c in self.children(org_id)],
+            position=self.position(),
+        )
+
+    def _tickets(self, prefixes: list[str], lo: str, hi: str, group: str | None = None,
+                 stocks: bool = True) -> dict[str, TicketFigures]:
+        counts = self._sum("ticket_daily", TICKET_COUNTERS, prefixes, lo, hi, group)
+        # Open and overdue are stocks as of the end of `hi`: every flow up to that day (kpis.md#open-and-overdue).
+        flows = self._sum("ticket_flow", FLOW_COUNTERS, prefixes, "", hi, group) if stocks else {}
+        return {k: ticket_figures(counts.get(k, {}), flows.get(k, {}).get("opened", 0) if stocks else None,
+                                  flows.get(k, {}).get("overdue", 0) if stocks else None)
+                for k in (set(counts) | set(flows)) or {""}}
+
+    def _sum(self, table: str, counters: tuple[str, ...], prefixes: list[str], lo: str, hi: str,
+             group: str | None = None) -> dict[str, dict[str, int]]:
+        if not prefixes:
+            return {"": {}}
+        where, params = _ranges(prefixes)
+        select_group = f"{group}, " if group else "'', "
+        sql = (f"SELECT {select_group}{', '.join(f'SUM({c})' for c in counters)} FROM {table} "
+               f"WHERE {where} AND day >= ? AND day <= ?" + (f" GROUP BY {group}" if group else ""))
+        rows = self.db.query(sql, [*params, lo, hi])
+        result = {(r[0] or ""): {c: int(v or 0) for c, v in zip(counters, r[1:])} for r in rows}
+        return result or {"": {}}
+
+    @staticmethod
+    def _org(row: tuple) -> Org:
+        return Org(org_id=row[0], kind=row[1], name=row[2], parent_id=row[3], path=row[4].rstrip(".").split("."))
+
+
+class TrailEntry(msgspec.Struct):
+    position: int
+    type: str
+    occurred_at: str
+    actor_role: str
+    actor_id: str
+    detail: dict[str, Any]
+    hours_since_previous: float | None
+
+
+class StageTime(msgspec.Struct):
+    stage: str
+    hours: float
+
+
+class TicketSummary(msgspec.Struct):
+    ticket_id: str
+    org_id: str
+    category: str
+    title: str
+    channel: str
+    stage: str
+    round: int
+    raised_at: str
+    deadline: str | None
+    to_unit: str | None
+    to_worker: str | None
+    overdue: bool
+    satisfaction: str | None
+
+
+class TicketTimeline(msgspec.Struct):
+    ticket: TicketSummary
+    events: list[TrailEntry]
+    time_in_stage: list[StageTime]
+    """Hours spent in each stage so far (kpis.md#time-in-stage); the current stage counts up to its last event."""
+
+
+class Workload(msgspec.Struct):
+    receiver: str
+    kind: str
+    """unit or grid_worker"""
+    open: int
+    oldest: list[TicketSummary]
+
+
+class TicketPage(msgspec.Struct):
+    total: int
+    page: int
+    page_size: int
+    tickets: list[TicketSummary]
+
+
+STAGE_AFTER = {"TicketRaised": "raised", "TicketDispatched": "dispatched", "TicketAccepted": "accepted",
+               "TicketReturned": "returned", "TicketResolved": "resolved", "TicketRated": "rated",
+               "TicketReopened": "reopened", "TicketClosed": "closed", "TicketVoided": "voided"}
+STATUSES = {
+    "open": "stage IN ('raised', 'dispatched', 'accepted', 'returned', 'reopened')",
+    "overdue": "stage IN ('raised', 'dispatched', 'accepted', 'returned', 'reopened') AND deadline < ?",
+    "resolved": "stage IN ('resolved', 'rated')",
+    "closed": "stage = 'closed'",
+    "voided": "stage = 'voided'",
+    "all": "1 = 1",
+}
+SUMMARY_COLUMNS = "ticket_id, org_id, category, title, channel, stage, round, raised_at, deadline, to_unit, to_worker, satisfaction"
+
+
+class TicketQueries:
+    """Ticket-level questions: a timeline, lists of a unit's tickets, receivers' workload."""
+
+    def __init__(self, db: Database, clock: Clock):
+        self.db, self.clock = db, clock
+
+    def _iso(self, instant: int | None) -> str | None:
+        from datetime import datetime
+
+        return None if instant is None else datetime.fromtimestamp(instant, self.clock.tz).isoformat()
+
+    def _summary(self, row: tuple, now: int) -> TicketSummary:
+        tid, org, cat, title, channel, stage, rnd, raised, deadline, unit, worker, sat = row
+        is_open = stage in ("raised", "dispatched", "accepted", "returned", "reopened")
+        return TicketSummary(tid, org, cat, title, channel, stage, rnd, self._iso(raised), self._iso(deadline), unit, worker,
+                             bool(is_open and deadline is not None and deadline < now), sat)
+
+    def timeline(self, ticket_id: str, now: int) -> TicketTimeline:
+        """A ticket's events in ledger order with who and when, and the time spent in each stage."""
+        rows = self.db.query(f"SELECT {SUMMARY_COLUMNS} FROM tickets WHERE ticket_id=?", (ticket_id,))
+        if not rows:
+            raise NotFound(f"no ticket {ticket_id}")
+        trail = self.db.query("SELECT position, type, occurred_at, actor_role, actor_id, detail FROM trail "
+                              "WHERE kind='ticket' AND entity_id=? ORDER BY position", (ticket_id,))
+        events, stages, previous, stage = [], {}, None, None
+        for position, type_, at, role, actor, detail in trail:
+            if previous is not None and stage is not None:
+                stages[stage] = stages.get(stage, 0) + (at - previous)
+            stage = STAGE_AFTER.get(type_, stage)
+            if type_ == "TicketRated" and msgspec.json.decode(detail).get("satisfaction") == "dissatisfied":
+                stage = "reopened"
+            events.append(TrailEntry(position, type_, self._iso(at), role, actor, msgspec.json.decode(detail),
+                                     None if previous is None else round((at - previous) / 3600, 2)))
+            previous = at
+        return TicketTimeline(self._summary(rows[0], now), events,
+                              [StageTime(k, round(v / 3600, 2)) for k, v in stages.items()])
+
+    def tickets(self, prefixes: list[str], status: str, category: str | None, page: int, page_size: int, now: int) -> TicketPage:
+        """A unit's tickets (its subtree's), newest first, filtered by status and category."""
+        where, params = _ranges(prefixes) if prefixes else ("(1 = 0)", [])
+        clause = f"{where} AND {STATUSES[status]}"
+        args: list[Any] = [*params] + ([now] if status == "overdue" else [])
+        if category:
+            clause += " AND category = ?"
+            args.append(category)
+        total = self.db.query(f"SELECT COUNT(*) FROM tickets WHERE {clause}", args)[0][0]
+        rows = self.db.query(f"SELECT {SUMMARY_COLUMNS} FROM tickets WHERE {clause} ORDER BY raised_at DESC, ticket_id "
+                             f"LIMIT ? OFFSET ?", [*args, page_size, (page - 1) * page_size])
+        return TicketPage(total, page, page_size, [self._summary(r, now) for r in rows])
+
+    def workload(self, prefixes: list[str], now: int, oldest: int = 5) -> list[Workload]:
+        """Open tickets per receiving unit and grid worker, the most loaded first, oldest tickets first."""
+        if not prefixes:
+            return []
+        where, params = _ranges(prefixes)
+        open_ = STATUSES["open"]
+        out = []
+        for column, kind in (("to_unit", "unit"), ("to_worker", "grid_worker")):
+            counts = self.db.query(f"SELECT {column}, COUNT(*) FROM tickets WHERE {where} AND {open_} AND {column} IS NOT NULL "
+                                   f"GROUP BY {column} ORDER BY COUNT(*) DESC, {column}", params)
+            for receiver, n in counts:
+                rows = self.db.query(f"SELECT {SUMMARY_COLUMNS} FROM tickets WHERE {where} AND {open_} AND {column} = ? "
+                                     f"ORDER BY raised_at, ticket_id LIMIT ?", [*params, receiver, oldest])
+                out.append(Workload(receiver, kind, n, [self._summary(r, now) for r in rows]))
+        return out

@@ -1,0 +1,173 @@
+"""Where read models live: a SQLite file per version by default, a PostgreSQL schema per version
+at scale, and the `current` pointer that a rebuild moves atomically (blue/green).
+
+SQL is written once, SQLite-style (`?` placeholders, ON CONFLICT upserts); the PostgreSQL
+connection rewrites the placeholders. Paths are compared byte-wise (COLLATE "C" on PostgreSQL)
+so a subtree is one index range.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+
+class Database(Protocol):
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+    def transaction(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+class SQLiteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, readonly: bool = False):
+        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=10)
+        if not readonly:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at each checkpoint, never corrupt
+        self.conn.execute("PRAGMA cache_size=-65536")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+
+    def __init__(self, url: str, schema: str):
+        import psycopg
+
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.schema = schema
+        self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        self.conn.execute(f'SET search_path TO "{schema}"')
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), list(rows))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.conn.execute(self._sql(sql), params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.conn.transaction():
+            yield
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Versions:
+    """The versions of one read model and which one is `current`.
+
+    SQLite: DIR/readmodels/<name>-v<N>.sqlite and DIR/readmodels/<name>.current (the number,
+    replaced atomically by rename). PostgreSQL: schema <name>_v<N> and a row in
+    public.civic_read_models.
+    """
+
+    def __init__(self, name: str, data_dir: Path, database_url: str | None = None):
+        self.name, self.data_dir = name, data_dir
+        self.pg_url = database_url if database_url and database_url.startswith(("postgresql://", "postgres://")) else None
+        self.folder = data_dir / "readmodels"
+
+    def current(self) -> int | None:
+        if self.pg_url:
+            import psycopg
+
+            with psycopg.connect(self.pg_url, autocommit=True) as conn:
+                self._pg_pointer_table(conn)
+                row = conn.execute("SELECT version FROM public.civic_read_models WHERE name=%s", (self.name,)).fetchone()
+                return row[0] if row else None
+        try:
+            return int((self.folder / f"{self.name}.current").read_text())
+        except FileNotFoundError:
+            return None
+
+    def switch(self, version: int) -> None:
+        """Point `current` at version, atomically: readers see the old or the new, never neither."""
+        if self.pg_url:
+            import psycopg
+
+            with psycopg.connect(self.pg_url, autocommit=True) as conn:
+                self._pg_pointer_table(conn)
+                conn.execute("INSERT INTO public.civic_read_models VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET version=excluded.version",
+                             (self.name, version))
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{self.name}.current.{os.getpid()}"
+        tmp.write_text(str(version))
+        os.replace(tmp, self.folder / f"{self.name}.current")
+
+    def open(self, version: int, readonly: bool = False) -> Database:
+        if self.pg_url:
+            return PostgresDatabase(self.pg_url, f"{self.name}_v{version}")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return SQLiteDatabase(self.folder / f"{self.name}-v{version}.sqlite", readonly=readonly)
+
+    def next_version(self) -> int:
+        if self.pg_url:
+            import psycopg
+
+            with psycopg.connect(self.pg_url, autocommit=True) as conn:
+                rows = conn.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+                                    (f"{self.name}_v%",)).fetchall()
+            taken = [int(r[0].rsplit("_v", 1)[1]) for r in rows if r[0].rsplit("_v", 1)[1].isdigit()]
+        else:
+            taken = [int(p.stem.rsplit("-v", 1)[1]) for p in self.folder.glob(f"{self.name}-v*.sqlite")]
+        return max([0, *taken, self.current() or 0]) + 1
+
+    def drop(self, version: int) -> None:
+        """Remove an old version once nothing points at it."""
+        if self.pg_url:
+            import psycopg
+
+            with psycopg.connect(self.pg_url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}_v{version}" CASCADE')
+            return
+        for suffix in ("", "-wal", "-shm"):
+            (self.folder / f"{self.name}-v{version}.sqlite{suffix}").unlink(missing_ok=True)
+
+    @staticmethod
+    def _pg_pointer_table(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.execute("CREATE TABLE IF NOT EXISTS public.civic_read_models (name TEXT PRIMARY KEY, version INTEGER NOT NULL)")
