@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from projections.dashboard import NAME
 from projections.facts import Clock
@@ -97,33 +98,33 @@ class DashboardController(Controller):
     tags = ["dashboards"]
 
     @get("/orgs", sync_to_thread=True, summary="The org tree, parents before children")
-    def orgs(self, read: ReadSide) -> list[Org]:
+    def orgs(self, read: NamedDependency[ReadSide]) -> list[Org]:
         return read.dashboards().orgs()
 
     @get("/orgs/{org_id:str}", sync_to_thread=True, summary="One org unit")
-    def org(self, read: ReadSide, org_id: str) -> Org:
+    def org(self, read: NamedDependency[ReadSide], org_id: FromPath[str]) -> Org:
         try:
             return read.dashboards().org(org_id)
         except NotFound as e:
             raise not_found(e) from None
 
     @get("/orgs/{org_id:str}/dashboard", sync_to_thread=True, summary="Every KPI of docs/kpis.md for the unit's subtree, with drill-down")
-    def dashboard(self, read: ReadSide, org_id: str,
-                  start: Annotated[str | None, Parameter(query="from", description="First day, YYYY-MM-DD (default: the beginning)")] = None,
-                  end: Annotated[str | None, Parameter(query="to", description="Last day, YYYY-MM-DD, inclusive (default: today)")] = None) -> Dashboard:
+    def dashboard(self, read: NamedDependency[ReadSide], org_id: FromPath[str],
+                  start: Annotated[str | None, QueryParameter(name="from", description="First day, YYYY-MM-DD (default: the beginning)")] = None,
+                  end: Annotated[str | None, QueryParameter(name="to", description="Last day, YYYY-MM-DD, inclusive (default: today)")] = None) -> Dashboard:
         return board(read, org_id, start, end)
 
     @get("/orgs/{org_id:str}/dashboard.csv", sync_to_thread=True, summary="The dashboard as CSV for spreadsheets", media_type="text/csv")
-    def dashboard_csv(self, read: ReadSide, org_id: str,
-                      start: Annotated[str | None, Parameter(query="from")] = None,
-                      end: Annotated[str | None, Parameter(query="to")] = None) -> Response[str]:
+    def dashboard_csv(self, read: NamedDependency[ReadSide], org_id: FromPath[str],
+                      start: Annotated[str | None, QueryParameter(name="from")] = None,
+                      end: Annotated[str | None, QueryParameter(name="to")] = None) -> Response[str]:
         return Response(to_csv(board(read, org_id, start, end)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{org_id}-dashboard.csv"'})
 
     @get("/orgs/{org_id:str}/tickets", sync_to_thread=True, summary="The unit's tickets, newest first, paged")
-    def tickets(self, read: ReadSide, org_id: str, status: str = "all", category: str | None = None,
-                page: Annotated[int, Parameter(ge=1)] = 1,
-                page_size: Annotated[int, Parameter(ge=1, le=500)] = 50) -> TicketPage:
+    def tickets(self, read: NamedDependency[ReadSide], org_id: FromPath[str], status: FromQuery[str] = "all", category: FromQuery[str | None] = None,
+                page: Annotated[int, QueryParameter(ge=1)] = 1,
+                page_size: Annotated[int, QueryParameter(ge=1, le=500)] = 50) -> TicketPage:
         if status not in STATUSES:
             raise Invalid("status", f"status must be one of {', '.join(STATUSES)}")
         try:
@@ -133,7 +134,7 @@ class DashboardController(Controller):
         return read.tickets().tickets(prefixes, status, category or None, page, page_size, int(time.time()))
 
     @get("/orgs/{org_id:str}/workload", sync_to_thread=True, summary="Open tickets per receiving unit and grid worker, oldest first")
-    def workload(self, read: ReadSide, org_id: str) -> list[Workload]:
+    def workload(self, read: NamedDependency[ReadSide], org_id: FromPath[str]) -> list[Workload]:
         try:
             prefixes = read.dashboards().prefixes(read.dashboards().org(org_id).org_id)
         except NotFound as e:
@@ -141,7 +142,7 @@ class DashboardController(Controller):
         return read.tickets().workload(prefixes, int(time.time()))
 
     @get("/tickets/{ticket_id:str}", sync_to_thread=True, summary="A ticket's timeline: each event with who and when, time in each stage")
-    def ticket(self, read: ReadSide, ticket_id: str) -> TicketTimeline:
+    def ticket(self, read: NamedDependency[ReadSide], ticket_id: FromPath[str]) -> TicketTimeline:
         try:
             return read.tickets().timeline(ticket_id, int(time.time()))
         except NotFound as e:

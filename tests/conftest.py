@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,36 +43,64 @@ async def js(nats_server: NatsServer):
 
 @dataclass
 class Pipeline:
+    settings: Settings
     ledger: object
     stop: asyncio.Event
     tasks: list[asyncio.Task]
+    projector: object | None = None
+
+
+@asynccontextmanager
+async def running_pipeline(settings: Settings, projector: bool = False):
+    """Ledger, relay (and the projector) as tasks of the test's event loop, on real NATS and a
+    real store (SQLite or PostgreSQL, as the settings say)."""
+    from consumers.ledger import LedgerWorker
+    from consumers.relay import Relay, open_recorder
+    from consumers.streams import ensure_streams
+    from domain.ledger import Ledger
+    from domain.personal import KeyStore
+    from projections.dashboard import NAME
+    from projections.facts import Clock
+    from projections.projector import Projector
+    from projections.store import Versions
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(env=settings.event_store_env(), keys=KeyStore(settings.keys_path))
+    connections = [await nats.connect(settings.nats_url) for _ in range(3)]
+    await ensure_streams(connections[0].jetstream())
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(LedgerWorker(connections[0], ledger, settings.batch_size).run(stop)),
+        asyncio.create_task(Relay(connections[1], open_recorder(settings.event_store_env()), settings.batch_size).run(stop)),
+    ]
+    the_projector = None
+    if projector:
+        the_projector = Projector(connections[2].jetstream(), Versions(NAME, settings.data_dir, settings.database_url),
+                                  Clock(settings.timezone), settings.batch_size)
+        tasks.append(asyncio.create_task(the_projector.run(stop)))
+    try:
+        yield Pipeline(settings, ledger, stop, tasks, the_projector)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 15)
+        for nc in connections:
+            await nc.close()
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception():
+            raise task.exception()  # type: ignore[misc]
 
 
 @pytest.fixture
 async def pipeline(settings: Settings, js):
-    """Ledger and relay running as tasks of the test's event loop, on real NATS and SQLite."""
-    from consumers.ledger import LedgerWorker
-    from consumers.relay import Relay, open_recorder
-    from domain.ledger import Ledger
-    from domain.personal import KeyStore
+    async with running_pipeline(settings) as running:
+        yield running
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(env=settings.event_store_env(), keys=KeyStore(settings.keys_path))
-    nc_ledger = await nats.connect(settings.nats_url)
-    nc_relay = await nats.connect(settings.nats_url)
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(LedgerWorker(nc_ledger, ledger, settings.batch_size).run(stop)),
-        asyncio.create_task(Relay(nc_relay, open_recorder(settings.event_store_env()), settings.batch_size).run(stop)),
-    ]
-    yield Pipeline(ledger, stop, tasks)
-    stop.set()
-    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
-    for task in tasks:
-        if task.done() and task.exception():
-            raise task.exception()  # type: ignore[misc]
-    await nc_ledger.close()
-    await nc_relay.close()
+
+@pytest.fixture
+async def full_pipeline(backend_settings: Settings):
+    """Ledger, relay and projector on SQLite and, in a second run, on PostgreSQL."""
+    async with running_pipeline(backend_settings, projector=True) as running:
+        yield running
 
 
 class RoleProcess:
@@ -101,3 +130,59 @@ class RoleProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster on a free loopback port (Debian's packages; scripts/test
+    installs them). PostgreSQL refuses to run as root, so it runs as the postgres user."""
+    import shutil
+    import socket
+
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.fail("PostgreSQL is not installed: run scripts/test, which installs Debian's postgresql")
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="civic-pg-"))  # not under pytest's 0700 root-only folders
+    data = root / "data"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(root, "postgres")
+    init = subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                           "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"], capture_output=True, text=True)
+    assert init.returncode == 0, init.stderr
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start"],
+                   check=True, capture_output=True)
+    yield f"postgresql://postgres@127.0.0.1:{port}"
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster, request) -> str:
+    """A fresh database in the session's cluster, one per test."""
+    import uuid
+
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_cluster + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{postgres_cluster}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_settings(request, tmp_path: Path, nats_server: NatsServer) -> Settings:
+    """The same scenario on SQLite (the default) and on PostgreSQL (at scale)."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    return Settings(data_dir=tmp_path / "data", nats_url=nats_server.url, database_url=url, batch_size=500)
