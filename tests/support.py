@@ -61,3 +61,25 @@ async def stream_count(js: JetStreamContext, stream: str) -> int:
 
 def event_id_of(data: bytes) -> str:
     return msgspec.json.decode(data)["event_id"]
+
+
+def read_model_answers(db, to: str = "2026-12-31") -> bytes:  # type: ignore[no-untyped-def]
+    """Every answer a read-model version gives through its documented queries, as bytes: two
+    versions at the same ledger position must give the same."""
+    from datetime import date
+
+    from projections.facts import Clock
+    from projections.queries import DashboardQueries, TicketQueries
+
+    clock = Clock()
+    boards, tickets = DashboardQueries(db, clock), TicketQueries(db, clock)
+    now = clock.start_of(date.fromisoformat(to))
+    answers: list = [boards.position(), boards.orgs()]
+    for org in boards.orgs():
+        prefixes = boards.prefixes(org.org_id)
+        answers += [boards.dashboard(org.org_id, None, date.fromisoformat(to)),
+                    boards.dashboard(org.org_id, date(2026, 3, 1), date(2026, 3, 5)),
+                    tickets.tickets(prefixes, "all", None, 1, 500, now), tickets.workload(prefixes, now)]
+        for t in tickets.tickets(prefixes, "all", None, 1, 500, now).tickets:
+            answers.append(tickets.timeline(t.ticket_id, now))
+    return msgspec.json.encode(answers)
