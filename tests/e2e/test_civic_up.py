@@ -111,6 +111,10 @@ def test_civic_up_runs_the_service_and_resumes_with_history(tmp_path: Path):
         assert "Resident Name" not in shown.stdout and "13800000000" not in shown.stdout
         verified = civic("audit", "verify", data=data)
         assert verified.returncode == 0 and f"ledger ok: {n} events" in verified.stdout, verified.stdout + verified.stderr
+        wait_until(lambda: healthz(port).get("dashboard_lag") == 0, 30, "read model caught up")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/orgs/yn/dashboard?from=2026-01-01") as r:
+            board = json.load(r)
+        assert board["tickets"]["raised"] == 3 and board["tickets"]["closed"] == 3  # T0..T2 are all in the district
 
         # A role that dies is restarted by the supervisor.
         ledger_pid = next(pid for pid, cmd in children(up.process.pid).items() if "civic.roles ledger" in cmd)
