@@ -17,10 +17,12 @@ ledger_app = typer.Typer(help="Read what is in the ledger.", no_args_is_help=Tru
 audit_app = typer.Typer(help="Prove the ledger is what was written.", no_args_is_help=True)
 schema_app = typer.Typer(help="The wire contract.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models built from the ledger.", no_args_is_help=True)
+gateway_app = typer.Typer(help="The HTTP ingest gateway.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(schema_app, name="schema")
 app.add_typer(projections_app, name="projections")
+app.add_typer(gateway_app, name="gateway")
 
 DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default $CIVIC_DATA_DIR or ./civic-data).")]
 
@@ -113,6 +115,19 @@ def projections_rebuild(
         done = asyncio.run(rebuild(settings, model))
         typer.echo(f"{done.name}: v{done.version} is current (was v{done.previous}); {done.events} events in "
                    f"{done.seconds:.1f}s, {done.rate:,.0f} events/s")
+
+
+@gateway_app.command("token")
+def gateway_token(
+    system: Annotated[str, typer.Argument(help="The upstream system: its events' `source`, e.g. hotline-12345.")],
+    org: Annotated[list[str], typer.Option("--org", help="An org unit whose subtree it may write to (repeat; * for all).")],
+    data: DataOpt = None,
+) -> None:
+    """Issue a bearer token for an upstream system; it is printed once, only its hash is kept."""
+    from producers.gateway import Tokens, tokens_path
+
+    settings = Settings.from_env(data)
+    typer.echo(Tokens(tokens_path(settings.data_dir)).issue(system, org))
 
 
 @schema_app.command("export")

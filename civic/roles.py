@@ -78,13 +78,17 @@ async def run_web(settings: Settings) -> None:
 async def run_projector(settings: Settings) -> None:
     from projections.dashboard import NAME
     from projections.facts import Clock
-    from projections.projector import Projector
+    from projections import event_index
+    from projections.projector import EventIndexer, Projector
     from projections.store import Versions
 
     nc = await _connect(settings)
     stop = _stop_on_signals()
-    versions = Versions(NAME, settings.data_dir, settings.database_url)
-    await Projector(nc.jetstream(), versions, Clock(settings.timezone), settings.batch_size).run(stop)
+    js = nc.jetstream()
+    await asyncio.gather(
+        Projector(js, Versions(NAME, settings.data_dir, settings.database_url), Clock(settings.timezone), settings.batch_size).run(stop),
+        EventIndexer(js, Versions(event_index.NAME, settings.data_dir, settings.database_url), settings.batch_size).run(stop),
+    )
     await nc.close()
 
 

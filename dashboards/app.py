@@ -10,13 +10,27 @@ from litestar.response import Response
 
 from civic.settings import Settings
 from dashboards import metrics
-from dashboards.api import DashboardController, Invalid, invalid_params, read_side
+import nats
+
+from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
 from dashboards.health import Health, HealthProbe
+from dashboards.pages import web_pages
+from producers.gateway import Gateway, GatewayController, Tokens, tokens_path
+from projections import event_index
+from projections.store import Versions
 
 
 def create_app(settings: Settings) -> Litestar:
     probe = HealthProbe(settings.resolved_nats_url())
     read = read_side(settings.data_dir, settings.database_url, settings.timezone)
+    events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), read.clock)
+
+    async def connection() -> nats.NATS:
+        if probe.nc is None:
+            await probe.connect()
+        return probe.nc  # type: ignore[return-value]
+
+    gateway = Gateway(Tokens(tokens_path(settings.data_dir)), connection, events.db)
 
     def read_model_position() -> int | None:
         try:
@@ -41,8 +55,8 @@ def create_app(settings: Settings) -> Litestar:
         return request.app.openapi_schema.to_schema()
 
     return Litestar(
-        route_handlers=[healthz, prometheus, openapi, DashboardController],
-        dependencies={"read": Provide(lambda: read, sync_to_thread=False)},
+        route_handlers=[healthz, prometheus, openapi, DashboardController, GatewayController, web_pages(read)],
+        dependencies={"read": Provide(lambda: read, sync_to_thread=False), "gateway": Provide(lambda: gateway, sync_to_thread=False)},
         exception_handlers={ValidationException: invalid_params, Invalid: invalid_params},
         on_shutdown=[probe.close],
         openapi_config=OpenAPIConfig(title="civic-ledger", version="0.1.0",

@@ -19,8 +19,9 @@ log = logging.getLogger("civic.follow")
 
 
 async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int | None = None,
-                 idle: float = 1.0) -> AsyncIterator[list[Msg]]:
-    """Batches of ledger messages with positions after..until, each contiguous with the last.
+                 idle: float = 1.0, stream: str = LEDGER, subject: str = "civic.ledger.>") -> AsyncIterator[list[Msg]]:
+    """Batches of a stream's messages (CIVIC_LEDGER by default) with sequences after..until, each
+    contiguous with the last.
 
     With `until` None it follows forever, yielding an empty batch after each idle second (so the
     reader can look up from its loop); else it stops at `until`.
@@ -28,7 +29,7 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
     position = after
     while until is None or position < until:
         pull = await js.pull_subscribe(
-            "civic.ledger.>", stream=LEDGER,
+            subject, stream=stream,
             config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                                   opt_start_seq=position + 1, inactive_threshold=30.0, max_waiting=4),
         )
@@ -41,17 +42,19 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
                     if until is None:
                         yield []
                         continue
-                    info = await js.stream_info(LEDGER)
+                    info = await js.stream_info(stream)
                     if info.state.last_seq <= position:
-                        raise LookupError(f"the ledger ends at {info.state.last_seq}, before {until}") from None
+                        raise LookupError(f"{stream} ends at {info.state.last_seq}, before {until}") from None
                     continue
-                good = []
+                good: list[Msg] = []
                 for m in msgs:
-                    if m.metadata.sequence.stream != position + len(good) + 1:
+                    expected = (good[-1].metadata.sequence.stream if good else position) + 1
+                    seq = m.metadata.sequence.stream
+                    if seq != expected and not await _aged_out(js, stream, expected, seq):
                         break
                     good.append(m)
                 if good:
-                    position += len(good)
+                    position = good[-1].metadata.sequence.stream
                     yield good
                 if len(good) < len(msgs):
                     log.warning("ledger read skipped after %d; re-reading from there", position)
@@ -62,3 +65,14 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
             except Exception:  # the consumer may already be gone with the connection
                 pass
         await asyncio.sleep(0)
+
+
+
+async def _aged_out(js: JetStreamContext, stream: str, expected: int, seq: int) -> bool:
+    """A jump is no gap when the messages in between are gone from a stream with an age limit
+    (CIVIC_INTAKE, CIVIC_REJECTED keep 7 days): the stream now starts after them."""
+    first = (await js.stream_info(stream)).state.first_seq
+    if first > expected and seq == first:
+        log.warning("%s %d..%d aged out before they were read", stream, expected, seq - 1)
+        return True
+    return False

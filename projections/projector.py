@@ -1,4 +1,5 @@
-"""The projector role: follows CIVIC_LEDGER and keeps the current dashboard version up to date.
+"""The projector role: follows CIVIC_LEDGER and keeps the current dashboard version up to date,
+and keeps the event index (what became of each event_id) up with intake, ledger and rejections.
 
 If a rebuild switches `current` to a new version, the projector moves over to it at its next
 batch and carries on from that version's own stored position.
@@ -12,7 +13,9 @@ import time
 
 from nats.js import JetStreamContext
 
+from projections import event_index
 from projections.dashboard import NAME, DashboardProjection, create_schema
+from projections.event_index import EventIndex
 from projections.facts import Clock
 from projections.follow import follow
 from projections.store import Versions
@@ -68,3 +71,40 @@ class Projector:
         finally:
             await stream.aclose()
         return False
+
+
+class EventIndexer:
+    """Keeps the event index (projections/event_index.py) up with intake, ledger and rejections."""
+
+    def __init__(self, js: JetStreamContext, versions: Versions, batch: int = 1000):
+        self.js, self.versions, self.batch = js, versions, batch
+        self.lock = asyncio.Lock()  # one store, one writer connection: the three followers take turns
+
+    def _open(self) -> EventIndex:
+        version = self.versions.current()
+        if version is None:
+            version = 1
+            event_index.create_schema(self.versions.open(version))
+            self.versions.switch(version)
+        db = self.versions.open(version)
+        event_index.create_schema(db)
+        return EventIndex(db)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        index = await asyncio.to_thread(self._open)
+        try:
+            await asyncio.gather(*(self._follow(index, stream, subject, stop) for stream, subject in event_index.STREAMS.items()))
+        finally:
+            index.db.close()
+
+    async def _follow(self, index: EventIndex, stream: str, subject: str, stop: asyncio.Event) -> None:
+        reader = follow(self.js, index.position(stream), self.batch, stream=stream, subject=subject)
+        try:
+            async for msgs in reader:
+                if stop.is_set():
+                    return
+                if msgs:
+                    async with self.lock:
+                        await asyncio.to_thread(index.apply, stream, msgs)
+        finally:
+            await reader.aclose()

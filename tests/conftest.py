@@ -61,7 +61,8 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     from domain.personal import KeyStore
     from projections.dashboard import NAME
     from projections.facts import Clock
-    from projections.projector import Projector
+    from projections import event_index
+    from projections.projector import EventIndexer, Projector
     from projections.store import Versions
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +78,9 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     if projector:
         the_projector = Projector(connections[2].jetstream(), Versions(NAME, settings.data_dir, settings.database_url),
                                   Clock(settings.timezone), settings.batch_size)
-        tasks.append(asyncio.create_task(the_projector.run(stop)))
+        indexer = EventIndexer(connections[2].jetstream(), Versions(event_index.NAME, settings.data_dir, settings.database_url),
+                               settings.batch_size)
+        tasks += [asyncio.create_task(the_projector.run(stop)), asyncio.create_task(indexer.run(stop))]
     try:
         yield Pipeline(settings, ledger, stop, tasks, the_projector)
     finally:

@@ -1,0 +1,61 @@
+"""The web pages: one HTML shell for every page (district overview, any org unit, a ticket), the
+plain-JS app and its stylesheet, the ECharts build the project installs with npm, and the API
+additions the pages need (live updates, lists of disputes and topics).
+
+The pages render in the browser from the HTTP API's JSON, so every figure shown is the API's
+answer to the same query. No template engine: the shell is static and carries no data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Router, get
+from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import NotFoundException
+from litestar.response import File, Response
+from litestar.static_files import create_static_files_router
+
+from dashboards.api import ReadSide
+from dashboards.casework import CaseworkController
+from dashboards.live import PositionFeed, event_stream
+
+HERE = Path(__file__).parent
+SHELL = HERE / "templates" / "page.html"
+STATIC = HERE / "static"
+ECHARTS = HERE / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"
+"""Installed by `npm ci` in dashboards/web (scripts/up, scripts/test); optional: without it the
+pages show figures and tables and say that charts are unavailable."""
+
+# The pages never need code from anywhere else; a title that smuggled markup in could not run
+# a script even if some rendering path forgot to treat it as text. ECharts sets inline styles.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def web_pages(read: ReadSide) -> Router:
+    """Everything the browser loads, mounted by dashboards.app.create_app beside the API."""
+    shell = SHELL.read_bytes()
+
+    @get(["/", "/orgs/{org_id:str}", "/tickets/{ticket_id:str}"], include_in_schema=False,
+         cache_control=CacheControlHeader(no_cache=True))
+    async def page() -> Response[bytes]:
+        return Response(shell, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+
+    @get("/vendor/echarts.min.js", include_in_schema=False, cache_control=CacheControlHeader(max_age=86400))
+    async def echarts() -> File:
+        if not ECHARTS.is_file():
+            raise NotFoundException("charts unavailable: run `npm ci` in dashboards/web (scripts/up does)")
+        return File(ECHARTS, content_disposition_type="inline", media_type="text/javascript; charset=utf-8")
+
+    static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
+                                       cache_control=CacheControlHeader(no_cache=True))
+    return Router(path="/", route_handlers=[page, echarts, static, event_stream(PositionFeed(read)), CaseworkController])
+
+
+def charts_available() -> bool:
+    return ECHARTS.is_file()

@@ -1,0 +1,186 @@
+// Every label in Chinese (the default: the people who read these pages) and English, and the
+// locale-aware formatting of numbers, rates, hours and dates (Intl, nothing hand-rolled).
+
+const LABELS = {
+  zh: {
+    brand: "基层治理看板",
+    lang_switch: "English",
+    live: "实时", offline: "连接中断，重连中", as_of: "账本位置",
+    this_month: "本月", this_year: "本年", all_time: "全部", custom: "自定义", from: "起", to: "止", apply: "应用",
+    window_all: "全部时间", window_label: "统计时段",
+    response_rate: "响应率", resolution_rate: "解决率", satisfaction_rate: "满意率",
+    response_hint: "已接单 / 已派单", resolution_hint: "已解决 / 已收集", satisfaction_hint: "满意+基本满意 / 已评价",
+    no_value: "暂无", no_rating: "暂无评价",
+    raised: "收集", resolved: "已解决", open: "未办结", overdue: "超期", dispatched: "已派单", accepted: "已接单",
+    closed: "已关闭", rated: "已评价", reopened: "重启", returned: "退单", voided: "重复作废",
+    disputes: "矛盾纠纷", disputes_registered: "登记", disputes_mediated: "已调解", success_rate: "调解成功率",
+    settled: "调解成功", failed: "调解失败", in_mediation: "调解中", sessions: "调解次数",
+    deliberation: "党群议事", proposed: "提出", discussed: "已议", decided: "已决议", implemented: "已落实",
+    time_to_accept: "接单用时（中位）", time_to_resolve: "办结用时（中位）", p90: "90%",
+    trend: "月度趋势", by_category: "分类统计", charts_unavailable: "图表不可用（未安装 ECharts），以下为数据表",
+    month: "月份", category: "类别",
+    children: "下级单位", unit: "单位", kind: "类型", no_children: "无下级单位",
+    other_roots: "其他直属单位",
+    tickets: "工单（微清单）", tickets_note: "当前状态，不受统计时段限制",
+    status: "状态", all: "全部", ticket: "工单", title: "事项", stage: "环节", raised_at: "点单时间",
+    deadline: "办理时限", receiver: "接单", page_of: "第 {page} / {pages} 页，共 {total} 件", prev: "上一页", next: "下一页",
+    no_tickets: "没有符合条件的工单",
+    workload: "接单工作量", workload_note: "当前未办结工单，最早的在前", open_count: "未办结", oldest: "最早的工单",
+    no_workload: "没有未办结的工单",
+    disputes_list: "矛盾纠纷台账", risk_grade: "风险等级", registered_at: "登记时间", outcome: "结果", summary: "概要",
+    no_disputes: "本时段没有登记的纠纷",
+    topics_list: "议事事项", proposed_at: "提出时间", decision: "决议", votes: "表决（赞成/反对/弃权）",
+    no_topics: "本时段没有议事事项", shown_of: "显示 {shown} / {total}",
+    ticket_title: "工单", four_orders: "四单流程", timeline: "处理经过", when: "时间", who: "经办",
+    event: "事项", details: "内容", since_previous: "距上一步", time_in_stage: "各环节用时", hours: "小时",
+    rating: "群众评价", contacted: "已联系", yes: "是", no: "否", channel: "来源", round: "轮次", org: "所属单位",
+    not_yet: "尚未", overdue_flag: "已超期",
+    not_found: "未找到", error: "读取失败", retry: "重试", loading: "加载中…",
+  },
+  en: {
+    brand: "Grassroots governance dashboard",
+    lang_switch: "中文",
+    live: "Live", offline: "Connection lost, reconnecting", as_of: "Ledger position",
+    this_month: "This month", this_year: "This year", all_time: "All time", custom: "Custom", from: "From", to: "To", apply: "Apply",
+    window_all: "All time", window_label: "Period",
+    response_rate: "Response rate", resolution_rate: "Resolution rate", satisfaction_rate: "Satisfaction rate",
+    response_hint: "accepted / dispatched", resolution_hint: "resolved / collected", satisfaction_hint: "satisfied + basically / rated",
+    no_value: "n/a", no_rating: "no ratings yet",
+    raised: "Collected", resolved: "Resolved", open: "Open", overdue: "Overdue", dispatched: "Dispatched", accepted: "Accepted",
+    closed: "Closed", rated: "Rated", reopened: "Reopened", returned: "Returned", voided: "Voided (duplicates)",
+    disputes: "Disputes", disputes_registered: "Registered", disputes_mediated: "Mediated", success_rate: "Mediation success",
+    settled: "Settled", failed: "Failed", in_mediation: "In mediation", sessions: "Sessions",
+    deliberation: "Deliberation", proposed: "Proposed", discussed: "Discussed", decided: "Decided", implemented: "Implemented",
+    time_to_accept: "Time to accept (median)", time_to_resolve: "Time to resolve (median)", p90: "p90",
+    trend: "By month", by_category: "By category", charts_unavailable: "Charts unavailable (ECharts not installed); the data as tables",
+    month: "Month", category: "Category",
+    children: "Units below", unit: "Unit", kind: "Kind", no_children: "No units below",
+    other_roots: "Other top-level units",
+    tickets: "Tickets (micro-list)", tickets_note: "current state, not limited to the period",
+    status: "Status", all: "All", ticket: "Ticket", title: "Title", stage: "Stage", raised_at: "Raised",
+    deadline: "Deadline", receiver: "Receiver", page_of: "Page {page} of {pages}, {total} tickets", prev: "Previous", next: "Next",
+    no_tickets: "No tickets match",
+    workload: "Receivers' workload", workload_note: "open tickets now, oldest first", open_count: "Open", oldest: "Oldest tickets",
+    no_workload: "No open tickets",
+    disputes_list: "Disputes", risk_grade: "Risk grade", registered_at: "Registered", outcome: "Outcome", summary: "Summary",
+    no_disputes: "No disputes registered in the period",
+    topics_list: "Deliberation topics", proposed_at: "Proposed", decision: "Decision", votes: "Votes (for/against/abstained)",
+    no_topics: "No topics in the period", shown_of: "showing {shown} of {total}",
+    ticket_title: "Ticket", four_orders: "The four orders", timeline: "Timeline", when: "When", who: "Who",
+    event: "Step", details: "Details", since_previous: "Since previous", time_in_stage: "Time in each stage", hours: "hours",
+    rating: "Resident's rating", contacted: "Contacted", yes: "yes", no: "no", channel: "Channel", round: "Round", org: "Unit",
+    not_yet: "not yet", overdue_flag: "overdue",
+    not_found: "Not found", error: "Could not load", retry: "Retry", loading: "Loading…",
+  },
+};
+
+// Codes from the ledger, named for people. An unknown code shows as itself.
+const CODES = {
+  zh: {
+    kind: { district: "区", zone: "高新区", town: "镇", street: "街道", community: "社区", village: "村", hamlet: "屯",
+      grid: "网格", work_committee: "两新工委", park_committee: "园区综合党委", enterprise: "企业", party_branch: "党支部",
+      council: "党群理事会", unit: "单位", grid_worker: "网格员" },
+    stage: { raised: "待派单", dispatched: "已派单", accepted: "办理中", returned: "已退回", resolved: "已办结", rated: "已评价",
+      reopened: "已重启", closed: "已关闭", voided: "已作废" },
+    status: { open: "未办结", overdue: "超期", resolved: "已办结", closed: "已关闭", voided: "已作废", all: "全部" },
+    category: { parking: "停车", environment: "环境卫生", compound_management: "小区管理", enterprise_problem: "企业诉求",
+      roads: "道路", street_lighting: "路灯照明", lighting: "照明", water: "供水", drainage: "排水", safety: "安全隐患",
+      noise: "噪音", greening: "绿化", property: "物业", neighbours: "邻里纠纷", land: "土地纠纷", family: "婚姻家庭",
+      labour: "劳动争议", other: "其他" },
+    channel: { mini_program: "小程序", hotline: "12345 热线", grid_patrol: "网格巡查", walk_in: "来访", enterprise_platform: "企业平台",
+      import: "导入", other: "其他" },
+    role: { resident: "居民", enterprise: "企业", dispatcher: "派单员", receiver: "接单员", grid_worker: "网格员", unit: "责任单位",
+      mediator: "调解员", council: "议事组织", auditor: "审计", system: "系统" },
+    event: { TicketRaised: "居民点单", TicketDispatched: "中心派单", TicketAccepted: "网格员接单", TicketReturned: "退单",
+      TicketProgressNoted: "办理进展", TicketResolved: "办结", TicketRated: "群众评单", TicketReopened: "重启",
+      TicketClosed: "关闭", TicketVoided: "重复作废", TicketRecategorised: "调整类别", TicketOverdue: "超期", TicketEscalated: "督办" },
+    satisfaction: { satisfied: "满意", basically_satisfied: "基本满意", dissatisfied: "不满意" },
+    risk: { red: "红", orange: "橙", yellow: "黄" },
+    topic: { proposed: "已提出", discussed: "已议事", decided: "已决议", implemented: "已落实" },
+    field: { title: "事项", category: "类别", description: "描述", channel: "来源", deadline: "时限", to_unit: "派至单位",
+      to_worker: "派至网格员", reason: "原因", note: "进展", resolution: "办理结果", evidence_ref: "佐证", contacted: "已联系",
+      resolved: "已解决", satisfaction: "满意度", comment: "评价意见", duplicate_of: "重复于" },
+  },
+  en: {
+    kind: { district: "district", zone: "high-tech zone", town: "town", street: "street", community: "community", village: "village",
+      hamlet: "hamlet", grid: "grid", work_committee: "work committee", park_committee: "park committee", enterprise: "enterprise",
+      party_branch: "party branch", council: "council", unit: "unit", grid_worker: "grid worker" },
+    stage: { raised: "awaiting dispatch", dispatched: "dispatched", accepted: "in hand", returned: "returned", resolved: "resolved",
+      rated: "rated", reopened: "reopened", closed: "closed", voided: "voided" },
+    status: { open: "open", overdue: "overdue", resolved: "resolved", closed: "closed", voided: "voided", all: "all" },
+    category: { parking: "parking", environment: "environment", compound_management: "compound management",
+      enterprise_problem: "enterprise problem", roads: "roads", street_lighting: "street lighting", lighting: "lighting",
+      water: "water supply", drainage: "drainage", safety: "safety hazard", noise: "noise", greening: "greening",
+      property: "property management", neighbours: "neighbours", land: "land", family: "family", labour: "labour", other: "other" },
+    channel: { mini_program: "mini-program", hotline: "12345 hotline", grid_patrol: "grid patrol", walk_in: "walk-in",
+      enterprise_platform: "enterprise platform", import: "import", other: "other" },
+    role: { resident: "resident", enterprise: "enterprise", dispatcher: "dispatcher", receiver: "receiver", grid_worker: "grid worker",
+      unit: "unit", mediator: "mediator", council: "council", auditor: "auditor", system: "system" },
+    event: { TicketRaised: "Raised by resident", TicketDispatched: "Dispatched by centre", TicketAccepted: "Accepted",
+      TicketReturned: "Returned", TicketProgressNoted: "Progress", TicketResolved: "Resolved", TicketRated: "Rated by resident",
+      TicketReopened: "Reopened", TicketClosed: "Closed", TicketVoided: "Voided (duplicate)", TicketRecategorised: "Recategorised",
+      TicketOverdue: "Overdue", TicketEscalated: "Escalated" },
+    satisfaction: { satisfied: "satisfied", basically_satisfied: "basically satisfied", dissatisfied: "dissatisfied" },
+    risk: { red: "red", orange: "orange", yellow: "yellow" },
+    topic: { proposed: "proposed", discussed: "discussed", decided: "decided", implemented: "implemented" },
+    field: { title: "title", category: "category", description: "description", channel: "channel", deadline: "deadline",
+      to_unit: "to unit", to_worker: "to grid worker", reason: "reason", note: "note", resolution: "resolution",
+      evidence_ref: "evidence", contacted: "contacted", resolved: "resolved", satisfaction: "satisfaction", comment: "comment",
+      duplicate_of: "duplicate of" },
+  },
+};
+
+const LOCALES = { zh: "zh-CN", en: "en-GB" };
+let lang = "zh";
+
+export function setLanguage(code) {
+  lang = code in LABELS ? code : "zh";
+  document.documentElement.lang = LOCALES[lang];
+}
+export const language = () => lang;
+export const locale = () => LOCALES[lang];
+
+/** A label, with {name} placeholders filled in. */
+export function t(key, values = {}) {
+  const text = LABELS[lang][key] ?? LABELS.zh[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ""));
+}
+
+/** A ledger code (org kind, stage, category...) in words; the code itself when unknown. */
+export function code(family, value) {
+  if (value === null || value === undefined) return "";
+  return CODES[lang][family]?.[value] ?? String(value);
+}
+
+export function number(n) {
+  return n === null || n === undefined ? t("no_value") : new Intl.NumberFormat(locale()).format(n);
+}
+
+export function rate(r, empty = "no_value") {
+  return r === null || r === undefined ? t(empty)
+    : new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 1 }).format(r);
+}
+
+export function hours(h) {
+  return h === null || h === undefined ? t("no_value")
+    : new Intl.NumberFormat(locale(), { style: "unit", unit: "hour", unitDisplay: "short", maximumFractionDigits: 2 }).format(h);
+}
+
+/** An instant from the API (ISO 8601 with offset), shown in the district's time zone. */
+export function dateTime(iso, timeZone) {
+  if (!iso) return "";
+  return new Intl.DateTimeFormat(locale(), { timeZone, dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+}
+
+/** A whole day (YYYY-MM-DD), as the locale writes it. */
+export function day(isoDay) {
+  if (!isoDay) return "";
+  const [y, m, d] = isoDay.split("-").map(Number);
+  return new Intl.DateTimeFormat(locale(), { timeZone: "UTC", dateStyle: "medium" }).format(Date.UTC(y, m - 1, d));
+}
+
+/** A month key (YYYY-MM), as the locale writes it. */
+export function month(key) {
+  const [y, m] = key.split("-").map(Number);
+  return new Intl.DateTimeFormat(locale(), { timeZone: "UTC", year: "numeric", month: "short" }).format(Date.UTC(y, m - 1, 1));
+}
