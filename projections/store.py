@@ -72,7 +72,10 @@ class PostgresDatabase:
 
         self.conn = psycopg.connect(url, autocommit=True)
         self.schema = schema
-        self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        try:
+            self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        except (psycopg.errors.DuplicateSchema, psycopg.errors.UniqueViolation):
+            pass  # created concurrently by another process opening the same version
         self.conn.execute(f'SET search_path TO "{schema}"')
 
     @staticmethod
@@ -170,4 +173,9 @@ class Versions:
 
     @staticmethod
     def _pg_pointer_table(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.execute("CREATE TABLE IF NOT EXISTS public.civic_read_models (name TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+        import psycopg
+
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS public.civic_read_models (name TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+        except (psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+            pass  # IF NOT EXISTS is not safe against a concurrent create (two read models starting together)

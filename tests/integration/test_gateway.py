@@ -43,7 +43,10 @@ async def gateway(backend_settings, full_pipeline):
 
 async def status(client, headers, event_id: str, want: str) -> dict:  # type: ignore[no-untyped-def]
     async def reached():
-        body = (await client.get(f"/v1/events/{event_id}", headers=headers)).json()
+        response = await client.get(f"/v1/events/{event_id}", headers=headers)
+        if response.status_code == 503:  # the event index is still being created
+            return None
+        body = response.json()
         return body if body["status"] == want else None
     return await wait_for(reached, timeout=30)
 
