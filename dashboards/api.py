@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import time
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -22,7 +21,8 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from projections.dashboard import NAME
 from projections.facts import Clock
 from projections.queries import STATUSES, Dashboard, DashboardQueries, NotFound, Org, TicketPage, TicketQueries, TicketTimeline, Workload
-from projections.store import Database, Versions
+from projections.readside import NotBuilt, ReadSide  # noqa: F401  (re-exported for the pages)
+from projections.store import Versions
 
 
 class Invalid(HTTPException):
@@ -30,38 +30,6 @@ class Invalid(HTTPException):
 
     def __init__(self, field: str, detail: str):
         super().__init__(detail=detail, extra={"field": field})
-
-
-class ReadSide:
-    """The current dashboard version, one read connection per thread, re-pointed after a switch."""
-
-    def __init__(self, versions: Versions, clock: Clock):
-        self.versions, self.clock = versions, clock
-        self.local = threading.local()
-        self._version: int | None = None
-        self._checked = 0.0
-
-    def version(self) -> int | None:
-        if time.monotonic() - self._checked > 1.0 or self._version is None:
-            self._version, self._checked = self.versions.current(), time.monotonic()
-        return self._version
-
-    def db(self) -> Database:
-        version = self.version()
-        if version is None:
-            raise HTTPException(status_code=503, detail="the dashboard read model is not built yet")
-        cached = getattr(self.local, "db", None)
-        if cached is None or cached[0] != version:
-            if cached:
-                cached[1].close()
-            self.local.db = (version, self.versions.open(version, readonly=True))
-        return self.local.db[1]
-
-    def dashboards(self) -> DashboardQueries:
-        return DashboardQueries(self.db(), self.clock, str(self.clock.tz))
-
-    def tickets(self) -> TicketQueries:
-        return TicketQueries(self.db(), self.clock)
 
 
 def parse_day(value: str | None, field: str) -> date | None:

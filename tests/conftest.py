@@ -100,6 +100,13 @@ async def pipeline(settings: Settings, js):
 
 
 @pytest.fixture
+async def pipeline_with_projector(settings: Settings):
+    """Ledger, relay and projector on SQLite."""
+    async with running_pipeline(settings, projector=True) as running:
+        yield running
+
+
+@pytest.fixture
 async def full_pipeline(backend_settings: Settings):
     """Ledger, relay and projector on SQLite and, in a second run, on PostgreSQL."""
     async with running_pipeline(backend_settings, projector=True) as running:

@@ -1,0 +1,41 @@
+"""The catalogue of ticket categories: codes on the wire, names for people (Chinese, English).
+
+Events may carry any well-formed category code (new ones appear faster than software is
+released); these are the ones the district uses today, offered as Open311 services and named on
+the dashboards.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Category(msgspec.Struct, frozen=True):
+    code: str
+    zh: str
+    en: str
+    group: str
+    """The Open311 group: residents, villages or enterprises."""
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category("epidemic_control", "疫情防控", "Epidemic control", "residents"),
+    Category("civilised_city", "创建文明城市", "Civilised-city campaign", "residents"),
+    Category("compound_management", "小区管理", "Compound management", "residents"),
+    Category("parking", "停车秩序", "Parking", "residents"),
+    Category("environment", "环境卫生", "Environment and sanitation", "residents"),
+    Category("roads_and_lights", "道路与路灯", "Roads and street lights", "residents"),
+    Category("water_and_power", "水电供应", "Water and power supply", "residents"),
+    Category("elderly_care", "关爱老人", "Care for elderly people", "residents"),
+    Category("public_safety", "治安安全", "Public safety", "residents"),
+    Category("collective_economy", "村集体经济", "Village collective economy", "villages"),
+    Category("farmland_and_rivers", "田长河长林长", "Fields, rivers and forests", "villages"),
+    Category("enterprise_problem", "企业诉求", "Enterprise problem", "enterprises"),
+    Category("policy_consultation", "政策咨询", "Policy consultation", "enterprises"),
+)
+BY_CODE = {c.code: c for c in CATEGORIES}
+
+
+def name(code: str, language: str = "zh") -> str:
+    category = BY_CODE.get(code)
+    return (category.zh if language == "zh" else category.en) if category else code
