@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -53,6 +54,94 @@ def emit(
     raise typer.Exit(1 if refused else 0)
 
 
+def _producing(work):  # type: ignore[no-untyped-def]
+    """Run a producer command; NATS out of reach is a message, not a traceback. Rerunning is
+    safe: event ids make whatever was already stored a duplicate."""
+    from producers.outcome import CONNECT_ERRORS, PublishFailed
+
+    try:
+        return asyncio.run(work)
+    except PublishFailed as e:
+        typer.echo(f"stopped: {e}. Run it again (nothing is stored twice), or pass --spool FILE.", err=True)
+    except CONNECT_ERRORS as e:
+        typer.echo(f"NATS unreachable ({e or type(e).__name__}): is `civic up` running? Or pass --spool FILE.", err=True)
+    raise typer.Exit(2)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON Lines, one row per ticket (columns: docs/import.md).", exists=True, dir_okay=False)],
+    format: Annotated[Optional[str], typer.Option("--format", help="csv or jsonl (default: from the file name).")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Where to write the rows not imported (default FILE.report.csv).")] = None,
+    source: Annotated[Optional[str], typer.Option(help="The file's stable name in event ids (default: its file name).")] = None,
+    spool: Annotated[Optional[Path], typer.Option(help="Spool file for events NATS cannot take now.")] = None,
+    pseudonym_key: Annotated[str, typer.Option(envvar="CIVIC_PSEUDONYM_KEY", help="Secret for residents' pseudonyms.")] = "",
+    data: DataOpt = None,
+) -> None:
+    """Import historical micro-list items and their outcomes; running it again adds nothing."""
+    from producers.importer import import_file
+
+    if format not in (None, "csv", "jsonl"):
+        raise typer.BadParameter("--format is csv or jsonl")
+    result = _producing(import_file(Settings.from_env(data).resolved_nats_url(), file, fmt=format, source=source,
+                                    report_path=report, spool_path=spool,
+                                    mapper_options={"pseudonym_key": pseudonym_key.encode()}))
+    typer.echo(result.summary())
+    if result.problems:
+        typer.echo(f"report: {report or file.with_name(file.name + '.report.csv')}")
+    raise typer.Exit(1 if result.problems else 0)
+
+
+@app.command()
+def simulate(
+    seed: Annotated[int, typer.Option(help="Same seed, same events, byte for byte.")] = 1,
+    tickets: Annotated[int, typer.Option(help="Micro-list items to simulate (the seed's district: 2,647).")] = 2647,
+    rate: Annotated[Optional[float], typer.Option(help="At most this many events a second (default: as fast as acks allow).")] = None,
+    days: Annotated[float, typer.Option(help="Simulated days, ending 2021-12-31 18:00 +08:00.")] = 365.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the events as JSON Lines instead of publishing.")] = False,
+    spool: Annotated[Optional[Path], typer.Option(help="Spool file for events NATS cannot take now.")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Publish a simulated Yongning district: its org tree, then tickets, disputes and topics."""
+    from producers.simulator import Plan, simulate as events_of
+
+    plan = Plan(seed=seed, tickets=tickets, days=days)
+    if dry_run:
+        from schemas import encode
+
+        out = sys.stdout.buffer
+        for event in events_of(plan):
+            out.write(encode(event) + b"\n")
+        return
+    from producers.feed import feed_url
+
+    fed = _producing(feed_url(Settings.from_env(data).resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
+                              label=f"district seed {seed}"))
+    typer.echo(fed.summary())
+    for result in fed.refused[:10]:
+        typer.echo(result.line())
+    raise typer.Exit(1 if fed.refused else 0)
+
+
+@app.command()
+def demo(
+    data: DataOpt = None,
+    port: Annotated[int, typer.Option(help="HTTP port for /healthz and the API.")] = 8080,
+    seed: Annotated[int, typer.Option(help="The simulation's seed.")] = 1,
+    tickets: Annotated[int, typer.Option(help="Micro-list items to simulate.")] = 2647,
+    rate: Annotated[Optional[float], typer.Option(help="At most this many events a second.")] = None,
+    nats_port: Annotated[int, typer.Option(help="Port of the embedded nats-server (0: any free port).")] = 0,
+) -> None:
+    """`civic up`, fed with a simulated district once it is healthy."""
+    from civic.supervisor import Supervisor
+    from producers.demo import start_feeding
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s demo   %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(data, port=port)
+    start_feeding(settings, seed=seed, tickets=tickets, rate=rate)
+    raise typer.Exit(Supervisor(settings, nats_port=nats_port).run())
+
+
 @ledger_app.command("show")
 def ledger_show(
     start: Annotated[int, typer.Option("--from", help="First position.")] = 1,
@@ -81,25 +170,129 @@ def ledger_tail(
 def audit_verify(
     data: DataOpt = None,
     store: Annotated[bool, typer.Option(help="Also compare with the event store in the data folder / CIVIC_DATABASE_URL.")] = True,
+    checkpoints: Annotated[Optional[Path], typer.Option(help="Also prove the ledger extends every signed checkpoint in this file.")] = None,
+    public_key: Annotated[Optional[str], typer.Option(help="The checkpoint signer's public key (hex, or a file holding it); default DIR/audit/checkpoint.pub.")] = None,
+    bundle: Annotated[Optional[Path], typer.Option(help="Check an exported bundle folder instead, offline (no server).")] = None,
 ) -> None:
     """Walk the whole ledger: positions, hash chain, schemas, and agreement with the event store."""
+    if bundle is not None:
+        from audit.bundle import check_bundle
+
+        checked = check_bundle(bundle)
+        typer.echo(checked.summary())
+        raise typer.Exit(0 if checked.ok else 1)
+    from audit.checkpoint import CheckpointsUnusable
     from audit.show import run_verify
 
-    report = asyncio.run(run_verify(Settings.from_env(data), with_store=store))
+    try:
+        report = asyncio.run(run_verify(Settings.from_env(data), with_store=store, checkpoints=checkpoints, public_key=public_key))
+    except CheckpointsUnusable as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
     typer.echo(report.summary())
     raise typer.Exit(0 if report.ok else 1)
+
+
+KpiVersionOpt = Annotated[Optional[int], typer.Option("--kpi-version", help="Compute with the KPI definitions of this version (default: the current one).")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="The ledger as it stood at this instant: ISO date-time (district time zone if no offset) or a date (its end).")]
+
+
+@audit_app.command("replay")
+def audit_replay(
+    as_of: AsOfOpt = None,
+    org: Annotated[Optional[str], typer.Option(help="The unit whose dashboard to show (default: every root unit).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write the dashboard as JSON, the shape of GET /api/orgs/{id}/dashboard.")] = None,
+    kpi_version: KpiVersionOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Rebuild every KPI from the ledger alone, as the dashboards stood at an instant."""
+    from audit.kpi import UnknownKpiVersion
+    from audit.replay import BadInstant
+    from audit.run import run_replay
+
+    try:
+        raise typer.Exit(asyncio.run(run_replay(Settings.from_env(data), as_of, org, out, kpi_version)))
+    except (UnknownKpiVersion, BadInstant) as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+
+
+@audit_app.command("trail")
+def audit_trail(
+    ticket: Annotated[Optional[str], typer.Argument(help="A ticket id.")] = None,
+    dispute: Annotated[Optional[str], typer.Option(help="A dispute id instead.")] = None,
+    topic: Annotated[Optional[str], typer.Option(help="A deliberation topic id instead.")] = None,
+    scan: Annotated[bool, typer.Option(help="Read the whole ledger instead of using the read model's index.")] = False,
+    data: DataOpt = None,
+) -> None:
+    """The complete history of one ticket, dispute or topic, from the ledger, each event's hash checked."""
+    from audit.run import run_trail
+
+    chosen = [(k, v) for k, v in (("ticket", ticket), ("dispute", dispute), ("topic", topic)) if v]
+    if len(chosen) != 1:
+        typer.echo("name one: a TICKET_ID, --dispute ID or --topic ID", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(asyncio.run(run_trail(Settings.from_env(data), *chosen[0], full_scan=scan)))
+
+
+@audit_app.command("diff")
+def audit_diff(
+    report: Annotated[Path, typer.Argument(help="A published report, YAML or JSON (docs/audit.md).")],
+    as_of: AsOfOpt = None,
+    kpi_version: KpiVersionOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Put each figure of a published report beside what the ledger supports; exit 1 if any is refuted."""
+    from audit.kpi import UnknownKpiVersion
+    from audit.replay import BadInstant
+    from audit.run import run_diff
+
+    try:
+        raise typer.Exit(asyncio.run(run_diff(Settings.from_env(data), report, as_of, kpi_version)))
+    except (UnknownKpiVersion, BadInstant) as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    key: Annotated[Optional[Path], typer.Option(help="The Ed25519 signing key (default DIR/audit/checkpoint.key, created 0600).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="The checkpoint file to append to (default DIR/audit/checkpoints.jsonl).")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Sign the chain head (position, hash) and append it to a checkpoint file kept elsewhere."""
+    from audit.run import run_checkpoint
+
+    raise typer.Exit(asyncio.run(run_checkpoint(Settings.from_env(data), key, out)))
+
+
+@audit_app.command("export")
+def audit_export(
+    folder: Annotated[Path, typer.Argument(help="Where to write the bundle.")],
+    org: Annotated[str, typer.Option(help="The unit; its whole subtree is exported.")],
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day.")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, included.")],
+    data: DataOpt = None,
+) -> None:
+    """Write a self-contained bundle of a unit's events over a window, checkable offline."""
+    from audit.run import run_export
+
+    if start > end:
+        typer.echo("--from is after --to", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(asyncio.run(run_export(Settings.from_env(data), org, start.date(), end.date(), folder)))
 
 
 @app.command()
 def bench(
     quick: Annotated[bool, typer.Option(help="A small run (about a minute) for CI smoke tests.")] = False,
-    events: Annotated[Optional[int], typer.Option(help="How many events (default 100,000; 10,000 with --quick).")] = None,
+    events: Annotated[Optional[int], typer.Option(help="How many events (default 1,000,000; 20,000 with --quick).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write bench.json and bench.md.")] = Path("bench-results"),
 ) -> None:
     """Measure the pipeline on a fresh embedded stack, each figure beside its raw baseline."""
     from bench.run import run
 
-    asyncio.run(run(events or (10_000 if quick else 100_000), out))
+    asyncio.run(run(events or (20_000 if quick else 1_000_000), out, quick))
 
 
 @projections_app.command("rebuild")

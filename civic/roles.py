@@ -70,7 +70,8 @@ async def run_web(settings: Settings) -> None:
 
     from dashboards.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1",
+    # A short graceful timeout: an open live-update stream (SSE) would otherwise hold shutdown for its full length.
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", timeout_graceful_shutdown=2,
                                            port=settings.port, log_level="warning", lifespan="on"))
     await server.serve()
 

@@ -65,6 +65,10 @@ class DashboardController(Controller):
     path = "/api"
     tags = ["dashboards"]
 
+    @get("/position", sync_to_thread=True, summary="The ledger position the dashboards answer as of")
+    def position(self, read: NamedDependency[ReadSide]) -> dict[str, int]:
+        return {"dashboard": read.dashboards().position()}
+
     @get("/orgs", sync_to_thread=True, summary="The org tree, parents before children")
     def orgs(self, read: NamedDependency[ReadSide]) -> list[Org]:
         return read.dashboards().orgs()

@@ -16,8 +16,14 @@ from dashboards.api import DashboardController, Invalid, ReadSide, invalid_param
 from dashboards.health import Health, HealthProbe
 from dashboards.pages import web_pages
 from producers.gateway import Gateway, GatewayController, Tokens, tokens_path
+from producers.open311 import Open311Controller
+from projections.readside import NotBuilt
 from projections import event_index
 from projections.store import Versions
+
+
+def not_built(_: Request, exc: Exception) -> Response[dict[str, str]]:
+    return Response({"detail": str(exc)}, status_code=503)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -55,9 +61,9 @@ def create_app(settings: Settings) -> Litestar:
         return request.app.openapi_schema.to_schema()
 
     return Litestar(
-        route_handlers=[healthz, prometheus, openapi, DashboardController, GatewayController, web_pages(read)],
+        route_handlers=[healthz, prometheus, openapi, DashboardController, GatewayController, Open311Controller, web_pages(read)],
         dependencies={"read": Provide(lambda: read, sync_to_thread=False), "gateway": Provide(lambda: gateway, sync_to_thread=False)},
-        exception_handlers={ValidationException: invalid_params, Invalid: invalid_params},
+        exception_handlers={ValidationException: invalid_params, Invalid: invalid_params, NotBuilt: not_built},
         on_shutdown=[probe.close],
         openapi_config=OpenAPIConfig(title="civic-ledger", version="0.1.0",
                                      description="Dashboards of the grassroots governance ledger. KPI definitions: docs/kpis.md."),

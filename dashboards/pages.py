@@ -55,7 +55,3 @@ def web_pages(read: ReadSide) -> Router:
     static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
                                        cache_control=CacheControlHeader(no_cache=True))
     return Router(path="/", route_handlers=[page, echarts, static, event_stream(PositionFeed(read)), CaseworkController])
-
-
-def charts_available() -> bool:
-    return ECHARTS.is_file()

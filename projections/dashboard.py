@@ -1,4 +1,5 @@
-"""The dashboard read model: org tree, figures pre-aggregated by (org path, category, day), ticket
+"""The dashboard read model: org tree, figures pre-aggregated by (unit, category, day) for every
+unit on an item's org path (so a district is one lookup, like a grid), ticket
 state, timelines and workload. One projection class, one `match` over event types; each batch's
 rows and its ledger position are written in one transaction.
 """
@@ -37,11 +38,11 @@ def _ddl(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS orgs_parent ON orgs (parent_id)",
         f"CREATE TABLE IF NOT EXISTS org_prefixes (org_id {text} NOT NULL, prefix {text} NOT NULL, PRIMARY KEY (org_id, prefix))",
         f"CREATE TABLE IF NOT EXISTS grid_workers (org_id {text} NOT NULL, worker_id {text} NOT NULL, PRIMARY KEY (org_id, worker_id))",
-        f"CREATE TABLE IF NOT EXISTS ticket_daily (path {text}, category {text}, day {text}, {counters(TICKET_COUNTERS)}, PRIMARY KEY (path, day, category))",
-        f"CREATE TABLE IF NOT EXISTS ticket_flow (path {text}, category {text}, day {text}, {counters(FLOW_COUNTERS)}, PRIMARY KEY (path, day, category))",
-        f"CREATE TABLE IF NOT EXISTS ticket_hist (path {text}, category {text}, day {text}, metric {text}, bucket INTEGER, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (path, day, category, metric, bucket))",
-        f"CREATE TABLE IF NOT EXISTS dispute_daily (path {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (path, day, category, risk_grade))",
-        f"CREATE TABLE IF NOT EXISTS topic_daily (path {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (path, day))",
+        f"CREATE TABLE IF NOT EXISTS ticket_daily (prefix {text}, category {text}, day {text}, {counters(TICKET_COUNTERS)}, PRIMARY KEY (prefix, day, category))",
+        f"CREATE TABLE IF NOT EXISTS ticket_flow (prefix {text}, category {text}, day {text}, {counters(FLOW_COUNTERS)}, PRIMARY KEY (prefix, day, category))",
+        f"CREATE TABLE IF NOT EXISTS ticket_hist (prefix {text}, category {text}, day {text}, metric {text}, bucket INTEGER, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, day, category, metric, bucket))",
+        f"CREATE TABLE IF NOT EXISTS dispute_daily (prefix {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (prefix, day, category, risk_grade))",
+        f"CREATE TABLE IF NOT EXISTS topic_daily (prefix {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (prefix, day))",
         f"CREATE TABLE IF NOT EXISTS tickets ({ticket_cols})",
         "CREATE INDEX IF NOT EXISTS tickets_path ON tickets (path, raised_at)",
         "CREATE INDEX IF NOT EXISTS tickets_unit ON tickets (to_unit, raised_at)",
@@ -64,11 +65,11 @@ def _upsert(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> str
     return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
 
 
-UPSERT_DAILY = _upsert("ticket_daily", ("path", "category", "day"), TICKET_COUNTERS)
-UPSERT_FLOW = _upsert("ticket_flow", ("path", "category", "day"), FLOW_COUNTERS)
-UPSERT_HIST = _upsert("ticket_hist", ("path", "category", "day", "metric", "bucket"), ("n",))
-UPSERT_DISPUTE = _upsert("dispute_daily", ("path", "category", "risk_grade", "day"), DISPUTE_COUNTERS)
-UPSERT_TOPIC = _upsert("topic_daily", ("path", "day"), TOPIC_COUNTERS)
+UPSERT_DAILY = _upsert("ticket_daily", ("prefix", "category", "day"), TICKET_COUNTERS)
+UPSERT_FLOW = _upsert("ticket_flow", ("prefix", "category", "day"), FLOW_COUNTERS)
+UPSERT_HIST = _upsert("ticket_hist", ("prefix", "category", "day", "metric", "bucket"), ("n",))
+UPSERT_DISPUTE = _upsert("dispute_daily", ("prefix", "category", "risk_grade", "day"), DISPUTE_COUNTERS)
+UPSERT_TOPIC = _upsert("topic_daily", ("prefix", "day"), TOPIC_COUNTERS)
 TICKET_COLUMNS = TicketState.columns()
 SAVE_TICKET = (f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(TICKET_COLUMNS))}) "
                f"ON CONFLICT (ticket_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in TICKET_COLUMNS[1:]))
@@ -241,15 +242,38 @@ class _Fold:
 
     def write(self) -> None:
         db, d = self.db, self.delta
-        db.executemany(UPSERT_DAILY, [(*k, *v) for k, v in d.tickets.items() if any(v)])
-        db.executemany(UPSERT_FLOW, [(*k, *v) for k, v in d.flows.items() if any(v)])
-        db.executemany(UPSERT_HIST, [(*k, v) for k, v in d.hist.items() if v])
-        db.executemany(UPSERT_DISPUTE, [(*k, *v) for k, v in d.disputes.items() if any(v)])
-        db.executemany(UPSERT_TOPIC, [(*k, *v) for k, v in d.topics.items() if any(v)])
+        db.executemany(UPSERT_DAILY, [(*k, *v) for k, v in rolled_up(d.tickets).items() if any(v)])
+        db.executemany(UPSERT_FLOW, [(*k, *v) for k, v in rolled_up(d.flows).items() if any(v)])
+        db.executemany(UPSERT_HIST, [(*k, v[0]) for k, v in rolled_up({k: [n] for k, n in d.hist.items()}).items() if v[0]])
+        db.executemany(UPSERT_DISPUTE, [(*k, *v) for k, v in rolled_up(d.disputes).items() if any(v)])
+        db.executemany(UPSERT_TOPIC, [(*k, *v) for k, v in rolled_up(d.topics).items() if any(v)])
         db.executemany(SAVE_TICKET, [t.row() for t in self.tickets.values()])
         db.executemany(_save("disputes", DISPUTE_COLUMNS), [tuple(x[c] for c in DISPUTE_COLUMNS) for x in self.disputes.values()])
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
+
+
+def prefixes(path: str) -> list[str]:
+    """'yn.ta.c1.' -> ['yn.', 'yn.ta.', 'yn.ta.c1.']: the item counts for each unit on its path."""
+    cuts = [i for i, ch in enumerate(path) if ch == "."]
+    return [path[: i + 1] for i in cuts]
+
+
+def rolled_up(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
+    """Deltas keyed by (path, ...) -> the same deltas for every prefix of the path. Rows per
+    ancestor make any unit's figures an equality lookup, whatever the size of its subtree; the
+    batch's rows are folded first, so an ancestor gets one upsert per batch, not one per item."""
+    out: dict[tuple, list[int]] = {}
+    for (path, *rest), values in deltas.items():
+        for prefix in prefixes(path):
+            key = (prefix, *rest)
+            row = out.get(key)
+            if row is None:
+                out[key] = list(values)
+            else:
+                for i, v in enumerate(values):
+                    row[i] += v
+    return out
 
 
 def _entity(e: s.Event) -> tuple[str, str]:

@@ -140,6 +140,22 @@ def percentiles(counts: dict[int, int]) -> Percentiles:
     return Percentiles(p50=at(0.5), p90=at(0.9), count=total)
 
 
+def _within(prefixes: list[str]) -> str:
+    """SQL for 'counted for this unit': its rows under any path it has had."""
+    return f"prefix IN ({', '.join('?' * len(prefixes))})"
+
+
+def _regroup(by_prefix: dict[str, dict[str, int]], owner: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Figures per prefix -> per unit (a unit that moved has several prefixes)."""
+    out: dict[str, dict[str, int]] = {}
+    for prefix, counts in by_prefix.items():
+        if prefix in owner:
+            unit = out.setdefault(owner[prefix], {})
+            for k, v in counts.items():
+                unit[k] = unit.get(k, 0) + v
+    return out
+
+
 def _ranges(prefixes: list[str]) -> tuple[str, list[str]]:
     """SQL for 'path is in one of these subtrees' (each a byte range) and its parameters."""
     clause = " OR ".join("(path >= ? AND path < ?)" for _ in prefixes)
@@ -186,8 +202,8 @@ class DashboardQueries:
         tickets = self._tickets(prefixes, lo, hi)
         disputes = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi)
         by_grade = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, group="risk_grade")
-        hist = self.db.query(f"SELECT metric, bucket, SUM(n) FROM ticket_hist WHERE {_ranges(prefixes)[0]} AND day >= ? AND day <= ? GROUP BY metric, bucket",
-                             [*_ranges(prefixes)[1], lo, hi])
+        hist = self.db.query(f"SELECT metric, bucket, SUM(n) FROM ticket_hist WHERE {_within(prefixes)} AND day >= ? AND day <= ? "
+                             "GROUP BY metric, bucket", [*prefixes, lo, hi])
         by_category = self._tickets(prefixes, lo, hi, group="category")
         by_month = self._tickets(prefixes, lo, hi, group="substr(day, 1, 7)", stocks=False)
         disputes_by_month = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, group="substr(day, 1, 7)")
@@ -202,9 +218,7 @@ class DashboardQueries:
             by_category=[CategoryFigures(k, v) for k, v in sorted(by_category.items()) if k],
             by_month=[MonthFigures(m, by_month.get(m) or ticket_figures({}, None, None), dispute_figures(disputes_by_month.get(m, {})))
                       for m in sorted(set(by_month) | set(disputes_by_month)) if m],
-            children=[ChildFigures(c, self._tickets(self.prefixes(c.org_id), lo, hi)[""],
-                                   dispute_figures(self._sum("dispute_daily", DISPUTE_COUNTERS, self.prefixes(c.org_id), lo, hi)[""]))
-                      for c in self.children(org_id)],
+            children=self._children(org_id, lo, hi),
             position=self.position(),
         )
 
@@ -217,11 +231,24 @@ class DashboardQueries:
                                   flows.get(k, {}).get("overdue", 0) if stocks else None)
                 for k in (set(counts) | set(flows)) or {""}}
 
+    def _children(self, org_id: str, lo: str, hi: str) -> list[ChildFigures]:
+        """Every child unit's figures, three grouped queries for all of them."""
+        children = self.children(org_id)
+        owner = {p: c.org_id for c in children for p in self.prefixes(c.org_id)}
+        if not owner:
+            return []
+        counts = _regroup(self._sum("ticket_daily", TICKET_COUNTERS, list(owner), lo, hi, "prefix"), owner)
+        flows = _regroup(self._sum("ticket_flow", FLOW_COUNTERS, list(owner), "", hi, "prefix"), owner)
+        disputes = _regroup(self._sum("dispute_daily", DISPUTE_COUNTERS, list(owner), lo, hi, "prefix"), owner)
+        return [ChildFigures(c, ticket_figures(counts.get(c.org_id, {}), flows.get(c.org_id, {}).get("opened", 0),
+                                               flows.get(c.org_id, {}).get("overdue", 0)),
+                             dispute_figures(disputes.get(c.org_id, {}))) for c in children]
+
     def _sum(self, table: str, counters: tuple[str, ...], prefixes: list[str], lo: str, hi: str,
              group: str | None = None) -> dict[str, dict[str, int]]:
         if not prefixes:
             return {"": {}}
-        where, params = _ranges(prefixes)
+        where, params = _within(prefixes), list(prefixes)
         select_group = f"{group}, " if group else "'', "
         sql = (f"SELECT {select_group}{', '.join(f'SUM({c})' for c in counters)} FROM {table} "
                f"WHERE {where} AND day >= ? AND day <= ?" + (f" GROUP BY {group}" if group else ""))

@@ -1,0 +1,90 @@
+"""The benchmark's district: 5,000 org units and as many events as asked, generated lazily and
+deterministically (tickets through the four orders, some returned, some rated dissatisfied and
+reopened, some left open), so a million events never sit in memory at once."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import schemas as s
+from schemas.ledger import intake_subject
+
+CST = timezone(timedelta(hours=8))
+START = datetime(2025, 1, 1, 8, tzinfo=CST)
+SYSTEM = s.Actor(role="system", id="sys")
+CATEGORIES = ("parking", "environment", "roads_and_lights", "compound_management", "elderly_care", "civilised_city")
+
+
+def org_tree(units: int = 5000) -> list[tuple[str, str, str | None]]:
+    """(org_id, kind, parent) for a district of towns, villages and communities, hamlets and grids."""
+    tree: list[tuple[str, str, str | None]] = [("d", "district", None)]
+    towns = [f"t{i}" for i in range(20)]
+    tree += [(t, "town", "d") for t in towns]
+    villages = [f"{t}v{j}" for t in towns for j in range(12)]
+    tree += [(v, "village" if j % 2 else "community", v[: v.index("v")]) for j, v in enumerate(villages)]
+    leaves = 0
+    while len(tree) < units:
+        v = villages[leaves % len(villages)]
+        kind = "hamlet" if v.endswith(("1", "3", "5", "7", "9")) else "grid"
+        tree.append((f"{v}{'h' if kind == 'hamlet' else 'g'}{leaves // len(villages)}", kind, v))
+        leaves += 1
+    return tree
+
+
+def events(n: int, units: int = 5000, seed: int = 1) -> Iterator[tuple[str, bytes]]:
+    """(intake subject, bytes) for the org tree, then tickets, until n events in all."""
+    tree = org_tree(units)
+    paths: dict[str, tuple[str, ...]] = {}
+    count = 0
+    for org, kind, parent in tree:
+        paths[org] = (*paths[parent], org) if parent else (org,)
+        e = s.OrgUnitRegistered(event_id=f"o-{org}", occurred_at=START, source="bench", actor=SYSTEM, org_id=org,
+                                kind=kind, name=org, parent_id=parent)
+        yield intake_subject(e, paths[org]), s.encode(e)
+        count += 1
+        if count >= n:
+            return
+    leaves = [org for org, kind, _ in tree if kind in ("hamlet", "grid")]
+    rng = random.Random(seed)
+    clock = START
+    ticket = 0
+    while count < n:
+        clock += timedelta(seconds=rng.randint(5, 60))
+        org = rng.choice(leaves)
+        for e in lifecycle(f"T{ticket}", org, clock, rng):
+            yield intake_subject(e, paths[org]), s.encode(e)
+            count += 1
+            if count >= n:
+                return
+        ticket += 1
+
+
+def lifecycle(tid: str, org: str, t0: datetime, rng: random.Random) -> Iterator[s.Event]:
+    resident, disp, worker = s.Actor(role="resident", id=f"r{rng.randint(0, 99999)}"), s.Actor(role="dispatcher", id="disp"), \
+        s.Actor(role="grid_worker", id=f"gw-{org}")
+    n = 0
+
+    def env(actor: s.Actor, minutes: float) -> dict:
+        nonlocal n
+        n += 1
+        return dict(event_id=f"{tid}-{n}", occurred_at=t0 + timedelta(minutes=minutes), source="bench", actor=actor, org_id=org)
+
+    yield s.TicketRaised(**env(resident, 0), ticket_id=tid, category=rng.choice(CATEGORIES), title=f"item {tid}",
+                         personal=(s.PersonalData(resident_id=resident.id, phone="13800000000"),))
+    if rng.random() < 0.05:
+        return  # still waiting for dispatch
+    yield s.TicketDispatched(**env(disp, 20), ticket_id=tid, to_unit=org, to_worker=worker.id, deadline=t0 + timedelta(days=2))
+    if rng.random() < 0.05:
+        yield s.TicketReturned(**env(worker, 40), ticket_id=tid, reason="not ours")
+        yield s.TicketDispatched(**env(disp, 60), ticket_id=tid, to_unit=org, deadline=t0 + timedelta(days=3))
+    yield s.TicketAccepted(**env(worker, rng.uniform(60, 300)), ticket_id=tid)
+    if rng.random() < 0.05:
+        return  # open, and soon overdue
+    yield s.TicketResolved(**env(worker, rng.uniform(300, 4000)), ticket_id=tid, resolution="done")
+    satisfaction = rng.choices(("satisfied", "basically_satisfied", "dissatisfied"), (85, 12, 3))[0]
+    yield s.TicketRated(**env(resident, 4100), ticket_id=tid, contacted=True, resolved=satisfaction != "dissatisfied",
+                        satisfaction=satisfaction)
+    if satisfaction != "dissatisfied":
+        yield s.TicketClosed(**env(disp, 4200), ticket_id=tid)

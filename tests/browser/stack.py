@@ -1,0 +1,135 @@
+"""The real service for the browser tests: `civic up` on a free port in a fresh data folder (its
+own nats-server, ledger, relay, projector and web roles, each a process), fed the scripted
+district of tests/scenario.py through intake. Also usable by hand to look at the pages:
+
+    .venv/bin/python -m tests.browser.stack     # prints the URL; Ctrl-C stops it
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import nats
+
+import schemas as s
+from schemas.base import Event
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _capture(failure: list[BaseException], work) -> None:  # type: ignore[no-untyped-def]
+    try:
+        work()
+    except BaseException as e:  # handed to the calling thread
+        failure.append(e)
+
+
+class Stack:
+    def __init__(self, data: Path, log: Path):
+        self.data, self.port = data, free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(log, "ab")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
+        self.process = subprocess.Popen([sys.executable, "-m", "civic.cli", "up", "--data", str(data), "--port", str(self.port)],
+                                        stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        self.published = 0
+
+    def get(self, path: str, **params: Any) -> Any:
+        """The API's JSON answer, as the page would get it."""
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v not in (None, "")})
+        with urllib.request.urlopen(f"{self.base}{path}{'?' + query if query else ''}", timeout=10) as r:
+            return json.load(r)
+
+    def health(self) -> dict | None:
+        try:
+            return self.get("/healthz")
+        except urllib.error.HTTPError as e:
+            return json.load(e)
+        except OSError:
+            return None
+
+    def ready(self) -> Stack:
+        wait_until(lambda: (h := self.health()) and h["status"] == "ok", 60, "civic up to answer /healthz ok")
+        return self
+
+    def publish(self, events: list[tuple[Event, str]]) -> None:
+        """Acked publishes to intake, as a producer does; returns once JetStream has them."""
+        url = (self.data / "nats.url").read_text().strip()
+
+        async def send() -> None:
+            nc = await nats.connect(url)
+            js = nc.jetstream()
+            for event, subject in events:
+                await js.publish(subject, s.encode(event), headers={"Nats-Msg-Id": event.event_id})
+            await nc.close()
+
+        # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+        failure: list[BaseException] = []
+        worker = threading.Thread(target=lambda: _capture(failure, lambda: asyncio.run(send())))
+        worker.start()
+        worker.join()
+        if failure:
+            raise failure[0]
+        self.published += len(events)
+
+    def applied(self, timeout: float = 60) -> dict:
+        """Wait until the ledger holds every published event and the read model has applied them."""
+        def caught_up() -> dict | None:
+            h = self.health()
+            return h if h and h.get("dashboard_lag") == 0 and h["streams"][1]["last_sequence"] >= self.published else None
+        health = wait_until(caught_up, timeout, f"{self.published} events in the ledger and the read model")
+        assert health["streams"][2]["last_sequence"] == 0, "nothing rejected"
+        return health
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+        finally:
+            self.log.close()
+
+
+if __name__ == "__main__":
+    from tests.scenario import scenario
+
+    folder = Path(tempfile.mkdtemp(prefix="civic-pages-"))
+    stack = Stack(folder / "data", folder / "up.log").ready()
+    stack.publish(scenario())
+    stack.applied()
+    print(f"{stack.base}/?from=2026-03-01&to=2026-03-31   (data in {folder}; Ctrl-C stops)", flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill PID stops `civic up` too
+    try:
+        stack.process.wait()
+    except KeyboardInterrupt:
+        stack.stop()
