@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import nats
 
@@ -43,14 +44,27 @@ async def tail(url: str, n: int, follow: bool, echo: Callable[[str], None]) -> N
     await nc.close()
 
 
-async def run_verify(settings: Settings, with_store: bool = True) -> Report:
-    nc = await nats.connect(settings.resolved_nats_url())
+async def run_verify(settings: Settings, with_store: bool = True, checkpoints: Path | None = None,
+                     public_key: str | None = None) -> Report:
+    """The whole walk; with `checkpoints`, also that the chain passes through every signed one
+    (signatures checked against `public_key`, by default the one saved beside DIR's key)."""
+    anchors, problems, trusted = [], [], None
+    if checkpoints is not None:
+        from audit.checkpoint import anchors as checkpoint_anchors
+        from audit.checkpoint import default_paths, load_checkpoints, trusted_key
+
+        trusted = trusted_key(public_key, default_paths(settings.data_dir)[0])
+        anchors, problems = checkpoint_anchors(load_checkpoints(checkpoints), trusted)
+    nc = await nats.connect(settings.nats_servers())
     js = nc.jetstream()
     stored = None
     if with_store:
         from consumers.relay import open_recorder
 
         stored = store_states(open_recorder(settings.event_store_env()))
-    report = await verify(read_ledger(js), stored)
+    report = await verify(read_ledger(js), stored, anchors=anchors)
     await nc.close()
+    report.faults[:0] = problems
+    if checkpoints is not None and trusted is None:
+        report.notes.append("no public key given (--public-key): each checkpoint was checked against the key it names")
     return report

@@ -29,8 +29,11 @@ def binary() -> str:
 class NatsServer:
     """One nats-server process storing JetStream data under `store`; port 0 picks a free one."""
 
-    def __init__(self, store: Path, port: int = 0, host: str = "127.0.0.1", config: Path | None = None):
+    def __init__(self, store: Path, port: int = 0, host: str = "127.0.0.1", config: Path | None = None,
+                 name: str | None = None, cluster: str | None = None, cluster_port: int = 0, routes: list[str] = ()):  # type: ignore[assignment]
         self.store, self.host, self.port, self.config = Path(store), host, port, config
+        self.name = name or f"civic-{os.getpid()}"
+        self.cluster, self.cluster_port, self.routes = cluster, cluster_port, list(routes)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -45,7 +48,10 @@ class NatsServer:
         self.store.mkdir(parents=True, exist_ok=True)
         self.log_path.write_text("")
         args = [binary(), "-js", "-sd", str(self.store), "-a", self.host, "-p", str(self.port or -1),
-                "-l", str(self.log_path), "-n", f"civic-{os.getpid()}"]
+                "-l", str(self.log_path), "-n", self.name]
+        if self.cluster:  # a JetStream cluster node: its route port and the other nodes' routes
+            args += ["--cluster_name", self.cluster, "--cluster", f"nats://{self.host}:{self.cluster_port}",
+                     "--routes", ",".join(self.routes)]
         if self.config:
             args += ["-c", str(self.config)]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -53,7 +59,7 @@ class NatsServer:
         while time.monotonic() < deadline:
             text = self.log_path.read_text(errors="replace")
             m = _LISTENING.search(text)
-            if m and "Server is ready" in text:
+            if m and "Server is ready" in text and (not self.cluster or "JetStream" in text):
                 self.port = int(m.group(2))
                 return self
             if self.process.poll() is not None:

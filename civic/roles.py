@@ -23,9 +23,9 @@ async def _connect(settings: Settings):  # type: ignore[no-untyped-def]
     delay = 0.2
     while True:
         try:
-            nc = await nats.connect(settings.resolved_nats_url(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            nc = await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                                     connect_timeout=2, name="civic-role")
-            await ensure_streams(nc.jetstream(), settings.intake_max_age_days)
+            await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
             return nc
         except (OSError, TimeoutError, nats.errors.Error) as e:
             log.warning("NATS not reachable (%s); retrying in %.1fs", e or type(e).__name__, delay)
@@ -61,7 +61,7 @@ async def run_relay(settings: Settings) -> None:
             log.info("relay waits for the event store (%s)", e)
             await asyncio.sleep(0.5)
     if recorder is not None:
-        await Relay(nc, recorder, batch=settings.batch_size).run(stop)
+        await Relay(nc, recorder, batch=settings.batch_size, replicas=settings.stream_replicas).run(stop)
     await nc.close()
 
 
@@ -71,7 +71,7 @@ async def run_web(settings: Settings) -> None:
     from dashboards.app import create_app
 
     # A short graceful timeout: an open live-update stream (SSE) would otherwise hold shutdown for its full length.
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", timeout_graceful_shutdown=2,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, timeout_graceful_shutdown=2,
                                            port=settings.port, log_level="warning", lifespan="on"))
     await server.serve()
 
@@ -109,9 +109,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("role", choices=sorted(ROLES))
     parser.add_argument("--data", default=None)
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--host", default=None, help="web: the address to listen on (0.0.0.0 in a container)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.role:6} %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env(args.data, port=args.port)
+    settings = Settings.from_env(args.data, port=args.port, host=args.host)
     try:
         asyncio.run(ROLES[args.role](settings))
     except KeyboardInterrupt:

@@ -1,7 +1,10 @@
 """Configuration, from the environment and flags; read once, passed down explicitly.
 
 CIVIC_DATA_DIR     the data folder (default ./civic-data): nats/, ledger.sqlite, keys.sqlite, nats.url
-CIVIC_NATS_URL     an external NATS (JetStream) server; without it `civic up` runs its own
+CIVIC_NATS_URL     an external NATS (JetStream) server or cluster (comma-separated URLs); without it
+                   `civic up` runs its own
+CIVIC_STREAM_REPLICAS  replicas of each stream (default 1; 3 on a 3-node cluster)
+CIVIC_CHECKPOINT_MINUTES  how often `civic up` signs the chain head (default 10; 0 disables)
 CIVIC_DATABASE_URL postgresql://user:pass@host:port/db for the event store; default SQLite in the data folder
 CIVIC_INTAKE_MAX_AGE_DAYS  how long CIVIC_INTAKE and CIVIC_REJECTED keep clear data (default 7)
 CIVIC_TIMEZONE     the district's time zone for dashboard days (default Asia/Shanghai)
@@ -21,7 +24,12 @@ class Settings:
     nats_url: str | None = None
     database_url: str | None = None
     port: int = 8080
+    host: str = "127.0.0.1"
     intake_max_age_days: float = 7.0
+    stream_replicas: int = 1
+    checkpoint_minutes: float = 10.0
+    """How often `civic up` signs the chain head (CIVIC_CHECKPOINT_MINUTES; 0: never)."""
+    """Replicas of each stream: 3 on a 3-node cluster (CIVIC_STREAM_REPLICAS)."""
     timezone: str = "Asia/Shanghai"
     """The district's time zone: dashboard days and windows are whole days here."""
     batch_size: int = 1000
@@ -36,6 +44,8 @@ class Settings:
             database_url=env.get("CIVIC_DATABASE_URL") or None,
             intake_max_age_days=float(env.get("CIVIC_INTAKE_MAX_AGE_DAYS", 7)),
             timezone=env.get("CIVIC_TIMEZONE", "Asia/Shanghai"),
+            stream_replicas=int(env.get("CIVIC_STREAM_REPLICAS", 1)),
+            checkpoint_minutes=float(env.get("CIVIC_CHECKPOINT_MINUTES", 10)),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
@@ -53,6 +63,10 @@ class Settings:
             raise SystemExit(
                 f"No NATS server: set CIVIC_NATS_URL, or start `civic up --data {self.data_dir}` first."
             ) from None
+
+    def nats_servers(self) -> list[str]:
+        """The server list: CIVIC_NATS_URL may name a cluster, comma-separated."""
+        return [u.strip() for u in self.resolved_nats_url().split(",") if u.strip()]
 
     def event_store_env(self, *, create_tables: bool = True) -> dict[str, str]:
         """The eventsourcing library's settings for the ledger's event store."""

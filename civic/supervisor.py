@@ -61,6 +61,11 @@ class Supervisor:
         self.roles = [Role(name) for name in roles]
         self.nats: NatsServer | None = None
         self.stopping = False
+        # Signed checkpoints of the chain head (audit/checkpoint.py), each a short `civic audit
+        # checkpoint` process: a slow or failing one never holds up the supervision of the roles.
+        self.checkpoint_every = settings.checkpoint_minutes * 60
+        self.checkpoint_due = time.monotonic() + self.checkpoint_every
+        self.checkpointer: subprocess.Popen[bytes] | None = None
 
     def run(self) -> int:
         lock = lock_data_dir(self.settings.data_dir)
@@ -75,6 +80,7 @@ class Supervisor:
                 self._spawn(role, env)
             while not self.stopping:
                 self._watch(env)
+                self._checkpoint(env)
                 time.sleep(0.2)
             return 0
         finally:
@@ -117,12 +123,25 @@ class Supervisor:
             role.process, role.due = None, now + role.backoff
             role.backoff = min(role.backoff * 2, 30.0)
 
+    def _checkpoint(self, env: dict[str, str]) -> None:
+        if self.checkpoint_every <= 0 or time.monotonic() < self.checkpoint_due:
+            return
+        if self.checkpointer and self.checkpointer.poll() is None:
+            return  # the last one is still verifying; the next starts when it is done
+        if self.checkpointer and self.checkpointer.returncode:
+            log.error("the scheduled checkpoint failed (exit %s): run `civic audit verify`", self.checkpointer.returncode)
+        self.checkpoint_due = time.monotonic() + self.checkpoint_every
+        self.checkpointer = subprocess.Popen([sys.executable, "-m", "civic.cli", "audit", "checkpoint", "--data", str(self.settings.data_dir)],
+                                             env=env, stdin=subprocess.DEVNULL)
+
     def _on_signal(self, signum, _frame) -> None:  # type: ignore[no-untyped-def]
         log.info("received %s; stopping", signal.Signals(signum).name)
         self.stopping = True
 
     def _shutdown(self) -> None:
         live = [r.process for r in reversed(self.roles) if r.process and r.process.poll() is None]
+        if self.checkpointer and self.checkpointer.poll() is None:
+            live.append(self.checkpointer)
         for p in live:
             p.terminate()
         deadline = time.monotonic() + 15

@@ -47,14 +47,21 @@ class LedgerWorker:
         self.position = ledger.position()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.js.add_consumer(INTAKE, consumer_config(self.batch_size))  # idempotent for an equal config
-        pull = await self.js.pull_subscribe_bind(DURABLE, INTAKE)
         log.info("ledger starts at intake position %d", self.position)
+        pull = None
         while not stop.is_set():
             try:
+                if pull is None:
+                    await self.js.add_consumer(INTAKE, consumer_config(self.batch_size))  # idempotent for an equal config
+                    pull = await self.js.pull_subscribe_bind(DURABLE, INTAKE)
                 # Returns as soon as anything is pending (up to batch_size): batches grow with load.
                 msgs = await pull.fetch(self.batch_size, timeout=1.0)
             except TimeoutError:  # idle; nats-py raises asyncio's or its own subclass
+                continue
+            except nats.errors.Error as e:  # a server restarting, a cluster electing a leader: bind again
+                log.warning("intake unavailable (%s); retrying", e or type(e).__name__)
+                pull = None
+                await asyncio.sleep(0.5)
                 continue
             await self.on_batch(msgs)
 

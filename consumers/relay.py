@@ -25,6 +25,8 @@ from consumers.streams import LEDGER, ensure_org_directory
 from schemas import ledger as wire
 
 log = logging.getLogger("civic.relay")
+ACK_TIMEOUT = 10.0
+"""Seconds to wait for a batch's publish acks before asking the stream what it holds."""
 
 
 class _Route(msgspec.Struct):
@@ -48,12 +50,13 @@ def open_recorder(store_env: dict[str, str]) -> ApplicationRecorder:
 
 
 class Relay:
-    def __init__(self, nc: nats.NATS, recorder: ApplicationRecorder, batch: int = 1000):
+    def __init__(self, nc: nats.NATS, recorder: ApplicationRecorder, batch: int = 1000, replicas: int = 1):
         self.nc, self.js = nc, nc.jetstream(publish_async_max_pending=batch * 2)
         self.recorder = recorder
         self.batch = batch
         self.position, self.hash, self.notification = 0, wire.GENESIS, 0
         self.wake = asyncio.Event()
+        self.replicas = replicas
 
     async def resume(self) -> None:
         info = await self.js.stream_info(LEDGER)
@@ -69,7 +72,7 @@ class Relay:
         log.info("relay resumes after ledger position %d (notification %d)", self.position, self.notification)
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.orgs = await ensure_org_directory(self.js)
+        self.orgs = await ensure_org_directory(self.js, self.replicas)
         await self.nc.subscribe(NUDGE, cb=self._nudged)
         await self.resume()
         while not stop.is_set():
@@ -113,10 +116,15 @@ class Relay:
                 },
             ))
         try:
-            await asyncio.gather(*futures)
-        except APIError as e:
-            # Someone else moved the stream on (another relay, a retried publish): trust the stream.
-            log.warning("ledger publish refused (%s); resuming from the stream", e)
+            # Bounded: after a disconnect nats-py may never resolve some acks; the stream then says
+            # what was stored, and Nats-Expected-Last-Sequence keeps the retry from duplicating it.
+            await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)
+        except (APIError, TimeoutError) as e:
+            # Someone else moved the stream on (another relay, a retried publish) or acks were lost:
+            # trust the stream.
+            log.warning("ledger publish not confirmed (%s); resuming from the stream", e or type(e).__name__)
+            for future in futures:
+                future.cancel()
             await asyncio.gather(*futures, return_exceptions=True)
             await self.resume()
             return 0

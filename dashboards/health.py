@@ -35,7 +35,7 @@ class HealthProbe:
         self.nc: nats.NATS | None = None
 
     async def connect(self) -> None:
-        self.nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, allow_reconnect=True,
+        self.nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, allow_reconnect=True,
                                      connect_timeout=2, reconnect_time_wait=0.5)
 
     async def close(self) -> None:

@@ -16,44 +16,56 @@ MAX_DEPTH = 32
 
 
 class UnknownOrg(LookupError):
-    pass
+    def __init__(self, message: str, org_id: str = ""):
+        super().__init__(message)
+        self.org_id = org_id
 
 
 class OrgDirectory:
     def __init__(self, kv=None):  # type: ignore[no-untyped-def]
         self.kv = kv
         self.parents: dict[str, str] = {}  # org_id -> parent id ("" for a root)
+        self.paths: dict[str, tuple[str, ...]] = {}
+        """org_id -> path, as worked out from `parents`; dropped whenever a unit moves."""
 
     def learn(self, event: Event) -> None:
         if isinstance(event, OrgUnitRegistered):
             self.parents[event.org_id] = event.parent_id or ""
         elif isinstance(event, OrgUnitMoved):
             self.parents[event.org_id] = event.new_parent_id
+            self.paths.clear()
 
-    async def path(self, event: Event) -> tuple[str, ...]:
-        """The subject path for an event: root .. event.org_id (as the ledger will check it)."""
+    async def path(self, event: Event, local_only: bool = False) -> tuple[str, ...]:
+        """The subject path for an event: root .. event.org_id (as the ledger will check it).
+
+        local_only: answer from what is known here without asking NATS (UnknownOrg otherwise),
+        for a producer that is offline.
+        """
         if isinstance(event, OrgUnitRegistered):
-            parent = await self._path(event.parent_id) if event.parent_id else ()
+            parent = await self._path(event.parent_id, local_only) if event.parent_id else ()
             return (*parent, event.org_id)
-        return await self._path(event.org_id)
+        return await self._path(event.org_id, local_only)
 
-    async def _path(self, org_id: str) -> tuple[str, ...]:
+    async def _path(self, org_id: str, local_only: bool = False) -> tuple[str, ...]:
+        if org_id in self.paths:
+            return self.paths[org_id]
         path = [org_id]
         while len(path) <= MAX_DEPTH:
-            parent = await self._parent(path[-1])
+            parent = await self._parent(path[-1], local_only)
             if not parent:
-                return tuple(reversed(path))
+                self.paths[org_id] = tuple(reversed(path))
+                return self.paths[org_id]
             path.append(parent)
         raise UnknownOrg(f"org path of {org_id} is deeper than {MAX_DEPTH}: a cycle?")
 
-    async def _parent(self, org_id: str) -> str:
+    async def _parent(self, org_id: str, local_only: bool = False) -> str:
         if org_id in self.parents:
             return self.parents[org_id]
-        if self.kv is None:
-            raise UnknownOrg(f"org unit {org_id} is unknown")
+        if self.kv is None or local_only:
+            raise UnknownOrg(f"org unit {org_id} is unknown", org_id)
         try:
             entry = await self.kv.get(org_id)
         except (KeyNotFoundError, NotFoundError):
-            raise UnknownOrg(f"org unit {org_id} is not in the ledger's org directory") from None
+            raise UnknownOrg(f"org unit {org_id} is not in the ledger's org directory", org_id) from None
         self.parents[org_id] = (entry.value or b"").decode()
         return self.parents[org_id]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import msgspec
 
-from producers.publisher import Publisher, Result
+from producers.sdk import Producer
 
 
 def split_events(text: bytes) -> Iterator[bytes]:
@@ -25,15 +25,13 @@ def split_events(text: bytes) -> Iterator[bytes]:
             yield line.strip()
 
 
-async def emit_file(nats_url: str, text: bytes, echo: Callable[[str], None]) -> int:
-    """Publish each event; returns how many were refused."""
-    publisher = await Publisher.connect(nats_url)
-    refused = 0
+async def emit_file(nats_url: str, text: bytes, echo: Callable[[str], None], spool_path: str | None = None) -> int:
+    """Publish each event in order (validated locally, sent verbatim); returns how many were refused."""
+    producer = await Producer.connect(nats_url, spool_path)
     try:
-        for data in split_events(text):
-            result: Result = await publisher.publish_bytes(data)
-            refused += not result.accepted
+        results = await producer.publish_many(list(split_events(text)))
+        for result in results:
             echo(result.line())
+        return sum(not r.accepted and not r.spooled for r in results)
     finally:
-        await publisher.close()
-    return refused
+        await producer.close()

@@ -9,6 +9,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+import nats
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -28,11 +30,16 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
     """
     position = after
     while until is None or position < until:
-        pull = await js.pull_subscribe(
-            subject, stream=stream,
-            config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                                  opt_start_seq=position + 1, inactive_threshold=30.0, max_waiting=4),
-        )
+        try:
+            pull = await js.pull_subscribe(
+                subject, stream=stream,
+                config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                                      opt_start_seq=position + 1, inactive_threshold=30.0, max_waiting=4),
+            )
+        except (nats.errors.Error, nats.js.errors.Error) as e:  # a server restarting, a cluster electing a leader
+            log.warning("%s unavailable (%s); retrying from %d", stream, e or type(e).__name__, position)
+            await asyncio.sleep(0.5)
+            continue
         try:
             while until is None or position < until:
                 want = batch if until is None else min(batch, until - position)
@@ -46,6 +53,10 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
                     if info.state.last_seq <= position:
                         raise LookupError(f"{stream} ends at {info.state.last_seq}, before {until}") from None
                     continue
+                except (nats.errors.Error, nats.js.errors.Error) as e:
+                    log.warning("%s unavailable (%s); reading again from %d", stream, e or type(e).__name__, position)
+                    await asyncio.sleep(0.5)
+                    break
                 good: list[Msg] = []
                 for m in msgs:
                     expected = (good[-1].metadata.sequence.stream if good else position) + 1

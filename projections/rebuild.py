@@ -44,7 +44,7 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
     db = versions.open(version)
     create_schema(db)
     projection = DashboardProjection(db, Clock(settings.timezone))
-    nc = await nats.connect(settings.resolved_nats_url())
+    nc = await nats.connect(settings.nats_servers())
     js = nc.jetstream()
     start, applied = time.perf_counter(), 0
     with Progress(TextColumn(f"rebuild {name} v{version}"), BarColumn(), MofNCompleteColumn(),

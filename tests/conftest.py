@@ -67,8 +67,8 @@ async def running_pipeline(settings: Settings, projector: bool = False):
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env=settings.event_store_env(), keys=KeyStore(settings.keys_path))
-    connections = [await nats.connect(settings.nats_url) for _ in range(3)]
-    await ensure_streams(connections[0].jetstream())
+    connections = [await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.2) for _ in range(3)]
+    await ensure_streams(connections[0].jetstream(), replicas=settings.stream_replicas)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(LedgerWorker(connections[0], ledger, settings.batch_size).run(stop)),
