@@ -16,7 +16,7 @@ import msgspec
 
 from projections.dashboard import DISPUTE_COLUMNS, TICKET_COLUMNS, TOPIC_COLUMNS
 from projections.facts import DISPUTE_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState
-from projections.queries import _ranges
+from projections.queries import subtree
 
 
 @dataclass
@@ -37,7 +37,7 @@ def cohort(db, clock: Clock, prefixes: list[str], start: date | None, end: date)
     out = Cohort()
     if not prefixes:
         return out
-    where, params = _ranges(prefixes)
+    where, params = subtree(prefixes)
     lo = clock.start_of(start) if start else -(2**62)
     hi = clock.start_of(end + timedelta(days=1))
     tickets = [TicketState(*r) for r in db.query(

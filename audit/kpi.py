@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from projections import KPI_VERSION
 from projections.dashboard import DashboardProjection, create_schema
 from projections.queries import DashboardQueries
 
@@ -32,7 +33,7 @@ class Definitions:
 
 
 VERSIONS: dict[int, Definitions] = {
-    1: Definitions(1, create_schema, DashboardProjection, DashboardQueries),
+    KPI_VERSION: Definitions(KPI_VERSION, create_schema, DashboardProjection, DashboardQueries),
 }
 CURRENT = max(VERSIONS)
 

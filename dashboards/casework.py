@@ -18,7 +18,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from dashboards.api import ReadSide, not_found, window
-from projections.queries import NotFound, _ranges
+from projections.queries import NotFound, subtree
 
 LIMIT = 200
 """Newest first, at most this many: a list on a page, not an export."""
@@ -79,7 +79,7 @@ class Casework:
         except NotFound as e:
             raise not_found(e) from None
         lo, hi = window(self.read, start, end)
-        where, params = _ranges(prefixes) if prefixes else ("(1 = 0)", [])
+        where, params = subtree(prefixes) if prefixes else ("(1 = 0)", [])
         clock = self.read.clock
         # Whole days in the district's time zone, both included: the same cohort as the figures.
         params += [clock.start_of(lo) if lo else -2**62, clock.start_of(hi + timedelta(days=1))]

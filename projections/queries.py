@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from projections import KPI_VERSION
 from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
 from projections.store import Database
 
@@ -104,6 +105,8 @@ class Dashboard(msgspec.Struct):
     children: list[ChildFigures]
     position: int
     """The ledger position these figures are as of."""
+    kpi_version: int = KPI_VERSION
+    """The version of docs/kpis.md the figures follow."""
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
@@ -156,8 +159,9 @@ def _regroup(by_prefix: dict[str, dict[str, int]], owner: dict[str, str]) -> dic
     return out
 
 
-def _ranges(prefixes: list[str]) -> tuple[str, list[str]]:
-    """SQL for 'path is in one of these subtrees' (each a byte range) and its parameters."""
+def subtree(prefixes: list[str]) -> tuple[str, list[str]]:
+    """SQL for "the path (tickets, disputes, topics tables) is in one of these subtrees", each a byte
+    range of the path index, and its parameters. For readers of the state tables beside the queries here."""
     clause = " OR ".join("(path >= ? AND path < ?)" for _ in prefixes)
     params = [x for p in prefixes for x in (p, p[:-1] + "/")]
     return f"({clause})", params
@@ -367,7 +371,7 @@ class TicketQueries:
 
     def tickets(self, prefixes: list[str], status: str, category: str | None, page: int, page_size: int, now: int) -> TicketPage:
         """A unit's tickets (its subtree's), newest first, filtered by status and category."""
-        where, params = _ranges(prefixes) if prefixes else ("(1 = 0)", [])
+        where, params = subtree(prefixes) if prefixes else ("(1 = 0)", [])
         clause = f"{where} AND {STATUSES[status]}"
         args: list[Any] = [*params] + ([now] if status == "overdue" else [])
         if category:
@@ -382,7 +386,7 @@ class TicketQueries:
         """Open tickets per receiving unit and grid worker, the most loaded first, oldest tickets first."""
         if not prefixes:
             return []
-        where, params = _ranges(prefixes)
+        where, params = subtree(prefixes)
         open_ = STATUSES["open"]
         out = []
         for column, kind in (("to_unit", "unit"), ("to_worker", "grid_worker")):

@@ -41,9 +41,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         assert code == 0, (folder / "up.log").read_text()[-3000:]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(stack: Stack):
-    """Depends on the stack so that it closes first: an open page holds an event stream."""
+    """Depends on the stack so that it closes first: an open page holds an event stream.
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in this thread
+    while it is open, and any later test that runs a loop of its own would fail."""
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
