@@ -21,7 +21,7 @@ from eventsourcing.utils import Environment
 from nats.js.errors import APIError
 
 from consumers.ledger import NUDGE
-from consumers.streams import LEDGER, ensure_org_directory
+from consumers.streams import LEDGER, ORG_DIRECTORY, ensure_org_directory
 from schemas import ledger as wire
 
 log = logging.getLogger("civic.relay")
@@ -98,12 +98,12 @@ class Relay:
         if not notes:
             return 0
         position, chain = self.position, self.hash
+        routes = [_route(note.state) for note in notes]
+        await self._update_directory(routes)
         futures = []
-        for note in notes:
+        for note, route in zip(notes, routes):
             position += 1
             chain = wire.chain_hash(chain, position, note.state)
-            route = _route(note.state)
-            await self._update_directory(route)
             futures.append(await self.js.publish_async(
                 wire.subject("ledger", route.type, route.org_path),
                 note.state,
@@ -134,9 +134,13 @@ class Relay:
     def _select(self) -> list[Notification]:
         return list(self.recorder.select_notifications(start=self.notification + 1, limit=self.batch))
 
-    async def _update_directory(self, route: _Route) -> None:
-        # Before the ledger publish: a crash in between repeats an idempotent put, never skips one.
-        if route.type == "OrgUnitRegistered":
-            await self.orgs.put(route.org_id, (route.parent_id or "").encode())
-        elif route.type == "OrgUnitMoved":
-            await self.orgs.put(route.org_id, (route.new_parent_id or "").encode())
+    async def _update_directory(self, routes: list[_Route]) -> None:
+        """The batch's org changes into the org directory, all in flight at once, acked before the
+        batch goes to the ledger stream: a crash in between repeats an idempotent put, never skips one."""
+        puts = []
+        for route in routes:
+            if route.type in ("OrgUnitRegistered", "OrgUnitMoved"):
+                parent = route.parent_id if route.type == "OrgUnitRegistered" else route.new_parent_id
+                puts.append(await self.js.publish_async(f"$KV.{ORG_DIRECTORY}.{route.org_id}", (parent or "").encode()))
+        if puts:
+            await asyncio.wait_for(asyncio.gather(*puts), ACK_TIMEOUT)

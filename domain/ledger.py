@@ -217,6 +217,7 @@ class Ledger(Application):
         if pending.processing is None:
             return pending.outcome
         try:
+            self.keys.flush()
             self._record(pending.processing)
         except BaseException:
             self.discard()

@@ -37,11 +37,13 @@ class KeyStore:
         self._db.execute("CREATE TABLE IF NOT EXISTS resident_keys (resident_id TEXT PRIMARY KEY, key BLOB NOT NULL)")
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = cache_size
+        self._pending: dict[str, bytes] = {}
+        """Keys made for this batch, written by flush() before the batch's events are stored."""
         self._lock = threading.Lock()
 
     def get(self, resident_id: str) -> bytes | None:
         with self._lock:
-            key = self._cache.get(resident_id)
+            key = self._cache.get(resident_id) or self._pending.get(resident_id)
             if key is None:
                 row = self._db.execute("SELECT key FROM resident_keys WHERE resident_id=?", (resident_id,)).fetchone()
                 if row is None:
@@ -50,23 +52,32 @@ class KeyStore:
             return key
 
     def get_or_create(self, resident_ids: Iterable[str]) -> dict[str, bytes]:
-        """Keys for these residents, creating the missing ones in one durable transaction."""
+        """Keys for these residents; missing ones are made now and kept pending until flush()."""
         wanted = set(resident_ids)
         found = {r: k for r in wanted if (k := self.get(r)) is not None}
-        missing = wanted - found.keys()
-        if missing:
-            new = {r: AESGCM.generate_key(bit_length=256) for r in missing}
+        for r in wanted - found.keys():
             with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT OR IGNORE INTO resident_keys VALUES (?, ?)", new.items())
-                self._db.execute("COMMIT")
-            found.update({r: self.get(r) for r in missing})  # type: ignore[misc]
+                found[r] = self._pending[r] = AESGCM.generate_key(bit_length=256)
         return found
+
+    def flush(self) -> None:
+        """Make the pending keys durable, in one transaction: called before the events sealed with
+        them are stored (a crash in between leaves an unused key, never an unreadable event)."""
+        with self._lock:
+            if not self._pending:
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT OR IGNORE INTO resident_keys VALUES (?, ?)", self._pending.items())
+            self._db.execute("COMMIT")
+            for resident_id, key in self._pending.items():
+                self._remember(resident_id, key)
+            self._pending.clear()
 
     def destroy(self, resident_id: str) -> bool:
         """Crypto-shred: the resident's sealed data can never be read again."""
         with self._lock:
             self._cache.pop(resident_id, None)
+            self._pending.pop(resident_id, None)
             cur = self._db.execute("DELETE FROM resident_keys WHERE resident_id=?", (resident_id,))
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return cur.rowcount > 0

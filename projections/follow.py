@@ -1,6 +1,12 @@
-"""Reading CIVIC_LEDGER in order, in batches, from any position: an ephemeral pull consumer with
-no acks, recreated from the last position whenever a sequence is missing. Bounded memory (one
-batch at a time), and exactly-once is the reader's job: it stores its position with its changes.
+"""Reading a stream (CIVIC_LEDGER by default) in order, in batches, from any position.
+
+An ordered consumer (push, flow-controlled; nats-py recreates it at the next sequence when it sees
+a gap) whose callback only appends to a buffer: the reader takes whatever has accumulated, up to
+a batch, so batches grow with the backlog and shrink to one message when idle. A full buffer
+holds the callback, and flow control holds the server. Two to three times the rate of pull
+fetches or next_msg(), which each pay an asyncio wait per call.
+
+Exactly-once is the reader's job: it stores its position with its changes.
 """
 
 from __future__ import annotations
@@ -13,28 +19,53 @@ import nats
 import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from consumers.streams import LEDGER
 
 log = logging.getLogger("civic.follow")
 
 
+class _Buffer:
+    def __init__(self, limit: int):
+        self.msgs: list[Msg] = []
+        self.ready, self.room = asyncio.Event(), asyncio.Event()
+        self.room.set()
+        self.limit = limit
+
+    async def take(self, msg: Msg) -> None:
+        self.msgs.append(msg)
+        self.ready.set()
+        if len(self.msgs) >= self.limit:
+            self.room.clear()
+            await self.room.wait()
+
+    def drain(self, most: int) -> list[Msg]:
+        out, self.msgs = self.msgs[:most], self.msgs[most:]
+        if not self.msgs:
+            self.ready.clear()
+        if len(self.msgs) < self.limit:
+            self.room.set()
+        return out
+
+
 async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int | None = None,
-                 idle: float = 1.0, stream: str = LEDGER, subject: str = "civic.ledger.>") -> AsyncIterator[list[Msg]]:
-    """Batches of a stream's messages (CIVIC_LEDGER by default) with sequences after..until, each
-    contiguous with the last.
+                 idle: float = 1.0, stream: str = LEDGER, subject: str = "civic.ledger.>",
+                 headers_only: bool = False) -> AsyncIterator[list[Msg]]:
+    """Batches of the stream's messages with sequences after..until, each contiguous with the last
+    (a jump is accepted only where a stream with an age limit no longer has the messages).
 
     With `until` None it follows forever, yielding an empty batch after each idle second (so the
     reader can look up from its loop); else it stops at `until`.
     """
     position = after
     while until is None or position < until:
+        buffer = _Buffer(limit=4 * batch)
         try:
-            pull = await js.pull_subscribe(
-                subject, stream=stream,
-                config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                                      opt_start_seq=position + 1, inactive_threshold=30.0, max_waiting=4),
+            sub = await js.subscribe(
+                subject, stream=stream, ordered_consumer=True, cb=buffer.take, pending_msgs_limit=20 * batch,
+                config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1,
+                                      headers_only=headers_only or None),
             )
         except (nats.errors.Error, nats.js.errors.Error) as e:  # a server restarting, a cluster electing a leader
             log.warning("%s unavailable (%s); retrying from %d", stream, e or type(e).__name__, position)
@@ -42,41 +73,39 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
             continue
         try:
             while until is None or position < until:
-                want = batch if until is None else min(batch, until - position)
                 try:
-                    msgs = await pull.fetch(want, timeout=idle)
+                    await asyncio.wait_for(buffer.ready.wait(), idle)
                 except TimeoutError:
                     if until is None:
                         yield []
                         continue
-                    info = await js.stream_info(stream)
-                    if info.state.last_seq <= position:
-                        raise LookupError(f"{stream} ends at {info.state.last_seq}, before {until}") from None
+                    if (await js.stream_info(stream)).state.last_seq <= position:
+                        raise LookupError(f"{stream} ends before {until}") from None
                     continue
-                except (nats.errors.Error, nats.js.errors.Error) as e:
-                    log.warning("%s unavailable (%s); reading again from %d", stream, e or type(e).__name__, position)
-                    await asyncio.sleep(0.5)
-                    break
+                msgs = buffer.drain(batch if until is None else min(batch, until - position))
                 good: list[Msg] = []
+                gap = False
                 for m in msgs:
                     expected = (good[-1].metadata.sequence.stream if good else position) + 1
                     seq = m.metadata.sequence.stream
+                    if seq < expected:
+                        continue  # redelivered after a consumer reset: already had it
                     if seq != expected and not await _aged_out(js, stream, expected, seq):
+                        gap = True
                         break
                     good.append(m)
                 if good:
                     position = good[-1].metadata.sequence.stream
                     yield good
-                if len(good) < len(msgs):
-                    log.warning("ledger read skipped after %d; re-reading from there", position)
+                if gap:
+                    log.warning("%s skipped after %d; reading again from there", stream, position)
                     break
         finally:
             try:
-                await pull.unsubscribe()
-            except Exception:  # the consumer may already be gone with the connection
+                await sub.unsubscribe()
+            except Exception:  # the connection may already be gone
                 pass
         await asyncio.sleep(0)
-
 
 
 async def _aged_out(js: JetStreamContext, stream: str, expected: int, seq: int) -> bool:

@@ -98,7 +98,9 @@ class EventIndexer:
             index.db.close()
 
     async def _follow(self, index: EventIndex, stream: str, subject: str, stop: asyncio.Event) -> None:
-        reader = follow(self.js, index.position(stream), self.batch, stream=stream, subject=subject)
+        # Intake holds personal data in clear and the index needs only its ids: headers only.
+        reader = follow(self.js, index.position(stream), self.batch, stream=stream, subject=subject,
+                        headers_only=stream == event_index.INTAKE)
         try:
             async for msgs in reader:
                 if stop.is_set():

@@ -5,6 +5,7 @@ follows it from there."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ class Rebuilt:
 
 
 async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, show_progress: bool = True,
-                  batch: int = 2000) -> Rebuilt:
+                  batch: int = 5000) -> Rebuilt:
     if name not in READ_MODELS:
         raise SystemExit(f"no read model {name!r}; there is: {', '.join(READ_MODELS)}")
     versions = Versions(name, settings.data_dir, settings.database_url)
@@ -56,9 +57,16 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
             if projection.position() >= end:
                 break
             progress.update(task, total=end)
+            # Each batch is applied in a worker thread while the next one is read and decoded.
+            applying: asyncio.Future[int] | None = None
             async for msgs in follow(js, projection.position(), batch, until=end):
-                applied += projection.apply(decode_batch(msgs))
-                progress.update(task, completed=projection.position(), rate=applied / (time.perf_counter() - start))
+                decoded = decode_batch(msgs)
+                if applying is not None:
+                    applied += await applying
+                    progress.update(task, completed=applied, rate=applied / (time.perf_counter() - start))
+                applying = asyncio.ensure_future(asyncio.to_thread(projection.apply, decoded))
+            if applying is not None:
+                applied += await applying
     seconds = time.perf_counter() - start
     await nc.close()
     if switch:

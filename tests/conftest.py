@@ -19,6 +19,15 @@ from civic.settings import Settings
 
 
 @pytest.fixture
+def role_processes():
+    """Role processes a test starts; stopped at teardown whatever the test's outcome."""
+    started: list[RoleProcess] = []
+    yield started
+    for role in started:
+        role.kill()
+
+
+@pytest.fixture
 def nats_server(tmp_path: Path):
     server = NatsServer(tmp_path / "nats").start()
     yield server

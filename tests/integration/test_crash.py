@@ -37,11 +37,12 @@ async def produce(js, events, progress: list[int]) -> None:
             await asyncio.sleep(0.05)
 
 
-async def test_sigkill_anywhere_loses_nothing_and_duplicates_nothing(tmp_path, nats_server, settings):
+async def test_sigkill_anywhere_loses_nothing_and_duplicates_nothing(tmp_path, nats_server, settings, role_processes):
     settings.data_dir.mkdir(parents=True)
     rng = random.Random(20261126)
     script = many_tickets(550)  # ~3,300 events
     roles = {name: RoleProcess(name, settings, tmp_path / f"{name}.log").start() for name in ("ledger", "relay")}
+    role_processes.extend(roles.values())
     nc = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
     js = nc.jetstream()
     await wait_for(lambda: _has_streams(js), timeout=20)

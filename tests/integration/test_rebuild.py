@@ -63,9 +63,10 @@ async def test_rebuild_beside_the_live_version_then_switch(full_pipeline):
 
 
 @pytest.mark.slow
-async def test_a_projector_killed_mid_stream_ends_equal_to_a_fresh_rebuild(tmp_path, settings, js):
+async def test_a_projector_killed_mid_stream_ends_equal_to_a_fresh_rebuild(tmp_path, settings, js, role_processes):
     settings.data_dir.mkdir(parents=True)
     roles = {r: RoleProcess(r, settings, tmp_path / f"{r}.log").start() for r in ("ledger", "relay", "projector")}
+    role_processes.extend(roles.values())
     script = many_tickets(400)
     publisher = asyncio.create_task(publish_all(js, iter(script.events)))
     rng, kills = random.Random(7), 0
