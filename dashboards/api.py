@@ -56,7 +56,7 @@ def not_found(e: NotFound) -> HTTPException:
 def board(read: ReadSide, org_id: str, start: str | None, end: str | None) -> Dashboard:
     lo, hi = window(read, start, end)
     try:
-        return read.dashboards().dashboard(org_id, lo, hi)
+        return read.dashboard(org_id, lo, hi)
     except NotFound as e:
         raise not_found(e) from None
 

@@ -7,6 +7,8 @@ rows and its ledger position are written in one transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
+from operator import add
 from typing import Any
 
 import msgspec
@@ -75,7 +77,7 @@ SAVE_TICKET = (f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '
                f"ON CONFLICT (ticket_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in TICKET_COLUMNS[1:]))
 DISPUTE_COLUMNS = ("dispute_id", "path", "category", "risk_grade", "registered_at", "sessions", "outcome", "summary", "updated_at")
 TOPIC_COLUMNS = ("topic_id", "path", "title", "proposed_at", "stage", "decision", "votes_for", "votes_against", "votes_abstained", "updated_at")
-_ENVELOPE = frozenset({"type", "event_id", "occurred_at", "source", "actor", "org_id", "schema_version", "personal", "sealed", "org_path", "ticket_id", "dispute_id", "topic_id"})
+ENVELOPE = frozenset({"type", "event_id", "occurred_at", "source", "actor", "org_id", "schema_version", "personal", "sealed", "org_path", "ticket_id", "dispute_id", "topic_id"})
 
 
 def _save(table: str, columns: tuple[str, ...]) -> str:
@@ -88,8 +90,8 @@ def _ts(e: s.Event) -> int:
 
 
 def _detail(e: s.Event) -> str:
-    """What the trail shows of an event: its own fields, never the envelope or personal data."""
-    return msgspec.json.encode({k: v for k, v in msgspec.to_builtins(e).items() if k not in _ENVELOPE}).decode()
+    """The event as stored, less its sealed personal data (readers drop the envelope: ENVELOPE)."""
+    return s.encode(msgspec.structs.replace(e, sealed=()) if e.sealed else e).decode()
 
 
 class DashboardProjection:
@@ -253,10 +255,11 @@ class _Fold:
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
 
 
-def prefixes(path: str) -> list[str]:
-    """'yn.ta.c1.' -> ['yn.', 'yn.ta.', 'yn.ta.c1.']: the item counts for each unit on its path."""
+@lru_cache(maxsize=65_536)  # a batch asks for the same few thousand paths again and again
+def prefixes(path: str) -> tuple[str, ...]:
+    """'yn.ta.c1.' -> ('yn.', 'yn.ta.', 'yn.ta.c1.'): the item counts for each unit on its path."""
     cuts = [i for i, ch in enumerate(path) if ch == "."]
-    return [path[: i + 1] for i in cuts]
+    return tuple(path[: i + 1] for i in cuts)
 
 
 def rolled_up(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
@@ -264,15 +267,13 @@ def rolled_up(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
     ancestor make any unit's figures an equality lookup, whatever the size of its subtree; the
     batch's rows are folded first, so an ancestor gets one upsert per batch, not one per item."""
     out: dict[tuple, list[int]] = {}
-    for (path, *rest), values in deltas.items():
-        for prefix in prefixes(path):
-            key = (prefix, *rest)
-            row = out.get(key)
-            if row is None:
-                out[key] = list(values)
-            else:
-                for i, v in enumerate(values):
-                    row[i] += v
+    for key, values in deltas.items():
+        if not any(values):
+            continue
+        rest = key[1:]
+        for prefix in prefixes(key[0]):
+            row = out.get((prefix, *rest))
+            out[(prefix, *rest)] = list(values) if row is None else list(map(add, row, values))
     return out
 
 

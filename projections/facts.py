@@ -75,10 +75,10 @@ class TicketState:
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+        return _TICKET_COLUMNS
 
     def row(self) -> tuple:
-        return tuple(getattr(self, c) for c in self.columns())
+        return tuple(getattr(self, c) for c in _TICKET_COLUMNS)
 
     @property
     def open(self) -> bool:
@@ -90,6 +90,9 @@ class TicketState:
         if self.open:
             return None
         return self.voided_at or self.resolved_at or self.closed_at
+
+
+_TICKET_COLUMNS = tuple(f.name for f in fields(TicketState))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from projections import KPI_VERSION
+from projections.dashboard import ENVELOPE
 from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
 from projections.store import Database
 
@@ -148,6 +149,16 @@ def _within(prefixes: list[str]) -> str:
     return f"prefix IN ({', '.join('?' * len(prefixes))})"
 
 
+def _fold(grouped: dict[tuple[str, ...], dict[str, int]], keep: int | None) -> dict[str, dict[str, int]]:
+    """Sum grouped figures over every group but the one at index `keep` (None: over all, key "")."""
+    out: dict[str, dict[str, int]] = {}
+    for key, counts in grouped.items():
+        target = out.setdefault("" if keep is None else key[keep], {})
+        for k, v in counts.items():
+            target[k] = target.get(k, 0) + v
+    return out
+
+
 def _regroup(by_prefix: dict[str, dict[str, int]], owner: dict[str, str]) -> dict[str, dict[str, int]]:
     """Figures per prefix -> per unit (a unit that moved has several prefixes)."""
     out: dict[str, dict[str, int]] = {}
@@ -203,62 +214,65 @@ class DashboardQueries:
         org = self.org(org_id)
         prefixes = self.prefixes(org_id)
         lo, hi = (start or date.min).isoformat(), end.isoformat()
-        tickets = self._tickets(prefixes, lo, hi)
-        disputes = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi)
-        by_grade = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, group="risk_grade")
+        month = "substr(day, 1, 7)"
+        # One grouped query per table; totals and breakdowns are folded from it here.
+        counts = self._sum("ticket_daily", TICKET_COUNTERS, prefixes, lo, hi, ("category", month))
+        # Open and overdue are stocks as of the end of `hi`: every flow up to that day (kpis.md#open-and-overdue).
+        flows = self._sum("ticket_flow", FLOW_COUNTERS, prefixes, "", hi, ("category",))
+        disputes = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, ("risk_grade", month))
         hist = self.db.query(f"SELECT metric, bucket, SUM(n) FROM ticket_hist WHERE {_within(prefixes)} AND day >= ? AND day <= ? "
-                             "GROUP BY metric, bucket", [*prefixes, lo, hi])
-        by_category = self._tickets(prefixes, lo, hi, group="category")
-        by_month = self._tickets(prefixes, lo, hi, group="substr(day, 1, 7)", stocks=False)
-        disputes_by_month = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, group="substr(day, 1, 7)")
+                             "GROUP BY metric, bucket", [*prefixes, lo, hi]) if prefixes else []
+        topics = _fold(self._sum("topic_daily", TOPIC_COUNTERS, prefixes, lo, hi, ()), None)
+
+        def stocks(key: str | None) -> tuple[int, int]:
+            f = _fold(flows, 0).get(key, {}) if key is not None else _fold(flows, None).get("", {})
+            return f.get("opened", 0), f.get("overdue", 0)
+
+        by_month, disputes_by_month = _fold(counts, 1), _fold(disputes, 1)
         return Dashboard(
             org=org, window_from=lo if start else "", window_to=hi, timezone=self.timezone,
-            tickets=tickets[""],
+            tickets=ticket_figures(_fold(counts, None).get("", {}), *stocks(None)),
             time_to_accept=percentiles({b: n for m, b, n in hist if m == "accept"}),
             time_to_resolve=percentiles({b: n for m, b, n in hist if m == "resolve"}),
-            disputes=dispute_figures(disputes[""]),
-            disputes_by_risk_grade={g: dispute_figures(c) for g, c in sorted(by_grade.items())},
-            deliberation=DeliberationFigures(**self._sum("topic_daily", TOPIC_COUNTERS, prefixes, lo, hi)[""]),
-            by_category=[CategoryFigures(k, v) for k, v in sorted(by_category.items()) if k],
-            by_month=[MonthFigures(m, by_month.get(m) or ticket_figures({}, None, None), dispute_figures(disputes_by_month.get(m, {})))
-                      for m in sorted(set(by_month) | set(disputes_by_month)) if m],
+            disputes=dispute_figures(_fold(disputes, None).get("", {})),
+            disputes_by_risk_grade={g: dispute_figures(c) for g, c in sorted(_fold(disputes, 0).items())},
+            deliberation=DeliberationFigures(**{c: topics.get("", {}).get(c, 0) for c in TOPIC_COUNTERS}),
+            by_category=[CategoryFigures(k, ticket_figures(v, *stocks(k))) for k, v in sorted(_fold(counts, 0).items())],
+            by_month=[MonthFigures(m, ticket_figures(by_month.get(m, {}), None, None), dispute_figures(disputes_by_month.get(m, {})))
+                      for m in sorted(set(by_month) | set(disputes_by_month))],
             children=self._children(org_id, lo, hi),
             position=self.position(),
         )
 
-    def _tickets(self, prefixes: list[str], lo: str, hi: str, group: str | None = None,
-                 stocks: bool = True) -> dict[str, TicketFigures]:
-        counts = self._sum("ticket_daily", TICKET_COUNTERS, prefixes, lo, hi, group)
-        # Open and overdue are stocks as of the end of `hi`: every flow up to that day (kpis.md#open-and-overdue).
-        flows = self._sum("ticket_flow", FLOW_COUNTERS, prefixes, "", hi, group) if stocks else {}
-        return {k: ticket_figures(counts.get(k, {}), flows.get(k, {}).get("opened", 0) if stocks else None,
-                                  flows.get(k, {}).get("overdue", 0) if stocks else None)
-                for k in (set(counts) | set(flows)) or {""}}
-
     def _children(self, org_id: str, lo: str, hi: str) -> list[ChildFigures]:
-        """Every child unit's figures, three grouped queries for all of them."""
+        """Every child unit's figures: one grouped query per table for all of them."""
         children = self.children(org_id)
-        owner = {p: c.org_id for c in children for p in self.prefixes(c.org_id)}
+        owner = dict(self.db.query("SELECT p.prefix, p.org_id FROM org_prefixes p JOIN orgs o ON o.org_id = p.org_id "
+                                   "WHERE o.parent_id = ?", (org_id,)))
         if not owner:
             return []
-        counts = _regroup(self._sum("ticket_daily", TICKET_COUNTERS, list(owner), lo, hi, "prefix"), owner)
-        flows = _regroup(self._sum("ticket_flow", FLOW_COUNTERS, list(owner), "", hi, "prefix"), owner)
-        disputes = _regroup(self._sum("dispute_daily", DISPUTE_COUNTERS, list(owner), lo, hi, "prefix"), owner)
+        counts = _regroup(_fold(self._sum("ticket_daily", TICKET_COUNTERS, list(owner), lo, hi, ("prefix",)), 0), owner)
+        flows = _regroup(_fold(self._sum("ticket_flow", FLOW_COUNTERS, list(owner), "", hi, ("prefix",)), 0), owner)
+        disputes = _regroup(_fold(self._sum("dispute_daily", DISPUTE_COUNTERS, list(owner), lo, hi, ("prefix",)), 0), owner)
         return [ChildFigures(c, ticket_figures(counts.get(c.org_id, {}), flows.get(c.org_id, {}).get("opened", 0),
                                                flows.get(c.org_id, {}).get("overdue", 0)),
                              dispute_figures(disputes.get(c.org_id, {}))) for c in children]
 
     def _sum(self, table: str, counters: tuple[str, ...], prefixes: list[str], lo: str, hi: str,
-             group: str | None = None) -> dict[str, dict[str, int]]:
+             groups: tuple[str, ...]) -> dict[tuple[str, ...], dict[str, int]]:
+        """Sums of the counters over the unit's rows in the window, grouped by `groups`."""
         if not prefixes:
-            return {"": {}}
-        where, params = _within(prefixes), list(prefixes)
-        select_group = f"{group}, " if group else "'', "
-        sql = (f"SELECT {select_group}{', '.join(f'SUM({c})' for c in counters)} FROM {table} "
-               f"WHERE {where} AND day >= ? AND day <= ?" + (f" GROUP BY {group}" if group else ""))
-        rows = self.db.query(sql, [*params, lo, hi])
-        result = {(r[0] or ""): {c: int(v or 0) for c, v in zip(counters, r[1:])} for r in rows}
-        return result or {"": {}}
+            return {}
+        select = "".join(f"{g}, " for g in groups)
+        sql = (f"SELECT {select}{', '.join(f'SUM({c})' for c in counters)} FROM {table} "
+               f"WHERE {_within(prefixes)} AND day >= ? AND day <= ?" + (f" GROUP BY {', '.join(groups)}" if groups else ""))
+        out: dict[tuple[str, ...], dict[str, int]] = {}
+        for row in self.db.query(sql, [*prefixes, lo, hi]):
+            values = row[len(groups):]
+            if all(v is None for v in values):
+                continue
+            out[tuple(row[:len(groups)])] = {c: int(v or 0) for c, v in zip(counters, values)}
+        return out
 
     @staticmethod
     def _org(row: tuple) -> Org:
@@ -363,7 +377,8 @@ class TicketQueries:
             stage = STAGE_AFTER.get(type_, stage)
             if type_ == "TicketRated" and msgspec.json.decode(detail).get("satisfaction") == "dissatisfied":
                 stage = "reopened"
-            events.append(TrailEntry(position, type_, self._iso(at), role, actor, msgspec.json.decode(detail),
+            fields = {k: v for k, v in msgspec.json.decode(detail).items() if k not in ENVELOPE}
+            events.append(TrailEntry(position, type_, self._iso(at), role, actor, fields,
                                      None if previous is None else round((at - previous) / 3600, 2)))
             previous = at
         return TicketTimeline(self._summary(rows[0], now), events,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from datetime import date
 
 from projections.facts import Clock
-from projections.queries import DashboardQueries, TicketQueries
+from projections.queries import Dashboard, DashboardQueries, TicketQueries
 from projections.store import Database, Versions
 
 
@@ -21,6 +23,8 @@ class ReadSide:
         self.local = threading.local()
         self._version: int | None = None
         self._checked = 0.0
+        self._answers: OrderedDict[tuple, Dashboard] = OrderedDict()
+        self._answers_lock = threading.Lock()
 
     def version(self) -> int | None:
         if time.monotonic() - self._checked > 1.0 or self._version is None:
@@ -43,3 +47,22 @@ class ReadSide:
 
     def tickets(self) -> TicketQueries:
         return TicketQueries(self.db(), self.clock)
+
+    def dashboard(self, org_id: str, start: date | None, end: date, cache_size: int = 256) -> Dashboard:
+        """DashboardQueries.dashboard, remembered per read-model position: wall screens and pages
+        ask the same questions again and again, and the answer can only change when the position
+        moves (one cheap query decides). The cache is bounded; any new ledger event invalidates."""
+        queries = self.dashboards()
+        with queries.db.snapshot():  # the position and every figure from one state of the read model
+            key = (self.version(), queries.position(), org_id, start, end)
+            with self._answers_lock:
+                hit = self._answers.get(key)
+                if hit is not None:
+                    self._answers.move_to_end(key)
+                    return hit
+            answer = queries.dashboard(org_id, start, end)
+        with self._answers_lock:
+            self._answers[key] = answer
+            while len(self._answers) > cache_size:
+                self._answers.popitem(last=False)
+        return answer
