@@ -163,7 +163,8 @@ class Ledger(Application):
 
     name = "ledger"
     env = {
-        "AGGREGATE_CACHE_MAXSIZE": "50000",
+        # Bounded so memory stays flat: tickets are busy for days, then rest; a miss is one indexed read.
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
         # The ledger is the store's only writer, so a cached aggregate is never stale.
         "AGGREGATE_CACHE_FASTFORWARD": "n",
         # Batches mutate cached aggregates in place; a failed batch drops the whole cache instead.
@@ -228,7 +229,7 @@ class Ledger(Application):
     def discard(self) -> None:
         """Forget a batch that will not be committed: cached aggregates may hold its changes."""
         if self.repository.cache is not None:
-            self.repository.cache.__init__(maxsize=int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 50000))  # type: ignore[misc]
+            self.repository.cache.__init__(maxsize=int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 10000))  # type: ignore[misc]
 
     def _process_one(self, message: Incoming, batch: Batch, outcome: Outcome) -> None:
         event: Event | None = None

@@ -1,6 +1,6 @@
 """Reading a stream (CIVIC_LEDGER by default) in order, in batches, from any position.
 
-An ordered consumer (push, flow-controlled; nats-py recreates it at the next sequence when it sees
+Live followers pull one batch at a time. Bulk reads (a rebuild) use an ordered consumer (push, flow-controlled; nats-py recreates it at the next sequence when it sees
 a gap) whose callback only appends to a buffer: the reader takes whatever has accumulated, up to
 a batch, so batches grow with the backlog and shrink to one message when idle. A full buffer
 holds the callback, and flow control holds the server. Two to three times the rate of pull
@@ -19,7 +19,7 @@ import nats
 import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from consumers.streams import LEDGER
 
@@ -51,38 +51,21 @@ class _Buffer:
 
 async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int | None = None,
                  idle: float = 1.0, stream: str = LEDGER, subject: str = "civic.ledger.>",
-                 headers_only: bool = False) -> AsyncIterator[list[Msg]]:
+                 headers_only: bool = False, push: bool = False) -> AsyncIterator[list[Msg]]:
     """Batches of the stream's messages with sequences after..until, each contiguous with the last
     (a jump is accepted only where a stream with an age limit no longer has the messages).
 
     With `until` None it follows forever, yielding an empty batch after each idle second (so the
     reader can look up from its loop); else it stops at `until`.
+
+    push=False (followers of a live stream): an ephemeral pull consumer, asked for one batch at a
+    time; the server never sends more than was asked, whatever the reader's pace. push=True (bulk
+    reads: rebuild): the faster ordered push consumer above.
     """
     position = after
     while until is None or position < until:
-        buffer = _Buffer(limit=4 * batch)
         try:
-            sub = await js.subscribe(
-                subject, stream=stream, ordered_consumer=True, cb=buffer.take, pending_msgs_limit=20 * batch,
-                config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1,
-                                      headers_only=headers_only or None),
-            )
-        except (nats.errors.Error, nats.js.errors.Error) as e:  # a server restarting, a cluster electing a leader
-            log.warning("%s unavailable (%s); retrying from %d", stream, e or type(e).__name__, position)
-            await asyncio.sleep(0.5)
-            continue
-        try:
-            while until is None or position < until:
-                try:
-                    await asyncio.wait_for(buffer.ready.wait(), idle)
-                except TimeoutError:
-                    if until is None:
-                        yield []
-                        continue
-                    if (await js.stream_info(stream)).state.last_seq <= position:
-                        raise LookupError(f"{stream} ends before {until}") from None
-                    continue
-                msgs = buffer.drain(batch if until is None else min(batch, until - position))
+            async for msgs in (_pushed if push else _pulled)(js, position, batch, until, idle, stream, subject, headers_only):
                 good: list[Msg] = []
                 gap = False
                 for m in msgs:
@@ -96,16 +79,69 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
                     good.append(m)
                 if good:
                     position = good[-1].metadata.sequence.stream
-                    yield good
+                yield good
                 if gap:
                     log.warning("%s skipped after %d; reading again from there", stream, position)
                     break
-        finally:
+        except (nats.errors.Error, nats.js.errors.Error, OSError) as e:
+            # A server restarting, a cluster electing a leader, a slow-consumer reset: read again.
+            log.warning("%s unavailable (%s); reading again from %d", stream, e or type(e).__name__, position)
+            await asyncio.sleep(0.5)
+
+
+async def _pulled(js: JetStreamContext, position: int, batch: int, until: int | None, idle: float,
+                  stream: str, subject: str, headers_only: bool) -> AsyncIterator[list[Msg]]:
+    pull = await js.pull_subscribe(
+        subject, stream=stream,
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                              opt_start_seq=position + 1, inactive_threshold=30.0, max_waiting=4,
+                              headers_only=headers_only or None),
+    )
+    try:
+        while until is None or position < until:
+            want = batch if until is None else min(batch, until - position)
             try:
-                await sub.unsubscribe()
-            except Exception:  # the connection may already be gone
-                pass
-        await asyncio.sleep(0)
+                msgs = await pull.fetch(want, timeout=idle)
+            except TimeoutError:
+                if until is not None and (await js.stream_info(stream)).state.last_seq <= position:
+                    raise LookupError(f"{stream} ends before {until}") from None
+                yield []
+                continue
+            position = msgs[-1].metadata.sequence.stream
+            yield msgs
+    finally:
+        try:
+            await pull.unsubscribe()
+        except Exception:  # the consumer may already be gone with the connection
+            pass
+
+
+async def _pushed(js: JetStreamContext, position: int, batch: int, until: int | None, idle: float,
+                  stream: str, subject: str, headers_only: bool) -> AsyncIterator[list[Msg]]:
+    buffer = _Buffer(limit=4 * batch)
+    sub = await js.subscribe(
+        subject, stream=stream, ordered_consumer=True, cb=buffer.take, pending_msgs_limit=20 * batch,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1,
+                              headers_only=headers_only or None),
+    )
+    try:
+        while until is None or position < until:
+            try:
+                await asyncio.wait_for(buffer.ready.wait(), idle)
+            except TimeoutError:
+                if until is not None and (await js.stream_info(stream)).state.last_seq <= position:
+                    raise LookupError(f"{stream} ends before {until}") from None
+                yield []
+                continue
+            msgs = buffer.drain(batch if until is None else min(batch, until - position))
+            if msgs:
+                position = max(position, msgs[-1].metadata.sequence.stream)
+            yield msgs
+    finally:
+        try:
+            await sub.unsubscribe()
+        except Exception:  # the connection may already be gone
+            pass
 
 
 async def _aged_out(js: JetStreamContext, stream: str, expected: int, seq: int) -> bool:

@@ -59,7 +59,7 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
             progress.update(task, total=end)
             # Each batch is applied in a worker thread while the next one is read and decoded.
             applying: asyncio.Future[int] | None = None
-            async for msgs in follow(js, projection.position(), batch, until=end):
+            async for msgs in follow(js, projection.position(), batch, until=end, push=True):
                 decoded = decode_batch(msgs)
                 if applying is not None:
                     applied += await applying
