@@ -107,7 +107,8 @@ async def _pulled(js: JetStreamContext, position: int, batch: int, until: int | 
                     raise LookupError(f"{stream} ends before {until}") from None
                 yield []
                 continue
-            position = msgs[-1].metadata.sequence.stream
+            if msgs:  # nats-py may answer a fetch with nothing rather than a timeout
+                position = msgs[-1].metadata.sequence.stream
             yield msgs
     finally:
         try:
