@@ -54,6 +54,8 @@ async def test_rebuild_beside_the_live_version_then_switch(full_pipeline):
     assert versions.current() == live, "dashboards answer from the live version until the switch"
     assert done.events == len(events) and done.version != live
     assert read_model_answers(versions.open(done.version, readonly=True)) == before
+    from_stream = await rebuild(settings, switch=False, show_progress=False, from_store=False)  # as an auditor's machine would
+    assert read_model_answers(versions.open(from_stream.version, readonly=True)) == before
 
     versions.switch(done.version)
     extra = s.TicketRaised(event_id="after-switch", occurred_at=events[-1][0].occurred_at, source="t",
