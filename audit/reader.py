@@ -1,10 +1,9 @@
 """Reading CIVIC_LEDGER in order with a nats-py ordered consumer (FastStream has no bounded,
 ordered replay): from a position up to the last message that existed when reading began.
 
-Messages are taken in a subscription callback and handed over in batches: nats-py's next_msg()
-costs an asyncio wait_for per message, which halves the read rate. Backpressure is the ordered
-consumer's flow control: the server sends no more than the client has taken, and the callback
-waits while the batch queue is full.
+Batches come from projections.follow's ordered push reader: a callback that only appends, and a
+consumer dropped while the reader is far behind and made anew after the last buffered message
+(a blocking callback let the server outrun a slow reader into dropped messages at a million).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from consumers.streams import LEDGER
+from projections.follow import follow
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,35 +35,14 @@ async def last_position(js: JetStreamContext) -> int:
 
 async def read_batches(js: JetStreamContext, start: int = 1, stop: int | None = None, batch: int = 1000,
                        idle: float = 10.0) -> AsyncIterator[list[Msg]]:
-    """Ledger messages start..stop (default: the current end), in order, in batches of up to `batch`.
-    Raises TimeoutError if the server sends nothing for `idle` seconds."""
+    """Ledger messages start..stop (default: the current end), in order, in batches of up to `batch`
+    (projections.follow's ordered push reader: stop-and-go, nothing dropped, gaps re-read)."""
     end = stop if stop is not None else await last_position(js)
     if end < start:
         return
-    queue: asyncio.Queue[list[Msg]] = asyncio.Queue(maxsize=4)
-    pending: list[Msg] = []
-
-    async def take(msg: Msg) -> None:
-        pending.append(msg)
-        if len(pending) >= batch or msg.metadata.sequence.stream >= end:
-            await queue.put(pending.copy())
-            pending.clear()
-
-    sub = await js.subscribe(
-        "civic.ledger.>", ordered_consumer=True, stream=LEDGER, cb=take,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(start, 1)),
-        pending_msgs_limit=100_000,
-    )
-    try:
-        while True:
-            msgs = await asyncio.wait_for(queue.get(), idle)
-            last = msgs[-1].metadata.sequence.stream
-            if last >= end:
-                yield [m for m in msgs if m.metadata.sequence.stream <= end]
-                return
+    async for msgs in follow(js, start - 1, batch, until=end, idle=idle, push=True, contiguous=False):
+        if msgs:
             yield msgs
-    finally:
-        await sub.unsubscribe()
 
 
 async def read_ledger(js: JetStreamContext, start: int = 1, stop: int | None = None,

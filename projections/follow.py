@@ -26,32 +26,9 @@ from consumers.streams import LEDGER
 log = logging.getLogger("civic.follow")
 
 
-class _Buffer:
-    def __init__(self, limit: int):
-        self.msgs: list[Msg] = []
-        self.ready, self.room = asyncio.Event(), asyncio.Event()
-        self.room.set()
-        self.limit = limit
-
-    async def take(self, msg: Msg) -> None:
-        self.msgs.append(msg)
-        self.ready.set()
-        if len(self.msgs) >= self.limit:
-            self.room.clear()
-            await self.room.wait()
-
-    def drain(self, most: int) -> list[Msg]:
-        out, self.msgs = self.msgs[:most], self.msgs[most:]
-        if not self.msgs:
-            self.ready.clear()
-        if len(self.msgs) < self.limit:
-            self.room.set()
-        return out
-
-
 async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int | None = None,
                  idle: float = 1.0, stream: str = LEDGER, subject: str = "civic.ledger.>",
-                 headers_only: bool = False, push: bool = False) -> AsyncIterator[list[Msg]]:
+                 headers_only: bool = False, push: bool = False, contiguous: bool = True) -> AsyncIterator[list[Msg]]:
     """Batches of the stream's messages with sequences after..until, each contiguous with the last
     (a jump is accepted only where a stream with an age limit no longer has the messages).
 
@@ -61,6 +38,9 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
     push=False (followers of a live stream): an ephemeral pull consumer, asked for one batch at a
     time; the server never sends more than was asked, whatever the reader's pace. push=True (bulk
     reads: rebuild): the faster ordered push consumer above.
+
+    contiguous=False (an auditor's reader): messages as the stream has them, a missing sequence
+    passed on for the reader to report instead of read again.
     """
     position = after
     while until is None or position < until:
@@ -73,7 +53,7 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
                     seq = m.metadata.sequence.stream
                     if seq < expected:
                         continue  # redelivered after a consumer reset: already had it
-                    if seq != expected and not await _aged_out(js, stream, expected, seq):
+                    if seq != expected and contiguous and not await _aged_out(js, stream, expected, seq):
                         gap = True
                         break
                     good.append(m)
@@ -119,30 +99,50 @@ async def _pulled(js: JetStreamContext, position: int, batch: int, until: int | 
 
 async def _pushed(js: JetStreamContext, position: int, batch: int, until: int | None, idle: float,
                   stream: str, subject: str, headers_only: bool) -> AsyncIterator[list[Msg]]:
-    buffer = _Buffer(limit=4 * batch)
-    sub = await js.subscribe(
-        subject, stream=stream, ordered_consumer=True, cb=buffer.take, pending_msgs_limit=20 * batch,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1,
-                              headers_only=headers_only or None),
-    )
+    """Stop and go: the callback only appends (it never blocks, so nats-py answers flow control
+    and nothing is dropped); when the reader falls behind by `4 * batch` messages the consumer is
+    dropped, and made anew after the last buffered message once the reader has caught up."""
+    buffer: list[Msg] = []
+    ready = asyncio.Event()
+
+    async def take(msg: Msg) -> None:
+        buffer.append(msg)
+        ready.set()
+
+    def subscribe(after: int):  # type: ignore[no-untyped-def]
+        return js.subscribe(subject, stream=stream, ordered_consumer=True, cb=take, pending_msgs_limit=-1,
+                            pending_bytes_limit=-1,
+                            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1,
+                                                  headers_only=headers_only or None))
+
+    sub = await subscribe(position)
     try:
         while until is None or position < until:
+            if sub is None and len(buffer) < batch:
+                sub = await subscribe(max(position, buffer[-1].metadata.sequence.stream if buffer else 0))
             try:
-                await asyncio.wait_for(buffer.ready.wait(), idle)
+                await asyncio.wait_for(ready.wait(), idle)
             except TimeoutError:
                 if until is not None and (await js.stream_info(stream)).state.last_seq <= position:
                     raise LookupError(f"{stream} ends before {until}") from None
                 yield []
                 continue
-            msgs = buffer.drain(batch if until is None else min(batch, until - position))
+            msgs = buffer[:batch if until is None else min(batch, until - position)]
+            del buffer[:len(msgs)]
+            if not buffer:
+                ready.clear()
+            if sub is not None and len(buffer) > 4 * batch:
+                await sub.unsubscribe()
+                sub = None
             if msgs:
                 position = max(position, msgs[-1].metadata.sequence.stream)
             yield msgs
     finally:
-        try:
-            await sub.unsubscribe()
-        except Exception:  # the connection may already be gone
-            pass
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except Exception:  # the connection may already be gone
+                pass
 
 
 async def _aged_out(js: JetStreamContext, stream: str, expected: int, seq: int) -> bool:
