@@ -6,6 +6,7 @@ from litestar import Litestar, MediaType, Request, get
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Response
 
 from civic.settings import Settings
@@ -65,6 +66,8 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={"read": Provide(lambda: read, sync_to_thread=False), "gateway": Provide(lambda: gateway, sync_to_thread=False)},
         exception_handlers={ValidationException: invalid_params, Invalid: invalid_params, NotBuilt: not_built},
         on_shutdown=[probe.close],
-        openapi_config=OpenAPIConfig(title="civic-ledger", version="0.1.0",
+        # JSON only: Litestar's documentation pages (Swagger, Redoc...) load their scripts from a CDN,
+        # and these machines are offline. The document is also at /openapi.json.
+        openapi_config=OpenAPIConfig(title="civic-ledger", version="0.1.0", render_plugins=[JsonRenderPlugin()],
                                      description="Dashboards of the grassroots governance ledger. KPI definitions: docs/kpis.md."),
     )
