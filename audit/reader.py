@@ -8,7 +8,6 @@ consumer dropped while the reader is far behind and made anew after the last buf
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 

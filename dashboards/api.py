@@ -20,7 +20,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from projections.dashboard import NAME
 from projections.facts import Clock
-from projections.queries import STATUSES, Dashboard, DashboardQueries, NotFound, Org, TicketPage, TicketQueries, TicketTimeline, Workload
+from projections.queries import STATUSES, Dashboard, NotFound, Org, TicketPage, TicketTimeline, Workload
 from projections.readside import NotBuilt, ReadSide  # noqa: F401  (re-exported for the pages)
 from projections.store import Versions
 
