@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from civic.settings import Settings
+from config import Settings
 
 # Tables are wider than 80 columns: keep them whole when printed to a pipe or a file.
 out = Console(width=max(120, shutil.get_terminal_size().columns), soft_wrap=True)

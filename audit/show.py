@@ -9,7 +9,7 @@ import nats
 
 from audit.reader import LedgerMessage, last_position, read_ledger
 from audit.verify import Report, store_states, verify
-from civic.settings import Settings
+from config import Settings
 from schemas import DecodeFailure, decode
 from schemas import ledger as wire
 
@@ -59,9 +59,9 @@ async def run_verify(settings: Settings, with_store: bool = True, checkpoints: P
     js = nc.jetstream()
     stored = None
     if with_store:
-        from consumers.relay import open_recorder
+        from adapters.eventstore import open_recorder
 
-        stored = store_states(open_recorder(settings.event_store_env()))
+        stored = store_states(open_recorder(settings))
     report = await verify(read_ledger(js), stored, anchors=anchors)
     await nc.close()
     report.faults[:0] = problems

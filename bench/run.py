@@ -30,7 +30,7 @@ from rich.table import Table
 from bench import chain
 from bench.district import events
 from civic.natsserver import NatsServer
-from civic.settings import Settings
+from config import Settings
 from consumers.streams import INTAKE, LEDGER, ensure_streams
 from projections.follow import follow
 from projections.rebuild import rebuild

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import signal
 
-from civic.settings import Settings
+from config import Settings
 
 log = logging.getLogger("civic")
 
@@ -36,25 +36,27 @@ async def _connect(settings: Settings):  # type: ignore[no-untyped-def]
 async def run_ledger(settings: Settings) -> None:
     from consumers.ledger import LedgerWorker
     from domain.ledger import Ledger
+    from adapters.eventstore import event_store_env
     from domain.personal import KeyStore
 
     nc = await _connect(settings)
     stop = _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(env=settings.event_store_env(), keys=KeyStore(settings.keys_path))
+    ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
     await LedgerWorker(nc, ledger, settings.batch_size).run(stop)
     await nc.close()  # not drain(): it waits out its timeout on a pull subscription, and all is acked
 
 
 async def run_relay(settings: Settings) -> None:
-    from consumers.relay import Relay, open_recorder
+    from adapters.eventstore import open_recorder
+    from consumers.relay import Relay
 
     nc = await _connect(settings)
     stop = _stop_on_signals()
     recorder = None
     while recorder is None and not stop.is_set():
         try:  # the ledger creates the store's tables; wait for them
-            recorder = open_recorder(settings.event_store_env())
+            recorder = open_recorder(settings)
             recorder.max_notification_id()
         except Exception as e:
             recorder = None

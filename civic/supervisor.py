@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from civic.natsserver import NatsServer
-from civic.settings import Settings
+from config import Settings
 
 log = logging.getLogger("civic.up")
 ROLE_ORDER = ("web", "ledger", "relay", "projector")

@@ -16,8 +16,7 @@ import logging
 
 import msgspec
 import nats
-from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, Notification
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import ApplicationRecorder, Notification
 from nats.js.errors import APIError
 
 from consumers.ledger import NUDGE
@@ -41,12 +40,6 @@ class _Route(msgspec.Struct):
 
 
 _route = msgspec.json.Decoder(_Route).decode
-
-
-def open_recorder(store_env: dict[str, str]) -> ApplicationRecorder:
-    """A reader of the ledger's store; it creates nothing (the ledger owns the schema)."""
-    env = Environment("ledger", {**store_env, "CREATE_TABLE": "n"})
-    return InfrastructureFactory.construct(env).application_recorder()
 
 
 class Relay:

@@ -9,7 +9,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Response
 
-from civic.settings import Settings
+from config import Settings
 from dashboards import metrics
 import nats
 

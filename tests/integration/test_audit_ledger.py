@@ -27,7 +27,7 @@ from audit.reader import LedgerMessage, read_ledger
 from bench.replay import publish_ledger
 from civic.cli import app
 from civic.natsserver import NatsServer
-from civic.settings import Settings
+from config import Settings
 from consumers.streams import stream_configs
 from schemas import ledger as wire
 from tests.conftest import running_pipeline
@@ -273,7 +273,7 @@ def test_civic_up_checkpoints_on_a_schedule(built: Built, tmp_path: Path) -> Non
     CIVIC_CHECKPOINT_MINUTES."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")},
            "CIVIC_NATS_URL": built.server.url, "CIVIC_CHECKPOINT_MINUTES": "0.01"}
-    supervisor = subprocess.Popen([sys.executable, "-c", "from civic.settings import Settings; from civic.supervisor import Supervisor; "
+    supervisor = subprocess.Popen([sys.executable, "-c", "from config import Settings; from civic.supervisor import Supervisor; "
                                    f"raise SystemExit(Supervisor(Settings.from_env({str(tmp_path)!r}), roles=()).run())"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoints = tmp_path / "audit" / "checkpoints.jsonl"

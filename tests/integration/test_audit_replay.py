@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 import schemas as s
 from audit.trail import scan, trail
 from bench.replay import measure
-from civic.settings import Settings
+from config import Settings
 from consumers.streams import LEDGER
 from dashboards.app import create_app
 from schemas.ledger import intake_subject

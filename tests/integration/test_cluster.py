@@ -15,8 +15,8 @@ import schemas as s
 from audit.reader import read_ledger
 from audit.verify import store_states, verify
 from civic.natsserver import NatsServer
-from civic.settings import Settings
-from consumers.relay import open_recorder
+from config import Settings
+from adapters.eventstore import open_recorder
 from tests.conftest import running_pipeline
 from tests.support import many_tickets, read_stream, stream_count, wait_for
 
@@ -89,6 +89,6 @@ async def test_a_node_dies_mid_run_and_nothing_is_lost(tmp_path, cluster):
         await wait_for(complete, timeout=120)
     ledger = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == [e.event_id for e, _ in script.events]
-    report = await verify(read_ledger(js), store_states(open_recorder(settings.event_store_env())))
+    report = await verify(read_ledger(js), store_states(open_recorder(settings)))
     assert report.ok and report.events == len(script.events), report.summary()
     await nc.close()

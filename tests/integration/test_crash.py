@@ -15,7 +15,7 @@ from nats.js.errors import ServiceUnavailableError
 import schemas as s
 from audit.reader import read_ledger
 from audit.verify import store_states, verify
-from consumers.relay import open_recorder
+from adapters.eventstore import open_recorder
 from tests.conftest import RoleProcess
 from tests.support import many_tickets, read_stream, stream_count, wait_for
 
@@ -77,7 +77,7 @@ async def test_sigkill_anywhere_loses_nothing_and_duplicates_nothing(tmp_path, n
     assert [msgspec.json.decode(m.data)["event_id"] for m in intake] == expected
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == expected
     assert await stream_count(js, "CIVIC_REJECTED") == 0
-    report = await verify(read_ledger(js), store_states(open_recorder(settings.event_store_env())))
+    report = await verify(read_ledger(js), store_states(open_recorder(settings)))
     assert report.ok and report.events == len(expected) and report.unrelayed == 0, report.summary()
 
     for role in roles.values():

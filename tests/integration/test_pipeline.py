@@ -8,7 +8,7 @@ import pytest
 import schemas as s
 from audit.reader import read_ledger
 from audit.verify import store_states, verify
-from consumers.relay import open_recorder
+from adapters.eventstore import open_recorder
 from schemas import ledger as wire
 from schemas import rejected
 from tests.support import T0, publish_all, read_stream, small_district, stream_count, wait_for
@@ -42,7 +42,7 @@ async def test_accepted_events_come_out_ordered_and_chained(js, pipeline, settin
     assert not any(b"Resident Name" in m.data or b"13800000000" in m.data for m in msgs)
     assert any(event.sealed for event in (s.decode(m.data, max_bytes=None) for m in msgs))
 
-    report = await verify(read_ledger(js), store_states(open_recorder(settings.event_store_env())))
+    report = await verify(read_ledger(js), store_states(open_recorder(settings)))
     assert report.ok, report.summary()
     assert report.events == len(script.events)
 

@@ -1,5 +1,8 @@
 """Configuration, from the environment and flags; read once, passed down explicitly.
 
+A leaf: it imports nothing of ours and no library that acts on it (adapters/ turn these values
+into a bus connection or an event store), so every layer may take a Settings without a cycle.
+
 CIVIC_DATA_DIR     the data folder (default ./civic-data): nats/, ledger.sqlite, keys.sqlite, nats.url
 CIVIC_NATS_URL     an external NATS (JetStream) server or cluster (comma-separated URLs); without it
                    `civic up` runs its own
@@ -15,7 +18,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,9 @@ class Settings:
     host: str = "127.0.0.1"
     intake_max_age_days: float = 7.0
     stream_replicas: int = 1
+    """Replicas of each stream: 3 on a 3-node cluster (CIVIC_STREAM_REPLICAS)."""
     checkpoint_minutes: float = 10.0
     """How often `civic up` signs the chain head (CIVIC_CHECKPOINT_MINUTES; 0: never)."""
-    """Replicas of each stream: 3 on a 3-node cluster (CIVIC_STREAM_REPLICAS)."""
     timezone: str = "Asia/Shanghai"
     """The district's time zone: dashboard days and windows are whole days here."""
     batch_size: int = 1000
@@ -67,30 +69,6 @@ class Settings:
     def nats_servers(self) -> list[str]:
         """The server list: CIVIC_NATS_URL may name a cluster, comma-separated."""
         return [u.strip() for u in self.resolved_nats_url().split(",") if u.strip()]
-
-    def event_store_env(self, *, create_tables: bool = True) -> dict[str, str]:
-        """The eventsourcing library's settings for the ledger's event store."""
-        url = self.database_url
-        if url and url.startswith(("postgresql://", "postgres://")):
-            u = urlparse(url)
-            return {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
-                "POSTGRES_DBNAME": u.path.lstrip("/") or "civic",
-                "POSTGRES_HOST": u.hostname or "localhost",
-                "POSTGRES_PORT": str(u.port or 5432),
-                "POSTGRES_USER": unquote(u.username or "civic"),
-                "POSTGRES_PASSWORD": unquote(u.password or ""),
-                "CREATE_TABLE": "y" if create_tables else "n",
-            }
-        if url and not url.startswith("sqlite"):
-            raise SystemExit(f"CIVIC_DATABASE_URL must be postgresql://... or sqlite:///path, not {url!r}")
-        path = urlparse(url).path if url else str(self.data_dir / "ledger.sqlite")
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": "10",
-            "CREATE_TABLE": "y" if create_tables else "n",
-        }
 
     @property
     def keys_path(self) -> Path:
