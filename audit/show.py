@@ -11,7 +11,7 @@ from audit.reader import LedgerMessage, last_position, read_ledger
 from audit.verify import Report, store_states, verify
 from config import Settings
 from schemas import DecodeFailure, decode
-from schemas import ledger as wire
+from schemas import topology
 
 
 def describe(m: LedgerMessage) -> str:
@@ -23,7 +23,7 @@ def describe(m: LedgerMessage) -> str:
     entity = next((f"{k}={getattr(e, k)}" for k in ("ticket_id", "dispute_id", "topic_id") if hasattr(e, k)), f"org={e.org_id}")
     when = e.occurred_at.isoformat(timespec="minutes")
     return (f"#{m.position:<7} {when}  {e.type:<22} {'/'.join(e.org_path):<32} {entity:<24} "
-            f"by {e.actor.role}:{e.actor.id}  {m.headers.get(wire.HASH, '')[:12]}")
+            f"by {e.actor.role}:{e.actor.id}  {m.headers.get(topology.HASH_HEADER, '')[:12]}")
 
 
 async def show(url: str, start: int, limit: int, echo: Callable[[str], None]) -> None:

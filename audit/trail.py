@@ -22,10 +22,11 @@ import msgspec
 from nats.js import JetStreamContext
 
 from audit.reader import last_position, read_ledger
-from consumers.streams import LEDGER
+from schemas.topology import LEDGER
 from projections.queries import STAGE_AFTER
 from schemas import DecodeFailure, decode
 from schemas import ledger as wire
+from schemas import topology
 
 ID_FIELD = {"ticket": "ticket_id", "dispute": "dispute_id", "topic": "topic_id"}
 STAGES = {
@@ -111,10 +112,10 @@ async def trail(js: JetStreamContext, kind: str, entity_id: str, positions: list
     for n in positions:
         msg = await js.get_msg(LEDGER, seq=n)
         headers = msg.headers or {}
-        recorded[n] = headers.get(wire.HASH, "")
+        recorded[n] = headers.get(topology.HASH_HEADER, "")
         if n - 1 not in recorded:
             before = await js.get_msg(LEDGER, seq=n - 1)
-            recorded[n - 1] = (before.headers or {}).get(wire.HASH, "")
+            recorded[n - 1] = (before.headers or {}).get(topology.HASH_HEADER, "")
         try:
             linked = wire.chain_hash(bytes.fromhex(recorded[n - 1]), n, msg.data).hex() == recorded[n]
         except ValueError:

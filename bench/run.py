@@ -29,9 +29,10 @@ from rich.table import Table
 
 from bench import chain
 from bench.district import events
-from civic.natsserver import NatsServer
+from adapters.natsserver import NatsServer
 from config import Settings
-from consumers.streams import INTAKE, LEDGER, ensure_streams
+from adapters.bus import ensure_streams
+from schemas.topology import INTAKE, LEDGER
 from projections.follow import follow
 from projections.rebuild import rebuild
 from schemas import decode

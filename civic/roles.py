@@ -14,23 +14,9 @@ log = logging.getLogger("civic")
 
 
 async def _connect(settings: Settings):  # type: ignore[no-untyped-def]
-    """Connect (waiting for the server if it is down: nats-py only reconnects after a first
-    success) and make sure the streams exist."""
-    import nats
+    from adapters.bus import connect_role
 
-    from consumers.streams import ensure_streams
-
-    delay = 0.2
-    while True:
-        try:
-            nc = await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                    connect_timeout=2, name="civic-role")
-            await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
-            return nc
-        except (OSError, TimeoutError, nats.errors.Error) as e:
-            log.warning("NATS not reachable (%s); retrying in %.1fs", e or type(e).__name__, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    return await connect_role(settings)
 
 
 async def run_ledger(settings: Settings) -> None:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from civic.natsserver import NatsServer
+from adapters.natsserver import NatsServer
 from config import Settings
 
 log = logging.getLogger("civic.up")

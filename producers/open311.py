@@ -25,7 +25,7 @@ from producers.directory import UnknownOrg
 from producers.gateway import Gateway
 from projections.readside import ReadSide
 from schemas.categories import BY_CODE, CATEGORIES
-from schemas.ledger import intake_subject
+from schemas.topology import intake_subject
 
 MAX_RESULTS = 1000
 WINDOW = timedelta(days=90)

@@ -15,7 +15,7 @@ import nats
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from config import Settings
-from consumers.streams import LEDGER
+from schemas.topology import LEDGER
 from projections.dashboard import NAME, DashboardProjection, create_schema
 from projections.facts import Clock
 from projections.follow import follow

@@ -14,7 +14,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from civic.natsserver import NatsServer
+from adapters.natsserver import NatsServer
 from config import Settings
 
 
@@ -41,7 +41,7 @@ def settings(tmp_path: Path, nats_server: NatsServer) -> Settings:
 
 @pytest.fixture
 async def js(nats_server: NatsServer):
-    from consumers.streams import ensure_streams
+    from adapters.bus import ensure_streams
 
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
@@ -66,7 +66,7 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     from consumers.ledger import LedgerWorker
     from adapters.eventstore import open_recorder
     from consumers.relay import Relay
-    from consumers.streams import ensure_streams
+    from adapters.bus import ensure_streams
     from domain.ledger import Ledger
     from adapters.eventstore import event_store_env
     from domain.personal import KeyStore

@@ -16,6 +16,7 @@ import schemas as s
 from audit.reader import read_ledger
 from audit.verify import store_states, verify
 from adapters.eventstore import open_recorder
+from schemas import topology
 from tests.conftest import RoleProcess
 from tests.support import many_tickets, read_stream, stream_count, wait_for
 
@@ -67,16 +68,16 @@ async def test_sigkill_anywhere_loses_nothing_and_duplicates_nothing(tmp_path, n
     assert kills["ledger"] >= 3 and kills["relay"] >= 3 and kills["nats"] == 1, kills
 
     async def all_in_ledger():
-        return await stream_count(js, "CIVIC_LEDGER") >= len(script.events)
+        return await stream_count(js, topology.LEDGER) >= len(script.events)
     await wait_for(all_in_ledger, timeout=90)
     await asyncio.sleep(1.0)  # anything extra (a duplicate) would show up now
 
-    intake = await read_stream(js, "CIVIC_INTAKE", "civic.intake.>")
-    ledger = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
+    intake = await read_stream(js, topology.INTAKE, topology.INTAKE_SUBJECTS)
+    ledger = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     expected = [e.event_id for e, _ in script.events]
     assert [msgspec.json.decode(m.data)["event_id"] for m in intake] == expected
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == expected
-    assert await stream_count(js, "CIVIC_REJECTED") == 0
+    assert await stream_count(js, topology.REJECTED) == 0
     report = await verify(read_ledger(js), store_states(open_recorder(settings)))
     assert report.ok and report.events == len(expected) and report.unrelayed == 0, report.summary()
 
@@ -87,8 +88,8 @@ async def test_sigkill_anywhere_loses_nothing_and_duplicates_nothing(tmp_path, n
 
 async def _has_streams(js) -> bool:
     try:
-        await js.stream_info("CIVIC_LEDGER")
-        await js.consumer_info("CIVIC_INTAKE", "ledger")
+        await js.stream_info(topology.LEDGER)
+        await js.consumer_info(topology.INTAKE, "ledger")
         return True
     except Exception:
         return False

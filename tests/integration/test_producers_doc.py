@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from schemas import topology
 from tests.support import read_stream, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
@@ -31,9 +32,9 @@ async def test_the_four_orders_example_runs_and_the_ledger_accepts_every_event(j
     assert len(lines) == 12 and all(line.startswith("accepted ") for line in lines), done.stdout
 
     async def all_in():
-        return await stream_count(js, "CIVIC_LEDGER") >= 12
+        return await stream_count(js, topology.LEDGER) >= 12
     await wait_for(all_in)
-    ledger = [msgspec.json.decode(m.data) for m in await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")]
+    ledger = [msgspec.json.decode(m.data) for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
     assert [e["type"] for e in ledger][-7:] == ["TicketRaised", "TicketDispatched", "TicketAccepted", "TicketProgressNoted",
                                                 "TicketResolved", "TicketRated", "TicketClosed"]
-    assert await stream_count(js, "CIVIC_REJECTED") == 0
+    assert await stream_count(js, topology.REJECTED) == 0

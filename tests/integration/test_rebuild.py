@@ -12,6 +12,7 @@ import schemas as s
 from projections.dashboard import NAME
 from projections.rebuild import rebuild
 from projections.store import Versions
+from schemas import topology
 from tests.conftest import RoleProcess
 from tests.scenario import scenario
 from tests.support import many_tickets, publish_all, read_model_answers, stream_count, wait_for
@@ -22,9 +23,9 @@ pytestmark = pytest.mark.integration
 async def caught_up(versions: Versions, js, events: int, version: int | None = None) -> int:  # type: ignore[no-untyped-def]
     """Wait until the ledger holds `events` and the read model (current, or `version`) has them all."""
     async def relayed():
-        return await stream_count(js, "CIVIC_LEDGER") >= events
+        return await stream_count(js, topology.LEDGER) >= events
     await wait_for(relayed, timeout=60)
-    end = await stream_count(js, "CIVIC_LEDGER")
+    end = await stream_count(js, topology.LEDGER)
 
     async def done():
         v = version or versions.current()
@@ -60,7 +61,7 @@ async def test_rebuild_beside_the_live_version_then_switch(full_pipeline):
     versions.switch(done.version)
     extra = s.TicketRaised(event_id="after-switch", occurred_at=events[-1][0].occurred_at, source="t",
                            actor=s.Actor(role="resident", id="r"), org_id="c1", ticket_id="T100", category="parking", title="new")
-    await publish_all(js, [(extra, "civic.intake.TicketRaised.yn.ta.c1")])
+    await publish_all(js, [(extra, topology.intake_subject(extra, ("yn", "ta", "c1")))])
     await caught_up(versions, js, len(events) + 1, done.version)  # the projector moved over to the new version
 
 

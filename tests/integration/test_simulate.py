@@ -15,6 +15,7 @@ import pytest
 from producers.feed import feed
 from producers.sdk import Producer
 from producers.simulator import Plan, simulate
+from schemas import topology
 from tests.support import read_stream, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,11 +31,11 @@ async def test_every_simulated_event_is_accepted_by_the_pipeline(js, pipeline, s
     assert f"{len(expected)} events" in done.stdout and f"{len(expected)} new" in done.stdout
 
     async def all_in_ledger():
-        return await stream_count(js, "CIVIC_LEDGER") >= len(expected)
+        return await stream_count(js, topology.LEDGER) >= len(expected)
     await wait_for(all_in_ledger, timeout=60)
     await asyncio.sleep(0.5)
-    assert await stream_count(js, "CIVIC_REJECTED") == 0
-    ledger = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
+    assert await stream_count(js, topology.REJECTED) == 0
+    ledger = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == expected
 
 

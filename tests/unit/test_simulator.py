@@ -14,7 +14,7 @@ from domain.ledger import Incoming, Ledger
 from domain.personal import KeyStore
 from producers.district import build_district, org_events
 from producers.simulator import END, Plan, simulate
-from schemas.ledger import intake_subject
+from schemas.topology import intake_subject
 
 
 def wire(plan: Plan) -> bytes:
