@@ -6,6 +6,7 @@ COPY config config
 COPY schemas schemas
 COPY domain domain
 COPY adapters adapters
+COPY application application
 COPY consumers consumers
 COPY producers producers
 COPY projections projections

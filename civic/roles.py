@@ -21,9 +21,9 @@ async def _connect(settings: Settings):  # type: ignore[no-untyped-def]
 
 async def run_ledger(settings: Settings) -> None:
     from consumers.ledger import LedgerWorker
-    from domain.ledger import Ledger
     from adapters.eventstore import event_store_env
-    from domain.personal import KeyStore
+    from adapters.keys import KeyStore
+    from application.ledger import Ledger
 
     nc = await _connect(settings)
     stop = _stop_on_signals()

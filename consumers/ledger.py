@@ -1,6 +1,7 @@
 """The ledger consumer: CIVIC_INTAKE -> rules -> event store, refusals -> CIVIC_REJECTED.
 
-A durable pull consumer, read in batches. For each batch: check it (domain.ledger), publish
+A durable pull consumer, read in batches. For each batch: parse each subject into the event
+type and org path the application takes, check the batch (application.ledger), publish
 its refusals with acks, store its events and its last intake sequence in one transaction,
 then ack and nudge the relay. A crash at any point is safe: before the commit the batch is
 redelivered and its rejections republished under the same Nats-Msg-Id; after it, the stored
@@ -22,7 +23,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from domain.ledger import Incoming, Ledger, Rejection
+from application.ledger import Incoming, Ledger, Rejection
 from schemas import topology
 from schemas.topology import INTAKE, INTAKE_SUBJECTS, LEDGER_CONSUMER, LEDGER_NUDGE, REJECTED
 
@@ -39,6 +40,12 @@ def consumer_config(batch_size: int, after: int = 0) -> ConsumerConfig:
         **start, ack_wait=60.0, max_ack_pending=batch_size * 4, max_deliver=-1,
         max_waiting=16,
     )
+
+
+def incoming(m: Msg) -> Incoming:
+    """The plain values the ledger application takes from one intake message."""
+    event_type, org_path = topology.parse_intake_subject(m.subject)
+    return Incoming(m.metadata.sequence.stream, event_type, org_path, m.data, m.metadata.num_delivered)
 
 
 class LedgerWorker:
@@ -121,10 +128,11 @@ class LedgerWorker:
         return ready, []
 
     async def _process(self, msgs: list[Msg]) -> None:
-        batch = [Incoming(m.metadata.sequence.stream, m.subject, m.data, m.metadata.num_delivered) for m in msgs]
+        batch = [incoming(m) for m in msgs]
+        subjects = {m.metadata.sequence.stream: m.subject for m in msgs}
         pending = await asyncio.to_thread(self.ledger.check, batch)
         try:
-            await asyncio.gather(*(self._reject(r) for r in pending.outcome.rejections))
+            await asyncio.gather(*(self._reject(r, subjects[r.message.sequence]) for r in pending.outcome.rejections))
         except BaseException:
             self.ledger.discard()
             raise
@@ -135,16 +143,17 @@ class LedgerWorker:
         if outcome.rejections:
             log.info("rejected %d: %s", len(outcome.rejections), sorted({r.code for r in outcome.rejections}))
 
-    async def _reject(self, r: Rejection) -> None:
+    async def _reject(self, r: Rejection, subject: str) -> None:
+        """Publish a refusal under the subject the producer used, whatever it was."""
         headers = {
             "Nats-Msg-Id": f"intake-{r.message.sequence}",
             topology.REASON_HEADER: r.code,
             topology.REASON_TEXT_HEADER: r.detail.replace("\r", " ").replace("\n", " ")[:1000],
             topology.INTAKE_SEQUENCE_HEADER: str(r.message.sequence),
-            topology.INTAKE_SUBJECT_HEADER: r.message.subject,
+            topology.INTAKE_SUBJECT_HEADER: subject,
         }
         if r.field:
             headers[topology.FIELD_HEADER] = r.field
         if r.event_id:
             headers[topology.EVENT_ID_HEADER] = r.event_id
-        await self.js.publish(topology.rejected_subject(r.code, r.message.subject), r.message.data, headers=headers, stream=REJECTED)
+        await self.js.publish(topology.rejected_subject(r.code, subject), r.message.data, headers=headers, stream=REJECTED)

@@ -63,13 +63,12 @@ class Pipeline:
 async def running_pipeline(settings: Settings, projector: bool = False):
     """Ledger, relay (and the projector) as tasks of the test's event loop, on real NATS and a
     real store (SQLite or PostgreSQL, as the settings say)."""
-    from consumers.ledger import LedgerWorker
-    from adapters.eventstore import open_recorder
-    from consumers.relay import Relay
     from adapters.bus import ensure_streams
-    from domain.ledger import Ledger
-    from adapters.eventstore import event_store_env
-    from domain.personal import KeyStore
+    from adapters.eventstore import event_store_env, open_recorder
+    from adapters.keys import KeyStore
+    from application.ledger import Ledger
+    from consumers.ledger import LedgerWorker
+    from consumers.relay import Relay
     from projections.dashboard import NAME
     from projections.facts import Clock
     from projections import event_index

@@ -1,7 +1,9 @@
 """The ledger application: checks a batch of intake messages against the rules and stores the
 accepted events with the batch's intake position, in one transaction.
 
-Synchronous (the eventsourcing library is); the consumer runs it off the event loop.
+Synchronous (the eventsourcing library is); the consumer runs it off the event loop. It gets
+plain values (sequence, the subject's event type and org path tokens, bytes, delivery count):
+the consumer parses the subject, so the rules here know no NATS.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, StoredEvent, Tracking
 from eventsourcing.utils import get_topic
 
+from adapters.keys import KeyStore
 from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id
 from domain.deliberation import ROLES as TOPIC_ROLES
 from domain.deliberation import Deliberation
 from domain.dispute import ROLES as DISPUTE_ROLES
 from domain.dispute import Dispute
 from domain.org import ALLOWED_PARENTS, ORG_ROLES, OrgUnit
-from domain.personal import KeyStore, mac, seal
+from domain.personal import mac, seal
 from domain.refusal import Refused, require
 from domain.ticket import ROLES as TICKET_ROLES
 from domain.ticket import Ticket
@@ -34,9 +37,11 @@ from schemas.deliberation import DeliberationEvent
 from schemas.dispute import DisputeEvent
 from schemas.intake import DecodeFailure, decode, encode
 from schemas.ticket import TicketEvent
+from schemas import topology
+from schemas.topology import INTAKE
 
-INTAKE = "CIVIC_INTAKE"
-"""The tracking name: the ledger's position is the last intake stream sequence it processed."""
+# The tracking name is the intake stream's: the ledger's position is the last intake stream
+# sequence it processed.
 MAX_DELIVERIES = 5
 """A message whose batch has failed this many times is set aside as `poison`."""
 
@@ -53,12 +58,20 @@ CREATING_TYPES = {cls.__struct_config__.tag for cls in CREATES}  # type: ignore[
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """One intake message as the consumer received it."""
+    """One intake message, its subject already parsed by the consumer."""
 
     sequence: int
-    subject: str
+    event_type: str
+    """The subject's event type token ("" when the subject named none)."""
+    org_path: tuple[str, ...]
+    """The subject's org ids, from the root down."""
     data: bytes
     deliveries: int = 1
+
+    @property
+    def subject(self) -> str:
+        """The intake subject these tokens spell, for refusal texts."""
+        return topology.subject("intake", self.event_type, self.org_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +248,7 @@ class Ledger(Application):
         event: Event | None = None
         try:
             event = decode(message.data)
-            if self.apply(event, message.subject, batch):
+            if self.apply(event, message, batch):
                 outcome.accepted += 1
             else:
                 outcome.duplicates += 1
@@ -253,13 +266,12 @@ class Ledger(Application):
 
     # -- the rules that span aggregates ---------------------------------------------------------
 
-    def apply(self, event: Event, subject: str, batch: Batch) -> bool:
+    def apply(self, event: Event, message: Incoming, batch: Batch) -> bool:
         """Check one event and add it to the batch. False for a silent duplicate; Refused if not allowed."""
         require(not event.sealed and not event.org_path, "sealed_by_producer")
-        tokens = tuple(subject.split("."))
-        require(tokens[:3] == ("civic", "intake", event.type) and tokens[-1] == event.org_id, "subject_mismatch",
-                f"subject {subject} does not name {event.type} at {event.org_id}")
-        path = tokens[3:]
+        path = message.org_path
+        require(message.event_type == event.type and path[-1:] == (event.org_id,), "subject_mismatch",
+                f"subject {message.subject} does not name {event.type} at {event.org_id}")
         self._check_personal(event)
         macs = self._macs(event)
         cls = AGGREGATE_OF_TYPE[event.type]
