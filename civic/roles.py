@@ -56,7 +56,7 @@ async def run_relay(settings: Settings) -> None:
 async def run_web(settings: Settings) -> None:
     import uvicorn
 
-    from dashboards.app import create_app
+    from civic.web import create_app
 
     # A short graceful timeout: an open live-update stream (SSE) would otherwise hold shutdown for its full length.
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, timeout_graceful_shutdown=2,

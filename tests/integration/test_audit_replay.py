@@ -16,7 +16,7 @@ from audit.trail import scan, trail
 from bench.replay import measure
 from config import Settings
 from schemas.topology import LEDGER
-from dashboards.app import create_app
+from civic.web import create_app
 from schemas.topology import intake_subject
 from schemas import topology
 from tests.conftest import running_pipeline

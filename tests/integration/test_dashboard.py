@@ -8,7 +8,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 import schemas as s
-from dashboards.app import create_app
+from civic.web import create_app
 from schemas import topology
 from tests.scenario import scenario
 from tests.support import wait_for

@@ -8,7 +8,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 import schemas as s
-from dashboards.app import create_app
+from civic.web import create_app
 from producers.gateway import Tokens, tokens_path
 from projections.event_index import EventIndex, create_schema, event_status
 from projections.store import SQLiteDatabase

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 import schemas as s
-from dashboards.app import create_app
+from civic.web import create_app
 from producers.gateway import Tokens, tokens_path
 from schemas import topology
 from tests.scenario import DISPATCHER, WORKER, at
