@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from config import Settings
+from schemas import topology
 
 # Tables are wider than 80 columns: keep them whole when printed to a pipe or a file.
 out = Console(width=max(120, shutil.get_terminal_size().columns), soft_wrap=True)
@@ -149,7 +150,7 @@ async def run_trail(settings: Settings, kind: str, entity_id: str, full_scan: bo
         if detail := _detail(s.detail):
             out.print(f"        {detail}", highlight=False, markup=False)  # residents' and workers' own words
     out.print("hours in each stage: " + (", ".join(f"{k} {v:g}" for k, v in result.hours_in_stage.items()) or "-"))
-    out.print("ok: h(n) recomputed from the Civic-Hash recorded at n-1 and the event's bytes is the one recorded at n; "
+    out.print(f"ok: h(n) recomputed from the {topology.HASH_HEADER} recorded at n-1 and the event's bytes is the one recorded at n; "
               "`civic audit verify` proves the whole chain.")
     for fault in result.faults:
         out.print(f"[red]{fault}[/red]")

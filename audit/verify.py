@@ -91,7 +91,7 @@ async def verify(messages: AsyncIterator[LedgerMessage], stored: Iterator[tuple[
         # dropped or moved event is reported where it happened, not again at every later position.
         chained = _header_position(m)
         if chained is None:
-            here(f"Civic-Position header is {m.headers.get(topology.POSITION_HEADER)!r}, not a position")
+            here(f"{topology.POSITION_HEADER} header is {m.headers.get(topology.POSITION_HEADER)!r}, not a position")
             chained = m.position + offset
         elif chained - m.position != offset:
             offset = chained - m.position

@@ -115,7 +115,7 @@ async def main(url: str | None, fill: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.replay")
-    parser.add_argument("url", nargs="?", help="A NATS server holding CIVIC_LEDGER (default: a fresh one, filled)")
+    parser.add_argument("url", nargs="?", help=f"A NATS server holding {topology.LEDGER} (default: a fresh one, filled)")
     parser.add_argument("--fill", type=int, default=100_000, help="Events to write into the fresh server's ledger")
     args = parser.parse_args()
     asyncio.run(main(args.url, args.fill))
