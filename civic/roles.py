@@ -8,15 +8,10 @@ import asyncio
 import logging
 import signal
 
+from adapters.bus import connect_role
 from config import Settings
 
 log = logging.getLogger("civic")
-
-
-async def _connect(settings: Settings):  # type: ignore[no-untyped-def]
-    from adapters.bus import connect_role
-
-    return await connect_role(settings)
 
 
 async def run_ledger(settings: Settings) -> None:
@@ -25,7 +20,7 @@ async def run_ledger(settings: Settings) -> None:
     from adapters.keys import KeyStore
     from application.ledger import Ledger
 
-    nc = await _connect(settings)
+    nc = await connect_role(settings)
     stop = _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
@@ -37,7 +32,7 @@ async def run_relay(settings: Settings) -> None:
     from adapters.eventstore import open_recorder
     from consumers.relay import Relay
 
-    nc = await _connect(settings)
+    nc = await connect_role(settings)
     stop = _stop_on_signals()
     recorder = None
     while recorder is None and not stop.is_set():
@@ -71,7 +66,7 @@ async def run_projector(settings: Settings) -> None:
     from projections.projector import EventIndexer, Projector
     from projections.store import Versions
 
-    nc = await _connect(settings)
+    nc = await connect_role(settings)
     stop = _stop_on_signals()
     js = nc.jetstream()
     await asyncio.gather(
