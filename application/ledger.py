@@ -31,17 +31,15 @@ from domain.ticket import Ticket
 from schemas import (
     DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, TicketDispatched, TicketRaised, TicketVoided,
     TopicProposed,
+    topology,
 )
 from schemas.base import Event
 from schemas.deliberation import DeliberationEvent
 from schemas.dispute import DisputeEvent
 from schemas.intake import DecodeFailure, decode, encode
 from schemas.ticket import TicketEvent
-from schemas import topology
-from schemas.topology import INTAKE
+from schemas.topology import INTAKE  # also the tracking name: the position is the last intake sequence processed
 
-# The tracking name is the intake stream's: the ledger's position is the last intake stream
-# sequence it processed.
 MAX_DELIVERIES = 5
 """A message whose batch has failed this many times is set aside as `poison`."""
 
