@@ -15,12 +15,18 @@ import nats
 
 from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
 from dashboards.health import Health, HealthProbe
+from dashboards.open311 import Open311ReadController
 from dashboards.pages import web_pages
 from producers.gateway import Gateway, GatewayController, Tokens, tokens_path
 from producers.open311 import Open311Controller
 from projections.readside import NotBuilt
 from projections import event_index
 from projections.store import Versions
+
+
+class Open311(Open311Controller, Open311ReadController):
+    """Open311's write side (producers) and read side (dashboards) share their paths, and Litestar
+    serves one controller per path: one class that has the handlers of both."""
 
 
 def not_built(_: Request, exc: Exception) -> Response[dict[str, str]]:
@@ -62,7 +68,7 @@ def create_app(settings: Settings) -> Litestar:
         return request.app.openapi_schema.to_schema()
 
     return Litestar(
-        route_handlers=[healthz, prometheus, openapi, DashboardController, GatewayController, Open311Controller, web_pages(read)],
+        route_handlers=[healthz, prometheus, openapi, DashboardController, GatewayController, Open311, web_pages(read)],
         dependencies={"read": Provide(lambda: read, sync_to_thread=False), "gateway": Provide(lambda: gateway, sync_to_thread=False)},
         exception_handlers={ValidationException: invalid_params, Invalid: invalid_params, NotBuilt: not_built},
         on_shutdown=[probe.close],
