@@ -67,7 +67,8 @@ class ServiceRequestQueries:
                        limit: int = LIMIT) -> list[ServiceRequest]:
         """Tickets raised at instants start..end (both included), of these categories (all without),
         only open ones (open_=True) or only the others (False), newest first, at most `limit`."""
-        where, args = ["t.raised_at >= ? AND t.raised_at <= ?"], [start, end]
+        where: list[str] = ["t.raised_at >= ? AND t.raised_at <= ?"]
+        args: list[int | str] = [start, end]
         if categories:
             where.append(f"t.category IN ({_marks(categories)})")
             args += categories
@@ -76,7 +77,7 @@ class ServiceRequestQueries:
             args += OPEN_STAGES
         return self._select(" AND ".join(where), args, limit)
 
-    def _select(self, where: str, args: list, limit: int) -> list[ServiceRequest]:
+    def _select(self, where: str, args: list[int | str] | list[str], limit: int) -> list[ServiceRequest]:
         out = []
         for tid, stage, code, title, raised, updated, deadline, duplicate_of, agency, raised_detail, last_detail in \
                 self.db.query(_SELECT.format(where=where), [*args, limit]):
@@ -84,8 +85,11 @@ class ServiceRequestQueries:
             note = msgspec.json.decode(last_detail) if last_detail else {}
             notes = f"merged into {duplicate_of}" if stage == "voided" else note.get("resolution") or note.get("reason")
             out.append(ServiceRequest(tid, stage in OPEN_STAGES, stage, code, raised_fields.get("description") or title, notes,
-                                      agency, self._iso(raised), self._iso(updated), self._iso(deadline)))
+                                      agency, self._when(raised), self._iso(updated), self._iso(deadline)))
         return out
 
+    def _when(self, instant: int) -> str:
+        return datetime.fromtimestamp(instant, self.clock.tz).isoformat()
+
     def _iso(self, instant: int | None) -> str | None:
-        return None if instant is None else datetime.fromtimestamp(instant, self.clock.tz).isoformat()
+        return None if instant is None else self._when(instant)
