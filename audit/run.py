@@ -117,8 +117,9 @@ def dashboard_table(board, title: str) -> Table:  # type: ignore[no-untyped-def]
 
 
 async def run_trail(settings: Settings, kind: str, entity_id: str, full_scan: bool) -> int:
-    from audit.trail import indexed_positions, scan, trail
+    from audit.trail import scan, trail
     from projections.dashboard import NAME
+    from projections.queries import DashboardQueries
     from projections.store import Versions
 
     versions = Versions(NAME, settings.data_dir, settings.database_url)
@@ -130,11 +131,11 @@ async def run_trail(settings: Settings, kind: str, entity_id: str, full_scan: bo
         else:
             db = versions.open(version, readonly=True)
             try:
-                positions, upto = indexed_positions(db, kind, entity_id)
+                index = DashboardQueries(db).trail_index(kind, entity_id)
             finally:
                 db.close()
-            positions += await scan(js, kind, entity_id, start=upto + 1)
-            found_by = f"the dashboard read model's index (v{version}, up to position {upto}) and a scan after it"
+            positions = index.positions + await scan(js, kind, entity_id, start=index.position + 1)
+            found_by = f"the dashboard read model's index (v{version}, up to position {index.position}) and a scan after it"
         result = await trail(js, kind, entity_id, positions, found_by)
     if not result.steps:
         err.print("\n".join(result.faults))

@@ -3,9 +3,9 @@
 Events of one ticket are spread over subjects civic.ledger.<type>.<org path> (the ticket id is
 not in the subject), so the stream's subject filter cannot find them. The dashboard read model
 keeps an index of them (its `trail` table: kind, entity id, ledger position); the trail takes the
-positions from there, reads the events after the read model's position by scanning, and fetches
-each indexed message from the ledger by sequence. Without a read model (an auditor with ledger
-access only) or with `scan`, it reads the whole ledger instead.
+positions from there (DashboardQueries.trail_index), reads the events after the read model's
+position by scanning, and fetches each indexed message from the ledger by sequence. Without a
+read model (an auditor with ledger access only) or with `scan`, it reads the whole ledger instead.
 
 Each fetched message is checked against the hash its predecessor recorded: h(n) is recomputed
 from h(n-1) and the bytes. That proves the event is the one chained at n; that h(n-1) itself is
@@ -80,13 +80,6 @@ class Trail:
     @property
     def ok(self) -> bool:
         return bool(self.steps) and not self.faults
-
-
-def indexed_positions(db, kind: str, entity_id: str) -> tuple[list[int], int]:  # type: ignore[no-untyped-def]
-    """(positions the read model's trail index holds for the entity, the read model's position)."""
-    rows = db.query("SELECT position FROM trail WHERE kind=? AND entity_id=? ORDER BY position", (kind, entity_id))
-    tracked = db.query("SELECT position FROM tracking WHERE name='dashboard'")
-    return [r[0] for r in rows], (tracked[0][0] if tracked else 0)
 
 
 async def scan(js: JetStreamContext, kind: str, entity_id: str, start: int = 1,

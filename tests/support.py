@@ -68,18 +68,27 @@ def read_model_answers(db, to: str = "2026-12-31") -> bytes:  # type: ignore[no-
     versions at the same ledger position must give the same."""
     from datetime import date
 
+    from projections.casework import CaseworkQueries
+    from projections.evidence import EvidenceQueries
     from projections.facts import Clock
     from projections.queries import DashboardQueries, TicketQueries
+    from projections.service_requests import ServiceRequestQueries
 
     clock = Clock()
     boards, tickets = DashboardQueries(db, clock), TicketQueries(db, clock)
-    now = clock.start_of(date.fromisoformat(to))
+    casework, evidence, requests = CaseworkQueries(db, clock), EvidenceQueries(db, clock), ServiceRequestQueries(db, clock)
+    end = date.fromisoformat(to)
+    now = clock.start_of(end)
     answers: list = [boards.position(), boards.orgs()]
     for org in boards.orgs():
         prefixes = boards.prefixes(org.org_id)
-        answers += [boards.dashboard(org.org_id, None, date.fromisoformat(to)),
+        answers += [boards.dashboard(org.org_id, None, end),
                     boards.dashboard(org.org_id, date(2026, 3, 1), date(2026, 3, 5)),
-                    tickets.tickets(prefixes, "all", None, 1, 500, now), tickets.workload(prefixes, now)]
-        for t in tickets.tickets(prefixes, "all", None, 1, 500, now).tickets:
-            answers.append(tickets.timeline(t.ticket_id, now))
+                    tickets.tickets(prefixes, "all", None, 1, 500, now), tickets.workload(prefixes, now),
+                    casework.disputes(prefixes, None, end), casework.topics(prefixes, None, end),
+                    evidence.cohort(prefixes, None, end)]
+        listed = [t.ticket_id for t in tickets.tickets(prefixes, "all", None, 1, 500, now).tickets]
+        answers.append(requests.by_ids(listed))
+        for ticket_id in listed:
+            answers += [tickets.timeline(ticket_id, now), boards.trail_index("ticket", ticket_id)]
     return msgspec.json.encode(answers)

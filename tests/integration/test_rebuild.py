@@ -10,6 +10,7 @@ import pytest
 
 import schemas as s
 from projections.dashboard import NAME
+from projections.queries import DashboardQueries
 from projections.rebuild import rebuild
 from projections.store import Versions
 from schemas import topology
@@ -33,8 +34,7 @@ async def caught_up(versions: Versions, js, events: int, version: int | None = N
             return False
         db = versions.open(v, readonly=True)
         try:
-            rows = db.query("SELECT position FROM tracking")
-            return bool(rows) and rows[0][0] >= end
+            return DashboardQueries(db).position() >= end
         finally:
             db.close()
     await wait_for(done, timeout=60)
