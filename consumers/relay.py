@@ -23,6 +23,7 @@ from nats.js.errors import APIError
 from consumers.ledger import NUDGE
 from consumers.streams import LEDGER, ORG_DIRECTORY, ensure_org_directory
 from schemas import ledger as wire
+from schemas.families import PARENT_FIELD
 
 log = logging.getLogger("civic.relay")
 ACK_TIMEOUT = 10.0
@@ -139,8 +140,8 @@ class Relay:
         batch goes to the ledger stream: a crash in between repeats an idempotent put, never skips one."""
         puts = []
         for route in routes:
-            if route.type in ("OrgUnitRegistered", "OrgUnitMoved"):
-                parent = route.parent_id if route.type == "OrgUnitRegistered" else route.new_parent_id
+            if field := PARENT_FIELD.get(route.type):
+                parent = getattr(route, field)
                 puts.append(await self.js.publish_async(f"$KV.{ORG_DIRECTORY}.{route.org_id}", (parent or "").encode()))
         if puts:
             await asyncio.wait_for(asyncio.gather(*puts), ACK_TIMEOUT)

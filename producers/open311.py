@@ -24,12 +24,14 @@ import schemas as s
 from producers.directory import UnknownOrg
 from producers.gateway import Gateway
 from projections.readside import ReadSide
+from schemas import lifecycle
 from schemas.categories import BY_CODE, CATEGORIES
 from schemas.ledger import intake_subject
 
 MAX_RESULTS = 1000
 WINDOW = timedelta(days=90)
-OPEN_STAGES = ("raised", "dispatched", "accepted", "returned", "reopened")
+OPEN_STAGES = lifecycle.OPEN
+"""Open311 'open': work outstanding (the lifecycle table's open stages); every other stage is 'closed'."""
 REQUEST_FIELDS = ("service_request_id", "status", "status_notes", "service_name", "service_code", "description",
                   "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
                   "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from schemas import lifecycle
+
 TICKET_COUNTERS = (
     "raised", "dispatched", "accepted", "resolved", "closed", "rated", "satisfied", "basically_satisfied",
     "dissatisfied", "contacted", "reopened", "returned", "resolved_late", "voided",
@@ -55,8 +57,8 @@ class TicketState:
     title: str
     channel: str
     raised_at: int
-    stage: str = "raised"
-    round: int = 1
+    stage: str = lifecycle.START
+    round: int = lifecycle.FIRST_ROUND
     first_dispatched_at: int | None = None
     first_accepted_at: int | None = None
     first_resolved_at: int | None = None
@@ -83,7 +85,7 @@ class TicketState:
     @property
     def open(self) -> bool:
         """Work outstanding: not resolved in its current round, not closed or voided."""
-        return self.stage in ("raised", "dispatched", "accepted", "returned", "reopened")
+        return self.stage in lifecycle.OPEN
 
     @property
     def left_open_at(self) -> int | None:
