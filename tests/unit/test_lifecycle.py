@@ -8,6 +8,7 @@ test_ticket_rules.py; these tests check the table's own shape and that the read 
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 from pathlib import Path
 from typing import get_args
@@ -199,3 +200,18 @@ def test_aggregate_and_fold_agree_on_random_walks(tree: Desk, tmp_path: Path) ->
     assert {name for name, _ in taken} == {tag(r.event) for r in LIFECYCLE[1:]}
     assert {("TicketRated", "dissatisfied"), ("TicketRated", "satisfied")} <= taken
     assert max(rnd for _, rnd in folded.values()) > 2
+
+
+def _js_keys(text: str, name: str) -> list[set[str]]:
+    """The keys of every `name: { key: "...", ... }` object literal in a JS source."""
+    return [set(re.findall(r"(\w+):\s*\"", body)) for body in re.findall(rf"\b{name}: \{{([^}}]*)\}}", text)]
+
+
+def test_pages_label_every_stage_and_status() -> None:
+    """The dashboards' labels (zh, en) and status tabs follow the table; a new stage without a label fails here."""
+    static = Path(__file__).parents[2] / "dashboards" / "static"
+    i18n = (static / "i18n.js").read_text(encoding="utf-8")
+    assert _js_keys(i18n, "stage") == [set(STAGES)] * 2
+    assert _js_keys(i18n, "status") == [set(STATUSES)] * 2
+    tabs = re.search(r"const STATUSES = \[([^\]]*)\]", (static / "org.js").read_text(encoding="utf-8"))
+    assert tabs is not None and re.findall(r"\"(\w+)\"", tabs.group(1)) == list(STATUSES)
