@@ -22,7 +22,7 @@ from domain.org import ALLOWED_PARENTS, OrgUnit
 from domain.personal import KeyStore, mac, seal
 from domain.refusal import Refused, require
 from domain.ticket import Ticket
-from schemas import DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, TicketDispatched, TicketRaised, TicketVoided
+from schemas import DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, TicketRaised, TicketVoided
 from schemas.base import Event
 from schemas.families import CREATING_TYPES, FAMILY_OF_TYPE
 from schemas.intake import DecodeFailure, decode, encode
@@ -306,8 +306,9 @@ class Ledger(Application):
                 target.decide(event)
             return
         target.decide(event)  # type: ignore[attr-defined]
-        if isinstance(event, TicketDispatched) and event.to_unit:
-            require(batch.get(OrgUnit, event.to_unit) is not None, "unknown_org", f"dispatch to unknown unit {event.to_unit}")
+        for ref in event.org_refs:  # e.g. the unit a dispatch names
+            unit = getattr(event, ref)
+            require(not unit or batch.get(OrgUnit, unit) is not None, "unknown_org", f"{ref} names unknown unit {unit}")
         if isinstance(event, TicketVoided):
             original = batch.get(Ticket, event.duplicate_of)
             require(original is not None and original.stage != "voided", "bad_duplicate",

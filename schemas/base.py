@@ -117,6 +117,8 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """True on the one event type that creates its family's aggregate (TicketRaised, ...)."""
     parent_field: ClassVar[str | None] = None
     """On org events that place a unit in the tree: the field naming its (new) parent."""
+    org_refs: ClassVar[tuple[str, ...]] = ()
+    """Fields naming another org unit that must be registered when set (else unknown_org)."""
 
     @property
     def type(self) -> str:

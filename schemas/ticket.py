@@ -33,6 +33,8 @@ class TicketDispatched(TicketEvent, tag=True, kw_only=True):
     v2: an absolute deadline; v1 sent `deadline_hours` (upcast in schemas/evolution.py).
     """
 
+    org_refs = ("to_unit",)
+
     deadline: AwareDatetime
     to_unit: OrgId | None = None
     to_worker: PseudonymousId | None = None

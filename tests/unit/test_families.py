@@ -121,3 +121,14 @@ def test_derive() -> None:
         derive((ThingUsed,))
     with pytest.raises(ValueError, match="declares no family"):
         derive((Stray,))
+
+
+@pytest.mark.parametrize("cls", [c for c in EVENT_TYPES if c.org_refs], ids=lambda c: c.__name__)
+def test_org_refs_name_fields_of_the_type(cls: type[Event]) -> None:
+    fields = {f.name for f in msgspec.structs.fields(cls)}
+    assert set(cls.org_refs) <= fields
+    assert cls.family.name != "org"  # the ledger checks references on the other families' events
+
+
+def test_declared_org_refs() -> None:
+    assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {"TicketDispatched": ("to_unit",)}
