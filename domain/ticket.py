@@ -38,7 +38,7 @@ class Ticket(CivicAggregate):
     def decide(self, event: Event) -> None:
         """Refuses what this ticket's history does not allow. Cross-aggregate checks (the unit a
         dispatch names, the ticket a void points to) are made by the ledger."""
-        rule = lifecycle.RULES[type(event)]  # type: ignore[index]
+        rule = lifecycle.RULES[type(event)]
         require(event.actor.role in rule.roles, "role_not_allowed", f"a {event.actor.role} may not record {event.type}")
         require(not event.creates, self.events.family.exists_code, f"ticket {self.ticket_id} was already raised")
         require(self.stage not in lifecycle.FINAL, "ticket_finished", f"ticket {self.ticket_id} is {self.stage}")

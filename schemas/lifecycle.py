@@ -107,8 +107,10 @@ LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketRecategorised, DISPATCHERS, UNFINISHED, None),
 )
 
-RULES: dict[type[TicketEvent], Rule] = {rule.event: rule for rule in LIFECYCLE}
-RULES_BY_TYPE: dict[str, Rule] = {rule.event.__struct_config__.tag: rule for rule in LIFECYCLE}  # type: ignore[misc]
+RULES: dict[type, Rule] = {rule.event: rule for rule in LIFECYCLE}
+"""Event class -> its rule."""
+RULES_BY_TYPE: dict[str, Rule] = {str(rule.event.__struct_config__.tag): rule for rule in LIFECYCLE}
+"""Event type name (the wire's `type`) -> its rule."""
 START: str = next(rule.to for rule in LIFECYCLE if rule.event.creates and rule.to)
 FIRST_ROUND = 1
 
