@@ -11,13 +11,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import msgspec
-import nats
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from adapters.bus import connect
 from config import Settings
 from schemas import topology
 
@@ -27,8 +27,9 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 @asynccontextmanager
-async def ledger(settings: Settings) -> AsyncIterator:
-    nc = await nats.connect(settings.resolved_nats_url(), connect_timeout=5, max_reconnect_attempts=3)
+async def ledger(settings: Settings, identity: str = "auditor") -> AsyncIterator:
+    """The ledger stream, read as `identity` (an auditor by default: it may read nothing else)."""
+    nc = await connect(settings, identity, connect_timeout=5, max_reconnect_attempts=3)
     try:
         yield nc.jetstream()
     finally:
@@ -204,7 +205,7 @@ async def run_checkpoint(settings: Settings, key_file: Path | None, out_file: Pa
 
     default_key, default_out = default_paths(settings.data_dir)
     key_file, out_file = key_file or default_key, out_file or default_out
-    async with ledger(settings) as js:
+    async with ledger(settings, "checkpoint") as js:
         written = await write_checkpoint(js, key_file, out_file)
     if written.created_key:
         err.print(f"created the checkpoint key {key_file} (mode 0600); its public key, also in {key_file.with_suffix('.pub')}:")

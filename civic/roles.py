@@ -20,7 +20,7 @@ async def run_ledger(settings: Settings) -> None:
     from adapters.keys import KeyStore
     from application.ledger import Ledger
 
-    nc = await connect_role(settings)
+    nc = await connect_role(settings, "ledger")
     stop = _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
@@ -32,7 +32,7 @@ async def run_relay(settings: Settings) -> None:
     from adapters.eventstore import open_recorder
     from consumers.relay import Relay
 
-    nc = await connect_role(settings)
+    nc = await connect_role(settings, "relay")
     stop = _stop_on_signals()
     recorder = None
     while recorder is None and not stop.is_set():
@@ -54,8 +54,9 @@ async def run_web(settings: Settings) -> None:
     from civic.web import create_app
 
     # A short graceful timeout: an open live-update stream (SSE) would otherwise hold shutdown for its full length.
+    tls = {"ssl_certfile": str(settings.web_tls_cert), "ssl_keyfile": str(settings.web_tls_key)} if settings.web_tls_cert else {}
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, timeout_graceful_shutdown=2,
-                                           port=settings.port, log_level="warning", lifespan="on"))
+                                           port=settings.port, log_level="warning", lifespan="on", **tls))
     await server.serve()
 
 
@@ -66,7 +67,7 @@ async def run_projector(settings: Settings) -> None:
     from projections.projector import EventIndexer, Projector
     from projections.store import Versions
 
-    nc = await connect_role(settings)
+    nc = await connect_role(settings, "projector")
     stop = _stop_on_signals()
     js = nc.jetstream()
     await asyncio.gather(

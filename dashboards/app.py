@@ -16,6 +16,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
+from adapters.bus import connect_options
 from config import Settings
 from dashboards import metrics
 from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
@@ -36,7 +37,7 @@ class Web:
     gateway), the dashboards' read side and the event index."""
 
     def __init__(self, settings: Settings):
-        self.probe = HealthProbe(settings.resolved_nats_url())
+        self.probe = HealthProbe(settings.resolved_nats_url(), connect_options(settings, "web"))
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
 

@@ -29,12 +29,15 @@ class Health(msgspec.Struct):
 class HealthProbe:
     """Keeps one NATS connection for the web role and reads stream and consumer state on demand."""
 
-    def __init__(self, nats_url: str):
+    def __init__(self, nats_url: str, options: dict | None = None):
         self.nats_url = nats_url
+        self.options = options or {}
+        """Connection options beyond the URL: the web identity's credential (adapters.bus.connect_options)."""
         self.nc: nats.NATS | None = None
 
     async def connect(self) -> None:
-        self.nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, allow_reconnect=True,
+        options = {"servers": self.nats_url.split(","), **self.options}
+        self.nc = await nats.connect(**options, max_reconnect_attempts=-1, allow_reconnect=True,
                                      connect_timeout=2, reconnect_time_wait=0.5)
 
     async def close(self) -> None:

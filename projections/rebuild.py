@@ -11,7 +11,7 @@ import time
 from typing import Any
 from dataclasses import dataclass
 
-import nats
+from adapters.bus import connect
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from config import Settings
@@ -107,7 +107,7 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
     db = versions.open(version)
     create_schema(db)
     projection = DashboardProjection(db, Clock(settings.timezone))
-    nc = await nats.connect(settings.nats_servers())
+    nc = await connect(settings, "projector")
     js = nc.jetstream()
     store = open_store(settings) if from_store else None
     start, applied = time.perf_counter(), 0
