@@ -113,8 +113,8 @@ class Credentials:
         _write_private(self.roles_path, roles.encode())
         return path
 
-    def write_server_config(self, path: Path, extra_users: list[str] = ()) -> Path:  # type: ignore[assignment]
-        _write_private(path, render_authorization(self.roles(), extra_users).encode())
+    def write_server_config(self, path: Path, extra_users: list[str] = (), head: str = "") -> Path:  # type: ignore[assignment]
+        _write_private(path, (head + render_authorization(self.roles(), extra_users)).encode())
         return path
 
 

@@ -8,6 +8,7 @@ URL connects them; `civic up` gives none, and each of its processes connects wit
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -78,7 +79,8 @@ class NatsServer:
             return self.config
         extra = [f'    # {TEST_ADMIN}: a test\'s or benchmark\'s admin\n    {{user: "{TEST_ADMIN}", password: "{self.password}"}}'] \
             if self.password else []
-        return self.credentials.ensure().write_server_config(self.config_path, extra)
+        # The name lives in the file, not in a flag: a reload (SIGHUP) refuses a name that "changed".
+        return self.credentials.ensure().write_server_config(self.config_path, extra, f"server_name: {json.dumps(self.name)}\n")
 
     def reload(self) -> None:
         """Read the configuration again (a producer added): nats-server reloads on SIGHUP."""
@@ -95,7 +97,7 @@ class NatsServer:
         self.store.mkdir(parents=True, exist_ok=True)
         self.log_path.write_text("")
         args = [binary(), "-js", "-sd", str(self.store), "-a", self.host, "-p", str(self.port or -1),
-                "-l", str(self.log_path), "-n", self.name]
+                "-l", str(self.log_path), *(["-n", self.name] if self.config else [])]
         if self.cluster:  # a JetStream cluster node: its route port and the other nodes' routes
             args += ["--cluster_name", self.cluster, "--cluster", f"nats://{self.host}:{self.cluster_port}",
                      "--routes", ",".join(self.routes)]

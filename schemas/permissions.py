@@ -136,8 +136,11 @@ RELAY = Identity(
     why=(f"the only publisher to {LEDGER_SUBJECTS}; resumes from the stream's last message",
          "puts org changes into the org directory bucket", f"woken by {LEDGER_NUDGE}"))
 PROJECTOR = Identity(
-    "projector", "builds the read models from the ledger", "`python -m civic.roles projector`, `civic projections rebuild`",
-    publish=reads(LEDGER), why=(f"reads {LEDGER} with consumers of its own",))
+    "projector", "builds the read models from the ledger, and the event index", "`python -m civic.roles projector`, `civic projections rebuild`",
+    publish=(*reads(LEDGER), *reads(INTAKE), *reads(REJECTED)),
+    why=(f"reads {LEDGER} with consumers of its own",
+         f"the event index (GET /v1/events/{{id}}) follows {INTAKE} and {REJECTED} for ids and reasons; it asks for "
+         "headers only, which the server cannot enforce: this identity could read their bodies"))
 WEB = Identity(
     "web", "serves the dashboards, /healthz, /metrics, and the HTTP gateway and Open311 POST",
     "`python -m civic.roles web`",

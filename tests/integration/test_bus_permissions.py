@@ -1,0 +1,205 @@
+"""The bus's closed doors (schemas/permissions.py), on a real nats-server with the rendered
+authorization: every process does its normal work as its own identity, and every forbidden action
+is refused by the server with a permissions violation, leaving the streams as they were."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import nats
+import pytest
+from nats.js.api import ConsumerConfig, StreamConfig
+
+import schemas as s
+from adapters.bus import connect_options, credential_options, ensure_bus
+from adapters.credentials import Credentials, new_seed
+from adapters.natsserver import NatsServer
+from config import Settings
+from dashboards.health import HealthProbe
+from producers.sdk import Producer
+from schemas import permissions, topology
+from schemas.topology import INTAKE, LEDGER, REJECTED
+from projections.dashboard import NAME
+from projections.store import Versions
+from tests.conftest import running_pipeline
+from tests.integration.test_rebuild import caught_up
+from tests.support import small_district
+
+pytestmark = pytest.mark.integration
+
+VILLAGE, OTHER_VILLAGE = "nk", "lx"  # small_district: yn > pm > {lx, nk}; nk > nk-h1
+
+
+@pytest.fixture
+def bus(tmp_path: Path, nats_server: NatsServer) -> Settings:
+    """Settings whose processes connect with their own keys (the plain URL, no admin password),
+    and an upstream system allowed village nk's subtree only."""
+    creds = Credentials(nats_server.credentials.folder)
+    creds.add_producer("village-nk", [VILLAGE])
+    nats_server.reload()
+    return Settings(data_dir=tmp_path / "data", nats_url=nats_server.plain_url, batch_size=500, credentials_dir=creds.folder)
+
+
+class Attempts:
+    """One identity's connection, collecting the server's permission errors."""
+
+    def __init__(self, settings: Settings, identity: str):
+        self.settings, self.identity, self.errors = settings, identity, []
+
+    async def __aenter__(self) -> Attempts:
+        async def on_error(e: Exception) -> None:
+            self.errors.append(str(e).lower())
+
+        self.nc = await nats.connect(**connect_options(self.settings, self.identity), error_cb=on_error,
+                                     allow_reconnect=False)
+        self.js = self.nc.jetstream(timeout=0.7)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.nc.close()
+
+    async def refused(self, tries: dict) -> None:
+        """Each try (a coroutine -> the subject the server refuses) fails, with a violation."""
+        outcomes = await asyncio.gather(*tries, return_exceptions=True)
+        await self.nc.flush()
+        await asyncio.sleep(0.1)
+        for outcome, subject in zip(outcomes, tries.values()):
+            assert isinstance(outcome, Exception), f"{self.identity} could act on {subject}"
+            assert any(f'permissions violation for {subject.lower()}' in e for e in self.errors), \
+                (self.identity, subject, self.errors)
+
+
+def ticket_at(org: str, script) -> tuple[s.TicketRaised, str]:  # type: ignore[no-untyped-def]
+    path = script.paths[org]
+    event = s.TicketRaised(event_id=f"x-{org}", occurred_at=script.clock, source="village-nk",
+                           actor=s.Actor(role="resident", id="r9"), org_id=org, ticket_id=f"X-{org}", category="parking",
+                           title="a lamp is out")
+    return event, topology.intake_subject(event, path)
+
+
+async def test_every_process_works_as_itself(bus: Settings, tmp_path: Path) -> None:
+    """Ledger, relay and projector (in-process), the local producer, an upstream system inside its
+    scope, the web's health probe and an auditor's verify: each with its own key only."""
+    from audit.show import run_verify
+
+    script = small_district(4)
+    await ensure_bus(bus)
+    async with running_pipeline(bus, projector=True) as pipeline:
+        async with await Producer.connect(bus.nats_url, credentials=bus.credentials_for("emit")) as local:
+            results = await local.publish_many([event for event, _ in script.events])
+        assert all(r.accepted for r in results), [r.line() for r in results if not r.accepted]
+        seed = bus.credentials_folder / "producer-village-nk.nk"
+        async with await Producer.connect(bus.nats_url, credentials=seed) as village:
+            raised, _ = ticket_at("nk-h1", script)  # a hamlet of nk: inside its subtree
+            assert (await village.publish(raised)).accepted
+        total = len(script.events) + 1
+        admin = await nats.connect(**connect_options(bus, "admin"))
+        await caught_up(Versions(NAME, bus.data_dir, None), admin.jetstream(), total)  # relayed, then projected
+        await admin.close()
+        probe = HealthProbe(bus.nats_url, connect_options(bus, "web"))
+        await probe.connect()
+        health = await probe.check()
+        await probe.close()
+        assert health.nats_connected and {h.name for h in health.streams} >= {INTAKE, LEDGER, REJECTED}, health
+    report = await run_verify(replace(bus, nats_credentials=None), with_store=True)  # as the auditor
+    assert report.ok and report.events == total, report.summary()
+
+
+async def test_no_anonymous_or_unknown_client(bus: Settings) -> None:
+    for options in ({}, {"nkeys_seed_str": new_seed().decode()}):  # no credential; a key the server does not know
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(bus.nats_url, allow_reconnect=False, connect_timeout=2, **options)
+
+
+async def test_only_the_relay_publishes_to_the_ledger(bus: Settings) -> None:
+    await ensure_bus(bus)
+    for identity in [i.name for i in permissions.IDENTITIES if i.name not in ("admin", "relay")] + ["producer-village-nk"]:
+        async with Attempts(bus, identity) as a:
+            await a.refused({a.js.publish("civic.ledger.TicketRaised.yn", b'{"forged":true}'):
+                             'publish to "civic.ledger.TicketRaised.yn"'})
+    admin = await nats.connect(**connect_options(bus, "admin"))
+    assert (await admin.jetstream().stream_info(LEDGER)).state.messages == 0
+    await admin.close()
+
+
+async def test_no_runtime_identity_deletes_purges_or_reconfigures_a_stream(bus: Settings) -> None:
+    await ensure_bus(bus)
+    runtime = [i.name for i in permissions.IDENTITIES if not i.unrestricted] + ["producer-village-nk"]
+    for identity in runtime:
+        async with Attempts(bus, identity) as a:
+            await a.refused({
+                a.js.delete_stream(LEDGER): f'publish to "$JS.API.STREAM.DELETE.{LEDGER}"',
+                a.js.purge_stream(LEDGER): f'publish to "$JS.API.STREAM.PURGE.{LEDGER}"',
+                a.js.delete_msg(LEDGER, 1): f'publish to "$JS.API.STREAM.MSG.DELETE.{LEDGER}"',
+                a.js.update_stream(StreamConfig(name=LEDGER, subjects=[topology.LEDGER_SUBJECTS], deny_delete=False)):
+                    f'publish to "$JS.API.STREAM.UPDATE.{LEDGER}"',
+                a.js.delete_stream(INTAKE): f'publish to "$JS.API.STREAM.DELETE.{INTAKE}"',
+                a.js.purge_stream(INTAKE): f'publish to "$JS.API.STREAM.PURGE.{INTAKE}"',
+                a.js.add_stream(StreamConfig(name="COPY", subjects=["copy.>"])): 'publish to "$JS.API.STREAM.CREATE.COPY"',
+            })
+    admin = await nats.connect(**connect_options(bus, "admin"))
+    ledger = await admin.jetstream().stream_info(LEDGER)
+    assert ledger.config.deny_delete and ledger.config.deny_purge
+    await admin.close()
+
+
+async def test_a_village_producer_stays_in_its_village_and_reads_nothing(bus: Settings) -> None:
+    await ensure_bus(bus)
+    script = small_district(0)
+    foreign, foreign_subject = ticket_at(OTHER_VILLAGE, script)
+    async with Attempts(bus, "producer-village-nk") as a:
+        await a.refused({
+            a.js.publish(foreign_subject, s.encode(foreign)): f'publish to "{foreign_subject}"',
+            a.js.publish("civic.intake.TicketRaised.yn.pm", b"{}"): 'publish to "civic.intake.TicketRaised.yn.pm"',
+            a.js.stream_info(LEDGER): f'publish to "$JS.API.STREAM.INFO.{LEDGER}"',
+            a.js.get_msg(INTAKE, 1): f'publish to "$JS.API.STREAM.MSG.GET.{INTAKE}"',
+            a.js.subscribe(topology.LEDGER_SUBJECTS, stream=LEDGER, ordered_consumer=True):
+                f'publish to "$JS.API.CONSUMER.CREATE.{LEDGER}',
+            a.js.subscribe(topology.INTAKE_SUBJECTS, stream=INTAKE, ordered_consumer=True):
+                f'publish to "$JS.API.CONSUMER.CREATE.{INTAKE}',
+        })
+        # Core NATS too: no listening in on intake, on the ledger, or on another identity's replies.
+        for subject in (topology.INTAKE_SUBJECTS, topology.LEDGER_SUBJECTS, "_INBOX.>", "_INBOX.ledger.>"):
+            await a.nc.subscribe(subject)
+        await a.nc.flush()
+        await asyncio.sleep(0.2)
+        for subject in (topology.INTAKE_SUBJECTS, topology.LEDGER_SUBJECTS, "_INBOX.>", "_INBOX.ledger.>"):
+            assert any(f'permissions violation for subscription to "{subject.lower()}"' in e for e in a.errors), (subject, a.errors)
+    admin = await nats.connect(**connect_options(bus, "admin"))
+    assert (await admin.jetstream().stream_info(INTAKE)).state.messages == 0
+    await admin.close()
+
+
+async def test_an_auditor_reads_the_ledger_and_nothing_else(bus: Settings) -> None:
+    await ensure_bus(bus)
+    admin = await nats.connect(**connect_options(bus, "admin"))
+    await admin.jetstream().publish("civic.ledger.TicketRaised.yn", b"{}")  # something to read (and to try to divert)
+    async with Attempts(bus, "auditor") as a:
+        assert (await a.js.stream_info(LEDGER)).state.messages == 1
+        await a.refused({
+            a.js.publish("civic.intake.TicketRaised.yn", b"{}"): 'publish to "civic.intake.TicketRaised.yn"',
+            a.js.publish("civic.rejected.poison.TicketRaised.yn", b"{}"): 'publish to "civic.rejected.poison.TicketRaised.yn"',
+            a.js.stream_info(INTAKE): f'publish to "$JS.API.STREAM.INFO.{INTAKE}"',
+            a.js.get_msg(REJECTED, 1): f'publish to "$JS.API.STREAM.MSG.GET.{REJECTED}"',
+            a.js.subscribe(topology.INTAKE_SUBJECTS, stream=INTAKE, ordered_consumer=True):
+                f'publish to "$JS.API.CONSUMER.CREATE.{INTAKE}',
+        })
+        # A consumer of the ledger delivering into intake's subjects does not put anything there.
+        await a.js.add_consumer(LEDGER, ConsumerConfig(deliver_subject="civic.intake.TicketRaised.yn"))
+        await asyncio.sleep(0.5)
+    assert (await admin.jetstream().stream_info(INTAKE)).state.messages == 0
+    await admin.close()
+
+
+async def test_a_producer_added_while_running_is_taken_at_once(tmp_path: Path, nats_server: NatsServer) -> None:
+    settings = Settings(data_dir=tmp_path / "data", nats_url=nats_server.plain_url, credentials_dir=nats_server.credentials.folder)
+    seed = Credentials(settings.credentials_folder).add_producer("hotline", ["*"], tmp_path / "handed" / "producer-hotline.nk")
+    assert oct(seed.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        await nats.connect(nats_server.plain_url, allow_reconnect=False, **credential_options([nats_server.plain_url], seed))
+    nats_server.reload()
+    await asyncio.sleep(0.3)
+    nc = await nats.connect(nats_server.plain_url, allow_reconnect=False, **credential_options([nats_server.plain_url], seed))
+    await nc.close()
