@@ -168,7 +168,7 @@ EMIT = Identity(
     why=("publishes to any org's intake subjects: it runs on the service's own host",
          "reads the org directory to build subjects"))
 AUDITOR = Identity(
-    "auditor", "reads the ledger and nothing else", "`civic audit ...`, `civic ledger show|tail`",
+    "auditor", "reads the ledger and nothing else", "`civic audit ...`, `civic ledger show`, `civic ledger tail`",
     publish=reads(LEDGER), why=(f"reads {LEDGER} (sealed personal data only); never intake or rejections",))
 
 IDENTITIES: tuple[Identity, ...] = (ADMIN, LEDGER_ROLE, RELAY, PROJECTOR, WEB, CHECKPOINT, CLOCK, ERASER, EMIT, AUDITOR)
@@ -185,3 +185,24 @@ def producer(system: str, orgs: list[str] | tuple[str, ...]) -> Identity:
     return Identity(f"{PRODUCER_PREFIX}{system}", f"upstream system {system}: publishes events at {scope}",
                     "the system's own NATS client (the SDK)", publish=(*intake_of(orgs), *reads_directory()),
                     why=("publishes only to the intake subjects of its org subtrees", "reads the org directory"))
+
+
+# -- the table, as documentation ------------------------------------------------------------------
+
+def markdown() -> str:
+    """docs/security.md's "Who may do what" section, written from the table above (a unit test
+    keeps the document equal to it)."""
+    rows = ["| identity | connects as it | does |", "|---|---|---|"]
+    for identity in (*IDENTITIES, producer("SYSTEM", ["ORG"])):
+        note = " (reserved)" if identity.reserved else ""
+        rows.append(f"| `{identity.name}`{note} | {identity.used_by} | {identity.does} |")
+    parts = ["\n".join(rows)]
+    for identity in (*IDENTITIES, producer("SYSTEM", ["ORG"])):
+        lines = [f"#### `{identity.name}`", "", *[f"- {why}" for why in identity.why], ""]
+        if identity.unrestricted:
+            lines += ["Every subject (no `permissions` block).", ""]
+        else:
+            lines += ["```", "publish:", *[f"  {p}" for p in identity.publish], "subscribe:",
+                      *[f"  {p}" for p in identity.subscriptions()], "```", ""]
+        parts.append("\n".join(lines).strip())
+    return "\n\n".join(parts) + "\n"
