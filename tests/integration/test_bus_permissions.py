@@ -206,3 +206,53 @@ async def test_a_producer_added_while_running_is_taken_at_once(tmp_path: Path, n
     await asyncio.sleep(0.3)
     nc = await nats.connect(nats_server.plain_url, allow_reconnect=False, **credential_options([nats_server.plain_url], seed))
     await nc.close()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (it is its own CA)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "civic test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "nats.crt", folder / "nats.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+async def test_over_tls_with_the_rendered_authorization(tmp_path: Path) -> None:
+    """A server of one's own as docs/security.md configures it: the rendered authorization and a
+    TLS block; a client trusting the CA (CIVIC_NATS_TLS_CA) connects as its identity, a plain one cannot."""
+    from adapters.credentials import render_authorization
+
+    cert, key = self_signed(tmp_path)
+    creds = Credentials(tmp_path / "credentials").ensure()
+    config = tmp_path / "server.conf"
+    config.write_text(render_authorization(creds.roles()) + f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n}}\n')
+    server = NatsServer(tmp_path / "nats", config=config).start()
+    try:
+        settings = Settings(data_dir=tmp_path / "data", nats_url=f"tls://127.0.0.1:{server.port}", credentials_dir=creds.folder,
+                            nats_tls_ca=cert)
+        await ensure_bus(settings)
+        nc = await nats.connect(**connect_options(settings, "auditor"), allow_reconnect=False)
+        assert (await nc.jetstream().stream_info(LEDGER)).config.name == LEDGER
+        await nc.close()
+        plain = replace(settings, nats_url=f"nats://127.0.0.1:{server.port}", nats_tls_ca=None)
+        with pytest.raises(Exception):
+            await nats.connect(**connect_options(plain, "auditor"), allow_reconnect=False, connect_timeout=2)
+    finally:
+        server.stop()
