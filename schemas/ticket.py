@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.base import AwareDatetime, Category, EntityId, Event, Family, OrgId, PseudonymousId, ShortText, Text
+from schemas.base import AwareDatetime, Category, EntityId, Event, Family, OrgId, PseudonymousId, Reason, ShortText, Text
 
 Channel = Literal["mini_program", "hotline", "grid_patrol", "walk_in", "enterprise_platform", "import", "other"]
 Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
@@ -34,6 +34,8 @@ class TicketDispatched(TicketEvent, tag=True, kw_only=True):
     """
 
     org_refs = ("to_unit",)
+    refusals = (Reason("bad_deadline", "The deadline is not after the dispatch.", True),
+                Reason("no_assignee", "A dispatch names neither a unit nor a grid worker.", True))
 
     deadline: AwareDatetime
     to_unit: OrgId | None = None
@@ -85,6 +87,8 @@ class TicketClosed(TicketEvent, tag=True):
 
 class TicketVoided(TicketEvent, tag=True):
     """A correction: the ticket duplicates `duplicate_of` and is merged into it."""
+
+    refusals = (Reason("bad_duplicate", "A ticket can only be merged into another raised ticket.", True),)
 
     duplicate_of: EntityId
 
