@@ -99,7 +99,29 @@ class TicketRecategorised(TicketEvent, tag=True):
     category: Category
 
 
+class TicketTransferred(TicketEvent, tag=True):
+    """转办: raised under the wrong unit, handed to the unit whose area it is, with a reason.
+
+    Recorded by dispatch (a dispatcher, or the system) while the ticket awaits dispatch (raised,
+    returned or reopened); it leaves the stage as it is, so the destination's centre dispatches
+    it next. `from_org_id` must be the unit the ticket stands at (so a transfer based on stale
+    knowledge is refused) and `to_org_id` a registered other unit. From then on the ticket
+    belongs to `to_org_id`: every figure counts it there, as if raised there (docs/kpis.md), and
+    its later events are recorded there. Merging a duplicate is TicketVoided, not this.
+    """
+
+    org_refs = ("to_org_id",)
+    refusals = (Reason("bad_transfer", "A ticket is transferred from the unit it stands at to another unit.", True),)
+
+    from_org_id: OrgId
+    """The unit the ticket stands at: where it was raised, or where its last transfer took it."""
+    to_org_id: OrgId
+    """The unit whose area it is; the ticket and its figures move there."""
+    reason: ShortText
+
+
 TICKET_EVENTS = (
     TicketRaised, TicketDispatched, TicketAccepted, TicketReturned, TicketProgressNoted,
     TicketResolved, TicketRated, TicketReopened, TicketClosed, TicketVoided, TicketRecategorised,
+    TicketTransferred,
 )
