@@ -18,7 +18,7 @@ from civic.natsserver import NatsServer
 from civic.settings import Settings
 from consumers.relay import open_recorder
 from tests.conftest import running_pipeline
-from tests.support import many_tickets, read_stream, stream_count, wait_for
+from tests.support import caught_up, many_tickets, read_stream, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -81,12 +81,8 @@ async def test_a_node_dies_mid_run_and_nothing_is_lost(tmp_path, cluster):
                 except (nats.errors.Error, nats.js.errors.Error):
                     await asyncio.sleep(0.2)
 
-        async def complete():
-            try:
-                return await stream_count(js, "CIVIC_LEDGER") >= len(script.events)
-            except (nats.errors.Error, nats.js.errors.Error):  # this client's node is gone: it reconnects
-                return False
-        await wait_for(complete, timeout=120)
+        # The barrier retries its reads while this client's node is gone and it reconnects.
+        await caught_up(settings, js, intake=len(script.events), timeout=120)
     ledger = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == [e.event_id for e, _ in script.events]
     report = await verify(read_ledger(js), store_states(open_recorder(settings.event_store_env())))

@@ -15,7 +15,7 @@ import pytest
 from producers.feed import feed
 from producers.sdk import Producer
 from producers.simulator import Plan, simulate
-from tests.support import read_stream, stream_count, wait_for
+from tests.support import caught_up, read_stream, stream_count
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -29,10 +29,8 @@ async def test_every_simulated_event_is_accepted_by_the_pipeline(js, pipeline, s
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(expected)} events" in done.stdout and f"{len(expected)} new" in done.stdout
 
-    async def all_in_ledger():
-        return await stream_count(js, "CIVIC_LEDGER") >= len(expected)
-    await wait_for(all_in_ledger, timeout=60)
-    await asyncio.sleep(0.5)
+    await caught_up(settings, js, intake=len(expected))
+    assert await stream_count(js, "CIVIC_INTAKE") == len(expected)
     assert await stream_count(js, "CIVIC_REJECTED") == 0
     ledger = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == expected
