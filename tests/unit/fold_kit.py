@@ -171,7 +171,8 @@ def negatives(db: Database) -> list[tuple]:
 
 
 TICKET_ROW = ("ticket_id", "path", "org_id", "category", "stage", "round", "to_unit", "to_worker", "deadline", "satisfaction",
-              "contacted", "reopened", "returned", "duplicate_of")
+              "contacted", "reopened", "returned", "duplicate_of", "raised_at", "first_dispatched_at", "first_accepted_at",
+              "first_resolved_at", "resolved_at", "closed_at", "voided_at")
 
 
 def ticket_rows(db: Database) -> dict[str, dict[str, Any]]:
@@ -200,13 +201,14 @@ class Ticket:
     stage: str = "raised"
     round: int = 1
     dispatched: bool = False
+    first_dispatched: datetime | None = None
     first_accepted: datetime | None = None
     first_resolved: datetime | None = None
     resolution: datetime | None = None
     """The current round's resolution (a reopened ticket has none until it is resolved again)."""
     deadline: datetime | None = None
     """Of the latest dispatch."""
-    closed: bool = False
+    closed: datetime | None = None
     voided: datetime | None = None
     rating: tuple[str, bool] | None = None
     """The latest rating: (satisfaction, contacted)."""
@@ -270,6 +272,7 @@ class Oracle:
             t.stage = LEADS_TO[name]
         if name == "TicketDispatched":
             t.dispatched, t.deadline, t.to_unit, t.to_worker = True, e.deadline, e.to_unit, e.to_worker
+            t.first_dispatched = t.first_dispatched or at
         elif name == "TicketAccepted":
             t.first_accepted = t.first_accepted or at
         elif name == "TicketReturned":
@@ -283,7 +286,7 @@ class Oracle:
         elif name == "TicketReopened":
             Oracle.reopen(t)
         elif name == "TicketClosed":
-            t.closed = True
+            t.closed = at
         elif name == "TicketVoided":
             t.voided, t.duplicate_of = at, e.duplicate_of
         elif name == "TicketRecategorised":
@@ -302,7 +305,7 @@ class Oracle:
             else:
                 counted = {
                     "raised": True, "dispatched": t.dispatched, "accepted": t.first_accepted is not None,
-                    "resolved": t.first_resolved is not None, "closed": t.closed, "rated": t.rating is not None,
+                    "resolved": t.first_resolved is not None, "closed": t.closed is not None, "rated": t.rating is not None,
                     "satisfied": bool(t.rating and t.rating[0] == "satisfied"),
                     "basically_satisfied": bool(t.rating and t.rating[0] == "basically_satisfied"),
                     "dissatisfied": bool(t.rating and t.rating[0] == "dissatisfied"),
@@ -351,5 +354,12 @@ class Oracle:
                           round=t.round, to_unit=t.to_unit, to_worker=t.to_worker,
                           deadline=int(t.deadline.timestamp()) if t.deadline else None,
                           satisfaction=t.rating[0] if t.rating else None, contacted=int(bool(t.rating and t.rating[1])),
-                          reopened=t.reopened, returned=t.returned, duplicate_of=t.duplicate_of)
+                          reopened=t.reopened, returned=t.returned, duplicate_of=t.duplicate_of, raised_at=_ts(t.raised),
+                          first_dispatched_at=_ts(t.first_dispatched), first_accepted_at=_ts(t.first_accepted),
+                          first_resolved_at=_ts(t.first_resolved), resolved_at=_ts(t.resolution), closed_at=_ts(t.closed),
+                          voided_at=_ts(t.voided))
                 for tid, t in self.tickets.items()}
+
+
+def _ts(instant: datetime | None) -> int | None:
+    return None if instant is None else int(instant.timestamp())
