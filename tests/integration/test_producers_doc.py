@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tests.support import read_stream, stream_count, wait_for
+from tests.support import caught_up, read_stream, stream_count
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -30,9 +30,8 @@ async def test_the_four_orders_example_runs_and_the_ledger_accepts_every_event(j
     lines = done.stdout.splitlines()
     assert len(lines) == 12 and all(line.startswith("accepted ") for line in lines), done.stdout
 
-    async def all_in():
-        return await stream_count(js, "CIVIC_LEDGER") >= 12
-    await wait_for(all_in)
+    await caught_up(settings, js, intake=12)
+    assert await stream_count(js, "CIVIC_INTAKE") == await stream_count(js, "CIVIC_LEDGER") == 12
     ledger = [msgspec.json.decode(m.data) for m in await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")]
     assert [e["type"] for e in ledger][-7:] == ["TicketRaised", "TicketDispatched", "TicketAccepted", "TicketProgressNoted",
                                                 "TicketResolved", "TicketRated", "TicketClosed"]
