@@ -82,7 +82,7 @@ class Positions:
     ledger: int
     """The ledger's stored position: the last intake sequence it processed (its tracking record)."""
     stored: int
-    """Events in the ledger's event store: its largest notification id."""
+    """The ledger's event store's largest notification id (its event count on SQLite; PostgreSQL's ids may have gaps)."""
     relayed: int
     """CIVIC_LEDGER's last stream sequence (= the ledger position the relay has published up to)."""
     relayed_notification: int
@@ -165,13 +165,14 @@ async def until(settings, js: JetStreamContext, reached: Callable[[Positions], b
     """Poll the pipeline's positions until `reached(positions)`; fail at once on an overshoot, and
     after `timeout` with the last positions seen. Errors while reading (NATS restarting, a store
     not yet created) count as "not yet"."""
-    reader = await asyncio.to_thread(_Reader, settings, js, projector, version)
+    reader: _Reader | None = None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     seen: Positions | str = "nothing read"
     try:
         while True:
             try:
+                reader = reader or await asyncio.to_thread(_Reader, settings, js, projector, version)
                 seen = await reader.read()
             except Exception as e:  # noqa: BLE001  (retried until the deadline)
                 seen = f"{type(e).__name__}: {e}"
@@ -185,7 +186,8 @@ async def until(settings, js: JetStreamContext, reached: Callable[[Positions], b
                 raise AssertionError(f"timed out after {timeout}s waiting for {what}: last read {seen}")
             await asyncio.sleep(interval)  # paces the poll
     finally:
-        await asyncio.to_thread(reader.close)
+        if reader is not None:
+            await asyncio.to_thread(reader.close)
 
 
 async def caught_up(settings, js: JetStreamContext, *, intake: int = 0, projector: bool = False,  # type: ignore[no-untyped-def]
