@@ -161,7 +161,7 @@ class _Reader:
 
 async def until(settings, js: JetStreamContext, reached: Callable[[Positions], bool], what: str,  # type: ignore[no-untyped-def]
                 *, projector: bool = False, version: int | None = None, timeout: float = 60.0,
-                interval: float = 0.01) -> Positions:
+                interval: float = 0.05) -> Positions:
     """Poll the pipeline's positions until `reached(positions)`; fail at once on an overshoot, and
     after `timeout` with the last positions seen. Errors while reading (NATS restarting, a store
     not yet created) count as "not yet"."""
