@@ -2,8 +2,11 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY config config
 COPY schemas schemas
 COPY domain domain
+COPY adapters adapters
+COPY application application
 COPY consumers consumers
 COPY producers producers
 COPY projections projections

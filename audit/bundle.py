@@ -30,9 +30,10 @@ from nats.js import JetStreamContext
 from audit.bundle_readme import README
 from audit.kpi import CURRENT, KPI_DOC
 from audit.reader import last_position, read_ledger
-from consumers.streams import LEDGER
+from schemas.topology import LEDGER
 from schemas import DecodeFailure, decode
 from schemas import ledger as wire
+from schemas import topology
 
 
 
@@ -69,7 +70,7 @@ async def export(js: JetStreamContext, org: str, start: date, end: date, folder:
     digest = hashlib.sha256()
     with open(folder / "events.jsonl", "wb") as out:
         async for m in read_ledger(js, 1, head):
-            recorded, previous = m.headers.get(wire.HASH, ""), chain
+            recorded, previous = m.headers.get(topology.HASH_HEADER, ""), chain
             chain = wire.chain_hash(chain, m.position, m.data)
             if m.position != expected or recorded != chain.hex():
                 raise ExportRefused(f"the ledger does not verify at position {m.position}; run `civic audit verify`")
@@ -175,6 +176,6 @@ def _event_problems(line: dict, stored: bytes, org: str, start: date, end: date,
         problems.append(f"the event is at {'/'.join(event.org_path)}, outside {org}")
     if not start <= event.occurred_at.astimezone(zone).date() <= end:
         problems.append(f"the event occurred on {event.occurred_at.date()}, outside the window")
-    if (line.get("type"), line.get("event_id"), line.get("subject")) != (event.type, event.event_id, wire.subject("ledger", event.type, event.org_path)):
+    if (line.get("type"), line.get("event_id"), line.get("subject")) != (event.type, event.event_id, topology.ledger_subject(event.type, event.org_path)):
         problems.append("type, event_id or subject do not match the stored bytes")
     return problems

@@ -29,8 +29,9 @@ from nats.js import JetStreamContext
 
 from audit.reader import last_position, read_ledger
 from audit.verify import Anchor, Fault, Report, verify
-from consumers.streams import LEDGER
+from schemas.topology import LEDGER
 from schemas import ledger as wire
+from schemas import topology
 
 
 class CheckpointsUnusable(ValueError):
@@ -165,7 +166,7 @@ async def write_checkpoint(js: JetStreamContext, key_file: Path, out: Path) -> W
     if previous:
         # The last checkpointed message must still carry the checkpointed hash before we extend it.
         msg = await js.get_msg(LEDGER, seq=previous.position)
-        if (msg.headers or {}).get(wire.HASH) != previous.hash:
+        if (msg.headers or {}).get(topology.HASH_HEADER) != previous.hash:
             report = Report(position=previous.position)
             report.faults.append(Fault(previous.position, f"no longer carries the hash of the checkpoint {previous.label}"))
             return Written(None, report, created, public_hex(key))

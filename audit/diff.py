@@ -26,8 +26,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from audit.evidence import Cohort, cohort
 from audit.replay import Replayed
+from projections.evidence import Cohort, EvidenceQueries
 from projections.facts import TICKET_COUNTERS, Clock
 
 ALIASES = {"collected": "raised"}
@@ -126,7 +126,7 @@ def check(replayed: Replayed, report: Published) -> Diff:
     """Every published figure beside the ledger's, with the items behind each difference."""
     board = replayed.dashboard(report.org, report.start, report.end)
     queries = replayed.queries()
-    items = cohort(replayed.db, Clock(replayed.timezone), queries.prefixes(report.org), report.start, report.end)
+    items = EvidenceQueries(replayed.db, Clock(replayed.timezone)).cohort(queries.prefixes(report.org), report.start, report.end)
     lines = []
     for key, value in report.figures:
         figure = ALIASES.get(key, key)

@@ -15,8 +15,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from consumers.streams import LEDGER
 from projections.follow import follow
+from schemas.topology import LEDGER, LEDGER_SUBJECTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ async def read_ledger(js: JetStreamContext, start: int = 1, stop: int | None = N
 async def _follow(js: JetStreamContext, start: int) -> AsyncIterator[LedgerMessage]:
     """One message at a time, waiting for new ones: `civic ledger tail --follow`."""
     sub = await js.subscribe(
-        "civic.ledger.>", ordered_consumer=True, stream=LEDGER,
+        LEDGER_SUBJECTS, ordered_consumer=True, stream=LEDGER,
         config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(start, 1)),
     )
     try:

@@ -18,7 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from civic.settings import Settings
+from config import Settings
+from schemas import topology
 
 # Tables are wider than 80 columns: keep them whole when printed to a pipe or a file.
 out = Console(width=max(120, shutil.get_terminal_size().columns), soft_wrap=True)
@@ -116,8 +117,9 @@ def dashboard_table(board, title: str) -> Table:  # type: ignore[no-untyped-def]
 
 
 async def run_trail(settings: Settings, kind: str, entity_id: str, full_scan: bool) -> int:
-    from audit.trail import indexed_positions, scan, trail
+    from audit.trail import scan, trail
     from projections.dashboard import NAME
+    from projections.queries import DashboardQueries
     from projections.store import Versions
 
     versions = Versions(NAME, settings.data_dir, settings.database_url)
@@ -129,11 +131,11 @@ async def run_trail(settings: Settings, kind: str, entity_id: str, full_scan: bo
         else:
             db = versions.open(version, readonly=True)
             try:
-                positions, upto = indexed_positions(db, kind, entity_id)
+                index = DashboardQueries(db).trail_index(kind, entity_id)
             finally:
                 db.close()
-            positions += await scan(js, kind, entity_id, start=upto + 1)
-            found_by = f"the dashboard read model's index (v{version}, up to position {upto}) and a scan after it"
+            positions = index.positions + await scan(js, kind, entity_id, start=index.position + 1)
+            found_by = f"the dashboard read model's index (v{version}, up to position {index.position}) and a scan after it"
         result = await trail(js, kind, entity_id, positions, found_by)
     if not result.steps:
         err.print("\n".join(result.faults))
@@ -149,7 +151,7 @@ async def run_trail(settings: Settings, kind: str, entity_id: str, full_scan: bo
         if detail := _detail(s.detail):
             out.print(f"        {detail}", highlight=False, markup=False)  # residents' and workers' own words
     out.print("hours in each stage: " + (", ".join(f"{k} {v:g}" for k, v in result.hours_in_stage.items()) or "-"))
-    out.print("ok: h(n) recomputed from the Civic-Hash recorded at n-1 and the event's bytes is the one recorded at n; "
+    out.print(f"ok: h(n) recomputed from the {topology.HASH_HEADER} recorded at n-1 and the event's bytes is the one recorded at n; "
               "`civic audit verify` proves the whole chain.")
     for fault in result.faults:
         out.print(f"[red]{fault}[/red]")

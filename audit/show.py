@@ -9,9 +9,9 @@ import nats
 
 from audit.reader import LedgerMessage, last_position, read_ledger
 from audit.verify import Report, store_states, verify
-from civic.settings import Settings
+from config import Settings
 from schemas import DecodeFailure, decode
-from schemas import ledger as wire
+from schemas import topology
 
 
 def describe(m: LedgerMessage) -> str:
@@ -23,7 +23,7 @@ def describe(m: LedgerMessage) -> str:
     entity = next((f"{k}={getattr(e, k)}" for k in ("ticket_id", "dispute_id", "topic_id") if hasattr(e, k)), f"org={e.org_id}")
     when = e.occurred_at.isoformat(timespec="minutes")
     return (f"#{m.position:<7} {when}  {e.type:<22} {'/'.join(e.org_path):<32} {entity:<24} "
-            f"by {e.actor.role}:{e.actor.id}  {m.headers.get(wire.HASH, '')[:12]}")
+            f"by {e.actor.role}:{e.actor.id}  {m.headers.get(topology.HASH_HEADER, '')[:12]}")
 
 
 async def show(url: str, start: int, limit: int, echo: Callable[[str], None]) -> None:
@@ -59,9 +59,9 @@ async def run_verify(settings: Settings, with_store: bool = True, checkpoints: P
     js = nc.jetstream()
     stored = None
     if with_store:
-        from consumers.relay import open_recorder
+        from adapters.eventstore import open_recorder
 
-        stored = store_states(open_recorder(settings.event_store_env()))
+        stored = store_states(open_recorder(settings))
     report = await verify(read_ledger(js), stored, anchors=anchors)
     await nc.close()
     report.faults[:0] = problems

@@ -3,9 +3,9 @@
 Events of one ticket are spread over subjects civic.ledger.<type>.<org path> (the ticket id is
 not in the subject), so the stream's subject filter cannot find them. The dashboard read model
 keeps an index of them (its `trail` table: kind, entity id, ledger position); the trail takes the
-positions from there, reads the events after the read model's position by scanning, and fetches
-each indexed message from the ledger by sequence. Without a read model (an auditor with ledger
-access only) or with `scan`, it reads the whole ledger instead.
+positions from there (DashboardQueries.trail_index), reads the events after the read model's
+position by scanning, and fetches each indexed message from the ledger by sequence. Without a
+read model (an auditor with ledger access only) or with `scan`, it reads the whole ledger instead.
 
 Each fetched message is checked against the hash its predecessor recorded: h(n) is recomputed
 from h(n-1) and the bytes. That proves the event is the one chained at n; that h(n-1) itself is
@@ -22,10 +22,11 @@ import msgspec
 from nats.js import JetStreamContext
 
 from audit.reader import last_position, read_ledger
-from consumers.streams import LEDGER
+from schemas.topology import LEDGER
 from projections.queries import STAGE_AFTER
 from schemas import DecodeFailure, decode
 from schemas import ledger as wire
+from schemas import topology
 
 ID_FIELD = {"ticket": "ticket_id", "dispute": "dispute_id", "topic": "topic_id"}
 STAGES = {
@@ -81,13 +82,6 @@ class Trail:
         return bool(self.steps) and not self.faults
 
 
-def indexed_positions(db, kind: str, entity_id: str) -> tuple[list[int], int]:  # type: ignore[no-untyped-def]
-    """(positions the read model's trail index holds for the entity, the read model's position)."""
-    rows = db.query("SELECT position FROM trail WHERE kind=? AND entity_id=? ORDER BY position", (kind, entity_id))
-    tracked = db.query("SELECT position FROM tracking WHERE name='dashboard'")
-    return [r[0] for r in rows], (tracked[0][0] if tracked else 0)
-
-
 async def scan(js: JetStreamContext, kind: str, entity_id: str, start: int = 1,
                progress: Callable[[int, int], None] | None = None) -> list[int]:
     """Positions from `start` to the end whose event is about the entity (a full read)."""
@@ -111,10 +105,10 @@ async def trail(js: JetStreamContext, kind: str, entity_id: str, positions: list
     for n in positions:
         msg = await js.get_msg(LEDGER, seq=n)
         headers = msg.headers or {}
-        recorded[n] = headers.get(wire.HASH, "")
+        recorded[n] = headers.get(topology.HASH_HEADER, "")
         if n - 1 not in recorded:
             before = await js.get_msg(LEDGER, seq=n - 1)
-            recorded[n - 1] = (before.headers or {}).get(wire.HASH, "")
+            recorded[n - 1] = (before.headers or {}).get(topology.HASH_HEADER, "")
         try:
             linked = wire.chain_hash(bytes.fromhex(recorded[n - 1]), n, msg.data).hex() == recorded[n]
         except ValueError:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from schemas import DecodeFailure, decode
 from schemas import ledger as wire
+from schemas import topology
 from audit.reader import LedgerMessage
 
 
@@ -90,7 +91,7 @@ async def verify(messages: AsyncIterator[LedgerMessage], stored: Iterator[tuple[
         # dropped or moved event is reported where it happened, not again at every later position.
         chained = _header_position(m)
         if chained is None:
-            here(f"Civic-Position header is {m.headers.get(wire.POSITION)!r}, not a position")
+            here(f"{topology.POSITION_HEADER} header is {m.headers.get(topology.POSITION_HEADER)!r}, not a position")
             chained = m.position + offset
         elif chained - m.position != offset:
             offset = chained - m.position
@@ -100,9 +101,9 @@ async def verify(messages: AsyncIterator[LedgerMessage], stored: Iterator[tuple[
             elif offset < 0:
                 here(f"holds the event chained at position {chained}: it was moved after later events (reordered)")
         chain = wire.chain_hash(chain, chained, m.data)
-        if m.headers.get(wire.HASH) != chain.hex():
+        if m.headers.get(topology.HASH_HEADER) != chain.hex():
             here("hash chain broken: the bytes or an earlier event differ from what was chained")
-            recorded = m.headers.get(wire.HASH, "")
+            recorded = m.headers.get(topology.HASH_HEADER, "")
             chain = bytes.fromhex(recorded) if len(recorded) == 64 else chain  # report each break once
         while due and due[0].position <= chained:
             problem = _anchor_problem(due.pop(0), chained, chain)
@@ -112,7 +113,7 @@ async def verify(messages: AsyncIterator[LedgerMessage], stored: Iterator[tuple[
                 report.anchors += 1
         try:
             event = decode(m.data, max_bytes=None)
-            if m.subject != wire.subject("ledger", event.type, event.org_path):
+            if m.subject != topology.ledger_subject(event.type, event.org_path):
                 here(f"subject {m.subject} does not name the event's type and org path")
         except DecodeFailure as e:
             here(f"does not decode ({e.code}: {e.detail})")
@@ -144,7 +145,7 @@ def _anchor_problem(anchor: Anchor, position: int, chain: bytes) -> str | None:
 
 
 def _header_position(m: LedgerMessage) -> int | None:
-    value = m.headers.get(wire.POSITION, "")
+    value = m.headers.get(topology.POSITION_HEADER, "")
     return int(value) if value.isdigit() else None
 
 
@@ -157,7 +158,7 @@ class _Aligned:
 
     def compare(self, m: LedgerMessage) -> list[str]:
         try:
-            want = int(m.headers.get(wire.NOTIFICATION_ID, ""))
+            want = int(m.headers.get(topology.NOTIFICATION_ID_HEADER, ""))
         except ValueError:
             want = self.current[0] if self.current else 0  # no usable header: compare in order
         skipped = 0

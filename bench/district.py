@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import schemas as s
-from schemas.ledger import intake_subject
+from schemas.topology import intake_subject
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2025, 1, 1, 8, tzinfo=CST)

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import nats
 
-from civic.natsserver import NatsServer
-from consumers.streams import INTAKE, ensure_streams
+from adapters.natsserver import NatsServer
+from adapters.bus import ensure_streams
+from schemas.topology import INTAKE
 from producers.script import many_tickets
 from producers.sdk import Producer
 from schemas import encode

@@ -28,9 +28,10 @@ from nats.js import JetStreamContext
 
 from audit.reader import last_position, read_ledger
 from audit.replay import replay
-from consumers.streams import ensure_streams
+from adapters.bus import ensure_streams
 from schemas import decode, encode
 from schemas import ledger as wire
+from schemas import topology
 from schemas.base import Event
 
 
@@ -71,12 +72,12 @@ def chained(events: Iterable[tuple[Event, str]]) -> list[tuple[str, bytes, dict[
     as the ledger and relay would have written them (org paths from their intake subjects)."""
     out, chain = [], wire.GENESIS
     for position, (event, intake_subject) in enumerate(events, 1):
-        path = tuple(intake_subject.split(".")[3:])
+        _, path = topology.parse_intake_subject(intake_subject)
         data = encode(msgspec.structs.replace(event, org_path=path, personal=()))
         chain = wire.chain_hash(chain, position, data)
-        out.append((wire.subject("ledger", event.type, path), data,
-                    {wire.POSITION: str(position), wire.HASH: chain.hex(), wire.NOTIFICATION_ID: str(position),
-                     wire.EVENT_ID: event.event_id}))
+        out.append((topology.ledger_subject(event.type, path), data,
+                    {topology.POSITION_HEADER: str(position), topology.HASH_HEADER: chain.hex(), topology.NOTIFICATION_ID_HEADER: str(position),
+                     topology.EVENT_ID_HEADER: event.event_id}))
     return out
 
 
@@ -94,7 +95,7 @@ async def publish_ledger(js: JetStreamContext, messages: Iterable[tuple[str, byt
 async def main(url: str | None, fill: int) -> None:
     server = None
     if url is None:
-        from civic.natsserver import NatsServer
+        from adapters.natsserver import NatsServer
         from producers.script import many_tickets
 
         server = NatsServer(Path(tempfile.mkdtemp(prefix="civic-bench-replay-")) / "nats").start()
@@ -114,7 +115,7 @@ async def main(url: str | None, fill: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.replay")
-    parser.add_argument("url", nargs="?", help="A NATS server holding CIVIC_LEDGER (default: a fresh one, filled)")
+    parser.add_argument("url", nargs="?", help=f"A NATS server holding {topology.LEDGER} (default: a fresh one, filled)")
     parser.add_argument("--fill", type=int, default=100_000, help="Events to write into the fresh server's ledger")
     args = parser.parse_args()
     asyncio.run(main(args.url, args.fill))

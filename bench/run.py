@@ -29,9 +29,10 @@ from rich.table import Table
 
 from bench import chain
 from bench.district import events
-from civic.natsserver import NatsServer
-from civic.settings import Settings
-from consumers.streams import INTAKE, LEDGER, ensure_streams
+from adapters.natsserver import NatsServer
+from config import Settings
+from adapters.bus import ensure_streams
+from schemas.topology import INTAKE, LEDGER
 from projections.follow import follow
 from projections.rebuild import rebuild
 from schemas import decode
@@ -279,13 +280,13 @@ async def run(n: int, out: Path, quick: bool = False) -> list[Figure]:
             done = await rebuild(stack.settings, switch=False, show_progress=not quick)
             console.print(f"rebuild: {done.rate:,.0f} events/s; raw ordered read + decode: {read_rate:,.0f} events/s")
             figures.append(Figure(f"rebuild of {end:,} ledger events", done.rate, "events/s", read_rate,
-                                  "nats-py ordered read of CIVIC_LEDGER + msgspec decode", ">= 0.5 x", done.rate >= 0.5 * read_rate))
+                                  f"nats-py ordered read of {LEDGER} + msgspec decode", ">= 0.5 x", done.rate >= 0.5 * read_rate))
             from bench.replay import measure as replay_rates
 
             replayed = await replay_rates(js)
             console.print(f"audit replay: {replayed.replay:,.0f} events/s; its raw read: {replayed.raw_read_decode:,.0f}")
             figures.append(Figure(f"civic audit replay of {replayed.events:,} ledger events", replayed.replay, "events/s",
-                                  replayed.raw_read_decode, "ordered read of CIVIC_LEDGER + msgspec decode", ">= 0.5 x",
+                                  replayed.raw_read_decode, f"ordered read of {LEDGER} + msgspec decode", ">= 0.5 x",
                                   replayed.ratio >= 0.5))
             from bench.producers import measure as producer_rates
 

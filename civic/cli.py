@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from civic.settings import Settings
+from config import Settings
 
 app = typer.Typer(help="civic-ledger: the event-sourced backbone for grassroots governance work.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Read what is in the ledger.", no_args_is_help=True)

@@ -8,53 +8,36 @@ import asyncio
 import logging
 import signal
 
-from civic.settings import Settings
+from adapters.bus import connect_role
+from config import Settings
 
 log = logging.getLogger("civic")
 
 
-async def _connect(settings: Settings):  # type: ignore[no-untyped-def]
-    """Connect (waiting for the server if it is down: nats-py only reconnects after a first
-    success) and make sure the streams exist."""
-    import nats
-
-    from consumers.streams import ensure_streams
-
-    delay = 0.2
-    while True:
-        try:
-            nc = await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                    connect_timeout=2, name="civic-role")
-            await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
-            return nc
-        except (OSError, TimeoutError, nats.errors.Error) as e:
-            log.warning("NATS not reachable (%s); retrying in %.1fs", e or type(e).__name__, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-
 async def run_ledger(settings: Settings) -> None:
     from consumers.ledger import LedgerWorker
-    from domain.ledger import Ledger
-    from domain.personal import KeyStore
+    from adapters.eventstore import event_store_env
+    from adapters.keys import KeyStore
+    from application.ledger import Ledger
 
-    nc = await _connect(settings)
+    nc = await connect_role(settings)
     stop = _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(env=settings.event_store_env(), keys=KeyStore(settings.keys_path))
+    ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
     await LedgerWorker(nc, ledger, settings.batch_size).run(stop)
     await nc.close()  # not drain(): it waits out its timeout on a pull subscription, and all is acked
 
 
 async def run_relay(settings: Settings) -> None:
-    from consumers.relay import Relay, open_recorder
+    from adapters.eventstore import open_recorder
+    from consumers.relay import Relay
 
-    nc = await _connect(settings)
+    nc = await connect_role(settings)
     stop = _stop_on_signals()
     recorder = None
     while recorder is None and not stop.is_set():
         try:  # the ledger creates the store's tables; wait for them
-            recorder = open_recorder(settings.event_store_env())
+            recorder = open_recorder(settings)
             recorder.max_notification_id()
         except Exception as e:
             recorder = None
@@ -68,7 +51,7 @@ async def run_relay(settings: Settings) -> None:
 async def run_web(settings: Settings) -> None:
     import uvicorn
 
-    from dashboards.app import create_app
+    from civic.web import create_app
 
     # A short graceful timeout: an open live-update stream (SSE) would otherwise hold shutdown for its full length.
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, timeout_graceful_shutdown=2,
@@ -83,7 +66,7 @@ async def run_projector(settings: Settings) -> None:
     from projections.projector import EventIndexer, Projector
     from projections.store import Versions
 
-    nc = await _connect(settings)
+    nc = await connect_role(settings)
     stop = _stop_on_signals()
     js = nc.jetstream()
     await asyncio.gather(

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from civic.natsserver import NatsServer
-from civic.settings import Settings
+from adapters.natsserver import NatsServer
+from config import Settings
 
 log = logging.getLogger("civic.up")
 ROLE_ORDER = ("web", "ledger", "relay", "projector")

@@ -1,6 +1,7 @@
 """The ledger consumer: CIVIC_INTAKE -> rules -> event store, refusals -> CIVIC_REJECTED.
 
-A durable pull consumer, read in batches. For each batch: check it (domain.ledger), publish
+A durable pull consumer, read in batches. For each batch: parse each subject into the event
+type and org path the application takes, check the batch (application.ledger), publish
 its refusals with acks, store its events and its last intake sequence in one transaction,
 then ack and nudge the relay. A crash at any point is safe: before the commit the batch is
 redelivered and its rejections republished under the same Nats-Msg-Id; after it, the stored
@@ -22,14 +23,11 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from consumers.streams import INTAKE, REJECTED
-from domain.ledger import Incoming, Ledger, Rejection
-from schemas import rejected
+from application.ledger import Incoming, Ledger, Rejection
+from schemas import topology
+from schemas.topology import INTAKE, INTAKE_SUBJECTS, LEDGER_CONSUMER, LEDGER_NUDGE, REJECTED
 
 log = logging.getLogger("civic.ledger")
-NUDGE = "civic.nudge.ledger"
-"""Core NATS subject the ledger pings after each commit, so the relay need not poll."""
-DURABLE = "ledger"
 
 
 def consumer_config(batch_size: int, after: int = 0) -> ConsumerConfig:
@@ -38,10 +36,16 @@ def consumer_config(batch_size: int, after: int = 0) -> ConsumerConfig:
     return ConsumerConfig(
         # AckAll: the ledger takes intake strictly in order, so acking a batch's last message acks
         # the batch (one ack instead of a thousand).
-        durable_name=DURABLE, filter_subject="civic.intake.>", ack_policy=AckPolicy.ALL,
+        durable_name=LEDGER_CONSUMER, filter_subject=INTAKE_SUBJECTS, ack_policy=AckPolicy.ALL,
         **start, ack_wait=60.0, max_ack_pending=batch_size * 4, max_deliver=-1,
         max_waiting=16,
     )
+
+
+def incoming(m: Msg) -> Incoming:
+    """The plain values the ledger application takes from one intake message."""
+    event_type, org_path = topology.parse_intake_subject(m.subject)
+    return Incoming(m.metadata.sequence.stream, event_type, org_path, m.data, m.metadata.num_delivered)
 
 
 class LedgerWorker:
@@ -75,11 +79,11 @@ class LedgerWorker:
         messages a killed predecessor had fetched come again now, not after ack_wait."""
         if fresh:
             try:
-                await self.js.delete_consumer(INTAKE, DURABLE)
+                await self.js.delete_consumer(INTAKE, LEDGER_CONSUMER)
             except NotFoundError:
                 pass
             await self.js.add_consumer(INTAKE, consumer_config(self.batch_size, self.position))
-        return await self.js.pull_subscribe_bind(DURABLE, INTAKE)
+        return await self.js.pull_subscribe_bind(LEDGER_CONSUMER, INTAKE)
 
     async def on_batch(self, msgs: list[Msg]) -> None:
         msgs = sorted(msgs, key=lambda m: m.metadata.sequence.stream)
@@ -124,31 +128,32 @@ class LedgerWorker:
         return ready, []
 
     async def _process(self, msgs: list[Msg]) -> None:
-        batch = [Incoming(m.metadata.sequence.stream, m.subject, m.data, m.metadata.num_delivered) for m in msgs]
+        batch = [incoming(m) for m in msgs]
+        subjects = {m.metadata.sequence.stream: m.subject for m in msgs}
         pending = await asyncio.to_thread(self.ledger.check, batch)
         try:
-            await asyncio.gather(*(self._reject(r) for r in pending.outcome.rejections))
+            await asyncio.gather(*(self._reject(r, subjects[r.message.sequence]) for r in pending.outcome.rejections))
         except BaseException:
             self.ledger.discard()
             raise
         outcome = await asyncio.to_thread(self.ledger.commit, pending)
         self.position = outcome.position
         if outcome.accepted:
-            await self.nc.publish(NUDGE, str(outcome.position).encode())
+            await self.nc.publish(LEDGER_NUDGE, str(outcome.position).encode())
         if outcome.rejections:
             log.info("rejected %d: %s", len(outcome.rejections), sorted({r.code for r in outcome.rejections}))
 
-    async def _reject(self, r: Rejection) -> None:
-        rest = r.message.subject.split(".", 2)[2] if r.message.subject.count(".") >= 2 else "unknown"
+    async def _reject(self, r: Rejection, subject: str) -> None:
+        """Publish a refusal under the subject the producer used, whatever it was."""
         headers = {
             "Nats-Msg-Id": f"intake-{r.message.sequence}",
-            rejected.REASON: r.code,
-            rejected.REASON_TEXT: r.detail.replace("\r", " ").replace("\n", " ")[:1000],
-            rejected.INTAKE_SEQUENCE: str(r.message.sequence),
-            rejected.INTAKE_SUBJECT: r.message.subject,
+            topology.REASON_HEADER: r.code,
+            topology.REASON_TEXT_HEADER: r.detail.replace("\r", " ").replace("\n", " ")[:1000],
+            topology.INTAKE_SEQUENCE_HEADER: str(r.message.sequence),
+            topology.INTAKE_SUBJECT_HEADER: subject,
         }
         if r.field:
-            headers[rejected.FIELD] = r.field
+            headers[topology.FIELD_HEADER] = r.field
         if r.event_id:
-            headers[rejected.EVENT_ID] = r.event_id
-        await self.js.publish(f"civic.rejected.{r.code}.{rest}", r.message.data, headers=headers, stream=REJECTED)
+            headers[topology.EVENT_ID_HEADER] = r.event_id
+        await self.js.publish(topology.rejected_subject(r.code, subject), r.message.data, headers=headers, stream=REJECTED)

@@ -16,13 +16,13 @@ import logging
 
 import msgspec
 import nats
-from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, Notification
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import ApplicationRecorder, Notification
 from nats.js.errors import APIError
 
-from consumers.ledger import NUDGE
-from consumers.streams import LEDGER, ORG_DIRECTORY, ensure_org_directory
+from adapters.bus import ensure_org_directory
 from schemas import ledger as wire
+from schemas import topology
+from schemas.topology import LEDGER, LEDGER_NUDGE
 
 log = logging.getLogger("civic.relay")
 ACK_TIMEOUT = 10.0
@@ -43,12 +43,6 @@ class _Route(msgspec.Struct):
 _route = msgspec.json.Decoder(_Route).decode
 
 
-def open_recorder(store_env: dict[str, str]) -> ApplicationRecorder:
-    """A reader of the ledger's store; it creates nothing (the ledger owns the schema)."""
-    env = Environment("ledger", {**store_env, "CREATE_TABLE": "n"})
-    return InfrastructureFactory.construct(env).application_recorder()
-
-
 class Relay:
     def __init__(self, nc: nats.NATS, recorder: ApplicationRecorder, batch: int = 1000, replicas: int = 1):
         self.nc, self.js = nc, nc.jetstream(publish_async_max_pending=batch * 2)
@@ -67,13 +61,13 @@ class Relay:
             msg = await self.js.get_msg(LEDGER, seq=last)
             headers = msg.headers or {}
             self.position = last
-            self.hash = bytes.fromhex(headers[wire.HASH])
-            self.notification = int(headers[wire.NOTIFICATION_ID])
+            self.hash = bytes.fromhex(headers[topology.HASH_HEADER])
+            self.notification = int(headers[topology.NOTIFICATION_ID_HEADER])
         log.info("relay resumes after ledger position %d (notification %d)", self.position, self.notification)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.orgs = await ensure_org_directory(self.js, self.replicas)
-        await self.nc.subscribe(NUDGE, cb=self._nudged)
+        await self.nc.subscribe(LEDGER_NUDGE, cb=self._nudged)
         await self.resume()
         while not stop.is_set():
             try:
@@ -105,14 +99,14 @@ class Relay:
             position += 1
             chain = wire.chain_hash(chain, position, note.state)
             futures.append(await self.js.publish_async(
-                wire.subject("ledger", route.type, route.org_path),
+                topology.ledger_subject(route.type, route.org_path),
                 note.state,
                 headers={
                     "Nats-Expected-Last-Sequence": str(position - 1),
-                    wire.POSITION: str(position),
-                    wire.HASH: chain.hex(),
-                    wire.NOTIFICATION_ID: str(note.id),
-                    wire.EVENT_ID: route.event_id,
+                    topology.POSITION_HEADER: str(position),
+                    topology.HASH_HEADER: chain.hex(),
+                    topology.NOTIFICATION_ID_HEADER: str(note.id),
+                    topology.EVENT_ID_HEADER: route.event_id,
                 },
             ))
         try:
@@ -141,6 +135,6 @@ class Relay:
         for route in routes:
             if route.type in ("OrgUnitRegistered", "OrgUnitMoved"):
                 parent = route.parent_id if route.type == "OrgUnitRegistered" else route.new_parent_id
-                puts.append(await self.js.publish_async(f"$KV.{ORG_DIRECTORY}.{route.org_id}", (parent or "").encode()))
+                puts.append(await self.js.publish_async(topology.org_directory_key(route.org_id), (parent or "").encode()))
         if puts:
             await asyncio.wait_for(asyncio.gather(*puts), ACK_TIMEOUT)

@@ -6,8 +6,7 @@ import msgspec
 import nats
 from nats.js.errors import NotFoundError
 
-from consumers.ledger import DURABLE
-from consumers.streams import INTAKE, LEDGER, REJECTED
+from schemas.topology import INTAKE, LEDGER, LEDGER_CONSUMER, REJECTED
 
 
 class StreamHealth(msgspec.Struct):
@@ -57,7 +56,7 @@ class HealthProbe:
             for name in (INTAKE, LEDGER, REJECTED):
                 info = await js.stream_info(name)
                 streams.append(StreamHealth(name, info.state.messages, info.state.last_seq))
-            pending = (await js.consumer_info(INTAKE, DURABLE)).num_pending
+            pending = (await js.consumer_info(INTAKE, LEDGER_CONSUMER)).num_pending
         except NotFoundError:
             return Health(status="starting", nats_connected=True, streams=streams)
         except Exception:

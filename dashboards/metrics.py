@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from dashboards.health import HealthProbe
-from consumers.streams import REJECTED
+from schemas.topology import LEDGER, REJECTED, REJECTED_SUBJECTS
 
 
 async def render(probe: HealthProbe, read_model_position: int | None) -> str:
@@ -30,8 +30,8 @@ async def render(probe: HealthProbe, read_model_position: int | None) -> str:
     lines += ["# HELP civic_consumer_lag Messages a consumer has yet to process.", "# TYPE civic_consumer_lag gauge"]
     if health.ledger_consumer_pending is not None:
         lines.append(f'civic_consumer_lag{{consumer="ledger"}} {health.ledger_consumer_pending}')
-    if read_model_position is not None and "CIVIC_LEDGER" in last:
-        lines.append(f'civic_consumer_lag{{consumer="dashboard"}} {max(0, last["CIVIC_LEDGER"] - read_model_position)}')
+    if read_model_position is not None and LEDGER in last:
+        lines.append(f'civic_consumer_lag{{consumer="dashboard"}} {max(0, last[LEDGER] - read_model_position)}')
     lines += ["# HELP civic_rejections_total Rejected messages by reason code.", "# TYPE civic_rejections_total counter"]
     for reason, n in sorted((await rejections_by_reason(probe)).items()):
         lines.append(f'civic_rejections_total{{reason="{reason}"}} {n}')
@@ -43,7 +43,7 @@ async def rejections_by_reason(probe: HealthProbe) -> Counter[str]:
     if probe.nc is None or not probe.nc.is_connected:
         return counts
     try:
-        info = await probe.nc.jetstream().stream_info(REJECTED, subjects_filter="civic.rejected.>")
+        info = await probe.nc.jetstream().stream_info(REJECTED, subjects_filter=REJECTED_SUBJECTS)
     except Exception:
         return counts
     for subject, n in (info.state.subjects or {}).items():

@@ -38,7 +38,7 @@ SECURITY_HEADERS = {
 
 
 def web_pages(read: ReadSide) -> Router:
-    """Everything the browser loads, mounted by dashboards.app.create_app beside the API."""
+    """Everything the browser loads, mounted by dashboards.app.Web.app beside the API."""
     shell = SHELL.read_bytes()
 
     @get(["/", "/orgs/{org_id:str}", "/tickets/{ticket_id:str}"], include_in_schema=False,

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
-from civic.settings import Settings
+from config import Settings
 
 log = logging.getLogger("civic.demo")
 

@@ -28,13 +28,13 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
-from consumers.streams import INTAKE
+from schemas.topology import INTAKE
 from producers.directory import OrgDirectory, UnknownOrg
 from projections.event_index import EventStatus, event_status
 from projections.store import Database
 from schemas import DecodeFailure, decode
 from schemas.base import Event
-from schemas.ledger import intake_subject
+from schemas.topology import intake_subject
 
 MAX_EVENTS = 1000
 MAX_BODY = 16 * 1024 * 1024
@@ -116,7 +116,7 @@ class Gateway:
 
     async def org_directory(self) -> OrgDirectory:
         if self.directory is None:
-            from consumers.streams import ensure_org_directory
+            from adapters.bus import ensure_org_directory
 
             self.directory = OrgDirectory(await ensure_org_directory((await self.connection()).jetstream()))
         return self.directory

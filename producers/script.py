@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import schemas as s
 from schemas.base import Event
-from schemas.ledger import intake_subject
+from schemas.topology import intake_subject
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=CST)

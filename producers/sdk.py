@@ -35,13 +35,13 @@ from typing import Any
 import nats
 from nats.js import errors as js_errors
 
-from consumers.streams import ensure_org_directory
+from adapters.bus import ensure_org_directory
 from producers.directory import OrgDirectory, UnknownOrg
 from producers.outcome import CONNECT_ERRORS, RETRYABLE, Checked, ConnectionLost, PublishFailed, Result, check
 from producers.spool import Spool, Spooled
 from schemas import DecodeFailure, decode
 from schemas.base import Event
-from schemas.ledger import intake_subject
+from schemas.topology import intake_subject, parse_intake_subject
 
 __all__ = ["Checked", "Producer", "PublishFailed", "Result", "SyncProducer", "check"]
 
@@ -358,7 +358,7 @@ class Producer:
                     event = decode(line.data)
                     subject = intake_subject(event, await self._path(event))
                     self.directory.learn(event)
-                elif subject.startswith("civic.intake.OrgUnit"):  # a producer restarted on this spool learns the tree
+                elif parse_intake_subject(subject)[0].startswith("OrgUnit"):  # a producer restarted on this spool learns the tree
                     self.directory.learn(decode(line.data))
             except (UnknownOrg, DecodeFailure) as e:
                 set_aside[n] = f"unknown_org: {e}" if isinstance(e, UnknownOrg) else str(e)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import msgspec
 from nats.aio.msg import Msg
 
-from consumers.streams import INTAKE, LEDGER, REJECTED
 from projections.store import Database
-from schemas import ledger as wire
 from schemas import rejected as rj
+from schemas import topology
+from schemas.topology import INTAKE, LEDGER
 
 NAME = "events"
-STREAMS = {INTAKE: "civic.intake.>", LEDGER: "civic.ledger.>", REJECTED: "civic.rejected.>"}
+STREAMS = topology.STREAM_SUBJECTS
 
 
 class _Id(msgspec.Struct):
@@ -71,13 +71,13 @@ class EventIndex:
                 rows = [(i, m.metadata.sequence.stream) for m in todo if (i := _id_of(m))]
                 self.db.executemany("INSERT INTO intake VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING", rows)
             elif stream == LEDGER:
-                rows = [((m.headers or {}).get(wire.EVENT_ID) or _id_of(m), m.metadata.sequence.stream) for m in todo]
+                rows = [((m.headers or {}).get(topology.EVENT_ID_HEADER) or _id_of(m), m.metadata.sequence.stream) for m in todo]
                 self.db.executemany("INSERT INTO accepted VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING", rows)
             else:
                 rows = []
                 for m in todo:
                     h = m.headers or {}
-                    rows.append((int(h[rj.INTAKE_SEQUENCE]), h.get(rj.EVENT_ID), h[rj.REASON], h.get(rj.REASON_TEXT), h.get(rj.FIELD)))
+                    rows.append((int(h[topology.INTAKE_SEQUENCE_HEADER]), h.get(topology.EVENT_ID_HEADER), h[topology.REASON_HEADER], h.get(topology.REASON_TEXT_HEADER), h.get(topology.FIELD_HEADER)))
                 self.db.executemany("INSERT INTO rejected VALUES (?, ?, ?, ?, ?) ON CONFLICT (intake_sequence) DO NOTHING", rows)
             self.db.execute("INSERT INTO tracking VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position=excluded.position",
                             (stream, todo[-1].metadata.sequence.stream))

@@ -16,6 +16,9 @@ TICKET_COUNTERS = (
     "dissatisfied", "contacted", "reopened", "returned", "resolved_late", "voided",
 )
 FLOW_COUNTERS = ("opened", "overdue")
+OPEN_STAGES = ("raised", "dispatched", "accepted", "returned", "reopened")
+"""A ticket's stages with work outstanding (docs/kpis.md#open-and-overdue): the one list the read
+model, its SQL status filters and Open311's open/closed status all use."""
 DISPUTE_COUNTERS = ("registered", "mediated", "settled", "failed")
 TOPIC_COUNTERS = ("proposed", "discussed", "decided", "implemented")
 
@@ -83,7 +86,7 @@ class TicketState:
     @property
     def open(self) -> bool:
         """Work outstanding: not resolved in its current round, not closed or voided."""
-        return self.stage in ("raised", "dispatched", "accepted", "returned", "reopened")
+        return self.stage in OPEN_STAGES
 
     @property
     def left_open_at(self) -> int | None:

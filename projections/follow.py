@@ -21,13 +21,13 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from consumers.streams import LEDGER
+from schemas.topology import LEDGER, LEDGER_SUBJECTS
 
 log = logging.getLogger("civic.follow")
 
 
 async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int | None = None,
-                 idle: float = 1.0, stream: str = LEDGER, subject: str = "civic.ledger.>",
+                 idle: float = 1.0, stream: str = LEDGER, subject: str = LEDGER_SUBJECTS,
                  headers_only: bool = False, push: bool = False, contiguous: bool = True) -> AsyncIterator[list[Msg]]:
     """Batches of the stream's messages with sequences after..until, each contiguous with the last
     (a jump is accepted only where a stream with an age limit no longer has the messages).

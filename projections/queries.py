@@ -10,7 +10,8 @@ import msgspec
 
 from projections import KPI_VERSION
 from projections.dashboard import ENVELOPE
-from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
+from projections._scope import subtree
+from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, OPEN_STAGES, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
 from projections.store import Database
 
 
@@ -110,6 +111,13 @@ class Dashboard(msgspec.Struct):
     """The version of docs/kpis.md the figures follow."""
 
 
+class TrailIndex(msgspec.Struct, frozen=True):
+    positions: list[int]
+    """Ledger positions of the entity's events, in order, up to `position`."""
+    position: int
+    """The ledger position the read model had applied: later events are not indexed yet."""
+
+
 def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
@@ -168,14 +176,6 @@ def _regroup(by_prefix: dict[str, dict[str, int]], owner: dict[str, str]) -> dic
             for k, v in counts.items():
                 unit[k] = unit.get(k, 0) + v
     return out
-
-
-def subtree(prefixes: list[str]) -> tuple[str, list[str]]:
-    """SQL for "the path (tickets, disputes, topics tables) is in one of these subtrees", each a byte
-    range of the path index, and its parameters. For readers of the state tables beside the queries here."""
-    clause = " OR ".join("(path >= ? AND path < ?)" for _ in prefixes)
-    params = [x for p in prefixes for x in (p, p[:-1] + "/")]
-    return f"({clause})", params
 
 
 class DashboardQueries:
@@ -274,6 +274,13 @@ class DashboardQueries:
             out[tuple(row[:len(groups)])] = {c: int(v or 0) for c, v in zip(counters, values)}
         return out
 
+    def trail_index(self, kind: str, entity_id: str) -> TrailIndex:
+        """The ledger positions of one ticket's, dispute's or topic's events that the read model has
+        indexed, and the position it has applied, from one state of the read model."""
+        with self.db.snapshot():
+            rows = self.db.query("SELECT position FROM trail WHERE kind=? AND entity_id=? ORDER BY position", (kind, entity_id))
+            return TrailIndex([r[0] for r in rows], self.position())
+
     @staticmethod
     def _org(row: tuple) -> Org:
         return Org(org_id=row[0], kind=row[1], name=row[2], parent_id=row[3], path=row[4].rstrip(".").split("."))
@@ -335,9 +342,10 @@ class TicketPage(msgspec.Struct):
 STAGE_AFTER = {"TicketRaised": "raised", "TicketDispatched": "dispatched", "TicketAccepted": "accepted",
                "TicketReturned": "returned", "TicketResolved": "resolved", "TicketRated": "rated",
                "TicketReopened": "reopened", "TicketClosed": "closed", "TicketVoided": "voided"}
+IS_OPEN = f"stage IN ({', '.join(repr(x) for x in OPEN_STAGES)})"
 STATUSES = {
-    "open": "stage IN ('raised', 'dispatched', 'accepted', 'returned', 'reopened')",
-    "overdue": "stage IN ('raised', 'dispatched', 'accepted', 'returned', 'reopened') AND deadline < ?",
+    "open": IS_OPEN,
+    "overdue": f"{IS_OPEN} AND deadline < ?",
     "resolved": "stage IN ('resolved', 'rated')",
     "closed": "stage = 'closed'",
     "voided": "stage = 'voided'",
@@ -359,7 +367,7 @@ class TicketQueries:
 
     def _summary(self, row: tuple, now: int) -> TicketSummary:
         tid, org, cat, title, channel, stage, rnd, raised, deadline, unit, worker, sat = row
-        is_open = stage in ("raised", "dispatched", "accepted", "returned", "reopened")
+        is_open = stage in OPEN_STAGES
         return TicketSummary(tid, org, cat, title, channel, stage, rnd, self._iso(raised), self._iso(deadline), unit, worker,
                              bool(is_open and deadline is not None and deadline < now), sat)
 
@@ -386,7 +394,7 @@ class TicketQueries:
 
     def tickets(self, prefixes: list[str], status: str, category: str | None, page: int, page_size: int, now: int) -> TicketPage:
         """A unit's tickets (its subtree's), newest first, filtered by status and category."""
-        where, params = subtree(prefixes) if prefixes else ("(1 = 0)", [])
+        where, params = subtree(prefixes)
         clause = f"{where} AND {STATUSES[status]}"
         args: list[Any] = [*params] + ([now] if status == "overdue" else [])
         if category:

@@ -8,8 +8,10 @@ import time
 from collections import OrderedDict
 from datetime import date
 
+from projections.casework import CaseworkQueries
 from projections.facts import Clock
 from projections.queries import Dashboard, DashboardQueries, TicketQueries
+from projections.service_requests import ServiceRequestQueries
 from projections.store import Database, Versions
 
 
@@ -47,6 +49,12 @@ class ReadSide:
 
     def tickets(self) -> TicketQueries:
         return TicketQueries(self.db(), self.clock)
+
+    def casework(self) -> CaseworkQueries:
+        return CaseworkQueries(self.db(), self.clock)
+
+    def service_requests(self) -> ServiceRequestQueries:
+        return ServiceRequestQueries(self.db(), self.clock)
 
     def dashboard(self, org_id: str, start: date | None, end: date, cache_size: int = 256) -> Dashboard:
         """DashboardQueries.dashboard, remembered per read-model position: wall screens and pages

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import nats
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from civic.settings import Settings
-from consumers.streams import LEDGER
+from config import Settings
+from schemas.topology import LEDGER
 from projections.dashboard import NAME, DashboardProjection, create_schema
 from projections.facts import Clock
 from projections.follow import follow
@@ -47,9 +47,9 @@ class StoreReader:
     times faster than reading the stream; `civic audit verify` proves the two hold the same bytes."""
 
     def __init__(self, settings: Settings):
-        from consumers.relay import open_recorder
+        from adapters.eventstore import open_recorder
 
-        self.recorder = open_recorder(settings.event_store_env())
+        self.recorder = open_recorder(settings)
         self.position, self.notification = 0, 0
 
     def read(self, after: int, until: int, batch: int) -> list[tuple[int, Any]]:

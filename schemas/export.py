@@ -17,7 +17,8 @@ from typing import Any
 
 import msgspec
 
-from schemas import ledger, rejected
+from schemas import rejected
+from schemas import topology
 from schemas.intake import CURRENT_VERSION, EVENTS_BY_TYPE, MAX_EVENT_BYTES
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -69,26 +70,26 @@ def _headers(fields: dict[str, str], required: tuple[str, ...] = ()) -> dict[str
 
 INTAKE_HEADERS = _headers({"Nats-Msg-Id": "The event's `event_id`: JetStream drops a resend within its duplicate window."}, ("Nats-Msg-Id",))
 LEDGER_HEADERS = _headers({
-    ledger.POSITION: "The ledger position n, in decimal; equal to the CIVIC_LEDGER stream sequence.",
-    ledger.HASH: "h(n), the chain hash up to and including this event, as 64 lowercase hex digits.",
-    ledger.NOTIFICATION_ID: "The event store's notification id, in decimal; the relay resumes from the last one published.",
-    ledger.EVENT_ID: "The event's `event_id`.",
+    topology.POSITION_HEADER: f"The ledger position n, in decimal; equal to the {topology.LEDGER} stream sequence.",
+    topology.HASH_HEADER: "h(n), the chain hash up to and including this event, as 64 lowercase hex digits.",
+    topology.NOTIFICATION_ID_HEADER: "The event store's notification id, in decimal; the relay resumes from the last one published.",
+    topology.EVENT_ID_HEADER: "The event's `event_id`.",
     "Nats-Expected-Last-Sequence": "n - 1: JetStream stores position n only right after n - 1, so positions never skip or repeat.",
-    "Nats-Msg-Id": "Not set on CIVIC_LEDGER: the expected-last-sequence check, not deduplication, keeps each event at one position.",
-}, (ledger.POSITION, ledger.HASH, ledger.NOTIFICATION_ID, ledger.EVENT_ID))
+    "Nats-Msg-Id": f"Not set on {topology.LEDGER}: the expected-last-sequence check, not deduplication, keeps each event at one position.",
+}, (topology.POSITION_HEADER, topology.HASH_HEADER, topology.NOTIFICATION_ID_HEADER, topology.EVENT_ID_HEADER))
 REASON_LIST = "\n".join(
     f"- `{r.code}`: {r.sentence}" + (" A corrected event with a new event_id may be accepted." if r.resend_may_help else "")
     for r in rejected.REASONS.values())
 REJECTED_HEADERS = _headers({
-    rejected.REASON: "The reason code, one of:\n" + REASON_LIST,
-    rejected.REASON_TEXT: "What exactly was wrong with this message, on one line (at most 1000 characters).",
-    rejected.FIELD: "The offending field's path (e.g. `actor.role`), when known.",
-    rejected.INTAKE_SEQUENCE: "The CIVIC_INTAKE stream sequence of the refused message, in decimal.",
-    rejected.INTAKE_SUBJECT: "The subject the message was published on.",
-    rejected.EVENT_ID: "The `event_id`, when the message could be read that far.",
+    topology.REASON_HEADER: "The reason code, one of:\n" + REASON_LIST,
+    topology.REASON_TEXT_HEADER: "What exactly was wrong with this message, on one line (at most 1000 characters).",
+    topology.FIELD_HEADER: "The offending field's path (e.g. `actor.role`), when known.",
+    topology.INTAKE_SEQUENCE_HEADER: f"The {topology.INTAKE} stream sequence of the refused message, in decimal.",
+    topology.INTAKE_SUBJECT_HEADER: "The subject the message was published on.",
+    topology.EVENT_ID_HEADER: "The `event_id`, when the message could be read that far.",
     "Nats-Msg-Id": "`intake-<intake sequence>`, so a rejection republished after a crash is stored once.",
-}, (rejected.REASON, rejected.REASON_TEXT, rejected.INTAKE_SEQUENCE, rejected.INTAKE_SUBJECT, "Nats-Msg-Id"))
-REJECTED_HEADERS["properties"][rejected.REASON]["enum"] = list(rejected.REASONS)
+}, (topology.REASON_HEADER, topology.REASON_TEXT_HEADER, topology.INTAKE_SEQUENCE_HEADER, topology.INTAKE_SUBJECT_HEADER, "Nats-Msg-Id"))
+REJECTED_HEADERS["properties"][topology.REASON_HEADER]["enum"] = list(rejected.REASONS)
 
 ABOUT = ("Events published to NATS JetStream, checked by a ledger and hash-chained. Payloads are JSON, "
          "one JSON Schema per event type; evolution rules: docs/schema-evolution.md.")
@@ -119,21 +120,22 @@ def asyncapi() -> dict[str, Any]:
                              "headers": REJECTED_HEADERS, "payload": {"type": "string", "format": "binary",
                              "description": "The bytes exactly as the producer sent them (perhaps not JSON, nor UTF-8)."}}}
     channels = {
-        "CIVIC_INTAKE": {"address": "civic.intake.{type}.{orgPath}", "parameters": params, "title": "Intake",
+        topology.INTAKE: {"address": topology.subject("intake", "{type}", ["{orgPath}"]), "parameters": params, "title": "Intake",
                          "description": f"Events as producers send them, at most {MAX_EVENT_BYTES} bytes. "
-                                        "The ledger checks each one and accepts it into CIVIC_LEDGER or refuses it to CIVIC_REJECTED.",
+                                        f"The ledger checks each one and accepts it into {topology.LEDGER} or refuses it to {topology.REJECTED}.",
                          "messages": {t: _ref(t) for t in tags}},
-        "CIVIC_LEDGER": {"address": "civic.ledger.{type}.{orgPath}", "parameters": params, "title": "Ledger",
+        topology.LEDGER: {"address": topology.ledger_subject("{type}", ["{orgPath}"]), "parameters": params, "title": "Ledger",
                          "description": "Accepted events in order; the body is the event's stored bytes verbatim "
                                         "(`personal` sealed into `sealed`, `org_path` filled in). " + CHAIN,
                          "messages": {t: _ref(f"Ledger{t}") for t in tags}},
-        "CIVIC_REJECTED": {"address": "civic.rejected.>", "title": "Rejected",
-                           "description": "Refused messages, with the reason in the headers. Subject: `civic.rejected.<reason code>.` "
-                                          "followed by the intake subject's tokens after `civic.intake.`.",
+        topology.REJECTED: {"address": topology.REJECTED_SUBJECTS, "title": "Rejected",
+                            "description": "Refused messages, with the reason in the headers. Subject: "
+                                           f"`{topology.REJECTED_PREFIX}<reason code>.` followed by the intake subject's tokens "
+                                           f"after `{topology.INTAKE_PREFIX}`.",
                            "messages": {"Rejected": _ref("Rejected")}},
     }
     operations = {f"{verb}{name.title().replace('_', '')}": {"action": verb, "channel": {"$ref": f"#/channels/{name}"}}
-                  for verb, name in (("send", "CIVIC_INTAKE"), ("receive", "CIVIC_LEDGER"), ("receive", "CIVIC_REJECTED"))}
+                  for verb, name in (("send", topology.INTAKE), ("receive", topology.LEDGER), ("receive", topology.REJECTED))}
     try:
         version = metadata.version("civic-ledger")
     except metadata.PackageNotFoundError:

@@ -3,18 +3,12 @@
 Subject: civic.rejected.<reason code>.<the intake subject after civic.intake.>.
 Body: the bytes exactly as the producer sent them. Headers carry the reason. `Nats-Msg-Id` is
 `intake-<intake stream sequence>`, so a rejection republished after a crash is stored once.
+The header names are in schemas/topology.py; the reason codes are here.
 """
 
 from __future__ import annotations
 
 import msgspec
-
-REASON = "Civic-Reason"
-REASON_TEXT = "Civic-Reason-Text"
-FIELD = "Civic-Field"
-INTAKE_SEQUENCE = "Civic-Intake-Sequence"
-INTAKE_SUBJECT = "Civic-Intake-Subject"
-EVENT_ID = "Civic-Event-Id"
 
 
 class Reason(msgspec.Struct, frozen=True):

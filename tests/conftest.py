@@ -14,8 +14,8 @@ from pathlib import Path
 import nats
 import pytest
 
-from civic.natsserver import NatsServer
-from civic.settings import Settings
+from adapters.natsserver import NatsServer
+from config import Settings
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def settings(tmp_path: Path, nats_server: NatsServer) -> Settings:
 
 @pytest.fixture
 async def js(nats_server: NatsServer):
-    from consumers.streams import ensure_streams
+    from adapters.bus import ensure_streams
 
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
@@ -63,11 +63,12 @@ class Pipeline:
 async def running_pipeline(settings: Settings, projector: bool = False):
     """Ledger, relay (and the projector) as tasks of the test's event loop, on real NATS and a
     real store (SQLite or PostgreSQL, as the settings say)."""
+    from adapters.bus import ensure_streams
+    from adapters.eventstore import event_store_env, open_recorder
+    from adapters.keys import KeyStore
+    from application.ledger import Ledger
     from consumers.ledger import LedgerWorker
-    from consumers.relay import Relay, open_recorder
-    from consumers.streams import ensure_streams
-    from domain.ledger import Ledger
-    from domain.personal import KeyStore
+    from consumers.relay import Relay
     from projections.dashboard import NAME
     from projections.facts import Clock
     from projections import event_index
@@ -75,13 +76,13 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     from projections.store import Versions
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(env=settings.event_store_env(), keys=KeyStore(settings.keys_path))
+    ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
     connections = [await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.2) for _ in range(3)]
     await ensure_streams(connections[0].jetstream(), replicas=settings.stream_replicas)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(LedgerWorker(connections[0], ledger, settings.batch_size).run(stop)),
-        asyncio.create_task(Relay(connections[1], open_recorder(settings.event_store_env()), settings.batch_size).run(stop)),
+        asyncio.create_task(Relay(connections[1], open_recorder(settings), settings.batch_size).run(stop)),
     ]
     the_projector = None
     if projector:

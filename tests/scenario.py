@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import schemas as s
 from schemas.base import Event
-from schemas.ledger import intake_subject
+from schemas.topology import intake_subject
 
 CST = timezone(timedelta(hours=8))
 SYSTEM = s.Actor(role="system", id="sys")

@@ -16,6 +16,7 @@ import schemas as s
 from producers.script import CST, SYSTEM, T0, Script, many_tickets, small_district  # noqa: F401  (re-exported for tests)
 from collections.abc import Iterator
 
+from schemas import topology
 from schemas.base import Event
 
 
@@ -114,7 +115,9 @@ class _Reader:
         from eventsourcing.utils import Environment
 
         self.settings, self.js, self.projector, self.version = settings, js, projector, version
-        env = Environment("ledger", settings.event_store_env(create_tables=False))  # the ledger's tables, created by it
+        from adapters.eventstore import event_store_env
+
+        env = Environment("ledger", event_store_env(settings, create_tables=False))  # the ledger's tables, created by it
         self.factory = InfrastructureFactory.construct(env)
         self.recorder = self.factory.process_recorder()
 
@@ -146,16 +149,15 @@ class _Reader:
             db.close()
 
     async def read(self) -> Positions:
-        from schemas.ledger import NOTIFICATION_ID
 
         projected = await asyncio.to_thread(self._projected) if self.projector else None
-        info = (await self.js.stream_info("CIVIC_LEDGER")).state
+        info = (await self.js.stream_info(topology.LEDGER)).state
         note = 0
         if info.last_seq:
-            note = int((await self.js.get_msg("CIVIC_LEDGER", seq=info.last_seq)).headers[NOTIFICATION_ID])  # type: ignore[index]
+            note = int((await self.js.get_msg(topology.LEDGER, seq=info.last_seq)).headers[topology.NOTIFICATION_ID_HEADER])  # type: ignore[index]
         stored = await asyncio.to_thread(self.recorder.max_notification_id) or 0
-        ledger = await asyncio.to_thread(self.recorder.max_tracking_id, "CIVIC_INTAKE") or 0
-        intake = (await self.js.stream_info("CIVIC_INTAKE")).state.last_seq
+        ledger = await asyncio.to_thread(self.recorder.max_tracking_id, topology.INTAKE) or 0  # the ledger's tracking name
+        intake = (await self.js.stream_info(topology.INTAKE)).state.last_seq
         return Positions(intake, ledger, stored, info.last_seq, note, projected)
 
 
@@ -217,7 +219,7 @@ def caught_up_in(data_dir: Path, **kw: Any) -> Positions:
     async def barrier() -> Positions:
         import nats
 
-        from civic.settings import Settings
+        from config import Settings
 
         settings = Settings(data_dir=data_dir)
         nc = await nats.connect(settings.nats_servers())
@@ -237,18 +239,27 @@ def read_model_answers(db, to: str = "2026-12-31") -> bytes:  # type: ignore[no-
     versions at the same ledger position must give the same."""
     from datetime import date
 
+    from projections.casework import CaseworkQueries
+    from projections.evidence import EvidenceQueries
     from projections.facts import Clock
     from projections.queries import DashboardQueries, TicketQueries
+    from projections.service_requests import ServiceRequestQueries
 
     clock = Clock()
     boards, tickets = DashboardQueries(db, clock), TicketQueries(db, clock)
-    now = clock.start_of(date.fromisoformat(to))
+    casework, evidence, requests = CaseworkQueries(db, clock), EvidenceQueries(db, clock), ServiceRequestQueries(db, clock)
+    end = date.fromisoformat(to)
+    now = clock.start_of(end)
     answers: list = [boards.position(), boards.orgs()]
     for org in boards.orgs():
         prefixes = boards.prefixes(org.org_id)
-        answers += [boards.dashboard(org.org_id, None, date.fromisoformat(to)),
+        answers += [boards.dashboard(org.org_id, None, end),
                     boards.dashboard(org.org_id, date(2026, 3, 1), date(2026, 3, 5)),
-                    tickets.tickets(prefixes, "all", None, 1, 500, now), tickets.workload(prefixes, now)]
-        for t in tickets.tickets(prefixes, "all", None, 1, 500, now).tickets:
-            answers.append(tickets.timeline(t.ticket_id, now))
+                    tickets.tickets(prefixes, "all", None, 1, 500, now), tickets.workload(prefixes, now),
+                    casework.disputes(prefixes, None, end), casework.topics(prefixes, None, end),
+                    evidence.cohort(prefixes, None, end)]
+        listed = [t.ticket_id for t in tickets.tickets(prefixes, "all", None, 1, 500, now).tickets]
+        answers.append(requests.by_ids(listed))
+        for ticket_id in listed:
+            answers += [tickets.timeline(ticket_id, now), boards.trail_index("ticket", ticket_id)]
     return msgspec.json.encode(answers)

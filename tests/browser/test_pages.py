@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 import schemas as s
 from dashboards.pages import ECHARTS
-from schemas.ledger import intake_subject
+from schemas.topology import intake_subject
 from tests.browser.conftest import screenshot
 from tests.browser.figures import assert_shows, lookup, org_answers, shown, text_of
 from tests.browser.stack import Stack

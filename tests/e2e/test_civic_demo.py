@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from producers.simulator import Plan, simulate
+from schemas import topology
 from tests.support import caught_up_in
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ def ledger_count(port: int) -> int | None:
             health = json.load(r)
     except OSError:
         return None
-    return next((st["last_sequence"] for st in health.get("streams", []) if st["name"] == "CIVIC_LEDGER"), None)
+    return next((st["last_sequence"] for st in health.get("streams", []) if st["name"] == topology.LEDGER), None)
 
 
 def test_civic_demo_feeds_the_simulated_district(tmp_path: Path) -> None:

@@ -14,9 +14,11 @@ import pytest
 from nats.js.api import StreamConfig
 
 from bench.replay import chained, publish_ledger
-from civic.natsserver import NatsServer
-from consumers.streams import INTAKE, LEDGER, ensure_streams
+from adapters.natsserver import NatsServer
+from adapters.bus import ensure_streams
+from schemas.topology import INTAKE, LEDGER
 from producers.script import many_tickets
+from schemas import topology
 from tests.integration.test_audit_ledger import civic
 from tests.scenario import scenario
 from tests.support import wait_for
@@ -110,11 +112,11 @@ async def test_the_auditor_can_change_nothing_and_cannot_read_intake(server: Nat
         js.delete_stream(LEDGER): "$js.api.stream.delete.civic_ledger",
         js.delete_msg(LEDGER, 1): "$js.api.stream.msg.delete.civic_ledger",
         js.purge_stream(LEDGER): "$js.api.stream.purge.civic_ledger",
-        js.update_stream(StreamConfig(name=LEDGER, subjects=["civic.ledger.>"], deny_delete=False)): "$js.api.stream.update.civic_ledger",
+        js.update_stream(StreamConfig(name=LEDGER, subjects=[topology.LEDGER_SUBJECTS], deny_delete=False)): "$js.api.stream.update.civic_ledger",
         js.add_stream(StreamConfig(name="AUDIT_COPY", subjects=["audit.>"])): "$js.api.stream.create.audit_copy",
         js.stream_info(INTAKE): "$js.api.stream.info.civic_intake",
         js.get_msg(INTAKE, 1): "$js.api.stream.msg.get.civic_intake",
-        js.subscribe("civic.intake.>", stream=INTAKE, ordered_consumer=True): "$js.api.consumer.create.civic_intake",
+        js.subscribe(topology.INTAKE_SUBJECTS, stream=INTAKE, ordered_consumer=True): "$js.api.consumer.create.civic_intake",
     }
     outcomes = await asyncio.gather(*refused, return_exceptions=True)  # each waits out its 1 s timeout: together
     await auditor.publish("civic.intake.TicketRaised.yn", b"{}")  # core NATS: dropped by the server, with an error

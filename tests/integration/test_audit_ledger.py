@@ -26,10 +26,11 @@ from typer.testing import CliRunner
 from audit.reader import LedgerMessage, read_ledger
 from bench.replay import publish_ledger
 from civic.cli import app
-from civic.natsserver import NatsServer
-from civic.settings import Settings
-from consumers.streams import stream_configs
+from adapters.natsserver import NatsServer
+from config import Settings
+from adapters.bus import stream_configs
 from schemas import ledger as wire
+from schemas import topology
 from tests.conftest import running_pipeline
 from tests.scenario import scenario
 from tests.support import publish_all, stream_count, wait_for
@@ -61,7 +62,7 @@ def built(tmp_path_factory):
             await publish_all(js, scenario())
 
             async def relayed():
-                return await stream_count(js, "CIVIC_LEDGER") == len(scenario())
+                return await stream_count(js, topology.LEDGER) == len(scenario())
             await wait_for(relayed)
             messages = [m async for m in read_ledger(js)]
             await nc.close()
@@ -97,12 +98,12 @@ def store_copy(built: Built, folder: Path) -> sqlite3.Connection:
 
 
 def notification(m: LedgerMessage) -> int:
-    return int(m.headers[wire.NOTIFICATION_ID])
+    return int(m.headers[topology.NOTIFICATION_ID_HEADER])
 
 
 def test_the_ledger_as_written_verifies(built: Built) -> None:
     code, output = civic(built.server.url, built.data, "audit", "verify")
-    assert code == 0 and output.startswith(f"ledger ok: {len(scenario())} events, head {built.messages[-1].headers[wire.HASH]}")
+    assert code == 0 and output.startswith(f"ledger ok: {len(scenario())} events, head {built.messages[-1].headers[topology.HASH_HEADER]}")
 
 
 @pytest.mark.parametrize("alteration", ["edit", "drop", "swap"])
@@ -144,7 +145,7 @@ async def copy_stream(messages: list[LedgerMessage], root: Path, deletable: bool
     server = NatsServer(root / "nats").start()
     nc = await nats.connect(server.url)
     js = nc.jetstream(publish_async_max_pending=4000)
-    config = next(c for c in stream_configs() if c.name == "CIVIC_LEDGER")
+    config = next(c for c in stream_configs() if c.name == topology.LEDGER)
     config.deny_delete = not deletable  # an operator who can reconfigure the stream could do the same
     await js.add_stream(config)
     # Without the relay's Nats-Expected-Last-Sequence: the copy is resequenced where a message is dropped.
@@ -177,7 +178,7 @@ async def test_a_message_deleted_from_the_stream_is_named(built: Built, tmp_path
     server = await copy_stream(built.messages, tmp_path, deletable=True)
     try:
         nc = await nats.connect(server.url)
-        await nc.jetstream().delete_msg("CIVIC_LEDGER", p)
+        await nc.jetstream().delete_msg(topology.LEDGER, p)
         await nc.close()
         code, output = await asyncio.to_thread(civic, server.url, tmp_path, "audit", "verify", "--no-store")
     finally:
@@ -195,7 +196,7 @@ async def test_a_rewrite_of_store_and_stream_is_caught_only_by_the_checkpoints(b
     assert (keys / "checkpoint.key").stat().st_mode & 0o777 == 0o600
     public = (keys / "checkpoint.pub").read_text().strip()
     line = json.loads((keys / "checkpoints.jsonl").read_text())
-    assert line["hash"] == built.messages[-1].headers[wire.HASH] and line["public_key"] == public
+    assert line["hash"] == built.messages[-1].headers[topology.HASH_HEADER] and line["public_key"] == public
 
     # An insider edits T2's dissatisfied rating and recomputes every later hash, in the store and the stream.
     rated = built.at(b'"satisfaction":"dissatisfied"')
@@ -204,7 +205,7 @@ async def test_a_rewrite_of_store_and_stream_is_caught_only_by_the_checkpoints(b
     for m in built.messages:
         data = m.data.replace(b'"dissatisfied"', b'"satisfied"') if m is rated else m.data
         chain = wire.chain_hash(chain, m.position, data)
-        rewritten.append(LedgerMessage(m.position, m.subject, data, {**m.headers, wire.HASH: chain.hex()}))
+        rewritten.append(LedgerMessage(m.position, m.subject, data, {**m.headers, topology.HASH_HEADER: chain.hex()}))
         db.execute("UPDATE stored_events SET state=? WHERE rowid=?", (data, notification(m)))
     db.commit()
     db.close()
@@ -273,7 +274,7 @@ def test_civic_up_checkpoints_on_a_schedule(built: Built, tmp_path: Path) -> Non
     CIVIC_CHECKPOINT_MINUTES."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")},
            "CIVIC_NATS_URL": built.server.url, "CIVIC_CHECKPOINT_MINUTES": "0.01"}
-    supervisor = subprocess.Popen([sys.executable, "-c", "from civic.settings import Settings; from civic.supervisor import Supervisor; "
+    supervisor = subprocess.Popen([sys.executable, "-c", "from config import Settings; from civic.supervisor import Supervisor; "
                                    f"raise SystemExit(Supervisor(Settings.from_env({str(tmp_path)!r}), roles=()).run())"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoints = tmp_path / "audit" / "checkpoints.jsonl"
@@ -285,5 +286,5 @@ def test_civic_up_checkpoints_on_a_schedule(built: Built, tmp_path: Path) -> Non
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(15) == 0
     line = json.loads(checkpoints.read_text().splitlines()[0])
-    assert line["position"] == len(built.messages) and line["hash"] == built.messages[-1].headers[wire.HASH]
+    assert line["position"] == len(built.messages) and line["hash"] == built.messages[-1].headers[topology.HASH_HEADER]
     assert (tmp_path / "audit" / "checkpoint.key").stat().st_mode & 0o777 == 0o600

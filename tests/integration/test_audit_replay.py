@@ -14,10 +14,11 @@ from litestar.testing import AsyncTestClient
 import schemas as s
 from audit.trail import scan, trail
 from bench.replay import measure
-from civic.settings import Settings
-from consumers.streams import LEDGER
-from dashboards.app import create_app
-from schemas.ledger import intake_subject
+from config import Settings
+from schemas.topology import LEDGER
+from civic.web import create_app
+from schemas.topology import intake_subject
+from schemas import topology
 from tests.conftest import running_pipeline
 from tests.integration.test_audit_ledger import civic
 from tests.scenario import CST, DISPATCHER, RESIDENT, WORKER, scenario
@@ -39,7 +40,7 @@ async def live(tmp_path: Path, nats_server):  # type: ignore[no-untyped-def]
 async def publish(client, events) -> None:  # type: ignore[no-untyped-def]
     """Publish, then wait until the ledger holds them and the dashboards have applied them."""
     await publish_all(client.js, events)
-    want = await stream_count(client.js, "CIVIC_INTAKE")
+    want = await stream_count(client.js, topology.INTAKE)
 
     async def applied():
         health = (await client.get("/healthz")).json()

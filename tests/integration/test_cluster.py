@@ -14,9 +14,10 @@ import pytest
 import schemas as s
 from audit.reader import read_ledger
 from audit.verify import store_states, verify
-from civic.natsserver import NatsServer
-from civic.settings import Settings
-from consumers.relay import open_recorder
+from adapters.natsserver import NatsServer
+from config import Settings
+from adapters.eventstore import open_recorder
+from schemas import topology
 from tests.conftest import running_pipeline
 from tests.support import caught_up, many_tickets, read_stream, wait_for
 
@@ -56,7 +57,7 @@ async def test_a_node_dies_mid_run_and_nothing_is_lost(tmp_path, cluster):
     settings = Settings(data_dir=tmp_path / "data", nats_url=urls, stream_replicas=3, batch_size=500)
     nc = await nats.connect(urls.split(","), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
     js = nc.jetstream()
-    from consumers.streams import ensure_streams
+    from adapters.bus import ensure_streams
 
     async def streams_up():
         try:
@@ -65,7 +66,7 @@ async def test_a_node_dies_mid_run_and_nothing_is_lost(tmp_path, cluster):
         except Exception:
             return False
     await wait_for(streams_up, timeout=60, interval=0.5)
-    assert (await js.stream_info("CIVIC_LEDGER")).config.num_replicas == 3
+    assert (await js.stream_info(topology.LEDGER)).config.num_replicas == 3
 
     script = many_tickets(150)
     async with running_pipeline(settings):
@@ -83,8 +84,8 @@ async def test_a_node_dies_mid_run_and_nothing_is_lost(tmp_path, cluster):
 
         # The barrier retries its reads while this client's node is gone and it reconnects.
         await caught_up(settings, js, intake=len(script.events), timeout=120)
-    ledger = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
+    ledger = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == [e.event_id for e, _ in script.events]
-    report = await verify(read_ledger(js), store_states(open_recorder(settings.event_store_env())))
+    report = await verify(read_ledger(js), store_states(open_recorder(settings)))
     assert report.ok and report.events == len(script.events), report.summary()
     await nc.close()

@@ -15,7 +15,8 @@ from nats.js.errors import ServiceUnavailableError
 import schemas as s
 from audit.reader import read_ledger
 from audit.verify import store_states, verify
-from consumers.relay import open_recorder
+from adapters.eventstore import open_recorder
+from schemas import topology
 from tests.conftest import RoleProcess
 from tests.support import caught_up, many_tickets, read_stream, stream_count, until, wait_for
 
@@ -71,13 +72,13 @@ async def test_sigkill_anywhere_loses_nothing_and_duplicates_nothing(tmp_path, n
     assert kills == {"ledger": 4, "relay": 4, "nats": 1}, kills
     await caught_up(settings, js, intake=total, timeout=90)
 
-    intake = await read_stream(js, "CIVIC_INTAKE", "civic.intake.>")
-    ledger = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
+    intake = await read_stream(js, topology.INTAKE, topology.INTAKE_SUBJECTS)
+    ledger = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     expected = [e.event_id for e, _ in script.events]
     assert [msgspec.json.decode(m.data)["event_id"] for m in intake] == expected
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == expected
-    assert await stream_count(js, "CIVIC_REJECTED") == 0
-    report = await verify(read_ledger(js), store_states(open_recorder(settings.event_store_env())))
+    assert await stream_count(js, topology.REJECTED) == 0
+    report = await verify(read_ledger(js), store_states(open_recorder(settings)))
     assert report.ok and report.events == len(expected) and report.unrelayed == 0, report.summary()
 
     for role in roles.values():
@@ -91,8 +92,8 @@ async def _at_least(progress: list[int], n: int) -> bool:
 
 async def _has_streams(js) -> bool:
     try:
-        await js.stream_info("CIVIC_LEDGER")
-        await js.consumer_info("CIVIC_INTAKE", "ledger")
+        await js.stream_info(topology.LEDGER)
+        await js.consumer_info(topology.INTAKE, "ledger")
         return True
     except Exception:
         return False

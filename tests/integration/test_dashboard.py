@@ -8,7 +8,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 import schemas as s
-from dashboards.app import create_app
+from civic.web import create_app
+from schemas import topology
 from tests.scenario import scenario
 from tests.support import wait_for
 
@@ -153,4 +154,4 @@ async def test_unknown_and_invalid_requests(api):
     assert bad.status_code == 422 and bad.json()["field"] == "status"
     assert (await api.get("/openapi.json")).json()["paths"]["/api/orgs/{org_id}/dashboard"]
     metrics = (await api.get("/metrics")).text
-    assert 'civic_consumer_lag{consumer="dashboard"} 0' in metrics and 'civic_events_processed_total{stream="CIVIC_LEDGER"}' in metrics
+    assert 'civic_consumer_lag{consumer="dashboard"} 0' in metrics and f'civic_events_processed_total{{stream="{topology.LEDGER}"}}' in metrics

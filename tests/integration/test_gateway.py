@@ -8,10 +8,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 import schemas as s
-from dashboards.app import create_app
+from civic.web import create_app
 from producers.gateway import Tokens, tokens_path
 from projections.event_index import EventIndex, create_schema, event_status
 from projections.store import SQLiteDatabase
+from schemas import topology
 from tests.scenario import RESIDENT, at
 from tests.support import stream_count, wait_for
 
@@ -76,10 +77,10 @@ async def test_per_event_answers_and_what_became_of_each(gateway):
 
 async def test_writing_outside_the_subtree_publishes_nothing(gateway):
     client, auth, js = gateway
-    before = await stream_count(js, "CIVIC_INTAKE")
+    before = await stream_count(js, topology.INTAKE)
     answer = await client.post("/v1/events", json=[raised("in-1", "c1", "T5"), raised("out-1", "v2", "T6")], headers=auth)
     assert answer.status_code == 403 and "outside" in answer.json()["detail"]
-    assert await stream_count(js, "CIVIC_INTAKE") == before
+    assert await stream_count(js, topology.INTAKE) == before
 
 
 async def test_bad_requests(gateway):
@@ -97,11 +98,11 @@ async def test_an_event_in_intake_but_not_yet_decided_is_pending(tmp_path, js):
     """Only intake indexed (no ledger running): the status is pending, with its intake sequence."""
     event = s.TicketRaised(event_id="p-1", occurred_at=at(2, 9), source="t", actor=RESIDENT, org_id="c1",
                            ticket_id="P", category="parking", title="x")
-    ack = await js.publish("civic.intake.TicketRaised.yn.ta.c1", s.encode(event), headers={"Nats-Msg-Id": "p-1"})
+    ack = await js.publish(topology.intake_subject(event, ("yn", "ta", "c1")), s.encode(event), headers={"Nats-Msg-Id": "p-1"})
     db = SQLiteDatabase(tmp_path / "events.sqlite")
     create_schema(db)
     index = EventIndex(db)
-    sub = await js.pull_subscribe("civic.intake.>", stream="CIVIC_INTAKE")
-    index.apply("CIVIC_INTAKE", await sub.fetch(1, timeout=5))
+    sub = await js.pull_subscribe(topology.INTAKE_SUBJECTS, stream=topology.INTAKE)
+    index.apply(topology.INTAKE, await sub.fetch(1, timeout=5))
     got = event_status(db, "p-1")
     assert got.status == "pending" and got.intake_sequence == ack.seq

@@ -16,6 +16,7 @@ import schemas as s
 from producers.importer import import_file
 from producers.rows import event_id
 from producers.sdk import Producer
+from schemas import topology
 from tests.support import caught_up, read_stream, small_district, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
@@ -74,7 +75,7 @@ async def org_tree(js, url: str) -> int:  # type: ignore[no-untyped-def]
         assert all(r.accepted for r in await producer.publish_many(orgs))
 
     async def in_ledger():
-        return await stream_count(js, "CIVIC_LEDGER") >= len(orgs)
+        return await stream_count(js, topology.LEDGER) >= len(orgs)
     await wait_for(in_ledger)  # the relay has filled CIVIC_ORGS by then
     return len(orgs)
 
@@ -104,10 +105,10 @@ async def test_import_reports_bad_rows_stores_outcomes_and_is_idempotent(js, pip
         assert r["column"] == column, (r, column)
 
     await caught_up(settings, js, intake=n_orgs + EXPECTED_EVENTS)
-    assert await stream_count(js, "CIVIC_INTAKE") == await stream_count(js, "CIVIC_LEDGER") == n_orgs + EXPECTED_EVENTS
+    assert await stream_count(js, topology.INTAKE) == await stream_count(js, topology.LEDGER) == n_orgs + EXPECTED_EVENTS
 
     # Each row's outcome, from the ledger.
-    ledger = [s.decode(m.data, max_bytes=None) for m in await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")]
+    ledger = [s.decode(m.data, max_bytes=None) for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
     by_ticket: dict[str, list[s.Event]] = {}
     for e in ledger[n_orgs:]:
         by_ticket.setdefault(e.ticket_id, []).append(e)  # type: ignore[attr-defined]
@@ -123,7 +124,7 @@ async def test_import_reports_bad_rows_stores_outcomes_and_is_idempotent(js, pip
     assert by_ticket["H-005"][0].title.startswith("路灯不亮")  # type: ignore[attr-defined]
     # One resident, however the phone number was typed; no clear personal data in the ledger.
     assert all(b"13800138000" not in m.data and "李华".encode() not in m.data
-               for m in await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>"))
+               for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS))
 
     # Again, through the command line: nothing new, nothing conflicting.
     again = civic_import(str(export), "--report", str(tmp_path / "again.csv"), url=settings.nats_url)
@@ -139,6 +140,6 @@ async def test_import_reports_bad_rows_stores_outcomes_and_is_idempotent(js, pip
     assert third.imported == len(GOOD) and third.new == 0 and not third.problems
 
     await caught_up(settings, js)
-    assert await stream_count(js, "CIVIC_INTAKE") == n_orgs + EXPECTED_EVENTS, "the imports again added nothing to intake"
-    assert await stream_count(js, "CIVIC_LEDGER") == n_orgs + EXPECTED_EVENTS
-    assert await stream_count(js, "CIVIC_REJECTED") == 0
+    assert await stream_count(js, topology.INTAKE) == n_orgs + EXPECTED_EVENTS, "the imports again added nothing to intake"
+    assert await stream_count(js, topology.LEDGER) == n_orgs + EXPECTED_EVENTS
+    assert await stream_count(js, topology.REJECTED) == 0

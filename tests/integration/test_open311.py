@@ -13,8 +13,9 @@ import pytest
 import uvicorn
 
 import schemas as s
-from dashboards.app import create_app
+from civic.web import create_app
 from producers.gateway import Tokens, tokens_path
+from schemas import topology
 from tests.scenario import DISPATCHER, WORKER, at
 from tests.support import publish_all, stream_count, wait_for
 
@@ -33,11 +34,11 @@ async def open311(settings, pipeline_with_projector):
         paths[org] = (*paths[parent], org) if parent else (org,)
         event = s.OrgUnitRegistered(event_id=f"o{i}", occurred_at=at(1, 8), source="admin", actor=s.Actor(role="system", id="sys"),
                                     org_id=org, kind=kind, name=f"{org} office", parent_id=parent)
-        orgs.append((event, f"civic.intake.OrgUnitRegistered.{'.'.join(paths[org])}"))
+        orgs.append((event, topology.intake_subject(event, paths[org])))
     await publish_all(js, orgs)
 
     async def relayed():  # the relay writes the org directory that producers read
-        return await stream_count(js, "CIVIC_LEDGER") >= len(orgs)
+        return await stream_count(js, topology.LEDGER) >= len(orgs)
     await wait_for(relayed)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -105,7 +106,7 @@ async def test_post_then_get_a_request_through_its_life(open311):
     assert "13800000000" not in str(got) and "Li" not in got["description"]
 
     now = datetime.now(timezone.utc)
-    path = "civic.intake.{}.yn.ta.c1"
+    path = topology.INTAKE_PREFIX + "{}.yn.ta.c1"
     steps = [s.TicketDispatched(event_id=f"{request_id}-d", occurred_at=now, source="centre", actor=DISPATCHER, org_id="c1",
                                 ticket_id=request_id, to_unit="c1", deadline=now + timedelta(days=2)),
              s.TicketAccepted(event_id=f"{request_id}-a", occurred_at=now, source="grid", actor=WORKER, org_id="c1", ticket_id=request_id),

@@ -8,9 +8,9 @@ import pytest
 import schemas as s
 from audit.reader import read_ledger
 from audit.verify import store_states, verify
-from consumers.relay import open_recorder
+from adapters.eventstore import open_recorder
 from schemas import ledger as wire
-from schemas import rejected
+from schemas import topology
 from tests.support import T0, caught_up, publish_all, read_stream, small_district, stream_count
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 async def ledger_has(pipeline, js, n: int):  # type: ignore[no-untyped-def]
     """At the barrier (everything intake holds processed, everything stored relayed), the ledger holds exactly n."""
     await caught_up(pipeline.settings, js)
-    assert await stream_count(js, "CIVIC_LEDGER") == n
+    assert await stream_count(js, topology.LEDGER) == n
 
 
 async def test_accepted_events_come_out_ordered_and_chained(js, pipeline, settings):
@@ -27,22 +27,22 @@ async def test_accepted_events_come_out_ordered_and_chained(js, pipeline, settin
     await publish_all(js, script.events)
     await ledger_has(pipeline, js, len(script.events))
 
-    msgs = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
+    msgs = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     assert [msgspec.json.decode(m.data)["event_id"] for m in msgs] == [e.event_id for e, _ in script.events]
     chain = wire.GENESIS
     for position, m in enumerate(msgs, 1):
         chain = wire.chain_hash(chain, position, m.data)
         assert m.metadata.sequence.stream == position
-        assert m.headers[wire.POSITION] == str(position)
-        assert m.headers[wire.HASH] == chain.hex()
+        assert m.headers[topology.POSITION_HEADER] == str(position)
+        assert m.headers[topology.HASH_HEADER] == chain.hex()
         event = s.decode(m.data, max_bytes=None)
-        assert m.subject == wire.subject("ledger", event.type, event.org_path)
+        assert m.subject == topology.ledger_subject(event.type, event.org_path)
         assert event.org_path[-1] == event.org_id and not event.personal
     # Personal data never reaches the ledger stream in clear.
     assert not any(b"Resident Name" in m.data or b"13800000000" in m.data for m in msgs)
     assert any(event.sealed for event in (s.decode(m.data, max_bytes=None) for m in msgs))
 
-    report = await verify(read_ledger(js), store_states(open_recorder(settings.event_store_env())))
+    report = await verify(read_ledger(js), store_states(open_recorder(settings)))
     assert report.ok, report.summary()
     assert report.events == len(script.events)
 
@@ -52,10 +52,10 @@ async def test_ledger_stream_refuses_delete_and_purge(js, pipeline):
     await publish_all(js, script.events)
     await ledger_has(pipeline, js, len(script.events))
     with pytest.raises(Exception, match="delete|purge|not allowed|denied|10052|10050"):
-        await js.delete_msg("CIVIC_LEDGER", 1)
+        await js.delete_msg(topology.LEDGER, 1)
     with pytest.raises(Exception):
-        await js.purge_stream("CIVIC_LEDGER")
-    assert await stream_count(js, "CIVIC_LEDGER") == len(script.events)
+        await js.purge_stream(topology.LEDGER)
+    assert await stream_count(js, topology.LEDGER) == len(script.events)
 
 
 def _raw(**fields) -> bytes:
@@ -94,16 +94,16 @@ async def test_bad_input_is_rejected_with_a_reason_and_the_pipeline_keeps_going(
     await js.publish(lx, s.encode(good), headers={"Nats-Msg-Id": good.event_id})
     await ledger_has(pipeline, js, len(script.events) + 1)
 
-    assert await stream_count(js, "CIVIC_REJECTED") == len(bad), "each published before its batch was stored"
-    rejections = await read_stream(js, "CIVIC_REJECTED", "civic.rejected.>")
-    assert [m.headers[rejected.REASON] for m in rejections] == [code for *_, code in bad]
+    assert await stream_count(js, topology.REJECTED) == len(bad), "each published before its batch was stored"
+    rejections = await read_stream(js, topology.REJECTED, topology.REJECTED_SUBJECTS)
+    assert [m.headers[topology.REASON_HEADER] for m in rejections] == [code for *_, code in bad]
     for m, (subject, data, code) in zip(rejections, bad):
         assert m.data == data, "the original bytes are kept"
-        assert m.headers[rejected.INTAKE_SUBJECT] == subject
-        assert m.headers[rejected.REASON_TEXT]
-        assert m.subject.startswith(f"civic.rejected.{code}.")
-    assert {m.headers.get(rejected.FIELD) for m in rejections[3:5]} == {"category", "title"}
-    ledger = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
+        assert m.headers[topology.INTAKE_SUBJECT_HEADER] == subject
+        assert m.headers[topology.REASON_TEXT_HEADER]
+        assert m.subject.startswith(f"{topology.REJECTED_PREFIX}{code}.")
+    assert {m.headers.get(topology.FIELD_HEADER) for m in rejections[3:5]} == {"category", "title"}
+    ledger = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     assert msgspec.json.decode(ledger[-1].data)["event_id"] == "after-bad"
 
 
@@ -118,5 +118,5 @@ async def test_a_resent_event_is_a_silent_no_op_long_after_the_duplicate_window(
                             org_id="lx", ticket_id="M", category="roads", title="marker")
     await js.publish("civic.intake.TicketRaised.yn.pm.lx", s.encode(marker))
     await ledger_has(pipeline, js, len(script.events) + 1)
-    assert await stream_count(js, "CIVIC_LEDGER") == len(script.events) + 1
-    assert await stream_count(js, "CIVIC_REJECTED") == 0
+    assert await stream_count(js, topology.LEDGER) == len(script.events) + 1
+    assert await stream_count(js, topology.REJECTED) == 0

@@ -16,6 +16,7 @@ import msgspec
 import pytest
 
 from producers.sdk import Producer, SyncProducer
+from schemas import topology
 from tests.support import caught_up, many_tickets, read_stream, small_district, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,7 @@ def ids_of(msgs) -> list[str]:  # type: ignore[no-untyped-def]
 
 async def ledger_reaches(js, n: int, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
     async def enough():
-        return await stream_count(js, "CIVIC_LEDGER") >= n
+        return await stream_count(js, topology.LEDGER) >= n
     await wait_for(enough, timeout=timeout)
 
 
@@ -35,9 +36,9 @@ async def assert_ledger_holds_exactly(js, settings, expected: list[str]) -> None
     """At the barrier (the ledger has processed all intake holds, the relay has published all the
     store holds), intake and the ledger hold each expected event once, in order, and nothing else."""
     await caught_up(settings, js, intake=len(expected))
-    assert ids_of(await read_stream(js, "CIVIC_INTAKE", "civic.intake.>")) == expected, "intake: each event once"
-    assert ids_of(await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")) == expected
-    assert await stream_count(js, "CIVIC_REJECTED") == 0
+    assert ids_of(await read_stream(js, topology.INTAKE, topology.INTAKE_SUBJECTS)) == expected, "intake: each event once"
+    assert ids_of(await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)) == expected
+    assert await stream_count(js, topology.REJECTED) == 0
 
 
 def free_port() -> int:
@@ -69,7 +70,7 @@ async def test_publish_many_survives_a_nats_restart_mid_batch(js, pipeline, nats
     await restarted[0]
     assert all(r.accepted for r in results), [r for r in results if not r.accepted][:3]
     assert [r.event_id for r in results] == [e.event_id for e in events]
-    intake = ids_of(await read_stream(js, "CIVIC_INTAKE", "civic.intake.>"))
+    intake = ids_of(await read_stream(js, topology.INTAKE, topology.INTAKE_SUBJECTS))
     assert intake == [e.event_id for e in events], "intake holds each event once, in order"
     await assert_ledger_holds_exactly(js, settings, [e.event_id for e in events])
 
@@ -174,7 +175,7 @@ async def test_a_producer_killed_between_spooling_and_sending_loses_nothing_and_
     assert (await asyncio.to_thread(child.stdout.readline)).split() == ["spooled", str(len(events))]  # type: ignore[union-attr]
     child.send_signal(signal.SIGKILL)
     child.wait()
-    assert await stream_count(js, "CIVIC_INTAKE") == 0
+    assert await stream_count(js, topology.INTAKE) == 0
 
     # 2. A second process drains it and is SIGKILLed in the middle of sending (some lines acked,
     #    perhaps some sent whose offset was not yet recorded).
@@ -182,7 +183,7 @@ async def test_a_producer_killed_between_spooling_and_sending_loses_nothing_and_
     assert (await asyncio.to_thread(child.stdout.readline)).split() == ["draining", str(len(events))]  # type: ignore[union-attr]
 
     async def some_sent():
-        return await stream_count(js, "CIVIC_INTAKE") > 0
+        return await stream_count(js, topology.INTAKE) > 0
     await wait_for(some_sent, interval=0.005)
     child.send_signal(signal.SIGKILL)
     child.wait()
@@ -192,5 +193,5 @@ async def test_a_producer_killed_between_spooling_and_sending_loses_nothing_and_
         assert producer.flush(timeout=30)
         assert producer.spooled == 0
     await assert_ledger_holds_exactly(js, settings, [e.event_id for e in events])
-    stored = ids_of(await read_stream(js, "CIVIC_INTAKE", "civic.intake.>"))
+    stored = ids_of(await read_stream(js, topology.INTAKE, topology.INTAKE_SUBJECTS))
     assert stored == [e.event_id for e in events], "intake too: nothing stored twice"

@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from schemas import topology
 from tests.support import caught_up, read_stream, stream_count
 
 pytestmark = pytest.mark.integration
@@ -31,8 +32,8 @@ async def test_the_four_orders_example_runs_and_the_ledger_accepts_every_event(j
     assert len(lines) == 12 and all(line.startswith("accepted ") for line in lines), done.stdout
 
     await caught_up(settings, js, intake=12)
-    assert await stream_count(js, "CIVIC_INTAKE") == await stream_count(js, "CIVIC_LEDGER") == 12
-    ledger = [msgspec.json.decode(m.data) for m in await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")]
+    assert await stream_count(js, topology.INTAKE) == await stream_count(js, topology.LEDGER) == 12
+    ledger = [msgspec.json.decode(m.data) for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
     assert [e["type"] for e in ledger][-7:] == ["TicketRaised", "TicketDispatched", "TicketAccepted", "TicketProgressNoted",
                                                 "TicketResolved", "TicketRated", "TicketClosed"]
-    assert await stream_count(js, "CIVIC_REJECTED") == 0
+    assert await stream_count(js, topology.REJECTED) == 0

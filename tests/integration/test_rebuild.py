@@ -12,6 +12,7 @@ import schemas as s
 from projections.dashboard import NAME
 from projections.rebuild import rebuild
 from projections.store import Versions
+from schemas import topology
 from tests.conftest import RoleProcess
 from tests.scenario import scenario
 from tests.support import caught_up, many_tickets, publish_all, read_model_answers, until
@@ -39,7 +40,7 @@ async def test_rebuild_beside_the_live_version_then_switch(full_pipeline):
     versions.switch(done.version)
     extra = s.TicketRaised(event_id="after-switch", occurred_at=events[-1][0].occurred_at, source="t",
                            actor=s.Actor(role="resident", id="r"), org_id="c1", ticket_id="T100", category="parking", title="new")
-    await publish_all(js, [(extra, "civic.intake.TicketRaised.yn.ta.c1")])
+    await publish_all(js, [(extra, topology.intake_subject(extra, ("yn", "ta", "c1")))])
     moved = await caught_up(settings, js, intake=len(events) + 1, projector=True, version=done.version)
     assert moved.projected == len(events) + 1  # the projector moved over to the new version
 

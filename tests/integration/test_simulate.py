@@ -15,6 +15,7 @@ import pytest
 from producers.feed import feed
 from producers.sdk import Producer
 from producers.simulator import Plan, simulate
+from schemas import topology
 from tests.support import caught_up, read_stream, stream_count
 
 pytestmark = pytest.mark.integration
@@ -30,9 +31,9 @@ async def test_every_simulated_event_is_accepted_by_the_pipeline(js, pipeline, s
     assert f"{len(expected)} events" in done.stdout and f"{len(expected)} new" in done.stdout
 
     await caught_up(settings, js, intake=len(expected))
-    assert await stream_count(js, "CIVIC_INTAKE") == len(expected)
-    assert await stream_count(js, "CIVIC_REJECTED") == 0
-    ledger = await read_stream(js, "CIVIC_LEDGER", "civic.ledger.>")
+    assert await stream_count(js, topology.INTAKE) == len(expected)
+    assert await stream_count(js, topology.REJECTED) == 0
+    ledger = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == expected
 
 

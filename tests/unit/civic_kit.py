@@ -10,8 +10,9 @@ from typing import Any
 
 import schemas as s
 from domain.aggregate import aggregate_id
-from domain.ledger import Incoming, Ledger, Outcome, Rejection
-from domain.personal import KeyStore
+from adapters.keys import KeyStore
+from application.ledger import Incoming, Ledger, Outcome, Rejection
+from schemas import topology
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=timezone(timedelta(hours=8)))
 MEMORY_ENV = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"}
@@ -59,6 +60,12 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "TopicDecided": dict(topic_id="P1", decision="install six lights"),
     "TopicImplemented": dict(topic_id="P1", report="lights installed"),
 }
+
+
+def incoming(sequence: int, subject: str, data: bytes, deliveries: int = 1) -> Incoming:
+    """An intake message as the consumer hands it to the ledger: its subject parsed the same way."""
+    event_type, org_path = topology.parse_intake_subject(subject)
+    return Incoming(sequence, event_type, org_path, data, deliveries)
 
 
 def tag(cls: type[s.Event]) -> str:
@@ -128,7 +135,7 @@ class Desk:
             path = (*self.path(event.parent_id), event.org_id) if event.parent_id else (event.org_id,)
         else:
             path = self.path(event.org_id)
-        return "civic.intake.%s.%s" % (event.type, ".".join(path))
+        return topology.intake_subject(event, path)
 
     def msg(self, event: s.Event | bytes, *, subject: str | None = None, deliveries: int = 1,
             sequence: int | None = None) -> Incoming:
@@ -139,13 +146,13 @@ class Desk:
             self.seq = max(self.seq, sequence)
         if isinstance(event, bytes):
             assert subject is not None, "raw bytes need an explicit subject"
-            return Incoming(sequence, subject, event, deliveries)
+            return incoming(sequence, subject, event, deliveries)
         subject = subject or self.subject(event)
         if isinstance(event, s.OrgUnitRegistered) and event.org_id not in self.parent:
             # Later messages of the same batch may sit under this unit; forgotten if refused.
             self.parent[event.org_id] = event.parent_id
             self.tentative.add(event.org_id)
-        return Incoming(sequence, subject, s.encode(event), deliveries)
+        return incoming(sequence, subject, s.encode(event), deliveries)
 
     # -- processing ------------------------------------------------------------------------
 

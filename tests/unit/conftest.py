@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.keys import KeyStore
+from application.ledger import Ledger
 from civic_kit import MEMORY_ENV, Desk
-from domain.ledger import Ledger
-from domain.personal import KeyStore
 
 
 @pytest.fixture

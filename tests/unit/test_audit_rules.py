@@ -22,10 +22,10 @@ from audit.verify import Anchor, verify
 from bench.replay import chained
 from projections.facts import Clock
 from projections.store import SQLiteDatabase
-from schemas import ledger as wire
+from schemas import topology
 from tests.scenario import CST, DISPATCHER, RESIDENT, WORKER, scenario
 
-LEDGER = [LedgerMessage(int(h[wire.POSITION]), subject, data, h) for subject, data, h in chained(scenario())]
+LEDGER = [LedgerMessage(int(h[topology.POSITION_HEADER]), subject, data, h) for subject, data, h in chained(scenario())]
 
 
 async def walk(messages: list[LedgerMessage], **kwargs):  # type: ignore[no-untyped-def]
@@ -49,7 +49,7 @@ def faults(report) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]
 
 async def test_the_scripted_ledger_verifies() -> None:
     report = await walk(LEDGER)
-    assert report.ok and report.events == len(LEDGER) and report.head.hex() == LEDGER[-1].headers[wire.HASH]
+    assert report.ok and report.events == len(LEDGER) and report.head.hex() == LEDGER[-1].headers[topology.HASH_HEADER]
 
 
 async def test_an_edited_event_breaks_the_chain_at_its_position_only() -> None:
@@ -84,9 +84,9 @@ async def test_subject_and_decoding_are_checked() -> None:
 async def test_a_rechained_rewrite_passes_the_chain_but_not_a_checkpoint() -> None:
     events = scenario()
     edited = [(e if e.event_id != "sc-24" else msgspec.structs.replace(e, satisfaction="satisfied"), subj) for e, subj in events]
-    rewritten = [LedgerMessage(int(h[wire.POSITION]), subject, data, h) for subject, data, h in chained(edited)]
+    rewritten = [LedgerMessage(int(h[topology.POSITION_HEADER]), subject, data, h) for subject, data, h in chained(edited)]
     assert (await walk(rewritten)).ok, "a rewrite with a recomputed chain is consistent in itself"
-    anchor = Anchor(65, LEDGER[64].headers[wire.HASH], "of today at position 65")
+    anchor = Anchor(65, LEDGER[64].headers[topology.HASH_HEADER], "of today at position 65")
     assert (await walk(LEDGER, anchors=[anchor])).anchors == 1
     assert "does not extend the checkpoint" in faults(await walk(rewritten, anchors=[anchor]))[65][0]
     assert "the ledger ends at 40" in faults(await walk(LEDGER[:40], anchors=[anchor]))[65][0]
@@ -139,7 +139,7 @@ def folded(tmp_path: Path, events) -> Replayed:  # type: ignore[no-untyped-def]
     db = SQLiteDatabase(tmp_path / "replay.sqlite")
     defs.create_schema(db)
     projection = defs.projection(db, Clock())
-    batch = [(int(h[wire.POSITION]), s.decode(data, max_bytes=None)) for _, data, h in chained(events)]
+    batch = [(int(h[topology.POSITION_HEADER]), s.decode(data, max_bytes=None)) for _, data, h in chained(events)]
     projection.apply(batch)
     return Replayed(db, defs, "Asia/Shanghai", datetime(2026, 3, 31, 23, tzinfo=CST), len(batch), tmp_path, len(batch), len(batch))
 
@@ -182,7 +182,7 @@ def test_one_dissatisfied_rating_refutes_satisfaction_100(tmp_path: Path) -> Non
     def step(n: int, cls, actor, **fields):  # type: ignore[no-untyped-def]
         event = cls(event_id=f"x-{n}", occurred_at=datetime(2026, 3, 20, 9 + n, tzinfo=CST), source="scenario", actor=actor,
                     org_id="c1", ticket_id="T10", **fields)
-        return event, wire.intake_subject(event, ("yn", "ta", "c1"))
+        return event, topology.intake_subject(event, ("yn", "ta", "c1"))
 
     extra = [step(0, s.TicketRaised, RESIDENT, category="parking", title="bikes again"),
              step(1, s.TicketDispatched, DISPATCHER, deadline=datetime(2026, 3, 22, tzinfo=CST), to_unit="c1"),

@@ -11,9 +11,9 @@ from datetime import timedelta
 import msgspec
 import pytest
 
+from application import ledger as ledger_module
+from application.ledger import MAX_DELIVERIES, Incoming
 from civic_kit import Desk
-from domain import ledger as ledger_module
-from domain.ledger import MAX_DELIVERIES, Incoming
 from domain.ticket import Ticket
 
 
@@ -180,7 +180,7 @@ def test_messages_at_or_below_the_position_are_skipped(tree: Desk) -> None:
     assert states(tree) == before
 
     # Even content that would be refused is skipped, not judged, at or below the position.
-    bogus = Incoming(position, "civic.intake.TicketRaised.d1", b"not json")
+    bogus = Incoming(position, "TicketRaised", ("d1",), b"not json")
     assert tree.ledger.process([bogus]).skipped == 1
 
     # A batch straddling the position: the old part skipped, the new part applied.

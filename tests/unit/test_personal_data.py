@@ -12,8 +12,9 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 import schemas as s
+from adapters.keys import KeyStore
 from civic_kit import LI_HUA, WANG_FANG, Desk
-from domain.personal import KeyStore, mac, unseal
+from domain.personal import mac, unseal
 from schemas.ledger import GENESIS, chain_hash
 
 CLEAR = [b"Li Hua", b"13800138000", b"Longxiang Road", b"Wang Fang", b"13900139000", b"Nanhu Lane"]

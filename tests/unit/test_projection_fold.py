@@ -460,9 +460,7 @@ def test_the_trail_has_each_event_once_at_its_position(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def district_ledger() -> list:  # type: ignore[type-arg]
     """Ledger events of a small simulated district, as the ledger stores them (org paths, sealed data)."""
-    from civic_kit import MEMORY_ENV, Desk
-    from domain.ledger import Ledger
-    from domain.personal import KeyStore
+    from civic_kit import MEMORY_ENV, Desk, KeyStore, Ledger  # (civic_kit's imports: one place to follow a move)
     from producers.simulator import Plan, simulate
 
     keys = KeyStore(":memory:")

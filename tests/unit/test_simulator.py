@@ -9,12 +9,11 @@ from datetime import datetime
 import pytest
 
 import schemas as s
+from adapters.keys import KeyStore
+from application.ledger import Incoming, Ledger
 from civic_kit import MEMORY_ENV
-from domain.ledger import Incoming, Ledger
-from domain.personal import KeyStore
 from producers.district import build_district, org_events
 from producers.simulator import END, Plan, simulate
-from schemas.ledger import intake_subject
 
 
 def wire(plan: Plan) -> bytes:
@@ -106,7 +105,7 @@ def test_the_rules_accept_every_simulated_event(district_events: list[s.Event]) 
     keys = KeyStore(":memory:")
     ledger = Ledger(env=dict(MEMORY_ENV), keys=keys)
     events = district_events
-    messages = [Incoming(n, intake_subject(e, paths[e.org_id]), s.encode(e)) for n, e in enumerate(events, 1)]
+    messages = [Incoming(n, e.type, paths[e.org_id], s.encode(e)) for n, e in enumerate(events, 1)]
     accepted = 0
     for at in range(0, len(messages), 1000):
         outcome = ledger.process(messages[at:at + 1000])

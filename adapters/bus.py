@@ -1,0 +1,71 @@
+"""The bus: the three streams and the org directory, created idempotently at start, and the
+roles' connection (nats-py: FastStream does not manage stream updates or the
+deny-delete/deny-purge flags). The names come from schemas/topology.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.kv import KeyValue
+
+from config import Settings
+from schemas.topology import INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS
+
+log = logging.getLogger("civic")
+DAY = 86_400.0
+
+
+def stream_configs(intake_max_age_days: float = 7.0, replicas: int = 1) -> list[StreamConfig]:
+    clear_data_age = intake_max_age_days * DAY  # intake and rejections hold personal data in clear
+    common = dict(retention=RetentionPolicy.LIMITS, storage=StorageType.FILE, num_replicas=replicas)
+    return [
+        StreamConfig(name=INTAKE, subjects=[INTAKE_SUBJECTS], max_age=clear_data_age,
+                     duplicate_window=600.0, discard=DiscardPolicy.OLD, **common),
+        StreamConfig(name=REJECTED, subjects=[REJECTED_SUBJECTS], max_age=clear_data_age,
+                     duplicate_window=600.0, discard=DiscardPolicy.OLD, **common),
+        # Append-only: no age limit, no deletes, no purges, no rollups. Sequence = ledger position.
+        StreamConfig(name=LEDGER, subjects=[LEDGER_SUBJECTS], max_age=0, deny_delete=True, deny_purge=True,
+                     allow_rollup_hdrs=False, duplicate_window=120.0, discard=DiscardPolicy.NEW, **common),
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, intake_max_age_days: float = 7.0, replicas: int = 1) -> None:
+    for config in stream_configs(intake_max_age_days, replicas):
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            try:
+                await js.add_stream(config)
+                continue
+            except BadRequestError:  # created meanwhile by another process
+                pass
+        await js.update_stream(config)
+
+
+async def ensure_org_directory(js: JetStreamContext, replicas: int = 1) -> KeyValue:
+    """The org directory bucket (schemas.topology.ORG_DIRECTORY), made on first use."""
+    try:
+        return await js.key_value(ORG_DIRECTORY)
+    except NotFoundError:  # nats-py's BucketNotFoundError
+        return await js.create_key_value(KeyValueConfig(bucket=ORG_DIRECTORY, history=1, replicas=replicas))
+
+
+async def connect_role(settings: Settings) -> nats.NATS:
+    """Connect a role (waiting for the server if it is down: nats-py only reconnects after a
+    first success) and make sure the streams exist."""
+    delay = 0.2
+    while True:
+        try:
+            nc = await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                    connect_timeout=2, name="civic-role")
+            await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
+            return nc
+        except (OSError, TimeoutError, nats.errors.Error) as e:
+            log.warning("NATS not reachable (%s); retrying in %.1fs", e or type(e).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

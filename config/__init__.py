@@ -1,0 +1,75 @@
+"""Configuration, from the environment and flags; read once, passed down explicitly.
+
+A leaf: it imports nothing of ours and no library that acts on it (adapters/ turn these values
+into a bus connection or an event store), so every layer may take a Settings without a cycle.
+
+CIVIC_DATA_DIR     the data folder (default ./civic-data): nats/, ledger.sqlite, keys.sqlite, nats.url
+CIVIC_NATS_URL     an external NATS (JetStream) server or cluster (comma-separated URLs); without it
+                   `civic up` runs its own
+CIVIC_STREAM_REPLICAS  replicas of each stream (default 1; 3 on a 3-node cluster)
+CIVIC_CHECKPOINT_MINUTES  how often `civic up` signs the chain head (default 10; 0 disables)
+CIVIC_DATABASE_URL postgresql://user:pass@host:port/db for the event store; default SQLite in the data folder
+CIVIC_INTAKE_MAX_AGE_DAYS  how long CIVIC_INTAKE and CIVIC_REJECTED keep clear data (default 7)
+CIVIC_TIMEZONE     the district's time zone for dashboard days (default Asia/Shanghai)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    nats_url: str | None = None
+    database_url: str | None = None
+    port: int = 8080
+    host: str = "127.0.0.1"
+    intake_max_age_days: float = 7.0
+    stream_replicas: int = 1
+    """Replicas of each stream: 3 on a 3-node cluster (CIVIC_STREAM_REPLICAS)."""
+    checkpoint_minutes: float = 10.0
+    """How often `civic up` signs the chain head (CIVIC_CHECKPOINT_MINUTES; 0: never)."""
+    timezone: str = "Asia/Shanghai"
+    """The district's time zone: dashboard days and windows are whole days here."""
+    batch_size: int = 1000
+    """Most messages the ledger takes in one transaction (and the relay publishes in one go)."""
+
+    @classmethod
+    def from_env(cls, data_dir: str | Path | None = None, **overrides: object) -> Settings:
+        env = os.environ
+        settings = cls(
+            data_dir=Path(data_dir or env.get("CIVIC_DATA_DIR") or "civic-data").absolute(),
+            nats_url=env.get("CIVIC_NATS_URL") or None,
+            database_url=env.get("CIVIC_DATABASE_URL") or None,
+            intake_max_age_days=float(env.get("CIVIC_INTAKE_MAX_AGE_DAYS", 7)),
+            timezone=env.get("CIVIC_TIMEZONE", "Asia/Shanghai"),
+            stream_replicas=int(env.get("CIVIC_STREAM_REPLICAS", 1)),
+            checkpoint_minutes=float(env.get("CIVIC_CHECKPOINT_MINUTES", 10)),
+        )
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+    @property
+    def nats_url_file(self) -> Path:
+        return self.data_dir / "nats.url"
+
+    def resolved_nats_url(self) -> str:
+        """The configured server, or the one a running `civic up` wrote into the data folder."""
+        if self.nats_url:
+            return self.nats_url
+        try:
+            return self.nats_url_file.read_text().strip()
+        except FileNotFoundError:
+            raise SystemExit(
+                f"No NATS server: set CIVIC_NATS_URL, or start `civic up --data {self.data_dir}` first."
+            ) from None
+
+    def nats_servers(self) -> list[str]:
+        """The server list: CIVIC_NATS_URL may name a cluster, comma-separated."""
+        return [u.strip() for u in self.resolved_nats_url().split(",") if u.strip()]
+
+    @property
+    def keys_path(self) -> Path:
+        return self.data_dir / "keys.sqlite"

@@ -1,0 +1,99 @@
+"""The NATS topology, as names: streams, subjects, buckets and headers, and the subject builders.
+
+Part of the wire contract: a producer in another language needs these as much as the event
+shapes. Pure names and string functions, no nats-py: adapters/bus.py turns them into stream
+configs, and every other package takes its names from here, so there is one spelling of each.
+
+Subjects: civic.<stage>.<event type>.<org ids from root to leaf>, stage intake or ledger;
+civic.rejected.<reason code>.<the intake subject after civic.intake.>.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+# -- streams -----------------------------------------------------------------------------------
+
+INTAKE = "CIVIC_INTAKE"
+"""Raw facts as producers sent them (kept for days: they hold personal data in clear)."""
+LEDGER = "CIVIC_LEDGER"
+"""Accepted events, append-only and hash-chained; stream sequence = ledger position."""
+REJECTED = "CIVIC_REJECTED"
+"""Refused messages, their original bytes and the reason in the headers."""
+
+ROOT = "civic"
+INTAKE_PREFIX = "civic.intake."
+LEDGER_PREFIX = "civic.ledger."
+REJECTED_PREFIX = "civic.rejected."
+INTAKE_SUBJECTS = "civic.intake.>"
+LEDGER_SUBJECTS = "civic.ledger.>"
+REJECTED_SUBJECTS = "civic.rejected.>"
+STREAM_SUBJECTS = {INTAKE: INTAKE_SUBJECTS, LEDGER: LEDGER_SUBJECTS, REJECTED: REJECTED_SUBJECTS}
+"""Each stream's subject filter."""
+
+LEDGER_CONSUMER = "ledger"
+"""The ledger's durable pull consumer on CIVIC_INTAKE."""
+LEDGER_NUDGE = "civic.nudge.ledger"
+"""Core NATS subject the ledger pings after each commit, so the relay need not poll."""
+
+# -- buckets -----------------------------------------------------------------------------------
+
+ORG_DIRECTORY = "CIVIC_ORGS"
+"""KV bucket org_id -> parent id ("" for a root), written by the relay, read by producers to
+build subjects (civic.intake.<type>.<org path>) without asking the ledger."""
+
+
+def org_directory_key(org_id: str) -> str:
+    """The subject a put of `org_id` into the org directory is published on (NATS KV's layout)."""
+    return f"$KV.{ORG_DIRECTORY}.{org_id}"
+
+
+# -- headers -----------------------------------------------------------------------------------
+# On CIVIC_LEDGER (schemas/ledger.py says what they mean for the hash chain):
+POSITION_HEADER = "Civic-Position"
+HASH_HEADER = "Civic-Hash"
+NOTIFICATION_ID_HEADER = "Civic-Notification-Id"
+"""The event store's notification id; the relay resumes from the last one published."""
+EVENT_ID_HEADER = "Civic-Event-Id"
+"""On CIVIC_LEDGER and on CIVIC_REJECTED (when the message could be read that far)."""
+# On CIVIC_REJECTED (schemas/rejected.py holds the reason codes):
+REASON_HEADER = "Civic-Reason"
+REASON_TEXT_HEADER = "Civic-Reason-Text"
+FIELD_HEADER = "Civic-Field"
+INTAKE_SEQUENCE_HEADER = "Civic-Intake-Sequence"
+INTAKE_SUBJECT_HEADER = "Civic-Intake-Subject"
+
+# -- subjects ----------------------------------------------------------------------------------
+
+
+class Typed(Protocol):
+    @property
+    def type(self) -> str: ...
+
+
+def subject(stage: str, event_type: str, org_path: tuple[str, ...] | list[str]) -> str:
+    """civic.<stage>.<type>.<org ids from root to leaf>."""
+    return ".".join((ROOT, stage, event_type, *org_path))
+
+
+def intake_subject(event: Typed, org_path: tuple[str, ...] | list[str]) -> str:
+    return subject("intake", event.type, org_path)
+
+
+def ledger_subject(event_type: str, org_path: tuple[str, ...] | list[str]) -> str:
+    return subject("ledger", event_type, org_path)
+
+
+def parse_intake_subject(intake: str) -> tuple[str, tuple[str, ...]]:
+    """The event type token and the org path of civic.intake.<type>.<org path>; ("", ()) for a
+    subject outside intake (no event type is empty, so such a subject names none)."""
+    tokens = intake.split(".")
+    if tokens[:2] != [ROOT, "intake"] or len(tokens) < 3:
+        return "", ()
+    return tokens[2], tuple(tokens[3:])
+
+
+def rejected_subject(code: str, intake: str) -> str:
+    """civic.rejected.<code>.<the intake subject's tokens after civic.intake.>."""
+    rest = intake.split(".", 2)[2] if intake.count(".") >= 2 else "unknown"
+    return f"{REJECTED_PREFIX}{code}.{rest}"
