@@ -19,39 +19,25 @@ from eventsourcing.utils import get_topic
 
 from adapters.keys import KeyStore
 from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id
-from domain.deliberation import ROLES as TOPIC_ROLES
 from domain.deliberation import Deliberation
-from domain.dispute import ROLES as DISPUTE_ROLES
 from domain.dispute import Dispute
-from domain.org import ALLOWED_PARENTS, ORG_ROLES, OrgUnit
+from domain.org import ALLOWED_PARENTS, OrgUnit
 from domain.personal import mac, seal
 from domain.refusal import Refused, require
-from domain.ticket import ROLES as TICKET_ROLES
 from domain.ticket import Ticket
-from schemas import (
-    DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, TicketDispatched, TicketRaised, TicketVoided,
-    TopicProposed,
-    topology,
-)
+from schemas import DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, TicketRaised, TicketVoided, topology
 from schemas.base import Event
-from schemas.deliberation import DeliberationEvent
-from schemas.dispute import DisputeEvent
+from schemas.families import CREATING_TYPES, FAMILY_OF_TYPE
 from schemas.intake import DecodeFailure, decode, encode
-from schemas.ticket import TicketEvent
 from schemas.topology import INTAKE  # also the tracking name: the position is the last intake sequence processed
 
 MAX_DELIVERIES = 5
 """A message whose batch has failed this many times is set aside as `poison`."""
 
-CREATES = {OrgUnitRegistered: OrgUnit, TicketRaised: Ticket, DisputeRegistered: Dispute, TopicProposed: Deliberation}
-ENTITY = [(TicketEvent, Ticket, "ticket_id"), (DisputeEvent, Dispute, "dispute_id"), (DeliberationEvent, Deliberation, "topic_id")]
-AGGREGATE_OF_TYPE: dict[str, type[CivicAggregate]] = {}
-for _base, _cls, _ in ENTITY:
-    for _t in _base.__subclasses__():
-        AGGREGATE_OF_TYPE[_t.__struct_config__.tag] = _cls  # type: ignore[index]
-for _t in ("OrgUnitRegistered", "OrgUnitRenamed", "OrgUnitMoved", "GridWorkerAssigned"):
-    AGGREGATE_OF_TYPE[_t] = OrgUnit
-CREATING_TYPES = {cls.__struct_config__.tag for cls in CREATES}  # type: ignore[attr-defined]
+AGGREGATES: tuple[type[CivicAggregate], ...] = (OrgUnit, Ticket, Dispute, Deliberation)
+"""Each declares the family of events it records (`events`); the lookups below derive from that."""
+_AGGREGATE_OF_FAMILY = {cls.family: cls for cls in AGGREGATES}
+AGGREGATE_OF_TYPE: dict[str, type[CivicAggregate]] = {t: _AGGREGATE_OF_FAMILY[f.name] for t, f in FAMILY_OF_TYPE.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,8 +258,8 @@ class Ledger(Application):
                 f"subject {message.subject} does not name {event.type} at {event.org_id}")
         self._check_personal(event)
         macs = self._macs(event)
-        cls = AGGREGATE_OF_TYPE[event.type]
-        entity_id = event.org_id if cls is OrgUnit else getattr(event, _ID_FIELD[cls])
+        cls, family = AGGREGATE_OF_TYPE[event.type], event.family
+        entity_id = getattr(event, family.id_field)
         target = batch.get(cls, entity_id)
 
         if isinstance(event, OrgUnitRegistered):
@@ -288,12 +274,12 @@ class Ledger(Application):
             if target is not None and target.seen(event, macs):
                 return False
             require(path == current, "subject_mismatch", f"{event.org_id} is at {'.'.join(current)}, not {'.'.join(path)}")  # type: ignore[arg-type]
-            if type(event) in CREATES:
-                require(event.actor.role in _CREATORS[type(event)], "role_not_allowed",
+            if event.creates:
+                require(event.actor.role in cls.creators, "role_not_allowed",
                         f"a {event.actor.role} may not record {event.type}")
-                require(target is None, _EXISTS[cls], f"{event.type} for an existing {cls.family} {entity_id}")
+                require(target is None, family.exists_code, f"{event.type} for an existing {cls.family} {entity_id}")
             else:
-                require(target is not None, _UNKNOWN[cls], f"no {cls.family} {entity_id}")
+                require(target is not None, family.unknown_code, f"no {cls.family} {entity_id}")
                 self._decide(target, event, batch)  # type: ignore[arg-type]
 
         stored = msgspec.structs.replace(
@@ -308,8 +294,8 @@ class Ledger(Application):
         return True
 
     def _check_registration(self, event: OrgUnitRegistered, path: tuple[str, ...], batch: Batch) -> None:
-        require(event.actor.role in ORG_ROLES, "role_not_allowed", f"a {event.actor.role} may not register org units")
-        require(batch.get(OrgUnit, event.org_id) is None, "org_exists", f"org unit {event.org_id} is already registered")
+        require(event.actor.role in OrgUnit.creators, "role_not_allowed", f"a {event.actor.role} may not register org units")
+        require(batch.get(OrgUnit, event.org_id) is None, event.family.exists_code, f"org unit {event.org_id} is already registered")
         if event.parent_id is None:
             require(None in ALLOWED_PARENTS[event.kind], "bad_parent", f"a {event.kind} needs a parent")
             require(path == (event.org_id,), "subject_mismatch", "a root unit's subject path is its own id")
@@ -329,8 +315,9 @@ class Ledger(Application):
                 target.decide(event)
             return
         target.decide(event)  # type: ignore[attr-defined]
-        if isinstance(event, TicketDispatched) and event.to_unit:
-            require(batch.get(OrgUnit, event.to_unit) is not None, "unknown_org", f"dispatch to unknown unit {event.to_unit}")
+        for ref in event.org_refs:  # e.g. the unit a dispatch names
+            unit = getattr(event, ref)
+            require(not unit or batch.get(OrgUnit, unit) is not None, "unknown_org", f"{ref} names unknown unit {unit}")
         if isinstance(event, TicketVoided):
             original = batch.get(Ticket, event.duplicate_of)
             require(original is not None and original.stage != "voided", "bad_duplicate",
@@ -358,9 +345,3 @@ class Ledger(Application):
             out.append((p.resident_id, mac(key, p) if key else "erased"))
         return tuple(out)
 
-
-_ID_FIELD = {cls: attr for _, cls, attr in ENTITY}
-_EXISTS = {Ticket: "ticket_exists", Dispute: "dispute_exists", Deliberation: "topic_exists", OrgUnit: "org_exists"}
-_CREATORS = {TicketRaised: TICKET_ROLES[TicketRaised], DisputeRegistered: DISPUTE_ROLES[DisputeRegistered],
-             TopicProposed: TOPIC_ROLES}
-_UNKNOWN = {Ticket: "unknown_ticket", Dispute: "unknown_dispute", Deliberation: "unknown_topic", OrgUnit: "unknown_org"}

@@ -12,6 +12,7 @@ from audit.verify import Report, store_states, verify
 from config import Settings
 from schemas import DecodeFailure, decode
 from schemas import topology
+from schemas.families import entity_of
 
 
 def describe(m: LedgerMessage) -> str:
@@ -20,7 +21,8 @@ def describe(m: LedgerMessage) -> str:
         e = decode(m.data, max_bytes=None)
     except DecodeFailure as err:
         return f"#{m.position:<7} (undecodable: {err.code})"
-    entity = next((f"{k}={getattr(e, k)}" for k in ("ticket_id", "dispute_id", "topic_id") if hasattr(e, k)), f"org={e.org_id}")
+    kind, entity_id = entity_of(e)
+    entity = f"org={entity_id}" if kind == "org" else f"{e.family.id_field}={entity_id}"
     when = e.occurred_at.isoformat(timespec="minutes")
     return (f"#{m.position:<7} {when}  {e.type:<22} {'/'.join(e.org_path):<32} {entity:<24} "
             f"by {e.actor.role}:{e.actor.id}  {m.headers.get(topology.HASH_HEADER, '')[:12]}")

@@ -22,30 +22,22 @@ import msgspec
 from nats.js import JetStreamContext
 
 from audit.reader import last_position, read_ledger
-from schemas.topology import LEDGER
-from projections.queries import STAGE_AFTER
-from schemas import DecodeFailure, decode
+from schemas import DecodeFailure, decode, lifecycle
 from schemas import ledger as wire
 from schemas import topology
+from schemas.families import ENTITY_ID_FIELDS, ENVELOPE, FAMILIES
+from schemas.topology import LEDGER
 
-ID_FIELD = {"ticket": "ticket_id", "dispute": "dispute_id", "topic": "topic_id"}
+ID_FIELD = {name: m.family.id_field for name, m in FAMILIES.items() if m.family.id_field in ENTITY_ID_FIELDS}
+"""ticket, dispute, topic -> the field naming the entity (the org tree has no trail of its own)."""
 STAGES = {
-    "ticket": STAGE_AFTER,
     "dispute": {"DisputeRegistered": "registered", "MediationSessionHeld": "in_mediation", "DisputeConcluded": "concluded"},
     "topic": {"TopicProposed": "proposed", "MeetingHeld": "discussed", "TopicDecided": "decided", "TopicImplemented": "implemented"},
 }
-_ENVELOPE = {"type", "event_id", "occurred_at", "source", "actor", "org_id", "schema_version", "personal", "sealed",
-             "org_path", "ticket_id", "dispute_id", "topic_id"}
+"""The stage names the trail shows for disputes and topics; a ticket's come from the lifecycle table."""
 
-
-class _Ids(msgspec.Struct):
-    """The entity ids a stored event may carry; msgspec skips every other field."""
-
-    ticket_id: str | None = None
-    dispute_id: str | None = None
-    topic_id: str | None = None
-
-
+_Ids = msgspec.defstruct("_Ids", [(f, str | None, None) for f in ENTITY_ID_FIELDS])
+"""The entity ids a stored event may carry; msgspec skips every other field."""
 _ids = msgspec.json.Decoder(_Ids).decode
 
 
@@ -126,14 +118,15 @@ async def trail(js: JetStreamContext, kind: str, entity_id: str, positions: list
         at = event.occurred_at
         if previous_at is not None and stage is not None:
             result.hours_in_stage[stage] = result.hours_in_stage.get(stage, 0.0) + (at - previous_at).total_seconds() / 3600
-        stage = STAGES[kind].get(event.type, stage)
-        if event.type == "TicketRated" and event.satisfaction == "dissatisfied":  # type: ignore[attr-defined]
-            stage = "reopened"  # a dissatisfied rating sends the ticket back for a new round
+        if kind == "ticket":
+            stage = lifecycle.move(event.type, event.__getattribute__).stage or stage
+        else:
+            stage = STAGES[kind].get(event.type, stage)
         builtins = msgspec.to_builtins(event)
         result.steps.append(Step(
             n, event.type, at, f"{event.actor.role}:{event.actor.id}", list(event.org_path),
             None if previous_at is None else round((at - previous_at).total_seconds() / 3600, 2), stage, recorded[n], linked,
-            {k: v for k, v in builtins.items() if k not in _ENVELOPE}))
+            {k: v for k, v in builtins.items() if k not in ENVELOPE}))
         previous_at = at
     result.hours_in_stage = {k: round(v, 2) for k, v in result.hours_in_stage.items()}
     if not result.steps and not result.faults:

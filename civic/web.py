@@ -1,5 +1,6 @@
 """The web role's app, composed: the dashboards' routes (dashboards/app.py) with the producers'
-gateway and Open311 write routes and the dashboards' Open311 read routes, sharing one NATS connection and the event index."""
+gateway and Open311 write routes and the dashboards' Open311 read routes, sharing one NATS
+connection and the event index."""
 
 from __future__ import annotations
 

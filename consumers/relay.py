@@ -22,6 +22,7 @@ from nats.js.errors import APIError
 from adapters.bus import ensure_org_directory
 from schemas import ledger as wire
 from schemas import topology
+from schemas.families import PARENT_FIELD
 from schemas.topology import LEDGER, LEDGER_NUDGE
 
 log = logging.getLogger("civic.relay")
@@ -133,8 +134,8 @@ class Relay:
         batch goes to the ledger stream: a crash in between repeats an idempotent put, never skips one."""
         puts = []
         for route in routes:
-            if route.type in ("OrgUnitRegistered", "OrgUnitMoved"):
-                parent = route.parent_id if route.type == "OrgUnitRegistered" else route.new_parent_id
+            if field := PARENT_FIELD.get(route.type):
+                parent = getattr(route, field)
                 puts.append(await self.js.publish_async(topology.org_directory_key(route.org_id), (parent or "").encode()))
         if puts:
             await asyncio.wait_for(asyncio.gather(*puts), ACK_TIMEOUT)

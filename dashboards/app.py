@@ -26,11 +26,6 @@ from projections.readside import NotBuilt
 from projections.store import Versions
 
 
-class Open311(Open311Controller, Open311ReadController):
-    """Open311's write side (producers) and read side (dashboards) share paths (/requests.json:
-    POST and GET), and two Litestar controllers cannot (each adds its own OPTIONS handler to the
-    path): one controller class with the handlers of both."""
-
 
 def not_built(_: Request, exc: Exception) -> Response[dict[str, str]]:
     return Response({"detail": str(exc)}, status_code=503)

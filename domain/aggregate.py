@@ -56,9 +56,20 @@ class Recorded(AggregateEvent):
 
 
 class CivicAggregate(Aggregate):
+    events: ClassVar[type[Event]]
+    """The base class of the events it records (TicketEvent, ...), whose `family` declares the
+    id field, the creating event and the reason codes; see schemas/families.py."""
+    creators: ClassVar[frozenset[str]]
+    """The actor roles that may record the creating event."""
     family: ClassVar[str]
+    """Derived: events.family.name, the namespace of its aggregate ids ("ticket", ...)."""
     applied: ClassVar[dict[str, tuple[str, tuple[tuple[str, str], ...]]]]
     """Per instance: event_id -> (content digest, ((resident_id, mac), ...)) of every fact applied."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "events" in cls.__dict__:
+            cls.family = cls.events.family.name
 
     @classmethod
     def start(cls, entity_id: str, fact: Event) -> CivicAggregate:

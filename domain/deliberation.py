@@ -6,6 +6,7 @@ from domain.aggregate import CivicAggregate
 from domain.refusal import require
 from schemas import MeetingHeld, TopicDecided, TopicImplemented, TopicProposed
 from schemas.base import Event
+from schemas.deliberation import DeliberationEvent
 
 ROLES = frozenset({"council", "unit"})
 FROM_STAGES: dict[type, frozenset[str]] = {
@@ -16,7 +17,8 @@ FROM_STAGES: dict[type, frozenset[str]] = {
 
 
 class Deliberation(CivicAggregate):
-    family = "topic"
+    events = DeliberationEvent
+    creators = ROLES
 
     def when(self, fact: Event) -> None:
         match fact:
@@ -31,5 +33,5 @@ class Deliberation(CivicAggregate):
 
     def decide(self, event: Event) -> None:
         require(event.actor.role in ROLES, "role_not_allowed", f"a {event.actor.role} may not record {event.type}")
-        require(not isinstance(event, TopicProposed), "topic_exists")
+        require(not event.creates, self.events.family.exists_code)
         require(self.stage in FROM_STAGES[type(event)], "topic_stage", f"{event.type} cannot follow stage {self.stage!r}")

@@ -6,6 +6,7 @@ from domain.aggregate import CivicAggregate
 from domain.refusal import require
 from schemas import DisputeConcluded, DisputeRegistered, MediationSessionHeld
 from schemas.base import Event
+from schemas.dispute import DisputeEvent
 
 ROLES: dict[type, frozenset[str]] = {
     DisputeRegistered: frozenset({"mediator", "grid_worker", "dispatcher", "unit", "system"}),
@@ -15,7 +16,8 @@ ROLES: dict[type, frozenset[str]] = {
 
 
 class Dispute(CivicAggregate):
-    family = "dispute"
+    events = DisputeEvent
+    creators = ROLES[DisputeRegistered]
 
     def when(self, fact: Event) -> None:
         match fact:
@@ -29,7 +31,7 @@ class Dispute(CivicAggregate):
     def decide(self, event: Event) -> None:
         require(event.actor.role in ROLES[type(event)], "role_not_allowed",
                 f"a {event.actor.role} may not record {event.type}")
-        require(not isinstance(event, DisputeRegistered), "dispute_exists")
+        require(not event.creates, self.events.family.exists_code)
         require(self.outcome is None, "dispute_concluded")
         if isinstance(event, DisputeConcluded):
             require(self.sessions > 0, "no_mediation")

@@ -6,6 +6,7 @@ from domain.aggregate import CivicAggregate
 from domain.refusal import require
 from schemas import GridWorkerAssigned, OrgUnitMoved, OrgUnitRegistered, OrgUnitRenamed
 from schemas.base import Event
+from schemas.organisation import OrgEvent
 
 ALLOWED_PARENTS: dict[str, frozenset[str | None]] = {
     kind: frozenset(parents) for kind, parents in {
@@ -30,7 +31,8 @@ ORG_ROLES = frozenset({"system", "unit"})
 
 
 class OrgUnit(CivicAggregate):
-    family = "org"
+    events = OrgEvent
+    creators = ORG_ROLES
 
     def when(self, fact: Event) -> None:
         match fact:
@@ -59,4 +61,4 @@ class OrgUnit(CivicAggregate):
             case GridWorkerAssigned():
                 require(self.kind == "grid", "not_a_grid")
             case OrgUnitRegistered():
-                require(False, "org_exists", f"org unit {event.org_id} is already registered")
+                require(False, self.events.family.exists_code, f"org unit {event.org_id} is already registered")

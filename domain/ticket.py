@@ -1,96 +1,48 @@
 """Ticket: a micro-list item through the four orders 点单 → 派单 → 接单 → 评单.
 
-Stages: raised → dispatched → accepted → resolved → rated → closed. A return goes back to
-dispatch; a dissatisfied rating or a reopen starts a new resolution round from dispatch.
-Voided (merged into a duplicate) and closed are final.
+Which event may follow which stage, who may record it and what it does to the stage and the
+round is the lifecycle table (schemas/lifecycle.py); this aggregate applies it and adds the
+rules that need the ticket's own history or facts: one rating per round, a dispatch's
+assignee and deadline, a void that does not point at itself.
 """
 
 from __future__ import annotations
 
 from domain.aggregate import CivicAggregate
 from domain.refusal import require
-from schemas import (
-    TicketAccepted, TicketClosed, TicketDispatched, TicketProgressNoted, TicketRaised, TicketRated,
-    TicketRecategorised, TicketReopened, TicketResolved, TicketReturned, TicketVoided,
-)
+from schemas import TicketDispatched, TicketRaised, TicketRated, TicketRecategorised, TicketVoided
+from schemas import lifecycle
 from schemas.base import Event
-
-RECEIVERS = frozenset({"receiver", "grid_worker", "unit"})
-DISPATCHERS = frozenset({"dispatcher", "system"})
-ROLES: dict[type, frozenset[str]] = {
-    TicketRaised: frozenset({"resident", "enterprise", "grid_worker", "dispatcher", "unit", "system"}),
-    TicketDispatched: DISPATCHERS,
-    TicketAccepted: RECEIVERS,
-    TicketReturned: RECEIVERS,
-    TicketProgressNoted: RECEIVERS,
-    TicketResolved: RECEIVERS,
-    TicketRated: frozenset({"resident", "enterprise", "dispatcher"}),  # 12345 call-backs rate for the resident
-    TicketReopened: frozenset({"resident", "enterprise", "dispatcher", "system"}),
-    TicketClosed: DISPATCHERS,
-    TicketVoided: DISPATCHERS,
-    TicketRecategorised: DISPATCHERS,
-}
-
-# The stages from which each event may happen.
-FROM_STAGES: dict[type, frozenset[str]] = {
-    TicketDispatched: frozenset({"raised", "returned", "reopened", "dispatched"}),  # re-dispatch before acceptance
-    TicketAccepted: frozenset({"dispatched"}),
-    TicketReturned: frozenset({"dispatched", "accepted"}),
-    TicketProgressNoted: frozenset({"accepted"}),
-    TicketResolved: frozenset({"accepted"}),
-    TicketRated: frozenset({"resolved", "rated"}),  # from "rated": refused below as already_rated
-    TicketReopened: frozenset({"resolved", "rated"}),
-    TicketClosed: frozenset({"resolved", "rated"}),
-    TicketVoided: frozenset({"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"}),
-    TicketRecategorised: frozenset({"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"}),
-}
-FINAL = frozenset({"closed", "voided"})
+from schemas.ticket import TicketEvent
 
 
 class Ticket(CivicAggregate):
-    family = "ticket"
+    events = TicketEvent
+    creators = lifecycle.RULES[TicketRaised].roles
 
     def when(self, fact: Event) -> None:
         match fact:
             case TicketRaised():
                 self.ticket_id, self.org_id, self.category = fact.ticket_id, fact.org_id, fact.category
-                self.stage, self.round, self.rated_rounds = "raised", 1, set()
-            case TicketDispatched():
-                self.stage = "dispatched"
-            case TicketAccepted():
-                self.stage = "accepted"
-            case TicketReturned():
-                self.stage = "returned"
-            case TicketResolved():
-                self.stage = "resolved"
+                self.round, self.rated_rounds = lifecycle.FIRST_ROUND, set()
             case TicketRated():
-                self.rated_rounds.add(self.round)
-                if fact.satisfaction == "dissatisfied":
-                    self.reopen()
-                else:
-                    self.stage = "rated"
-            case TicketReopened():
-                self.reopen()
-            case TicketClosed():
-                self.stage = "closed"
-            case TicketVoided():
-                self.stage = "voided"
+                self.rated_rounds.add(self.round)  # the round it rates, before a dissatisfied rating starts the next
             case TicketRecategorised():
                 self.category = fact.category
-
-    def reopen(self) -> None:
-        self.stage, self.round = "reopened", self.round + 1
+        stage, new_round = lifecycle.move(fact.type, fact.__getattribute__)
+        if stage is not None:
+            self.stage = stage
+        if new_round:
+            self.round += 1
 
     def decide(self, event: Event) -> None:
         """Refuses what this ticket's history does not allow. Cross-aggregate checks (the unit a
         dispatch names, the ticket a void points to) are made by the ledger."""
-        require(event.actor.role in ROLES[type(event)], "role_not_allowed",
-                f"a {event.actor.role} may not record {event.type}")
-        if isinstance(event, TicketRaised):
-            require(False, "ticket_exists", f"ticket {event.ticket_id} was already raised")
-        require(self.stage not in FINAL, "ticket_finished", f"ticket {self.ticket_id} is {self.stage}")
-        require(self.stage in FROM_STAGES[type(event)], "wrong_stage",
-                f"{event.type} cannot follow stage {self.stage!r}")
+        rule = lifecycle.RULES[type(event)]
+        require(event.actor.role in rule.roles, "role_not_allowed", f"a {event.actor.role} may not record {event.type}")
+        require(not event.creates, self.events.family.exists_code, f"ticket {self.ticket_id} was already raised")
+        require(self.stage not in lifecycle.FINAL, "ticket_finished", f"ticket {self.ticket_id} is {self.stage}")
+        require(self.stage in rule.after, "wrong_stage", f"{event.type} cannot follow stage {self.stage!r}")
         match event:
             case TicketDispatched():
                 require(event.to_unit or event.to_worker, "no_assignee")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from nats.js.errors import KeyNotFoundError, NotFoundError
 
-from schemas import OrgUnitMoved, OrgUnitRegistered
+from schemas import OrgUnitRegistered
 from schemas.base import Event
 
 MAX_DEPTH = 32
@@ -29,10 +29,11 @@ class OrgDirectory:
         """org_id -> path, as worked out from `parents`; dropped whenever a unit moves."""
 
     def learn(self, event: Event) -> None:
-        if isinstance(event, OrgUnitRegistered):
-            self.parents[event.org_id] = event.parent_id or ""
-        elif isinstance(event, OrgUnitMoved):
-            self.parents[event.org_id] = event.new_parent_id
+        """Events that place a unit in the tree (their `parent_field`) update the parents."""
+        if event.parent_field is None:
+            return
+        self.parents[event.org_id] = getattr(event, event.parent_field) or ""
+        if not event.creates:  # a move: paths below the unit change
             self.paths.clear()
 
     async def path(self, event: Event, local_only: bool = False) -> tuple[str, ...]:

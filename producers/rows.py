@@ -17,6 +17,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import schemas as s
 from producers.sdk import Checked, check
+from schemas import lifecycle
 from schemas.base import Event
 
 IMPORT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:civic-ledger:import")
@@ -32,6 +33,20 @@ COLUMNS = (
     "rated_at", "satisfaction", "contacted", "resolved_ok", "comment", "closed_at",
 )
 STAGES = ("raised", "dispatched", "accepted", "resolved", "rated", "closed")
+"""The lifecycle stages an export has a time column for (`<stage>_at`), in the four orders' order."""
+
+
+def _needs(path: tuple[str, ...]) -> dict[str, str]:
+    """stage -> the column a row must also have: the earliest stage before it on the path that
+    the event leading to it may follow (lifecycle table), e.g. closed needs resolved, not rated."""
+    out = {}
+    for i, stage in enumerate(path[1:], 1):
+        (rule,) = [r for r in lifecycle.LIFECYCLE if r.to == stage]
+        out[stage] = next(before for before in path[:i] if before in rule.after)
+    return out
+
+
+NEEDS = _needs(STAGES)
 DEFAULT_DEADLINE = timedelta(hours=72)
 """When a dispatched row has no deadline (older exports): the centre's standard three days."""
 
@@ -42,7 +57,7 @@ SATISFACTION = {"satisfied": "satisfied", "basically_satisfied": "basically_sati
                 "dissatisfied": "dissatisfied", "满意": "satisfied", "基本满意": "basically_satisfied", "不满意": "dissatisfied"}
 TRUE = {"1", "true", "t", "yes", "y", "是"}
 FALSE = {"0", "false", "f", "no", "n", "否"}
-RAISERS = {"resident", "enterprise", "grid_worker", "dispatcher", "unit", "system"}
+RAISERS = lifecycle.RULES[s.TicketRaised].roles
 
 
 class RowError(ValueError):
@@ -148,8 +163,7 @@ class RowMapper:
 
     @staticmethod
     def _check_order(times: dict[str, datetime | None], r: dict[str, str]) -> None:
-        need = {"dispatched": "raised", "accepted": "dispatched", "resolved": "accepted", "rated": "resolved", "closed": "resolved"}
-        for stage, before in need.items():
+        for stage, before in NEEDS.items():
             if times[stage] and not times[before]:
                 raise RowError(f"{stage}_at without {before}_at", f"{stage}_at")
         previous: tuple[str, datetime] | None = None

@@ -41,6 +41,7 @@ from producers.outcome import CONNECT_ERRORS, RETRYABLE, Checked, ConnectionLost
 from producers.spool import Spool, Spooled
 from schemas import DecodeFailure, decode
 from schemas.base import Event
+from schemas.families import PARENT_FIELD
 from schemas.topology import intake_subject, parse_intake_subject
 
 __all__ = ["Checked", "Producer", "PublishFailed", "Result", "SyncProducer", "check"]
@@ -358,7 +359,7 @@ class Producer:
                     event = decode(line.data)
                     subject = intake_subject(event, await self._path(event))
                     self.directory.learn(event)
-                elif parse_intake_subject(subject)[0].startswith("OrgUnit"):  # a producer restarted on this spool learns the tree
+                elif parse_intake_subject(subject)[0] in PARENT_FIELD:  # a producer restarted on this spool learns the tree
                     self.directory.learn(decode(line.data))
             except (UnknownOrg, DecodeFailure) as e:
                 set_aside[n] = f"unknown_org: {e}" if isinstance(e, UnknownOrg) else str(e)

@@ -18,8 +18,10 @@ from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState,
 )
 from projections.store import Database
+from schemas import lifecycle
 from schemas.deliberation import DeliberationEvent
 from schemas.dispute import DisputeEvent
+from schemas.families import entity_of
 from schemas.ticket import TicketEvent
 
 NAME = "dashboard"
@@ -77,7 +79,6 @@ SAVE_TICKET = (f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '
                f"ON CONFLICT (ticket_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in TICKET_COLUMNS[1:]))
 DISPUTE_COLUMNS = ("dispute_id", "path", "category", "risk_grade", "registered_at", "sessions", "outcome", "summary", "updated_at")
 TOPIC_COLUMNS = ("topic_id", "path", "title", "proposed_at", "stage", "decision", "votes_for", "votes_against", "votes_abstained", "updated_at")
-ENVELOPE = frozenset({"type", "event_id", "occurred_at", "source", "actor", "org_id", "schema_version", "personal", "sealed", "org_path", "ticket_id", "dispute_id", "topic_id"})
 
 
 def _save(table: str, columns: tuple[str, ...]) -> str:
@@ -90,7 +91,7 @@ def _ts(e: s.Event) -> int:
 
 
 def _detail(e: s.Event) -> str:
-    """The event as stored, less its sealed personal data (readers drop the envelope: ENVELOPE)."""
+    """The event as stored, less its sealed personal data (readers drop the envelope: schemas.families.ENVELOPE)."""
     return s.encode(msgspec.structs.replace(e, sealed=()) if e.sealed else e).decode()
 
 
@@ -196,40 +197,36 @@ class _Fold:
                                                votes_abstained=votes and votes.abstained)
             case s.TopicImplemented():
                 self.topics[e.topic_id].update(stage="implemented", updated_at=at)
-        kind, entity = _entity(e)
+        kind, entity = entity_of(e)
         self.trail.append((kind, entity, position, e.type, at, e.actor.role, e.actor.id, _detail(e)))
 
     def _ticket(self, t: TicketState, e: s.Event, at: int) -> None:
+        """The facts the figures need; the stage and the round move as the lifecycle table says."""
         t.updated_at = at
         match e:
             case s.TicketDispatched():
-                t.stage, t.deadline, t.to_unit, t.to_worker = "dispatched", int(e.deadline.timestamp()), e.to_unit, e.to_worker
+                t.deadline, t.to_unit, t.to_worker = int(e.deadline.timestamp()), e.to_unit, e.to_worker
                 t.first_dispatched_at = t.first_dispatched_at or at
             case s.TicketAccepted():
-                t.stage = "accepted"
                 t.first_accepted_at = t.first_accepted_at or at
             case s.TicketReturned():
-                t.stage, t.returned = "returned", t.returned + 1
+                t.returned += 1
             case s.TicketResolved():
-                t.stage, t.resolved_at = "resolved", at
+                t.resolved_at = at
                 t.first_resolved_at = t.first_resolved_at or at
             case s.TicketRated():
                 t.satisfaction, t.contacted = e.satisfaction, int(e.contacted)
-                t.stage = "rated"
-                if e.satisfaction == "dissatisfied":
-                    self._reopen(t)
-            case s.TicketReopened():
-                self._reopen(t)
             case s.TicketClosed():
-                t.stage, t.closed_at = "closed", at
+                t.closed_at = at
             case s.TicketVoided():
-                t.stage, t.voided_at, t.duplicate_of = "voided", at, e.duplicate_of
+                t.voided_at, t.duplicate_of = at, e.duplicate_of
             case s.TicketRecategorised():
                 t.category = e.category
-
-    @staticmethod
-    def _reopen(t: TicketState) -> None:
-        t.stage, t.round, t.reopened, t.resolved_at = "reopened", t.round + 1, t.reopened + 1, None
+        stage, new_round = lifecycle.move(e.type, e.__getattribute__)
+        if stage is not None:
+            t.stage = stage
+        if new_round:  # back to dispatch: counted as reopened, no longer resolved in this round
+            t.round, t.reopened, t.resolved_at = t.round + 1, t.reopened + 1, None
 
     def _move(self, e: s.OrgUnitMoved) -> None:
         """The unit's subtree gets new paths from now on; figures already counted stay where they were."""
@@ -275,10 +272,3 @@ def rolled_up(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
             row = out.get((prefix, *rest))
             out[(prefix, *rest)] = list(values) if row is None else list(map(add, row, values))
     return out
-
-
-def _entity(e: s.Event) -> tuple[str, str]:
-    for kind, attr in (("ticket", "ticket_id"), ("dispute", "dispute_id"), ("topic", "topic_id")):
-        if hasattr(e, attr):
-            return kind, getattr(e, attr)
-    return "org", e.org_id

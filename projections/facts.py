@@ -11,14 +11,13 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from schemas import lifecycle
+
 TICKET_COUNTERS = (
     "raised", "dispatched", "accepted", "resolved", "closed", "rated", "satisfied", "basically_satisfied",
     "dissatisfied", "contacted", "reopened", "returned", "resolved_late", "voided",
 )
 FLOW_COUNTERS = ("opened", "overdue")
-OPEN_STAGES = ("raised", "dispatched", "accepted", "returned", "reopened")
-"""A ticket's stages with work outstanding (docs/kpis.md#open-and-overdue): the one list the read
-model, its SQL status filters and Open311's open/closed status all use."""
 DISPUTE_COUNTERS = ("registered", "mediated", "settled", "failed")
 TOPIC_COUNTERS = ("proposed", "discussed", "decided", "implemented")
 
@@ -58,8 +57,8 @@ class TicketState:
     title: str
     channel: str
     raised_at: int
-    stage: str = "raised"
-    round: int = 1
+    stage: str = lifecycle.START
+    round: int = lifecycle.FIRST_ROUND
     first_dispatched_at: int | None = None
     first_accepted_at: int | None = None
     first_resolved_at: int | None = None
@@ -86,7 +85,7 @@ class TicketState:
     @property
     def open(self) -> bool:
         """Work outstanding: not resolved in its current round, not closed or voided."""
-        return self.stage in OPEN_STAGES
+        return self.stage in lifecycle.OPEN
 
     @property
     def left_open_at(self) -> int | None:

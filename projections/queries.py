@@ -9,10 +9,11 @@ from typing import Any
 import msgspec
 
 from projections import KPI_VERSION
-from projections.dashboard import ENVELOPE
 from projections._scope import subtree
-from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, OPEN_STAGES, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
+from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
 from projections.store import Database
+from schemas import lifecycle
+from schemas.families import ENVELOPE
 
 
 class NotFound(LookupError):
@@ -339,18 +340,22 @@ class TicketPage(msgspec.Struct):
     tickets: list[TicketSummary]
 
 
-STAGE_AFTER = {"TicketRaised": "raised", "TicketDispatched": "dispatched", "TicketAccepted": "accepted",
-               "TicketReturned": "returned", "TicketResolved": "resolved", "TicketRated": "rated",
-               "TicketReopened": "reopened", "TicketClosed": "closed", "TicketVoided": "voided"}
-IS_OPEN = f"stage IN ({', '.join(repr(x) for x in OPEN_STAGES)})"
+
+
+def stage_in(stages: tuple[str, ...]) -> str:
+    """A SQL condition on the tickets table's stage; stage names are plain words, safe to quote."""
+    return "stage IN (" + ", ".join(f"'{stage}'" for stage in stages) + ")"
+
+
 STATUSES = {
-    "open": IS_OPEN,
-    "overdue": f"{IS_OPEN} AND deadline < ?",
-    "resolved": "stage IN ('resolved', 'rated')",
-    "closed": "stage = 'closed'",
-    "voided": "stage = 'voided'",
+    "open": stage_in(lifecycle.OPEN),
+    "overdue": f"{stage_in(lifecycle.OPEN)} AND deadline < ?",
+    "resolved": stage_in(lifecycle.with_status("resolved")),
+    "closed": stage_in(lifecycle.with_status("closed")),
+    "voided": stage_in(lifecycle.with_status("voided")),
     "all": "1 = 1",
 }
+"""The ticket lists' status filters (the API's `status`), from the lifecycle table's statuses."""
 SUMMARY_COLUMNS = "ticket_id, org_id, category, title, channel, stage, round, raised_at, deadline, to_unit, to_worker, satisfaction"
 
 
@@ -367,7 +372,7 @@ class TicketQueries:
 
     def _summary(self, row: tuple, now: int) -> TicketSummary:
         tid, org, cat, title, channel, stage, rnd, raised, deadline, unit, worker, sat = row
-        is_open = stage in OPEN_STAGES
+        is_open = stage in lifecycle.OPEN
         return TicketSummary(tid, org, cat, title, channel, stage, rnd, self._iso(raised), self._iso(deadline), unit, worker,
                              bool(is_open and deadline is not None and deadline < now), sat)
 
@@ -382,10 +387,9 @@ class TicketQueries:
         for position, type_, at, role, actor, detail in trail:
             if previous is not None and stage is not None:
                 stages[stage] = stages.get(stage, 0) + (at - previous)
-            stage = STAGE_AFTER.get(type_, stage)
-            if type_ == "TicketRated" and msgspec.json.decode(detail).get("satisfaction") == "dissatisfied":
-                stage = "reopened"
-            fields = {k: v for k, v in msgspec.json.decode(detail).items() if k not in ENVELOPE}
+            stored = msgspec.json.decode(detail)
+            stage = lifecycle.move(type_, stored.get).stage or stage
+            fields = {k: v for k, v in stored.items() if k not in ENVELOPE}
             events.append(TrailEntry(position, type_, self._iso(at), role, actor, fields,
                                      None if previous is None else round((at - previous) / 3600, 2)))
             previous = at

@@ -1,6 +1,6 @@
 """Tickets as service requests: the read side of Open311 (dashboards/open311.py renders them).
 
-A request is open while its ticket has work outstanding (OPEN_STAGES) and closed once resolved,
+A request is open while its ticket has work outstanding (lifecycle.OPEN) and closed once resolved,
 closed or merged; its notes are the latest resolution or return reason, or the ticket it was
 merged into. Read from the dashboard read model's `tickets`, `orgs` and `trail` tables; the
 trail's details hold no personal data (it is sealed before projection).
@@ -12,8 +12,9 @@ from datetime import datetime
 
 import msgspec
 
-from projections.facts import OPEN_STAGES, Clock
+from projections.facts import Clock
 from projections.store import Database
+from schemas import lifecycle
 
 LIMIT = 1000
 
@@ -21,7 +22,7 @@ LIMIT = 1000
 class ServiceRequest(msgspec.Struct, frozen=True):
     ticket_id: str
     open: bool
-    """Work outstanding: its stage is one of OPEN_STAGES."""
+    """Work outstanding: its stage is one of lifecycle.OPEN."""
     stage: str
     category: str
     """The category code (the Open311 service_code)."""
@@ -73,8 +74,8 @@ class ServiceRequestQueries:
             where.append(f"t.category IN ({_marks(categories)})")
             args += categories
         if open_ is not None:
-            where.append(f"t.stage {'' if open_ else 'NOT '}IN ({_marks(OPEN_STAGES)})")
-            args += OPEN_STAGES
+            where.append(f"t.stage {'' if open_ else 'NOT '}IN ({_marks(lifecycle.OPEN)})")
+            args += lifecycle.OPEN
         return self._select(" AND ".join(where), args, limit)
 
     def _select(self, where: str, args: list[int | str] | list[str], limit: int) -> list[ServiceRequest]:
@@ -84,7 +85,7 @@ class ServiceRequestQueries:
             raised_fields = msgspec.json.decode(raised_detail) if raised_detail else {}
             note = msgspec.json.decode(last_detail) if last_detail else {}
             notes = f"merged into {duplicate_of}" if stage == "voided" else note.get("resolution") or note.get("reason")
-            out.append(ServiceRequest(tid, stage in OPEN_STAGES, stage, code, raised_fields.get("description") or title, notes,
+            out.append(ServiceRequest(tid, stage in lifecycle.OPEN, stage, code, raised_fields.get("description") or title, notes,
                                       agency, self._when(raised), self._iso(updated), self._iso(deadline)))
         return out
 

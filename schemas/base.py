@@ -9,7 +9,7 @@ type's `schema_version` and ships an upcaster (schemas/evolution.py).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
@@ -66,6 +66,31 @@ class SealedPersonalData(msgspec.Struct, frozen=True, kw_only=True):
     mac: str
 
 
+class Family(msgspec.Struct, frozen=True):
+    """What the events of one aggregate share, declared once on their base class (TicketEvent.family).
+
+    schemas/families.py derives every lookup from these declarations (type -> family, creating
+    types, id fields); schemas/rejected.py derives the family's two reason codes from them.
+    """
+
+    name: str
+    """'ticket': the aggregate ids' namespace (uuid5 of 'ticket:<id>') and the trail's kind."""
+    id_field: str
+    """The field naming the entity, e.g. ticket_id; org_id for the org tree."""
+    unknown: str
+    """The sentence of the refusal unknown_<name>: an event about an entity never created."""
+    exists: str
+    """The sentence of the refusal <name>_exists: a second creating event for the same id."""
+
+    @property
+    def unknown_code(self) -> str:
+        return f"unknown_{self.name}"
+
+    @property
+    def exists_code(self) -> str:
+        return f"{self.name}_exists"
+
+
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """The envelope. Subclasses add the facts of one event type.
 
@@ -85,6 +110,15 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """Written by the ledger only: `personal`, sealed per resident."""
     org_path: tuple[OrgId, ...] = ()
     """Written by the ledger only: the org ids from root to `org_id` when the event was accepted."""
+
+    family: ClassVar[Family]
+    """Declared by each family's base class (OrgEvent, TicketEvent, ...); not a field."""
+    creates: ClassVar[bool] = False
+    """True on the one event type that creates its family's aggregate (TicketRaised, ...)."""
+    parent_field: ClassVar[str | None] = None
+    """On org events that place a unit in the tree: the field naming its (new) parent."""
+    org_refs: ClassVar[tuple[str, ...]] = ()
+    """Fields naming another org unit that must be registered when set (else unknown_org)."""
 
     @property
     def type(self) -> str:

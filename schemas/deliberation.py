@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from schemas.base import EntityId, Event, ShortText, Text
+from schemas.base import EntityId, Event, Family, ShortText, Text
 
 Count = Annotated[int, Meta(ge=0, le=100_000)]
 
@@ -19,11 +19,15 @@ class Votes(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeliberationEvent(Event):
+    family = Family("topic", "topic_id", unknown="No deliberation topic with this id has been proposed.",
+                    exists="A topic with this id was already proposed.")
     topic_id: EntityId
 
 
 class TopicProposed(DeliberationEvent, tag=True):
     """A council or deliberation group takes up a local matter."""
+
+    creates = True
 
     title: ShortText
     body: Text = ""

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from schemas.base import Category, EntityId, Event, PseudonymousId, ShortText, Text
+from schemas.base import Category, EntityId, Event, Family, PseudonymousId, ShortText, Text
 
 RiskGrade = Literal["red", "orange", "yellow"]
 
@@ -20,11 +20,15 @@ class DisputeParty(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DisputeEvent(Event):
+    family = Family("dispute", "dispute_id", unknown="No dispute with this id has been registered.",
+                    exists="A dispute with this id was already registered.")
     dispute_id: EntityId
 
 
 class DisputeRegistered(DisputeEvent, tag=True):
     """A dispute between residents enters mediation, with its risk grade (red is highest)."""
+
+    creates = True
 
     category: Category
     risk_grade: RiskGrade

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import msgspec
 
+from schemas.base import Family
+from schemas.deliberation import DeliberationEvent
+from schemas.dispute import DisputeEvent
+from schemas.organisation import OrgEvent
+from schemas.ticket import TicketEvent
+
 
 class Reason(msgspec.Struct, frozen=True):
     code: str
@@ -20,6 +26,12 @@ class Reason(msgspec.Struct, frozen=True):
 
 def _reasons(*rows: tuple[str, str, bool]) -> dict[str, Reason]:
     return {code: Reason(code, sentence, resend) for code, sentence, resend in rows}
+
+
+def _family(family: Family) -> tuple[tuple[str, str, bool], ...]:
+    """A family's two refusals, from its declaration: unknown_<name> (resending the same event
+    cannot help: the entity must be created first) and <name>_exists (a new id could)."""
+    return (family.unknown_code, family.unknown, False), (family.exists_code, family.exists, True)
 
 
 REASONS = _reasons(
@@ -34,26 +46,22 @@ REASONS = _reasons(
     ("subject_mismatch", "The subject does not name the event's type and org path.", True),
     # Rules: a valid event that the history does not allow.
     ("conflicting_duplicate", "This event_id was already applied with different content.", True),
-    ("unknown_org", "The event happens at an org unit that is not registered.", False),
-    ("org_exists", "An org unit with this id is already registered.", True),
+    *_family(OrgEvent.family),
     ("bad_parent", "The parent org unit is unknown or may not hold a unit of this kind.", True),
     ("move_cycle", "A unit cannot move under itself or its own subtree.", True),
     ("not_a_grid", "Grid workers are assigned to grids only.", True),
     ("role_not_allowed", "The actor's role may not record this event.", True),
-    ("unknown_ticket", "No ticket with this id has been raised.", False),
-    ("ticket_exists", "A ticket with this id was already raised.", True),
+    *_family(TicketEvent.family),
     ("ticket_finished", "The ticket is closed or voided; nothing more can happen to it.", False),
     ("wrong_stage", "The ticket is not at a stage where this can happen.", False),
     ("already_rated", "This resolution round already has a rating.", False),
     ("bad_deadline", "The deadline is not after the dispatch.", True),
     ("no_assignee", "A dispatch names neither a unit nor a grid worker.", True),
     ("bad_duplicate", "A ticket can only be merged into another raised ticket.", True),
-    ("unknown_dispute", "No dispute with this id has been registered.", False),
-    ("dispute_exists", "A dispute with this id was already registered.", True),
+    *_family(DisputeEvent.family),
     ("dispute_concluded", "The dispute is concluded; nothing more can happen to it.", False),
     ("no_mediation", "A dispute is concluded only after at least one mediation session.", False),
-    ("unknown_topic", "No deliberation topic with this id has been proposed.", False),
-    ("topic_exists", "A topic with this id was already proposed.", True),
+    *_family(DeliberationEvent.family),
     ("topic_stage", "The topic is not at a stage where this can happen.", False),
     ("personal_data_mismatch", "Personal data must name the residents this event concerns.", True),
     # The pipeline.

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.base import AwareDatetime, Category, EntityId, Event, OrgId, PseudonymousId, ShortText, Text
+from schemas.base import AwareDatetime, Category, EntityId, Event, Family, OrgId, PseudonymousId, ShortText, Text
 
 Channel = Literal["mini_program", "hotline", "grid_patrol", "walk_in", "enterprise_platform", "import", "other"]
 Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
 
 
 class TicketEvent(Event):
+    family = Family("ticket", "ticket_id", unknown="No ticket with this id has been raised.",
+                    exists="A ticket with this id was already raised.")
     ticket_id: EntityId
 
 
 class TicketRaised(TicketEvent, tag=True):
     """居民点单: the item enters the micro-list. The reporter goes in `personal`, nowhere else."""
+
+    creates = True
 
     category: Category
     title: ShortText
@@ -28,6 +32,8 @@ class TicketDispatched(TicketEvent, tag=True, kw_only=True):
 
     v2: an absolute deadline; v1 sent `deadline_hours` (upcast in schemas/evolution.py).
     """
+
+    org_refs = ("to_unit",)
 
     deadline: AwareDatetime
     to_unit: OrgId | None = None

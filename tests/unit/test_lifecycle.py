@@ -1,0 +1,213 @@
+"""The ticket lifecycle table (schemas/lifecycle.py) itself, and what derives from it.
+
+The ledger's behaviour at every stage × event pair is checked against an independent oracle in
+test_ticket_rules.py; these tests check the table's own shape and that the read side's lists
+(SQL status filters, Open311's mapping, the import's column order) say what the table says.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+from pathlib import Path
+from typing import get_args
+
+import msgspec
+import pytest
+
+import schemas as s
+from civic_kit import Desk, tag
+from producers import rows
+from projections.dashboard import DashboardProjection, create_schema
+from projections.facts import TicketState
+from projections.queries import STATUSES
+from projections.store import SQLiteDatabase
+from schemas import lifecycle
+from schemas.base import ActorRole
+from schemas.families import FAMILIES
+from schemas.lifecycle import FINAL, LIFECYCLE, OPEN, RULES, STAGE_TABLE, STAGES, START
+
+
+def exits(stage: str) -> list[str]:
+    return [tag(r.event) for r in LIFECYCLE if stage in r.after]
+
+
+def successors(stage: str) -> set[str]:
+    out = set()
+    for rule in LIFECYCLE:
+        if stage in rule.after:
+            out.add(rule.to or stage)
+            if rule.branch is not None:
+                out.add(rule.branch.to)
+    return out
+
+
+def test_every_ticket_event_type_has_one_row() -> None:
+    assert [r.event for r in LIFECYCLE] == list(FAMILIES["ticket"].types)
+    assert len(RULES) == len(LIFECYCLE)
+
+
+def test_stage_names_are_unique_and_the_stage_literal() -> None:
+    assert len(set(STAGES)) == len(STAGES)
+    assert set(STAGES) == set(get_args(lifecycle.Stage))
+    assert {row.status for row in STAGE_TABLE} == set(get_args(lifecycle.Status))
+
+
+def test_rules_name_only_known_stages() -> None:
+    for rule in LIFECYCLE:
+        named = set(rule.after) | ({rule.to} - {None}) | ({rule.branch.to} if rule.branch else set())
+        assert named <= set(STAGES), tag(rule.event)
+
+
+def test_only_the_creating_event_has_no_stage_before_it() -> None:
+    creating = [r for r in LIFECYCLE if not r.after]
+    assert [r.event for r in creating] == [FAMILIES["ticket"].creates]
+    assert creating[0].to == START == "raised"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_is_reachable_from_the_start(stage: str) -> None:
+    seen, todo = {START}, [START]
+    while todo:
+        for nxt in successors(todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    assert stage in seen
+
+
+@pytest.mark.parametrize("stage", FINAL)
+def test_final_stages_have_no_exits(stage: str) -> None:
+    assert exits(stage) == []
+
+
+@pytest.mark.parametrize("stage", [x for x in STAGES if x not in FINAL])
+def test_unfinished_stages_can_end(stage: str) -> None:
+    """Some exit, and from every unfinished stage a final stage can be reached."""
+    assert exits(stage)
+    seen, todo = {stage}, [stage]
+    while todo:
+        for nxt in successors(todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    assert seen & set(FINAL)
+
+
+def test_roles_are_actor_roles() -> None:
+    known = set(get_args(ActorRole))
+    for rule in LIFECYCLE:
+        assert rule.roles and rule.roles <= known, tag(rule.event)
+
+
+def test_branches_name_a_field_and_a_value_it_can_take() -> None:
+    for rule in LIFECYCLE:
+        if rule.branch is None:
+            continue
+        fields = {f.name: f.type for f in msgspec.structs.fields(rule.event)}
+        assert rule.branch.field in fields
+        assert rule.branch.value in get_args(fields[rule.branch.field])
+
+
+def test_move() -> None:
+    assert lifecycle.move("TicketDispatched", {}.get) == ("dispatched", False)
+    assert lifecycle.move("TicketProgressNoted", {}.get) == (None, False)
+    assert lifecycle.move("TicketRated", {"satisfaction": "satisfied"}.get) == ("rated", False)
+    assert lifecycle.move("TicketRated", {"satisfaction": "dissatisfied"}.get) == ("reopened", True)
+    assert lifecycle.move("TicketReopened", {}.get) == ("reopened", True)
+    assert lifecycle.move("DisputeRegistered", {}.get) == (None, False)
+
+
+# -- what derives from the table ---------------------------------------------------------------
+
+
+def test_statuses_partition_the_stages() -> None:
+    groups = [lifecycle.with_status(status) for status in get_args(lifecycle.Status)]
+    assert sorted(x for g in groups for x in g) == sorted(STAGES)
+    assert set(FINAL) == set(lifecycle.with_status("closed") + lifecycle.with_status("voided"))
+
+
+@pytest.mark.parametrize("status", ["open", "overdue", "resolved", "closed", "voided", "all"])
+def test_sql_status_filters_select_the_table_stages(status: str) -> None:
+    """Run each generated WHERE clause over one ticket per stage (deadline in the past)."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE tickets (stage TEXT, deadline INTEGER)")
+    db.executemany("INSERT INTO tickets VALUES (?, 0)", [(x,) for x in STAGES])
+    args = [1] if status == "overdue" else []
+    got = {r[0] for r in db.execute(f"SELECT stage FROM tickets WHERE {STATUSES[status]}", args)}
+    want = {"overdue": OPEN, "all": STAGES}.get(status) or lifecycle.with_status(status)  # type: ignore[arg-type]
+    assert got == set(want)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_read_model_open_is_the_table_open(stage: str) -> None:
+    t = TicketState("T1", "d1.", "d1", "parking", "x", "other", 0, stage=stage)
+    assert t.open == (stage in lifecycle.with_status("open"))
+
+
+def test_import_columns_walk_the_lifecycle() -> None:
+    """Each column's stage follows, by the table, the stage the import says it needs."""
+    assert rows.STAGES[0] == START
+    for stage, before in rows.NEEDS.items():
+        (rule,) = [r for r in LIFECYCLE if r.to == stage]
+        assert before in rule.after
+        assert rows.STAGES.index(before) < rows.STAGES.index(stage)
+    assert rows.NEEDS == {"dispatched": "raised", "accepted": "dispatched", "resolved": "accepted",
+                          "rated": "resolved", "closed": "resolved"}
+    assert rows.RAISERS == RULES[s.TicketRaised].roles
+
+
+# -- the aggregate and the read model's fold move alike ----------------------------------------
+
+WALK_FACTS = {"TicketRated": [dict(satisfaction="dissatisfied"), dict(satisfaction="satisfied")]}
+WEIGHT = {"TicketVoided": 0.03, "TicketRecategorised": 0.2}
+"""Rarely void: a voided walk ends at once."""
+
+
+def test_aggregate_and_fold_agree_on_random_walks(tree: Desk, tmp_path: Path) -> None:
+    """Random accepted walks through the table; the read model's stage and round equal the aggregate's."""
+    rng = random.Random(10)
+    tree.raise_ticket("T9")
+    tickets = [f"W{i}" for i in range(40)]
+    taken: set[tuple[str, str]] = set()
+    for tid in tickets:
+        tree.raise_ticket(tid)
+        stage = START
+        for _ in range(rng.randint(0, 20)):
+            choices = [r for r in LIFECYCLE if stage in r.after]
+            if not choices:
+                break
+            (rule,) = rng.choices(choices, [WEIGHT.get(tag(r.event), 1.0) for r in choices])
+            name = tag(rule.event)
+            extra = rng.choice(WALK_FACTS.get(name, [{}]))
+            outcome = tree.send(tree.ev(name, ticket_id=tid, **extra))
+            if outcome.accepted:
+                stage = tree.get("ticket", tid).stage
+                taken.add((name, extra.get("satisfaction", "")))
+    db = SQLiteDatabase(tmp_path / "dashboard.sqlite")
+    create_schema(db)
+    DashboardProjection(db).apply(list(enumerate(tree.stored_events(), 1)))
+    folded = dict(((t, (st, rnd)) for t, st, rnd in db.query("SELECT ticket_id, stage, round FROM tickets")))
+    for tid in tickets:
+        aggregate = tree.get("ticket", tid)
+        assert folded[tid] == (aggregate.stage, aggregate.round), tid
+    # The walks took every rule and both ways of a rating.
+    assert {name for name, _ in taken} == {tag(r.event) for r in LIFECYCLE[1:]}
+    assert {("TicketRated", "dissatisfied"), ("TicketRated", "satisfied")} <= taken
+    assert max(rnd for _, rnd in folded.values()) > 2
+
+
+def _js_keys(text: str, name: str) -> list[set[str]]:
+    """The keys of every `name: { key: "...", ... }` object literal in a JS source."""
+    return [set(re.findall(r"(\w+):\s*\"", body)) for body in re.findall(rf"\b{name}: \{{([^}}]*)\}}", text)]
+
+
+def test_pages_label_every_stage_and_status() -> None:
+    """The dashboards' labels (zh, en) and status tabs follow the table; a new stage without a label fails here."""
+    static = Path(__file__).parents[2] / "dashboards" / "static"
+    i18n = (static / "i18n.js").read_text(encoding="utf-8")
+    assert _js_keys(i18n, "stage") == [set(STAGES)] * 2
+    assert _js_keys(i18n, "status") == [set(STATUSES)] * 2
+    tabs = re.search(r"const STATUSES = \[([^\]]*)\]", (static / "org.js").read_text(encoding="utf-8"))
+    assert tabs is not None and re.findall(r"\"(\w+)\"", tabs.group(1)) == list(STATUSES)
