@@ -84,8 +84,13 @@ async def test_a_node_dies_mid_run_and_nothing_is_lost(tmp_path, cluster):
 
         # The barrier retries its reads while this client's node is gone and it reconnects.
         await caught_up(settings, js, intake=len(script.events), timeout=120)
-    ledger = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
-    assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == [e.event_id for e, _ in script.events]
+
+    async def ledger_ids() -> list[str] | None:  # retried like the barrier's reads: this client may still be reconnecting
+        try:
+            return [msgspec.json.decode(m.data)["event_id"] for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
+        except (nats.errors.Error, nats.js.errors.Error):
+            return None
+    assert await wait_for(ledger_ids, timeout=60) == [e.event_id for e, _ in script.events]
     report = await verify(read_ledger(js), store_states(open_recorder(settings)))
     assert report.ok and report.events == len(script.events), report.summary()
     await nc.close()
