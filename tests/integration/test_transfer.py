@@ -118,3 +118,35 @@ async def test_refused_transfers(live) -> None:
     tickets = {t: (await live.get(f"/api/tickets/{t}")).json()["ticket"] for t in ("T21", "T22")}
     assert (tickets["T21"]["org_id"], tickets["T21"]["stage"]) == ("v2", "raised")
     assert (tickets["T22"]["org_id"], tickets["T22"]["stage"]) == ("c1", "dispatched")
+
+
+def test_the_transfer_fold_on_postgres_answers_as_on_sqlite(postgres_cluster: str, tmp_path: Path) -> None:
+    """The fold's path lookup and the moved figures, on PostgreSQL (`?` rewritten, COLLATE "C" ranges)."""
+    import uuid
+
+    import psycopg
+
+    from adapters.keys import KeyStore
+    from application.ledger import Ledger
+    from projections.queries import DashboardQueries
+    from projections.store import PostgresDatabase, SQLiteDatabase
+    from tests.unit.civic_kit import MEMORY_ENV, Desk
+    from tests.unit.test_transfer_fold import CLOCK, END, figures as rows, fold, story
+
+    keys = KeyStore(":memory:")
+    desk = Desk(Ledger(env=dict(MEMORY_ENV), keys=keys), keys)
+    desk.build_tree()
+    story(desk, "c1", transfer=True)
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_cluster + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    pg = fold(desk, PostgresDatabase(f"{postgres_cluster}/{name}", "dashboard_v1"), 3)
+    lite = fold(desk, SQLiteDatabase(tmp_path / "lite.sqlite"), 3)
+    try:
+        for table in ("ticket_daily", "ticket_flow", "ticket_hist"):
+            assert rows(pg, table) == rows(lite, table), table
+        for org in ("c1", "c2", "t1", "t2", "d1"):
+            assert DashboardQueries(pg, CLOCK).dashboard(org, None, END) == DashboardQueries(lite, CLOCK).dashboard(org, None, END)
+    finally:
+        pg.close()
+        keys.close()

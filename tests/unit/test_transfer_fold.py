@@ -15,7 +15,7 @@ import pytest
 
 from adapters.keys import KeyStore
 from application.ledger import Ledger
-from civic_kit import MEMORY_ENV, T0, Desk
+from tests.unit.civic_kit import MEMORY_ENV, T0, Desk  # importable from the integration tests too
 from projections.dashboard import DashboardProjection, create_schema
 from projections.facts import Clock
 from projections.queries import DashboardQueries, TicketQueries
