@@ -14,7 +14,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 from config import Settings
-from schemas.topology import INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS
+from schemas.topology import CHECKPOINT_SUBJECT, CHECKPOINTS, INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS
 
 log = logging.getLogger("civic")
 DAY = 86_400.0
@@ -45,6 +45,20 @@ async def ensure_streams(js: JetStreamContext, intake_max_age_days: float = 7.0,
             except BadRequestError:  # created meanwhile by another process
                 pass
         await js.update_stream(config)
+
+
+def witness_config() -> StreamConfig:
+    """The checkpoint witness's stream, on another server: append-only like the ledger."""
+    return StreamConfig(name=CHECKPOINTS, subjects=[CHECKPOINT_SUBJECT], max_age=0, deny_delete=True, deny_purge=True,
+                        allow_rollup_hdrs=False, retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+                        discard=DiscardPolicy.NEW)
+
+
+async def ensure_witness(js: JetStreamContext) -> None:
+    try:
+        await js.stream_info(CHECKPOINTS)
+    except NotFoundError:
+        await js.add_stream(witness_config())
 
 
 async def ensure_org_directory(js: JetStreamContext, replicas: int = 1) -> KeyValue:

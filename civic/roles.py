@@ -44,7 +44,8 @@ async def run_relay(settings: Settings) -> None:
             log.info("relay waits for the event store (%s)", e)
             await asyncio.sleep(0.5)
     if recorder is not None:
-        await Relay(nc, recorder, batch=settings.batch_size, replicas=settings.stream_replicas).run(stop)
+        await Relay(nc, recorder, batch=settings.batch_size, replicas=settings.stream_replicas,
+                    alarm_path=settings.ledger_alarm_path, state_path=settings.relay_state_path).run(stop)
     await nc.close()
 
 
