@@ -69,14 +69,15 @@ async def ensure_org_directory(js: JetStreamContext, replicas: int = 1) -> KeyVa
         return await js.create_key_value(KeyValueConfig(bucket=ORG_DIRECTORY, history=1, replicas=replicas))
 
 
-async def connect_role(settings: Settings) -> nats.NATS:
+async def connect_role(settings: Settings, identity: str | None = None) -> nats.NATS:
     """Connect a role (waiting for the server if it is down: nats-py only reconnects after a
-    first success) and make sure the streams exist."""
+    first success) and make sure the streams exist. `identity` names the process to the server
+    (e.g. "eraser"): the one it will present its own credential for."""
     delay = 0.2
     while True:
         try:
             nc = await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                    connect_timeout=2, name="civic-role")
+                                    connect_timeout=2, name=f"civic-{identity or 'role'}")
             await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
             return nc
         except (OSError, TimeoutError, nats.errors.Error) as e:

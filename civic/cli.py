@@ -19,6 +19,8 @@ audit_app = typer.Typer(help="Prove the ledger is what was written.", no_args_is
 schema_app = typer.Typer(help="The wire contract.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models built from the ledger.", no_args_is_help=True)
 gateway_app = typer.Typer(help="The HTTP ingest gateway.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Residents' personal data.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(schema_app, name="schema")
@@ -340,6 +342,26 @@ def gateway_token(
 
     settings = Settings.from_env(data)
     typer.echo(Tokens(tokens_path(settings.data_dir)).issue(system, org))
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    resident: Annotated[str, typer.Argument(help="The resident's pseudonymous id (resident_id in `personal`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the ledger: no personal data here).")],
+    org: Annotated[Optional[str], typer.Option(help="The unit to record it at (default: the org tree's root).")] = None,
+    actor: Annotated[str, typer.Option(help="Who orders it, a pseudonym.")] = "privacy-officer",
+    data: DataOpt = None,
+) -> None:
+    """Erase a resident: PersonalDataErased through intake; the ledger destroys their keys, the eraser their intake messages."""
+    from producers.privacy import NoRoot, request_erasure
+
+    try:
+        result = _producing(request_erasure(Settings.from_env(data).resolved_nats_url(), resident, reason, org, actor))
+    except NoRoot as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result.line())
+    raise typer.Exit(0 if result.accepted else 1)
 
 
 @schema_app.command("export")

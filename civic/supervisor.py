@@ -21,7 +21,7 @@ from adapters.natsserver import NatsServer
 from config import Settings
 
 log = logging.getLogger("civic.up")
-ROLE_ORDER = ("web", "ledger", "relay", "projector")
+ROLE_ORDER = ("web", "ledger", "relay", "projector", "eraser")
 
 
 @dataclass

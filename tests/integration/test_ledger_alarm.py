@@ -34,10 +34,10 @@ from tests.support import publish_all, stream_count, wait_for
 pytestmark = pytest.mark.integration
 
 
-def civic(settings: Settings, *args: str) -> tuple[int, str]:
+def civic(settings: Settings, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     result = CliRunner().invoke(app, [*args, "--data", str(settings.data_dir)],
                                 env={"CIVIC_NATS_URL": settings.nats_url, "CIVIC_DATABASE_URL": None, "CIVIC_DATA_DIR": None,
-                                     "CIVIC_CHECKPOINT_DIR": None, "CIVIC_CHECKPOINT_WITNESS": None})
+                                     "CIVIC_CHECKPOINT_DIR": None, "CIVIC_CHECKPOINT_WITNESS": None, **(env or {})})
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
@@ -146,3 +146,30 @@ async def test_a_lost_tail_is_republished_and_a_foreign_message_needs_the_operat
     code, output = await asyncio.to_thread(civic, settings, "audit", "verify")
     assert code == 0 and f"ledger ok: {events + 1} events" in output and "extends 1 signed checkpoint(s)" in output, output
     assert read_alarm(settings.ledger_alarm_path) is None
+
+
+async def test_checkpoints_go_to_a_witness_server_and_verify_reads_them(settings: Settings, js, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from adapters.natsserver import NatsServer
+
+    events = await filled(settings)
+    witness = NatsServer(tmp_path / "witness").start()  # another nats-server: out of reach of this data folder
+    try:
+        env = {"CIVIC_CHECKPOINT_WITNESS": witness.url}
+        code, output = await asyncio.to_thread(civic, settings, "audit", "checkpoint", env=env)
+        assert code == 0 and f"sent to the witness {witness.url}" in output, output
+        nc = await nats.connect(witness.url)
+        held = json.loads((await nc.jetstream().get_msg(topology.CHECKPOINTS, seq=1)).data)
+        await nc.close()
+        assert held["position"] == events
+        # The local copies are lost (or doctored): the witness's copy still anchors verify.
+        home = settings.data_dir.with_name(settings.data_dir.name + ".checkpoints")
+        (home / "checkpoints.jsonl").unlink()
+        code, output = await asyncio.to_thread(civic, settings, "audit", "verify", env=env)
+        assert code == 0 and "extends 1 signed checkpoint(s)" in output, output
+        code, output = await asyncio.to_thread(civic, replace(settings, data_dir=home / "inside"), "audit", "checkpoint",
+                                               env={"CIVIC_CHECKPOINT_DIR": str(home / "inside" / "cp")})
+        assert code == 2 and "is inside the data folder" in output, output
+    finally:
+        witness.stop()
