@@ -20,7 +20,8 @@ from nats.js.kv import KeyValue
 
 from config import Settings
 from schemas.permissions import ADMIN, inbox_prefix
-from schemas.topology import INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS
+from schemas.topology import (CHECKPOINT_SUBJECT, CHECKPOINTS, INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY,
+                              REJECTED, REJECTED_SUBJECTS)
 
 log = logging.getLogger("civic")
 DAY = 86_400.0
@@ -51,6 +52,20 @@ async def ensure_streams(js: JetStreamContext, intake_max_age_days: float = 7.0,
             except BadRequestError:  # created meanwhile by another process
                 pass
         await js.update_stream(config)
+
+
+def witness_config() -> StreamConfig:
+    """The checkpoint witness's stream, on another server: append-only like the ledger."""
+    return StreamConfig(name=CHECKPOINTS, subjects=[CHECKPOINT_SUBJECT], max_age=0, deny_delete=True, deny_purge=True,
+                        allow_rollup_hdrs=False, retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+                        discard=DiscardPolicy.NEW)
+
+
+async def ensure_witness(js: JetStreamContext) -> None:
+    try:
+        await js.stream_info(CHECKPOINTS)
+    except NotFoundError:
+        await js.add_stream(witness_config())
 
 
 async def ensure_org_directory(js: JetStreamContext, replicas: int = 1) -> KeyValue:
@@ -103,12 +118,13 @@ async def ensure_bus(settings: Settings) -> None:
         await nc.close()
 
 
-async def connect_role(settings: Settings, identity: str) -> nats.NATS:
-    """Connect a role as its identity, waiting for the server if it is down (nats-py only
-    reconnects after a first success). Without a credential of its own (a server without
+async def connect_role(settings: Settings, identity: str | None = None) -> nats.NATS:
+    """Connect a role as its identity (e.g. "eraser"), waiting for the server if it is down
+    (nats-py only reconnects after a first success). Without a credential of its own (a server without
     authorization, or a URL carrying an admin's password) it also makes sure the streams exist,
     as before authorization; with one, that is the admin's work at start."""
     delay = 0.2
+    identity = identity or "role"
     options = connect_options(settings, identity)
     while True:
         try:

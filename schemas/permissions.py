@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from schemas.topology import (INTAKE, INTAKE_PREFIX, INTAKE_SUBJECTS, LEDGER, LEDGER_CONSUMER, LEDGER_NUDGE,
+from schemas.topology import (ERASER_CONSUMER, INTAKE, INTAKE_PREFIX, INTAKE_SUBJECTS, LEDGER, LEDGER_CONSUMER, LEDGER_NUDGE,
                               LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS)
 
 API = "$JS.API"
@@ -120,7 +120,7 @@ def deletes_messages(*streams: str) -> tuple[str, ...]:
 # -- the table -----------------------------------------------------------------------------------
 
 ADMIN = Identity(
-    "admin", "creates and updates the streams and the org directory bucket", "`civic up` at start; `civic bus init`",
+    "admin", "creates and updates the streams and the org directory bucket", "`civic up` at start; `civic bus init`; `civic ledger recover`",
     unrestricted=True, why=("the only identity that may create, update, delete or purge a stream",))
 LEDGER_ROLE = Identity(
     "ledger", "takes intake in order, stores accepted events, publishes refusals",
@@ -157,13 +157,14 @@ CLOCK = Identity(
     "(the coming deadline clock)", publish=(INTAKE_SUBJECTS, *reads(LEDGER)), reserved=True,
     why=("publishes time-driven events to intake; reads the ledger for deadlines",))
 ERASER = Identity(
-    "eraser", "deletes an erased resident's messages from intake and the rejections", "`civic privacy erase`",
-    publish=(*reads(INTAKE), *reads(REJECTED), *deletes_messages(INTAKE, REJECTED),
-             f"{API}.CONSUMER.INFO.{INTAKE}.{LEDGER_CONSUMER}"),
-    why=(f"finds the resident's messages in {INTAKE} and {REJECTED} and deletes them one by one",
-         "only those at or below the ledger's position (its consumer's state says where that is)"))
+    "eraser", "deletes an erased resident's messages from intake and the rejections", "`python -m civic.roles eraser`",
+    publish=(*durable(LEDGER, ERASER_CONSUMER), *stream_state(LEDGER), *reads(INTAKE), *reads(REJECTED),
+             *deletes_messages(INTAKE, REJECTED)),
+    why=(f"follows the erasures in {LEDGER} with its durable consumer `{ERASER_CONSUMER}`",
+         f"finds the resident's messages in {INTAKE} and {REJECTED} and deletes them one by one (the only identity "
+         "that may), only those at or below the ledger's stored position"))
 EMIT = Identity(
-    "emit", "local producers: publish events to intake", "`civic emit`, `civic import`, `civic simulate`, `civic demo`",
+    "emit", "local producers: publish events to intake", "`civic emit`, `civic import`, `civic simulate`, `civic demo`, `civic privacy erase`",
     publish=(INTAKE_SUBJECTS, *reads_directory()),
     why=("publishes to any org's intake subjects: it runs on the service's own host",
          "reads the org directory to build subjects"))
