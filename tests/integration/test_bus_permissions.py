@@ -24,8 +24,7 @@ from schemas.topology import INTAKE, LEDGER, REJECTED
 from projections.dashboard import NAME
 from projections.store import Versions
 from tests.conftest import running_pipeline
-from tests.integration.test_rebuild import caught_up
-from tests.support import small_district
+from tests.support import small_district, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -96,15 +95,35 @@ async def test_every_process_works_as_itself(bus: Settings, tmp_path: Path) -> N
             assert (await village.publish(raised)).accepted
         total = len(script.events) + 1
         admin = await nats.connect(**connect_options(bus, "admin"))
-        await caught_up(Versions(NAME, bus.data_dir, None), admin.jetstream(), total)  # relayed, then projected
+        await caught_up(bus, admin.jetstream(), total)
         await admin.close()
-        probe = HealthProbe(bus.nats_url, connect_options(bus, "web"))
+        probe = HealthProbe(bus.nats_url, options=connect_options(bus, "web"))
         await probe.connect()
         health = await probe.check()
         await probe.close()
         assert health.nats_connected and {h.name for h in health.streams} >= {INTAKE, LEDGER, REJECTED}, health
     report = await run_verify(replace(bus, nats_credentials=None), with_store=True)  # as the auditor
     assert report.ok and report.events == total, report.summary()
+
+
+async def caught_up(settings: Settings, js, events: int) -> None:  # type: ignore[no-untyped-def]
+    """The ledger holds `events` and the dashboard read model has applied them all."""
+    from projections.queries import DashboardQueries
+
+    async def relayed() -> bool:
+        return await stream_count(js, LEDGER) >= events
+
+    async def projected() -> bool:
+        versions = Versions(NAME, settings.data_dir, None)
+        if (version := versions.current()) is None:
+            return False
+        db = versions.open(version, readonly=True)
+        try:
+            return DashboardQueries(db).position() >= events
+        finally:
+            db.close()
+    await wait_for(relayed, timeout=30)
+    await wait_for(projected, timeout=30)
 
 
 async def test_no_anonymous_or_unknown_client(bus: Settings) -> None:
