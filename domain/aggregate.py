@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, AggregateCreated, AggregateEvent
@@ -63,8 +63,11 @@ class CivicAggregate(Aggregate):
     """The actor roles that may record the creating event."""
     family: ClassVar[str]
     """Derived: events.family.name, the namespace of its aggregate ids ("ticket", ...)."""
-    applied: ClassVar[dict[str, tuple[str, tuple[tuple[str, str], ...]]]]
-    """Per instance: event_id -> (content digest, ((resident_id, mac), ...)) of every fact applied."""
+    if TYPE_CHECKING:  # declared for the checker only: an annotation at run time would make it a
+        # field of the __init__ that the library's metaclass generates (it processes aggregates as dataclasses)
+        applied: dict[str, tuple[str, tuple[tuple[str, str], ...]]]
+        """Per instance, set by Started.apply: event_id -> (content digest, ((resident_id, mac), ...))
+        of every fact applied."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
