@@ -17,6 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, StoredEvent, Tracking
 from eventsourcing.utils import get_topic
 
+from adapters.compat import reset_aggregate_cache
 from adapters.keys import KeyStore
 from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id
 from domain.deliberation import Deliberation
@@ -225,8 +226,7 @@ class Ledger(Application):
 
     def discard(self) -> None:
         """Forget a batch that will not be committed: cached aggregates may hold its changes."""
-        if self.repository.cache is not None:
-            self.repository.cache.__init__(maxsize=int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 10000))  # type: ignore[misc]
+        reset_aggregate_cache(self.repository)  # no public way to empty it: see adapters/compat.py
 
     def _process_one(self, message: Incoming, batch: Batch, outcome: Outcome) -> None:
         event: Event | None = None

@@ -93,7 +93,7 @@ class LedgerWorker:
                 await self._process(ready)
         except Exception:
             log.exception("batch of %d failed; it will be redelivered", len(msgs))
-            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m._ackd))
+            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m.is_acked))
             return
         if ready:
             await ready[-1].ack()

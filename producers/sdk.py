@@ -36,6 +36,7 @@ import nats
 from nats.js import errors as js_errors
 
 from adapters.bus import ensure_org_directory
+from adapters.compat import drop_unsent
 from producers.directory import OrgDirectory, UnknownOrg
 from producers.outcome import CONNECT_ERRORS, RETRYABLE, Checked, ConnectionLost, PublishFailed, Result, check
 from producers.spool import Spool, Spooled
@@ -411,11 +412,7 @@ class Producer:
         if self.nc is not None:
             # What nats-py still buffers for the dead connection would be flushed after the
             # reconnect, ahead of the resend of the earlier, lost messages: out of order. Drop it.
-            # (`_pending` is private to nats-py 2.x: checked before it is touched.)
-            pending = getattr(self.nc, "_pending", None)
-            if isinstance(pending, list):
-                pending.clear()
-                self.nc._pending_data_size = 0  # type: ignore[attr-defined]
+            drop_unsent(self.nc)
         for _, future in self._inflight:
             if not future.done():
                 future.set_exception(ConnectionLost())
