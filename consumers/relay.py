@@ -17,6 +17,7 @@ import logging
 import msgspec
 import nats
 from eventsourcing.persistence import ApplicationRecorder, Notification
+from nats.aio.msg import Msg
 from nats.js.errors import APIError
 
 from adapters.bus import ensure_org_directory
@@ -85,7 +86,7 @@ class Relay:
                 except TimeoutError:
                     pass
 
-    async def _nudged(self, _msg) -> None:  # type: ignore[no-untyped-def]
+    async def _nudged(self, _msg: Msg) -> None:
         self.wake.set()
 
     async def publish_pending(self) -> int:

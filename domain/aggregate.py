@@ -8,6 +8,7 @@ ledger then seals it and calls `record`. `when` evolves state and is all that re
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -33,6 +34,7 @@ def content_digest(event: Event) -> str:
     return hashlib.sha256(encode(msgspec.structs.replace(event, personal=(), sealed=(), org_path=()))).hexdigest()
 
 
+@dataclass(frozen=True)  # what the library's metaclass makes of it anyway; said here so a type checker sees `fact`
 class Started(AggregateCreated):
     """The creating fact of an aggregate (TicketRaised, DisputeRegistered, ...)."""
 
@@ -45,6 +47,7 @@ class Started(AggregateCreated):
         aggregate.when(self.fact)
 
 
+@dataclass(frozen=True)
 class Recorded(AggregateEvent):
     """Any later fact."""
 
@@ -94,4 +97,8 @@ class CivicAggregate(Aggregate):
         return True
 
     def when(self, fact: Event) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def decide(self, event: Event) -> None:  # pragma: no cover - every subclass defines it
+        """Refuses (raises Refused) what this aggregate's history does not allow."""
         raise NotImplementedError
