@@ -8,7 +8,8 @@ from pathlib import Path
 import nats
 
 from audit.reader import LedgerMessage, last_position, read_ledger
-from audit.verify import Report, store_states, verify
+from audit.verify import Anchor, Fault, Report, store_states, verify
+
 from config import Settings
 from schemas import DecodeFailure, decode
 from schemas import topology
@@ -50,7 +51,9 @@ async def run_verify(settings: Settings, with_store: bool = True, checkpoints: P
                      public_key: str | None = None) -> Report:
     """The whole walk; with `checkpoints`, also that the chain passes through every signed one
     (signatures checked against `public_key`, by default the one saved beside DIR's key)."""
-    anchors, problems, trusted = [], [], None
+    anchors: list[Anchor] = []
+    problems: list[Fault] = []
+    trusted = None
     if checkpoints is not None:
         from audit.checkpoint import anchors as checkpoint_anchors
         from audit.checkpoint import default_paths, load_checkpoints, trusted_key

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Settings:
     """Most messages the ledger takes in one transaction (and the relay publishes in one go)."""
 
     @classmethod
-    def from_env(cls, data_dir: str | Path | None = None, **overrides: object) -> Settings:
+    def from_env(cls, data_dir: str | Path | None = None, **overrides: Any) -> Settings:
         env = os.environ
         settings = cls(
             data_dir=Path(data_dir or env.get("CIVIC_DATA_DIR") or "civic-data").absolute(),
@@ -49,7 +50,10 @@ class Settings:
             stream_replicas=int(env.get("CIVIC_STREAM_REPLICAS", 1)),
             checkpoint_minutes=float(env.get("CIVIC_CHECKPOINT_MINUTES", 10)),
         )
-        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        # overrides: whichever fields the caller sets (port=...); replace() refuses unknown names.
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
 
     @property
     def nats_url_file(self) -> Path:

@@ -33,9 +33,11 @@ class HealthProbe:
         self.nats_url = nats_url
         self.nc: nats.NATS | None = None
 
-    async def connect(self) -> None:
+    async def connect(self) -> nats.NATS:
         self.nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, allow_reconnect=True,
                                      connect_timeout=2, reconnect_time_wait=0.5)
+        return self.nc
+
 
     async def close(self) -> None:
         if self.nc is not None:

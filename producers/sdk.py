@@ -150,7 +150,10 @@ class Producer:
                     raise PublishFailed(f"NATS at {self.url} unreachable for {self.retry_for:.0f}s; "
                                         f"{len(items) - sent} events not sent", results)
                 self._to_spool([(it.index, it.event_id, it.subject, it.data) for it in items[sent:]] + unresolved, results)
-        return results  # type: ignore[return-value]
+        done = [r for r in results if r is not None]
+        assert len(done) == len(results)  # checked, sent or spooled: each has its result by now
+        return done
+
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything spooled has been acked; False on timeout."""

@@ -10,13 +10,14 @@ from msgspec import Meta
 from schemas.base import Category, EntityId, Event, Family, PseudonymousId, ShortText, Text
 
 RiskGrade = Literal["red", "orange", "yellow"]
+PartyRole = Literal["applicant", "respondent", "other"]
 
 
 class DisputeParty(msgspec.Struct, frozen=True, kw_only=True):
     """A party by pseudonym; names and phones go in the event's `personal` part."""
 
     resident_id: PseudonymousId
-    role: Literal["applicant", "respondent", "other"] = "other"
+    role: PartyRole = "other"
 
 
 class DisputeEvent(Event, frozen=True):
