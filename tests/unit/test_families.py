@@ -131,4 +131,24 @@ def test_org_refs_name_fields_of_the_type(cls: type[Event]) -> None:
 
 
 def test_declared_org_refs() -> None:
-    assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {"TicketDispatched": ("to_unit",)}
+    assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {"TicketDispatched": ("to_unit",),
+                                                                              "TicketTransferred": ("to_org_id",)}
+
+
+def test_declared_refusals_are_listed_reasons() -> None:
+    """An event type's own reason codes (`refusals`) reach REASONS, the README and the export from
+    the class alone; the declared order keeps the codes of today's ledger where they were."""
+    declared = [r for cls in EVENT_TYPES for r in cls.refusals]
+    assert {"bad_deadline", "no_assignee", "bad_duplicate"} <= {r.code for r in declared}
+    for r in declared:
+        assert REASONS[r.code] == r
+    codes = list(REASONS)
+    assert codes[codes.index("already_rated"):codes.index("already_rated") + 4] == [
+        "already_rated", "bad_deadline", "no_assignee", "bad_duplicate"]
+
+
+def test_a_reason_code_declared_twice_is_an_error() -> None:
+    from schemas import rejected
+
+    with pytest.raises(ValueError, match="twice"):
+        rejected._reasons(("poison", "a", False), ("poison", "b", False))
