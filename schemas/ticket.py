@@ -99,7 +99,7 @@ class TicketRecategorised(TicketEvent, tag=True, frozen=True):
     category: Category
 
 
-class TicketTransferred(TicketEvent, tag=True):
+class TicketTransferred(TicketEvent, tag=True, frozen=True):
     """转办: raised under the wrong unit, handed to the unit whose area it is, with a reason.
 
     Recorded by dispatch (a dispatcher, or the system) while the ticket awaits dispatch (raised,
