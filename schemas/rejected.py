@@ -13,6 +13,7 @@ from schemas.base import Event, Family, Reason
 from schemas.deliberation import DELIBERATION_EVENTS, DeliberationEvent
 from schemas.dispute import DISPUTE_EVENTS, DisputeEvent
 from schemas.organisation import ORGANISATION_EVENTS, OrgEvent
+from schemas.privacy import PRIVACY_EVENTS, ErasureEvent
 from schemas.ticket import TICKET_EVENTS, TicketEvent
 
 __all__ = ["REASONS", "Reason", "reason"]
@@ -67,6 +68,8 @@ REASONS = _reasons(
     ("topic_stage", "The topic is not at a stage where this can happen.", False),
     *_declared(DELIBERATION_EVENTS),
     ("personal_data_mismatch", "Personal data must name the residents this event concerns.", True),
+    *_family(ErasureEvent.family),
+    *_declared(PRIVACY_EVENTS),
     # The pipeline.
     ("poison", "Processing failed repeatedly; the message was set aside.", False),
 )

@@ -29,6 +29,7 @@ DEFAULT_ROLE = {
     "TicketVoided": "dispatcher", "TicketRecategorised": "dispatcher", "TicketTransferred": "dispatcher",
     "DisputeRegistered": "mediator", "MediationSessionHeld": "mediator", "DisputeConcluded": "mediator",
     "TopicProposed": "council", "MeetingHeld": "council", "TopicDecided": "council", "TopicImplemented": "council",
+    "PersonalDataErased": "system",
 }
 
 PARTIES = (s.DisputeParty(resident_id="r1", role="applicant"), s.DisputeParty(resident_id="r2", role="respondent"))
@@ -60,6 +61,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "MeetingHeld": dict(topic_id="P1", attendees=23),
     "TopicDecided": dict(topic_id="P1", decision="install six lights"),
     "TopicImplemented": dict(topic_id="P1", report="lights installed"),
+    "PersonalDataErased": dict(erasure_id="E1", resident_id="r1", reason="the resident asked"),
 }
 
 

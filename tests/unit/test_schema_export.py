@@ -49,6 +49,7 @@ FACTS: dict[str, dict[str, Any]] = {
     "MeetingHeld": {"topic_id": "p-1", "attendees": 12},
     "TopicDecided": {"topic_id": "p-1", "decision": "Build it", "votes": Votes(in_favour=9, against=2, abstained=1)},
     "TopicImplemented": {"topic_id": "p-1", "report": "Built"},
+    "PersonalDataErased": {"erasure_id": "e-1", "resident_id": "r-1", "reason": "Asked by the resident"},
 }
 
 

@@ -62,6 +62,7 @@ def test_the_contract_has_exactly_these_event_types() -> None:
         "TicketTransferred",
         "DisputeRegistered", "MediationSessionHeld", "DisputeConcluded",
         "TopicProposed", "MeetingHeld", "TopicDecided", "TopicImplemented",
+        "PersonalDataErased",
     ])
     assert len(s.EVENT_TYPES) == len(ALL_TAGS)
 
