@@ -97,7 +97,7 @@ class Web:
         async def prometheus() -> str:
             return await metrics.render(probe, self.read_model_position())
 
-        @get("/openapi.json", include_in_schema=False)
+        @get("/openapi.json", include_in_schema=False, opt=PUBLIC)  # the API's description holds no data
         async def openapi(request: Request) -> dict:  # type: ignore[type-arg]
             return request.app.openapi_schema.to_schema()
 
@@ -114,5 +114,6 @@ class Web:
             # JSON only: Litestar's documentation pages (Swagger, Redoc...) load their scripts from a CDN,
             # and these machines are offline. The document is also at /openapi.json.
             openapi_config=OpenAPIConfig(title="civic-ledger", version="0.1.0", render_plugins=[JsonRenderPlugin()],
+                                         openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
                                          description="Dashboards of the grassroots governance ledger. KPI definitions: docs/kpis.md."),
         )

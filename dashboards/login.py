@@ -4,12 +4,13 @@ POST /login, POST /logout, GET /api/me, GET /api/access-log (auditors and admins
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import Body, FromQuery
 from litestar.response import Response
 
 from dashboards.accounts import SESSION_SECONDS, Accounts
@@ -43,7 +44,7 @@ def login_routes(accounts: Accounts, limiter: LoginLimiter, secure: bool, header
         return Response(page, media_type="text/html; charset=utf-8", headers=headers)
 
     @post("/login", opt=PUBLIC, tags=["accounts"], summary="Sign in: sets the session cookie (HttpOnly, SameSite=Lax, Secure under TLS)")
-    async def login(request: Request, data: Credentials) -> Response[dict[str, Any]]:
+    async def login(request: Request, data: Annotated[Credentials, Body()]) -> Response[dict[str, Any]]:
         address = request.client.host if request.client else "?"
         wait = limiter.retry_after(data.name, address)
         if wait:
@@ -74,7 +75,7 @@ def login_routes(accounts: Accounts, limiter: LoginLimiter, secure: bool, header
 
     @get("/api/access-log", tags=["accounts"], opt={"access_log": True}, sync_to_thread=True,
          summary="Auditors and admins: every read of a reporter's contact and every change to accounts, oldest first")
-    def access_log(since: int = 0, limit: int = 1000) -> list[AccessEntry]:
+    def access_log(since: FromQuery[int] = 0, limit: FromQuery[int] = 1000) -> list[AccessEntry]:
         return [AccessEntry(e.at, e.who, e.action, e.subject, e.detail) for e in accounts.entries(since, min(limit, 10_000))]
 
     return [login_page, login, logout, me, access_log]

@@ -182,6 +182,7 @@ def test_chinese_by_default_and_english_on_request(page: Page, stack: Stack):
 def test_readable_on_a_phone(browser: Browser, stack: Stack):
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
                                   locale="zh-CN", timezone_id="Asia/Shanghai")
+    stack.sign_in(context)
     try:
         page = context.new_page()
         open_page(page, f"{stack.base}/orgs/v1?from=2026-03-01&to=2026-03-31")
