@@ -62,6 +62,8 @@ class Stack:
         # The pages and the API answer signed-in readers: an auditor (every unit) reads them here.
         self.auth = bearer(data, "browser-auditor")
         self.account = ("browser-auditor", "a test password")
+        bearer(data, "browser-v1", "staff", "v1")  # a village secretary, who may call a reporter back
+        self.staff = ("browser-v1", "a test password")
         self.process = subprocess.Popen([sys.executable, "-m", "civic.cli", "up", "--data", str(data), "--port", str(self.port)],
                                         stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         self.published = 0
@@ -73,9 +75,9 @@ class Stack:
         with urllib.request.urlopen(request, timeout=10) as r:
             return json.load(r)
 
-    def sign_in(self, context: Any) -> None:
+    def sign_in(self, context: Any, account: tuple[str, str] | None = None) -> None:
         """Sign a browser context in through POST /login: it keeps the session cookie."""
-        name, password = self.account
+        name, password = account or self.account
         answer = context.request.post(f"{self.base}/login", data={"name": name, "password": password})
         assert answer.status == 200, answer.text()
 
