@@ -44,12 +44,6 @@ class Contacts:
     def __init__(self, connection: Callable[[], Awaitable[nats.NATS]], keys_path: Path,
                  unseal: Callable[..., Any] | None, accounts: Accounts):
         self.connection, self.keys_path, self.unseal, self.accounts = connection, keys_path, unseal, accounts
-        self._keys: KeyStore | None = None
-
-    def keys(self) -> KeyStore:
-        if self._keys is None:
-            self._keys = KeyStore(self.keys_path)
-        return self._keys
 
     async def of_event(self, position: int) -> list[Contact]:
         if self.unseal is None:
@@ -57,13 +51,19 @@ class Contacts:
         js = (await self.connection()).jetstream()
         event = decode((await js.get_msg(LEDGER, position)).data or b"", max_bytes=None)
         out = []
-        for sealed in event.sealed:
-            clear = self.unseal(event.event_id, sealed, self.keys())
-            if clear is None:
-                out.append(Contact(sealed.resident_id, erased=True))
-                continue
-            fields = msgspec.structs.asdict(clear)
-            out.append(Contact(sealed.resident_id, **{k: fields.get(k) for k in ("name", "phone", "address")}))
+        # The key store opened for this answer only: a store kept open would cache keys, and a key
+        # the ledger destroys (erasure) must be gone for the next read here too.
+        keys = KeyStore(self.keys_path)
+        try:
+            for sealed in event.sealed:
+                clear = self.unseal(event.event_id, sealed, keys)
+                if clear is None:
+                    out.append(Contact(sealed.resident_id, erased=True))
+                    continue
+                fields = msgspec.structs.asdict(clear)
+                out.append(Contact(sealed.resident_id, **{k: fields.get(k) for k in ("name", "phone", "address")}))
+        finally:
+            keys.close()
         return out
 
 
