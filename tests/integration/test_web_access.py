@@ -84,6 +84,7 @@ async def web(settings, pipeline_with_projector):
                 return False
             return health.get("dashboard_lag") == 0 and health.get("streams") and health["streams"][1]["last_sequence"] == len(events)
         await wait_for(applied, timeout=60)
+        client.settings = settings  # type: ignore[attr-defined]
         yield client, app, auth, accounts
     server.should_exit = True
     await serving
@@ -160,6 +161,7 @@ async def test_every_endpoint_for_every_reader(web):
 
 async def test_what_each_reader_sees_inside_an_answer(web):
     client, _, auth, accounts = web
+    settings = client.settings
     orgs = {o["org_id"] for o in (await client.get("/api/orgs", headers=auth["other_staff"])).json()}
     assert orgs == {"v2"}, "a village secretary sees their village"
     assert {o["org_id"] for o in (await client.get("/api/orgs", headers=auth["right_staff"])).json()} == {"v1", "h1"}
@@ -177,6 +179,14 @@ async def test_what_each_reader_sees_inside_an_answer(web):
     reads = [e for e in log if e["action"] == "contact_read"]
     assert [(e["who"], e["subject"]) for e in reads] == [("v1-secretary", TICKET)], "only the successful read, by whom, of which ticket"
     assert {"user_added", "token_issued"} <= {e["action"] for e in log}, "changes to accounts are in the log too"
+    # once the resident's key is destroyed (erasure), the same view says so and shows nothing
+    from adapters.keys import KeyStore
+
+    keys = KeyStore(settings.keys_path)
+    assert keys.destroy("res-1")
+    keys.close()
+    erased = (await client.get(f"/api/tickets/{TICKET}/contact", headers=auth["right_staff"])).json()
+    assert erased == [{"resident_id": "res-1", "name": None, "phone": None, "address": None, "erased": True}]
     # /healthz anonymously: status and reason codes only
     health = (await client.get("/healthz")).json()
     assert set(health) == {"status", "reasons"} and health["status"] == "ok" and health["reasons"] == []
