@@ -44,3 +44,10 @@ def open_recorder(settings: Settings) -> ApplicationRecorder:
     """A reader of the ledger's store; it creates nothing (the ledger owns the schema)."""
     env = Environment("ledger", event_store_env(settings, create_tables=False))
     return InfrastructureFactory.construct(env).application_recorder()
+
+
+def open_position_reader(settings: Settings):  # type: ignore[no-untyped-def]
+    """The store's tracking table as well (ProcessRecorder.max_tracking_id): the ledger's stored
+    intake position, for the eraser; it creates nothing."""
+    env = Environment("ledger", event_store_env(settings, create_tables=False))
+    return InfrastructureFactory.construct(env).process_recorder()

@@ -44,7 +44,7 @@ def not_built(_: Request, exc: Exception) -> Response[dict[str, str]]:
 def reasons(health: Health) -> list[str]:
     """Reason codes for a status that is not ok (the health check's own, once it gives them)."""
     given = getattr(health, "reasons", None)
-    if given is not None:
+    if given:
         return [getattr(r, "code", r) for r in given]
     if health.status == "ok":
         return []
@@ -59,7 +59,7 @@ class Web:
 
     def __init__(self, settings: Settings, unseal: Callable[..., Any] | None = None):
         self.settings = settings
-        self.probe = HealthProbe(settings.resolved_nats_url())
+        self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path)
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
         self.accounts = Accounts(accounts_path(settings.data_dir))
