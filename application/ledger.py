@@ -32,7 +32,10 @@ from schemas.intake import DecodeFailure, decode, encode
 from schemas.topology import INTAKE  # also the tracking name: the position is the last intake sequence processed
 
 MAX_DELIVERIES = 5
-"""A message whose batch has failed this many times is set aside as `poison`."""
+"""A message that has failed this many times (alone, or in batches NATS redelivered) is set aside
+as `poison`."""
+STORE_FAULTS: tuple[type[Exception], ...] = (PersistenceError, OSError)
+"""The store or the disk failed, not a message: the batch is retried whole, never set aside."""
 
 AGGREGATES: tuple[type[CivicAggregate], ...] = (OrgUnit, Ticket, Dispute, Deliberation)
 """Each declares the family of events it records (`events`); the lookups below derive from that."""
@@ -240,7 +243,7 @@ class Ledger(Application):
             outcome.rejections.append(Rejection(message, e.code, e.detail, e.field))
         except Refused as e:
             outcome.rejections.append(Rejection(message, e.code, e.detail, None, event.event_id if event else None))
-        except (PersistenceError, OSError):
+        except STORE_FAULTS:
             raise  # the store or the disk, not this message: retry the batch, never set it aside
         except Exception as e:
             if message.deliveries < MAX_DELIVERIES:
