@@ -17,8 +17,9 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, StoredEvent, Tracking
 from eventsourcing.utils import get_topic
 
+from adapters.eventstore import ledger_recorder
 from adapters.keys import KeyStore
-from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id
+from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id, conflicting, fingerprint, sealed_macs
 from domain.deliberation import Deliberation
 from domain.dispute import Dispute
 from domain.org import ALLOWED_PARENTS, OrgUnit
@@ -88,6 +89,12 @@ class Pending:
     processing: ProcessingEvent | None
 
 
+def stored_fingerprint(stored: StoredEvent) -> tuple[str, str]:
+    """(event_id, fingerprint) of an event in the store: how the index is built from history."""
+    fact = decode(stored.state, max_bytes=None)
+    return fact.event_id, fingerprint(fact, sealed_macs(fact))
+
+
 class FactMapper(Mapper):
     """Stores an aggregate event as its fact's JSON, verbatim: the bytes the ledger stream carries
     and the hash chain covers. Aggregate id, version and topic are derived from the fact."""
@@ -124,6 +131,10 @@ class Batch:
         self.events: list[Any] = []
         self.paths: dict[str, tuple[str, ...] | None] = {}
         """org_id -> path, for this batch; cleared whenever an org event changes the tree."""
+        self.known: dict[str, str] = {}
+        """event_id -> fingerprint: the batch's ids found in the store's index, and those it accepts."""
+        self.new_ids: list[tuple[str, str]] = []
+        """(event_id, fingerprint) of the events accepted in this batch, for the index."""
 
     def get(self, cls: type[A], entity_id: str) -> A | None:
         key = aggregate_id(cls.family, entity_id)
@@ -154,6 +165,21 @@ class Batch:
         if isinstance(aggregate, OrgUnit):
             self.paths.clear()
 
+    def seen(self, event: Event, macs: tuple[tuple[str, str], ...]) -> bool:
+        """True if this very event was accepted before, for any aggregate; Refused
+        (conflicting_duplicate) if its id was used for other content."""
+        known = self.known.get(event.event_id)
+        if known is None:
+            return False
+        if known != fingerprint(event, macs):
+            raise conflicting(event)
+        return True
+
+    def accepted(self, stored: Event) -> None:
+        fp = fingerprint(stored, sealed_macs(stored))
+        self.known[stored.event_id] = fp
+        self.new_ids.append((stored.event_id, fp))
+
     def touched(self) -> list[CivicAggregate]:
         return [a for a in self.aggregates.values() if a is not None]
 
@@ -176,12 +202,14 @@ class Ledger(Application):
         if keys is None:
             raise ValueError("the ledger needs a key store for residents' personal data")
         self.keys = keys
+        # A store from before the event-id index gets it now, from its history (once; resumable).
+        self.indexed_on_upgrade = self.recorder.build_event_ids(stored_fingerprint)  # type: ignore[attr-defined]
 
     def construct_mapper(self) -> Mapper:
         return FactMapper()
 
     def construct_recorder(self):  # type: ignore[no-untyped-def]
-        return self.factory.process_recorder()
+        return ledger_recorder(self.factory)
 
     def position(self) -> int:
         return self.recorder.max_tracking_id(INTAKE) or 0  # type: ignore[attr-defined]
@@ -203,14 +231,17 @@ class Ledger(Application):
             return Pending(outcome, None)
         batch = Batch(self)
         try:
-            for message in todo:
-                self._process_one(message, batch, outcome)
+            decoded = [self._decode(m) for m in todo]
+            batch.known = self.recorder.fingerprints(e.event_id for e in decoded if isinstance(e, Event))  # type: ignore[attr-defined]
+            for message, event in zip(todo, decoded):
+                self._process_one(message, event, batch, outcome)
         except BaseException:
             self.discard()
             raise
         processing = ProcessingEvent(tracking=Tracking(INTAKE, max(m.sequence for m in todo)))
         processing.events.extend(batch.events)  # not collect_events(): its runtime Protocol check costs ~20 µs an event
         processing.aggregates.update({a.id: a for a in batch.touched()})
+        processing.saved_kwargs["event_ids"] = batch.new_ids  # into the index, in the same transaction
         return Pending(outcome, processing)
 
     def commit(self, pending: Pending) -> Outcome:
@@ -231,25 +262,31 @@ class Ledger(Application):
         if self.repository.cache is not None:
             self.repository.cache.__init__(maxsize=int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 10000))  # type: ignore[misc]
 
-    def _process_one(self, message: Incoming, batch: Batch, outcome: Outcome) -> None:
-        event: Event | None = None
+    @staticmethod
+    def _decode(message: Incoming) -> Event | DecodeFailure:
         try:
-            event = decode(message.data)
+            return decode(message.data)
+        except DecodeFailure as e:
+            return e
+
+    def _process_one(self, message: Incoming, event: Event | DecodeFailure, batch: Batch, outcome: Outcome) -> None:
+        if isinstance(event, DecodeFailure):
+            outcome.rejections.append(Rejection(message, event.code, event.detail, event.field))
+            return
+        try:
             if self.apply(event, message, batch):
                 outcome.accepted += 1
             else:
                 outcome.duplicates += 1
-        except DecodeFailure as e:
-            outcome.rejections.append(Rejection(message, e.code, e.detail, e.field))
         except Refused as e:
-            outcome.rejections.append(Rejection(message, e.code, e.detail, None, event.event_id if event else None))
+            outcome.rejections.append(Rejection(message, e.code, e.detail, None, event.event_id))
         except STORE_FAULTS:
             raise  # the store or the disk, not this message: retry the batch, never set it aside
         except Exception as e:
             if message.deliveries < MAX_DELIVERIES:
                 raise
             detail = f"{type(e).__name__} after {message.deliveries} deliveries"
-            outcome.rejections.append(Rejection(message, "poison", detail, None, event.event_id if event else None))
+            outcome.rejections.append(Rejection(message, "poison", detail, None, event.event_id))
 
     # -- the rules that span aggregates ---------------------------------------------------------
 
@@ -266,15 +303,14 @@ class Ledger(Application):
         target = batch.get(cls, entity_id)
 
         if isinstance(event, OrgUnitRegistered):
-            if target is not None:
-                if target.seen(event, macs):
-                    return False
+            if batch.seen(event, macs):
+                return False
             self._check_registration(event, path, batch)
         else:
             current = batch.org_path(event.org_id)
             require(current is not None, "unknown_org", f"org unit {event.org_id} is not registered")
             # A resend keeps the subject it was first sent with: a duplicate even after a move.
-            if target is not None and target.seen(event, macs):
+            if batch.seen(event, macs):
                 return False
             require(path == current, "subject_mismatch", f"{event.org_id} is at {'.'.join(current)}, not {'.'.join(path)}")  # type: ignore[arg-type]
             if event.creates:
@@ -294,6 +330,7 @@ class Ledger(Application):
         else:
             target.record(stored)
         batch.add(target)
+        batch.accepted(stored)
         return True
 
     def _check_registration(self, event: OrgUnitRegistered, path: tuple[str, ...], batch: Batch) -> None:
