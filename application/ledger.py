@@ -9,6 +9,7 @@ the consumer parses the subject, so the rules here know no NATS.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -22,14 +23,16 @@ from adapters.keys import KeyStore
 from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id, conflicting, fingerprint, sealed_macs
 from domain.deliberation import Deliberation
 from domain.dispute import Dispute
+from domain.gap import Gap
 from domain.org import ALLOWED_PARENTS, OrgUnit
 from domain.personal import mac, seal
 from domain.refusal import Refused, require
 from domain.ticket import Ticket
-from schemas import DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, TicketRaised, TicketVoided, topology
-from schemas.base import Event
+from schemas import DisputeRegistered, IntakeGap, OrgUnitMoved, OrgUnitRegistered, TicketRaised, TicketVoided, topology
+from schemas.base import Actor, Event
 from schemas.families import CREATING_TYPES, FAMILY_OF_TYPE
 from schemas.intake import DecodeFailure, decode, encode
+from schemas.pipeline import LEDGER_ORG, GapEvent
 from schemas.topology import INTAKE  # also the tracking name: the position is the last intake sequence processed
 
 MAX_DELIVERIES = 5
@@ -38,7 +41,7 @@ as `poison`."""
 STORE_FAULTS: tuple[type[Exception], ...] = (PersistenceError, OSError)
 """The store or the disk failed, not a message: the batch is retried whole, never set aside."""
 
-AGGREGATES: tuple[type[CivicAggregate], ...] = (OrgUnit, Ticket, Dispute, Deliberation)
+AGGREGATES: tuple[type[CivicAggregate], ...] = (OrgUnit, Ticket, Dispute, Deliberation, Gap)
 """Each declares the family of events it records (`events`); the lookups below derive from that."""
 _AGGREGATE_OF_FAMILY = {cls.family: cls for cls in AGGREGATES}
 AGGREGATE_OF_TYPE: dict[str, type[CivicAggregate]] = {t: _AGGREGATE_OF_FAMILY[f.name] for t, f in FAMILY_OF_TYPE.items()}
@@ -257,6 +260,29 @@ class Ledger(Application):
         pending.outcome.position = pending.processing.tracking.notification_id  # type: ignore[union-attr]
         return pending.outcome
 
+    def record_gap(self, first: int, last: int, noticed_at: datetime) -> int:
+        """Intake dropped first..last before the ledger read them: record IntakeGap and move the
+        position to `last`, in one transaction. Returns the position (unchanged if already past)."""
+        if self.position() >= last:
+            return self.position()
+        gap_id = str(first)
+        event = IntakeGap(event_id=f"intake-gap-{first}", occurred_at=noticed_at, source="ledger",
+                          actor=Actor(role="system", id="ledger"), org_id=LEDGER_ORG, org_path=(LEDGER_ORG,),
+                          gap_id=gap_id, first_sequence=first, last_sequence=last)
+        batch = Batch(self)
+        batch.add(Gap.start(gap_id, event))
+        batch.accepted(event)
+        processing = ProcessingEvent(tracking=Tracking(INTAKE, last))
+        processing.events.extend(batch.events)
+        processing.aggregates.update({a.id: a for a in batch.touched()})
+        processing.saved_kwargs["event_ids"] = batch.new_ids
+        try:
+            self._record(processing)
+        except BaseException:
+            self.discard()
+            raise
+        return last
+
     def discard(self) -> None:
         """Forget a batch that will not be committed: cached aggregates may hold its changes."""
         if self.repository.cache is not None:
@@ -302,7 +328,14 @@ class Ledger(Application):
         entity_id = getattr(event, family.id_field)
         target = batch.get(cls, entity_id)
 
-        if isinstance(event, OrgUnitRegistered):
+        if isinstance(event, GapEvent):  # the pipeline's own events, outside the org tree
+            require(path == (LEDGER_ORG,), "subject_mismatch", f"pipeline events happen at {LEDGER_ORG}")
+            if batch.seen(event, macs):
+                return False
+            require(not event.creates, "role_not_allowed", "only the ledger itself records an intake gap")
+            require(target is not None, family.unknown_code, f"no intake gap {entity_id}")
+            target.decide(event)  # type: ignore[attr-defined]
+        elif isinstance(event, OrgUnitRegistered):
             if batch.seen(event, macs):
                 return False
             self._check_registration(event, path, batch)

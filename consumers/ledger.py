@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timezone
 
 import nats
 from nats.aio.msg import Msg
@@ -119,7 +120,9 @@ class LedgerWorker:
         """The messages that continue the stored position without a hole, and the rest.
 
         A pull consumer can redeliver out of order (a fetch that expired with messages in
-        flight); the tracking position is only meaningful if the ledger never skips one.
+        flight); the tracking position is only meaningful if the ledger never skips one. A hole
+        that intake no longer holds (aged out unread) is recorded as an IntakeGap event, which
+        moves the position past it.
         """
         expected = self.position + 1
         ready: list[Msg] = []
@@ -136,7 +139,9 @@ class LedgerWorker:
                 if info.state.first_seq <= expected:
                     self.quiet.warning("missing", "intake %d missing from this delivery; waiting for its redelivery", expected)
                     return ready, msgs[i:]
-                log.error("intake %d..%d aged out before the ledger read them", expected, seq - 1)
+                log.error("intake %d..%d aged out before the ledger read them; recording IntakeGap", expected, seq - 1)
+                self.position = await asyncio.to_thread(self.ledger.record_gap, expected, seq - 1, datetime.now(timezone.utc))
+                await self.nc.publish(LEDGER_NUDGE, str(self.position).encode())
                 ready.append(m)
                 expected = seq + 1
             else:

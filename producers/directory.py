@@ -11,6 +11,7 @@ from nats.js.errors import KeyNotFoundError, NotFoundError
 
 from schemas import OrgUnitRegistered
 from schemas.base import Event
+from schemas.pipeline import LEDGER_ORG
 
 MAX_DEPTH = 32
 
@@ -24,7 +25,7 @@ class UnknownOrg(LookupError):
 class OrgDirectory:
     def __init__(self, kv=None):  # type: ignore[no-untyped-def]
         self.kv = kv
-        self.parents: dict[str, str] = {}  # org_id -> parent id ("" for a root)
+        self.parents: dict[str, str] = {LEDGER_ORG: ""}  # org_id -> parent id ("" for a root); pipeline events' own
         self.paths: dict[str, tuple[str, ...]] = {}
         """org_id -> path, as worked out from `parents`; dropped whenever a unit moves."""
 

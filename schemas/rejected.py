@@ -14,6 +14,7 @@ from schemas.base import Family
 from schemas.deliberation import DeliberationEvent
 from schemas.dispute import DisputeEvent
 from schemas.organisation import OrgEvent
+from schemas.pipeline import GapEvent
 from schemas.ticket import TicketEvent
 
 
@@ -64,6 +65,7 @@ REASONS = _reasons(
     *_family(DeliberationEvent.family),
     ("topic_stage", "The topic is not at a stage where this can happen.", False),
     ("personal_data_mismatch", "Personal data must name the residents this event concerns.", True),
+    *_family(GapEvent.family),
     # The pipeline.
     ("poison", "Processing failed repeatedly; the message was set aside.", False),
 )

@@ -29,6 +29,7 @@ DEFAULT_ROLE = {
     "TicketVoided": "dispatcher", "TicketRecategorised": "dispatcher",
     "DisputeRegistered": "mediator", "MediationSessionHeld": "mediator", "DisputeConcluded": "mediator",
     "TopicProposed": "council", "MeetingHeld": "council", "TopicDecided": "council", "TopicImplemented": "council",
+    "IntakeGap": "system", "IntakeGapAcknowledged": "system",
 }
 
 PARTIES = (s.DisputeParty(resident_id="r1", role="applicant"), s.DisputeParty(resident_id="r2", role="respondent"))
@@ -59,6 +60,8 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "MeetingHeld": dict(topic_id="P1", attendees=23),
     "TopicDecided": dict(topic_id="P1", decision="install six lights"),
     "TopicImplemented": dict(topic_id="P1", report="lights installed"),
+    "IntakeGap": dict(gap_id="5", first_sequence=5, last_sequence=9),
+    "IntakeGapAcknowledged": dict(gap_id="5", reason="re-sent by the hotline"),
 }
 
 

@@ -61,6 +61,7 @@ def test_the_contract_has_exactly_these_event_types() -> None:
         "TicketResolved", "TicketRated", "TicketReopened", "TicketClosed", "TicketVoided", "TicketRecategorised",
         "DisputeRegistered", "MediationSessionHeld", "DisputeConcluded",
         "TopicProposed", "MeetingHeld", "TopicDecided", "TopicImplemented",
+        "IntakeGap", "IntakeGapAcknowledged",
     ])
     assert len(s.EVENT_TYPES) == len(ALL_TAGS)
 
