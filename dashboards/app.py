@@ -19,7 +19,8 @@ from litestar.types import ControllerRouterHandler
 from config import Settings
 from dashboards import metrics
 from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
-from dashboards.health import Health, HealthProbe
+from dashboards.health import Health, HealthProbe, with_gaps
+from projections.gaps import unacknowledged_gaps
 from dashboards.pages import web_pages
 from projections import event_index
 from projections.readside import NotBuilt
@@ -57,7 +58,7 @@ class Web:
 
         @get("/healthz", summary="NATS connected, streams present, consumers' lag")
         async def healthz() -> Response[Health]:
-            health = await probe.check()
+            health = with_gaps(await probe.check(), lambda: unacknowledged_gaps(read.db()))
             position = self.read_model_position()
             if position is not None and health.streams:
                 health.dashboard_lag = max(0, health.streams[1].last_sequence - position)

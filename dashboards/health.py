@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 import nats
 from nats.js.errors import NotFoundError
 
+from projections.gaps import OpenGap
 from schemas.topology import INTAKE, LEDGER, LEDGER_CONSUMER, REJECTED
 
 
@@ -24,6 +27,21 @@ class Health(msgspec.Struct):
     """Intake messages the ledger has not yet processed (its durable consumer's backlog)."""
     dashboard_lag: int | None = None
     """Ledger events the dashboard read model has not yet applied."""
+    reasons: list[str] = []
+    """Why the status is not ok, one sentence each."""
+
+
+def with_gaps(health: Health, open_gaps: Callable[[], list[OpenGap]]) -> Health:
+    """Faulty while the ledger holds an IntakeGap no operator has acknowledged (projections.gaps).
+    A read model not built yet answers nothing here: the probe's own status says so."""
+    try:
+        gaps = open_gaps()
+    except Exception:
+        return health
+    if gaps:
+        health.status = "faulty"
+        health.reasons += [gap.reason() for gap in gaps]
+    return health
 
 
 class HealthProbe:
