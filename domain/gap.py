@@ -12,10 +12,6 @@ class Gap(CivicAggregate):
     events = GapEvent
     creators = frozenset({"system"})
 
-    first_sequence: int
-    last_sequence: int
-    acknowledged: bool
-
     def decide(self, event: Event) -> None:
         """Every acknowledgement is recorded, a later one too: each says who looked and why."""
 
