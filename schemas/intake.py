@@ -98,10 +98,10 @@ _NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 def nesting(data: bytes) -> int:
     """How deep arrays and objects nest in `data` (brackets inside strings do not count), up to
-    MAX_DEPTH + 1: the walk stops there.
+    MAX_DEPTH + 1, where the walk stops; 0 when it has too few openers to nest past MAX_DEPTH.
 
-    The hot path is two C-speed counts: fewer openers than MAX_DEPTH cannot nest deeper, and
-    an event has a handful. Only a message with more walks its brackets.
+    The hot path is two C-speed counts: an event has a handful of openers. Only a message
+    with more than MAX_DEPTH walks its brackets.
     """
     if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
         return 0
