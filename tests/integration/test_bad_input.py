@@ -15,6 +15,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 import schemas as s
+from adapters.eventstore import open_recorder
+from audit.reader import read_ledger
+from audit.verify import store_states, verify
 from civic.web import create_app
 from domain.ticket import Ticket
 from schemas import topology
@@ -105,6 +108,8 @@ async def test_messages_intake_dropped_unread_are_an_intake_gap_until_acknowledg
         gaps = [e for e in events if isinstance(e, s.IntakeGap)]
         assert [(g.gap_id, g.first_sequence, g.last_sequence) for g in gaps] == [(str(sequences[0]), sequences[0], sequences[-4])]
         assert [e.event_id for e in events[-3:]] == ["bx-8", "bx-9", "bx-10"]
+        report = await verify(read_ledger(js), store_states(open_recorder(settings)))
+        assert report.ok, report.summary()  # the gap is in the chain like any event
 
         async with AsyncTestClient(create_app(settings)) as client:
             async def health(want):  # type: ignore[no-untyped-def]
