@@ -50,6 +50,13 @@ def open_recorder(settings: Settings) -> ApplicationRecorder:
     return InfrastructureFactory.construct(env).application_recorder()
 
 
+def open_position_reader(settings: Settings):  # type: ignore[no-untyped-def]
+    """The store's tracking table as well (ProcessRecorder.max_tracking_id): the ledger's stored
+    intake position, for the eraser; it creates nothing."""
+    env = Environment("ledger", event_store_env(settings, create_tables=False))
+    return InfrastructureFactory.construct(env).process_recorder()
+
+
 # -- the event-id index ---------------------------------------------------------------------------
 #
 # An event_id is unique across the whole ledger, so the ledger needs every id it ever accepted,

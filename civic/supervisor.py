@@ -21,7 +21,7 @@ from adapters.natsserver import NatsServer
 from config import Settings
 
 log = logging.getLogger("civic.up")
-ROLE_ORDER = ("web", "ledger", "relay", "projector")
+ROLE_ORDER = ("web", "ledger", "relay", "projector", "eraser")
 
 
 @dataclass
@@ -68,6 +68,13 @@ class Supervisor:
         self.checkpointer: subprocess.Popen[bytes] | None = None
 
     def run(self) -> int:
+        if self.checkpoint_every > 0:
+            from audit.checkpoint import CheckpointsUnusable, default_paths
+
+            try:
+                default_paths(self.settings)  # refuse a checkpoint folder inside the data folder now, not every 10 minutes
+            except CheckpointsUnusable as e:
+                raise SystemExit(str(e)) from None
         lock = lock_data_dir(self.settings.data_dir)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)

@@ -73,6 +73,10 @@ class LedgerWorker:
         self.quiet = RateLimited(log, interval=10.0)
 
     async def run(self, stop: asyncio.Event) -> None:
+        destroyed = await asyncio.to_thread(self.ledger.reapply_erasures)
+        if destroyed:
+            log.warning("destroyed %d resident key(s) that erasures in the ledger had destroyed before "
+                        "(a restored key backup?)", destroyed)
         log.info("ledger starts at intake position %d", self.position)
         pull, fresh = None, True
         while not stop.is_set():

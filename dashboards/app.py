@@ -37,7 +37,7 @@ class Web:
     gateway), the dashboards' read side and the event index."""
 
     def __init__(self, settings: Settings):
-        self.probe = HealthProbe(settings.resolved_nats_url())
+        self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path)
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import msgspec
 import nats
 from nats.js.errors import NotFoundError
 
+from adapters.alarm import read_alarm
 from projections.gaps import OpenGap
 from schemas.topology import INTAKE, LEDGER, LEDGER_CONSUMER, REJECTED
 
@@ -20,15 +22,19 @@ class StreamHealth(msgspec.Struct):
 
 class Health(msgspec.Struct):
     status: str
-    """ok: NATS reachable and every stream present; starting: not yet; degraded: NATS lost."""
+    """ok: NATS reachable and every stream present; starting: not yet; degraded: NATS lost;
+    faulty: the ledger alarm is raised (the ledger stream disagrees with the store)."""
     nats_connected: bool
+    reasons: list[str] = []
+    """Reason codes, e.g. ledger_stream_emptied (adapters/alarm.py)."""
     streams: list[StreamHealth] = []
     ledger_consumer_pending: int | None = None
     """Intake messages the ledger has not yet processed (its durable consumer's backlog)."""
     dashboard_lag: int | None = None
     """Ledger events the dashboard read model has not yet applied."""
-    reasons: list[str] = []
-    """Why the status is not ok, one sentence each."""
+    intake_gaps: list[OpenGap] = []
+    """Intake gaps no operator has acknowledged (reason intake_gap): each names the missing
+    intake sequences and the command that acknowledges it."""
 
 
 def with_gaps(health: Health, open_gaps: Callable[[], list[OpenGap]]) -> Health:
@@ -39,17 +45,25 @@ def with_gaps(health: Health, open_gaps: Callable[[], list[OpenGap]]) -> Health:
     except Exception:
         return health
     if gaps:
-        health.status = "faulty"
-        health.reasons += [gap.reason() for gap in gaps]
+        health.status, health.reasons, health.intake_gaps = "faulty", [*health.reasons, "intake_gap"], gaps
     return health
 
 
 class HealthProbe:
     """Keeps one NATS connection for the web role and reads stream and consumer state on demand."""
 
-    def __init__(self, nats_url: str):
+    def __init__(self, nats_url: str, alarm_path: Path | None = None):
         self.nats_url = nats_url
         self.nc: nats.NATS | None = None
+        self.alarm_path = alarm_path
+        """Settings.ledger_alarm_path: while the relay's alarm is raised, health is faulty."""
+
+    async def check(self) -> Health:
+        health = await self._check()
+        alarm = read_alarm(self.alarm_path) if self.alarm_path else None
+        if alarm is not None:
+            health.status, health.reasons = "faulty", [*health.reasons, alarm.code]
+        return health
 
     async def connect(self) -> None:
         self.nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, allow_reconnect=True,
@@ -59,7 +73,7 @@ class HealthProbe:
         if self.nc is not None:
             await self.nc.close()
 
-    async def check(self) -> Health:
+    async def _check(self) -> Health:
         if self.nc is None:
             try:
                 await self.connect()

@@ -16,6 +16,9 @@ async def render(probe: HealthProbe, read_model_position: int | None) -> str:
         "# HELP civic_up 1 when NATS is reachable and the streams exist.",
         "# TYPE civic_up gauge",
         f"civic_up {int(health.status == 'ok')}",
+        "# HELP civic_ledger_alarm 1 while the relay's ledger alarm is raised (the stream disagrees with the store).",
+        "# TYPE civic_ledger_alarm gauge",
+        f"civic_ledger_alarm {int(health.status == 'faulty')}",
         "# HELP civic_stream_messages Messages held by each stream.",
         "# TYPE civic_stream_messages gauge",
     ]

@@ -21,10 +21,9 @@ class OpenGap(msgspec.Struct, frozen=True):
     """The IntakeGap event's ledger position."""
     first_sequence: int
     last_sequence: int
-
-    def reason(self) -> str:
-        return (f"intake {self.first_sequence}..{self.last_sequence} dropped before the ledger read them "
-                f"(IntakeGap at position {self.position}); acknowledge with: civic ops ack-gap {self.gap_id} --reason TEXT")
+    """The intake sequences dropped before the ledger read them, first to last."""
+    acknowledge: str
+    """The command that acknowledges it."""
 
 
 _Detail = msgspec.json.Decoder(IntakeGap)
@@ -38,7 +37,8 @@ def unacknowledged_gaps(db: Database) -> list[OpenGap]:
     for entity_id, position, type_, detail in rows:
         if type_ == _GAP:
             gap = _Detail.decode(detail)
-            gaps[entity_id] = OpenGap(entity_id, position, gap.first_sequence, gap.last_sequence)
+            gaps[entity_id] = OpenGap(entity_id, position, gap.first_sequence, gap.last_sequence,
+                                      f"civic ops ack-gap {entity_id} --reason TEXT")
         elif type_ == _ACK:
             gaps.pop(entity_id, None)
     return list(gaps.values())

@@ -120,7 +120,9 @@ async def test_messages_intake_dropped_unread_are_an_intake_gap_until_acknowledg
                 return await wait_for(reached, timeout=20)
 
             code, body = await health("faulty")
-            assert code == 503 and any(f"intake {sequences[0]}..{sequences[-4]}" in r for r in body["reasons"])
+            assert code == 503 and "intake_gap" in body["reasons"]
+            assert [(g["gap_id"], g["first_sequence"], g["last_sequence"]) for g in body["intake_gaps"]] == [
+                (str(sequences[0]), sequences[0], sequences[-4])]
 
             ack = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", "from civic.cli import app; app()", "ops", "ack-gap", str(sequences[0]),
@@ -129,7 +131,7 @@ async def test_messages_intake_dropped_unread_are_an_intake_gap_until_acknowledg
             out, _ = await ack.communicate()
             assert ack.returncode == 0, out.decode()
             code, body = await health("ok")
-            assert code == 200 and body["reasons"] == []
+            assert code == 200 and body["reasons"] == [] and body["intake_gaps"] == []
         acks = [s.decode(m.data, max_bytes=None) for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
         assert [(a.gap_id, a.reason) for a in acks if isinstance(a, s.IntakeGapAcknowledged)] == [
             (str(sequences[0]), "the hotline re-sent them")]

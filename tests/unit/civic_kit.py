@@ -26,9 +26,10 @@ DEFAULT_ROLE = {
     "TicketRaised": "resident", "TicketDispatched": "dispatcher", "TicketAccepted": "grid_worker",
     "TicketReturned": "grid_worker", "TicketProgressNoted": "grid_worker", "TicketResolved": "grid_worker",
     "TicketRated": "resident", "TicketReopened": "resident", "TicketClosed": "dispatcher",
-    "TicketVoided": "dispatcher", "TicketRecategorised": "dispatcher",
+    "TicketVoided": "dispatcher", "TicketRecategorised": "dispatcher", "TicketTransferred": "dispatcher",
     "DisputeRegistered": "mediator", "MediationSessionHeld": "mediator", "DisputeConcluded": "mediator",
     "TopicProposed": "council", "MeetingHeld": "council", "TopicDecided": "council", "TopicImplemented": "council",
+    "PersonalDataErased": "system",
     "IntakeGap": "system", "IntakeGapAcknowledged": "system",
 }
 
@@ -52,6 +53,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "TicketClosed": dict(ticket_id="T1"),
     "TicketVoided": dict(ticket_id="T1", duplicate_of="T9"),
     "TicketRecategorised": dict(ticket_id="T1", category="road_safety"),
+    "TicketTransferred": dict(ticket_id="T1", from_org_id="c1", to_org_id="c2", reason="the gate is on c2's side of the road"),
     "DisputeRegistered": dict(dispute_id="D1", category="boundary", risk_grade="yellow",
                               summary="a fence over the line", parties=PARTIES),
     "MediationSessionHeld": dict(dispute_id="D1"),
@@ -60,6 +62,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "MeetingHeld": dict(topic_id="P1", attendees=23),
     "TopicDecided": dict(topic_id="P1", decision="install six lights"),
     "TopicImplemented": dict(topic_id="P1", report="lights installed"),
+    "PersonalDataErased": dict(erasure_id="E1", resident_id="r1", reason="the resident asked"),
     "IntakeGap": dict(gap_id="5", first_sequence=5, last_sequence=9),
     "IntakeGapAcknowledged": dict(gap_id="5", reason="re-sent by the hotline"),
 }

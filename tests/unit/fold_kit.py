@@ -49,6 +49,7 @@ ALLOWED_FROM = {
     "TicketClosed": {"resolved", "rated"},
     "TicketVoided": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
     "TicketRecategorised": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
+    "TicketTransferred": {"raised", "returned", "reopened"},
 }
 # The shortest route to each stage.
 ROUTE = {
@@ -65,6 +66,7 @@ LEADS_TO = {
     "TicketDispatched": "dispatched", "TicketAccepted": "accepted", "TicketReturned": "returned",
     "TicketProgressNoted": None, "TicketResolved": "resolved", "TicketRated": "rated",
     "TicketReopened": "reopened", "TicketClosed": "closed", "TicketVoided": "voided", "TicketRecategorised": None,
+    "TicketTransferred": None,
 }
 
 
@@ -228,6 +230,14 @@ class Oracle:
     tickets: dict[str, Ticket] = field(default_factory=dict)
     disputes: dict[str, dict[str, Any]] = field(default_factory=dict)
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parent: dict[str, str | None] = field(default_factory=dict)
+    """The org tree as the events so far have built it."""
+
+    def path(self, org: str) -> tuple[str, ...]:
+        out = [org]
+        while (p := self.parent.get(out[-1])) is not None:
+            out.append(p)
+        return tuple(reversed(out))
 
     def feed(self, events: list[s.Event]) -> Oracle:
         for e in events:
@@ -236,6 +246,12 @@ class Oracle:
 
     def event(self, e: s.Event) -> None:
         name = e.type
+        if name == "OrgUnitRegistered":
+            self.parent[e.org_id] = e.parent_id  # type: ignore[attr-defined]
+        elif name == "OrgUnitMoved":
+            self.parent[e.org_id] = e.new_parent_id  # type: ignore[attr-defined]
+        elif name == "TicketTransferred":  # it counts, for its whole life, where it ends (kpis.md#transfers)
+            self.tickets[e.ticket_id].path = self.path(e.to_org_id)  # type: ignore[attr-defined]
         if name == "TicketRaised":
             self.tickets[e.ticket_id] = Ticket(e.org_path, e.category, e.occurred_at)  # type: ignore[attr-defined]
         elif name.startswith("Ticket"):

@@ -92,6 +92,11 @@ def test_every_ticket_event_from_every_stage(tmp_path: Path, stage: str, event: 
         assert {k[-1]: n for k, n in got.items() if k[0] == "ticket_daily" and k[1] == "d1." and k[2] == "parking"} == {"raised": 1}, \
             "only T9 is left under the old category"
         assert at_unit(got, "d1.")["raised"] == 2
+    elif event_type == "TicketTransferred":  # from c1 (town t1) to c2 (town t2): every figure goes along
+        assert (row["org_id"], row["path"]) == ("c2", "d1.t2.c2.")
+        assert at_unit(got, "d1.t1.c1.") == at_unit(got, "d1.t1.") == {"raised": 1}, "only T9 is left under c1 and t1"
+        assert at_unit(got, "d1.t2.c2.") == at_unit(got, "d1.t2.") != {}
+        assert at_unit(got, "d1.")["raised"] == 2
 
 
 # -- lifecycle paths, worked out by hand -------------------------------------------------------
@@ -487,3 +492,28 @@ def test_every_batching_leaves_the_same_rows(tmp_path: Path, district_ledger) ->
     events = list(enumerate(district_ledger, 1))
     rows = [everything(project(_fresh(tmp_path), events, split).db) for split in SPLITS]
     assert rows[0] == rows[1] == rows[2]
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_transfer_counts_at_the_destination_path_as_it_is_at_the_transfer(tmp_path: Path, split: str) -> None:
+    """c2 moves under t1, T1 is transferred there from c1, then c2 moves back under t2: T1's figures
+    went from c1 to c2 under t1 and stay there, as a ticket raised at c2 then would (kpis.md#transfers)."""
+    ev = Events()
+    ev.tree()
+    raised(ev, "T1")
+    raised(ev, "T2", org="c2", category="noise")
+    step(ev, "TicketDispatched", T0 + H, deadline=T0 + 3 * H)
+    step(ev, "TicketReturned", T0 + 2 * H)
+    ev.add("OrgUnitMoved", T0 + 3 * H, org="c2", new_parent_id="t1")
+    step(ev, "TicketTransferred", T0 + 4 * H, from_org_id="c1", to_org_id="c2")
+    ev.add("OrgUnitMoved", T0 + 5 * H, org="c2", new_parent_id="t2")
+    step(ev, "TicketDispatched", T0 + 6 * H, org="c2", deadline=T0 + 30 * H)
+    step(ev, "TicketAccepted", T0 + 7 * H, org="c2")
+    step(ev, "TicketResolved", T0 + 9 * H, org="c2")
+    got = checked(tmp_path, ev, split)
+    row = ticket_rows(open_projection(tmp_path).db)["T1"]
+    assert (row["org_id"], row["path"], row["stage"]) == ("c2", "d1.t1.c2.", "resolved")
+    assert at_unit(got, "d1.t1.c1.") == {}
+    assert at_unit(got, "d1.t1.c2.") == {"raised": 1, "dispatched": 1, "accepted": 1, "resolved": 1, "returned": 1}
+    assert at_unit(got, "d1.t2.c2.") == {"raised": 1}, "T2, raised at c2 under t2"
+    assert at_unit(got, "d1.t1.", "ticket_hist") == {("accept", 5): 1, ("resolve", 6): 1}  # 7 h, 9 h after raising
