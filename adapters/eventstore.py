@@ -50,7 +50,7 @@ def open_recorder(settings: Settings) -> ApplicationRecorder:
     return InfrastructureFactory.construct(env).application_recorder()
 
 
-def open_position_reader(settings: Settings):  # type: ignore[no-untyped-def]
+def open_position_reader(settings: Settings) -> ProcessRecorder:
     """The store's tracking table as well (ProcessRecorder.max_tracking_id): the ledger's stored
     intake position, for the eraser; it creates nothing."""
     env = Environment("ledger", event_store_env(settings, create_tables=False))
@@ -102,7 +102,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
 
     def fingerprints(self, event_ids: Iterable[str]) -> dict[str, str]:
         """The fingerprints stored under these event ids (absent ids are not in the answer)."""
-        ids, found = sorted(set(event_ids)), {}
+        ids, found = sorted(set(event_ids)), dict[str, str]()
         with self.datastore.transaction(commit=False) as c:
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i:i + _CHUNK]
@@ -154,4 +154,4 @@ def ledger_recorder(factory: InfrastructureFactory) -> ProcessRecorder:
     PROCESS_RECORDER_TOPIC setting."""
     topic = get_topic(SQLiteLedgerRecorder) if isinstance(factory, SQLiteFactory) else POSTGRES_LEDGER_RECORDER
     factory.env[factory.PROCESS_RECORDER_TOPIC] = topic
-    return factory.process_recorder()  # type: ignore[attr-defined]
+    return factory.process_recorder()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 _LISTENING = re.compile(r"Listening for client connections on ([\d.]+):(\d+)")
@@ -30,7 +31,8 @@ class NatsServer:
     """One nats-server process storing JetStream data under `store`; port 0 picks a free one."""
 
     def __init__(self, store: Path, port: int = 0, host: str = "127.0.0.1", config: Path | None = None,
-                 name: str | None = None, cluster: str | None = None, cluster_port: int = 0, routes: list[str] = ()):  # type: ignore[assignment]
+                 name: str | None = None, cluster: str | None = None, cluster_port: int = 0, routes: Sequence[str] = ()):
+
         self.store, self.host, self.port, self.config = Path(store), host, port, config
         self.name = name or f"civic-{os.getpid()}"
         self.cluster, self.cluster_port, self.routes = cluster, cluster_port, list(routes)

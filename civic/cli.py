@@ -7,7 +7,9 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from collections.abc import Coroutine
+from typing import Annotated, Any, Optional, TypeVar
+
 
 import typer
 
@@ -29,7 +31,9 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(ops_app, name="ops")
 
-DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default $CIVIC_DATA_DIR or ./civic-data).")]
+T = TypeVar("T")
+DataOpt = Annotated[
+Optional[Path], typer.Option("--data", help="Data folder (default $CIVIC_DATA_DIR or ./civic-data).")]
 
 
 @app.command()
@@ -80,7 +84,7 @@ def ops_ack_gap(
     raise typer.Exit(1 if refused else 0)
 
 
-def _producing(work):  # type: ignore[no-untyped-def]
+def _producing(work: Coroutine[Any, Any, T]) -> T:
     """Run a producer command; NATS out of reach is a message, not a traceback. Rerunning is
     safe: event ids make whatever was already stored a duplicate."""
     from producers.outcome import CONNECT_ERRORS, PublishFailed

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 
 import nats
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
@@ -95,7 +96,7 @@ class LedgerWorker:
                 continue
             await self.on_batch(msgs)
 
-    async def _bind(self, fresh: bool):  # type: ignore[no-untyped-def]
+    async def _bind(self, fresh: bool) -> JetStreamContext.PullSubscription:
         """The store's position is the truth: at start the consumer is made anew from it, so
         messages a killed predecessor had fetched come again now, not after ack_wait."""
         if fresh:
@@ -114,7 +115,7 @@ class LedgerWorker:
                 await self._settle(ready)
         except Exception:
             log.exception("batch of %d failed; it will be redelivered", len(msgs))
-            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m._ackd))
+            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m.is_acked))
             return
         if ready:
             await ready[-1].ack()

@@ -65,9 +65,11 @@ class HealthProbe:
             health.status, health.reasons = "faulty", [*health.reasons, alarm.code]
         return health
 
-    async def connect(self) -> None:
+    async def connect(self) -> nats.NATS:
         self.nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, allow_reconnect=True,
                                      connect_timeout=2, reconnect_time_wait=0.5)
+        return self.nc
+
 
     async def close(self) -> None:
         if self.nc is not None:

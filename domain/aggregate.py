@@ -10,6 +10,7 @@ accepted id's `fingerprint` in an index beside the store (application/ledger.py)
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -54,6 +55,7 @@ def conflicting(event: Event) -> Refused:
     return Refused("conflicting_duplicate", f"event_id {event.event_id} was applied with different content")
 
 
+@dataclass(frozen=True)  # what the library's metaclass makes of it anyway; said here so a type checker sees `fact`
 class Started(AggregateCreated):
     """The creating fact of an aggregate (TicketRaised, DisputeRegistered, ...)."""
 
@@ -63,6 +65,7 @@ class Started(AggregateCreated):
         aggregate.when(self.fact)
 
 
+@dataclass(frozen=True)
 class Recorded(AggregateEvent):
     """Any later fact."""
 
@@ -94,4 +97,8 @@ class CivicAggregate(Aggregate):
         self.trigger_event(Recorded, fact=fact, timestamp=fact.occurred_at)
 
     def when(self, fact: Event) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def decide(self, event: Event) -> None:  # pragma: no cover - every subclass defines it
+        """Refuses (raises Refused) what this aggregate's history does not allow."""
         raise NotImplementedError

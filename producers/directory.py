@@ -8,6 +8,8 @@ at once. A stale path (a unit moved meanwhile) is refused by the ledger as subje
 from __future__ import annotations
 
 from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
 
 from schemas import OrgUnitRegistered
 from schemas.base import Event
@@ -23,7 +25,7 @@ class UnknownOrg(LookupError):
 
 
 class OrgDirectory:
-    def __init__(self, kv=None):  # type: ignore[no-untyped-def]
+    def __init__(self, kv: KeyValue | None = None):
         self.kv = kv
         self.parents: dict[str, str] = {LEDGER_ORG: ""}  # org_id -> parent id ("" for a root); pipeline events' own
         self.paths: dict[str, tuple[str, ...]] = {}

@@ -19,14 +19,14 @@ LEDGER_ORG = "ledger"
 """The org id, and whole org path, of pipeline events; not a unit of the org tree."""
 
 
-class GapEvent(Event):
+class GapEvent(Event, frozen=True):
     """An event about one intake gap; `gap_id` is its first missing intake sequence, as text."""
 
     family = Family("gap", "gap_id", unknown="No intake gap with this id was recorded.",
                     exists="This intake gap is already recorded.")
 
 
-class IntakeGap(GapEvent, tag=True):
+class IntakeGap(GapEvent, tag=True, frozen=True):
     """Intake sequences first_sequence..last_sequence were dropped before the ledger read them.
     Recorded by the ledger only; `occurred_at` is when it noticed."""
 
@@ -37,7 +37,7 @@ class IntakeGap(GapEvent, tag=True):
     last_sequence: Annotated[int, Meta(ge=1)]
 
 
-class IntakeGapAcknowledged(GapEvent, tag=True):
+class IntakeGapAcknowledged(GapEvent, tag=True, frozen=True):
     """An operator has seen the gap and says why it may stand (e.g. what was re-sent)."""
 
     gap_id: EntityId
