@@ -24,6 +24,7 @@ schema_app = typer.Typer(help="The wire contract.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models built from the ledger.", no_args_is_help=True)
 gateway_app = typer.Typer(help="The HTTP ingest gateway.", no_args_is_help=True)
 users_app = typer.Typer(help="Who may read the web: staff, auditors, admins; their tokens; the access log.", no_args_is_help=True)
+ops_app = typer.Typer(help="Operators' answers to what health reports.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Residents' personal data.", no_args_is_help=True)
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(ledger_app, name="ledger")
@@ -32,6 +33,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(projections_app, name="projections")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(users_app, name="users")
+app.add_typer(ops_app, name="ops")
 
 T = TypeVar("T")
 DataOpt = Annotated[
@@ -61,6 +63,28 @@ def emit(
 
     text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     refused = asyncio.run(emit_file(Settings.from_env(data).resolved_nats_url(), text, typer.echo))
+    raise typer.Exit(1 if refused else 0)
+
+
+@ops_app.command("ack-gap")
+def ops_ack_gap(
+    gap: Annotated[int, typer.Argument(help="The gap's first missing intake sequence, as /healthz names it.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the gap may stand, e.g. what was re-sent.")],
+    operator: Annotated[str, typer.Option(help="Who acknowledges: a pseudonym, recorded in the ledger.")] = "operator",
+    data: DataOpt = None,
+) -> None:
+    """Acknowledge an intake gap: publishes IntakeGapAcknowledged through intake, into the ledger."""
+    import uuid
+    from datetime import timezone
+
+    from producers.emit import emit_file
+    from schemas import Actor, IntakeGapAcknowledged, encode
+    from schemas.pipeline import LEDGER_ORG
+
+    event = IntakeGapAcknowledged(event_id=f"ack-gap-{gap}-{uuid.uuid4().hex[:12]}", occurred_at=datetime.now(timezone.utc),
+                                  source="ops", actor=Actor(role="system", id=operator), org_id=LEDGER_ORG,
+                                  gap_id=str(gap), reason=reason)
+    refused = asyncio.run(emit_file(Settings.from_env(data).resolved_nats_url(), encode(event), typer.echo))
     raise typer.Exit(1 if refused else 0)
 
 

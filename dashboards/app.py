@@ -29,9 +29,10 @@ from dashboards.accounts import Accounts, accounts_path
 from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
 from dashboards.auth import PUBLIC, Authenticate, LoginLimiter, guard
 from dashboards.contacts import Contacts, contact_route
-from dashboards.health import Health, HealthProbe
+from dashboards.health import Health, HealthProbe, with_gaps
 from dashboards.login import login_routes
 from dashboards.pages import SECURITY_HEADERS, web_pages
+from projections.gaps import unacknowledged_gaps
 from projections import event_index
 from projections.readside import NotBuilt
 from projections.store import Versions
@@ -84,7 +85,7 @@ class Web:
 
         @get("/healthz", opt=PUBLIC, summary="Status and reason codes; with a machine token, streams and lags too")
         async def healthz(request: Request) -> Response[Any]:
-            health = await probe.check()
+            health = with_gaps(await probe.check(), lambda: unacknowledged_gaps(read.db()))
             code = 200 if health.status == "ok" else 503
             account = request.scope.get("user")
             if not (request.scope.get("auth") == "token" and account is not None and account.everything):
