@@ -22,7 +22,7 @@ from civic.web import create_app
 from domain.ticket import Ticket
 from schemas import topology
 from tests.conftest import running_pipeline
-from tests.support import T0, publish_all, read_stream, small_district, stream_count, wait_for
+from tests.support import T0, bearer, publish_all, read_stream, small_district, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
 LX = "civic.intake.TicketRaised.yn.pm.lx"
@@ -112,6 +112,7 @@ async def test_messages_intake_dropped_unread_are_an_intake_gap_until_acknowledg
         assert report.ok, report.summary()  # the gap is in the chain like any event
 
         async with AsyncTestClient(create_app(settings)) as client:
+            client.headers.update(bearer(settings.data_dir))  # a machine token: health with its details
             async def health(want):  # type: ignore[no-untyped-def]
                 async def reached():
                     answer = await client.get("/healthz")
