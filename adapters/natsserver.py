@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.credentials import Credentials
@@ -48,7 +49,7 @@ class NatsServer:
     """One nats-server process storing JetStream data under `store`; port 0 picks a free one."""
 
     def __init__(self, store: Path, port: int = 0, host: str = "127.0.0.1", config: Path | None = None,
-                 name: str | None = None, cluster: str | None = None, cluster_port: int = 0, routes: list[str] = (),  # type: ignore[assignment]
+                 name: str | None = None, cluster: str | None = None, cluster_port: int = 0, routes: Sequence[str] = (),
                  credentials: Path | None = None, password: str | None = None):
         """`config`: a whole configuration of one's own (its authorization too) instead of the
         rendered one. `password`: an admin user `url` carries (tests, the benchmark)."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from audit.reader import LedgerMessage, last_position, read_ledger
-from audit.verify import Report, store_states, verify
+from audit.verify import Anchor, Fault, Report, store_states, verify
 from adapters.bus import connect
 from config import Settings
 from schemas import DecodeFailure, decode

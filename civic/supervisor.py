@@ -21,6 +21,9 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import FrameType
+from typing import IO
+
 
 from adapters.credentials import Credentials
 from adapters.natsserver import NatsServer
@@ -45,7 +48,7 @@ class DataDirLocked(SystemExit):
     pass
 
 
-def lock_data_dir(data_dir: Path):  # type: ignore[no-untyped-def]
+def lock_data_dir(data_dir: Path) -> IO[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     handle = open(data_dir / "civic.lock", "a+")
     try:
@@ -181,7 +184,7 @@ class Supervisor:
         self.checkpointer = subprocess.Popen([sys.executable, "-m", "civic.cli", "audit", "checkpoint", "--data", str(self.settings.data_dir)],
                                              env=self._role_env(env, "checkpoint"), stdin=subprocess.DEVNULL)
 
-    def _on_signal(self, signum, _frame) -> None:  # type: ignore[no-untyped-def]
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; stopping", signal.Signals(signum).name)
         self.stopping = True
 

@@ -19,6 +19,9 @@ CIVIC_NATS_CREDS   the NATS nkey seed file this process connects with (default: 
 CIVIC_CREDENTIALS_DIR  the credentials folder (default DIR/credentials)
 CIVIC_NATS_TLS_CA  a CA file: connect to NATS over TLS, trusting it (URLs tls://...)
 CIVIC_WEB_TLS_CERT, CIVIC_WEB_TLS_KEY  certificate and key files: the web role serves HTTPS
+                   (and its session cookie is Secure)
+CIVIC_WEB_SECURE_COOKIES  1 behind a TLS-terminating proxy: the session cookie is Secure
+CIVIC_DEMO_VIEWER  set by `civic demo` only: the auditor account every browser is signed in as
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,20 @@ class Settings:
     nats_tls_ca: Path | None = None
     """CA file for NATS over TLS (CIVIC_NATS_TLS_CA)."""
     web_tls_cert: Path | None = None
-    """Certificate file: the web role serves HTTPS (CIVIC_WEB_TLS_CERT, with CIVIC_WEB_TLS_KEY)."""
     web_tls_key: Path | None = None
+    """The web role's certificate and key (CIVIC_WEB_TLS_CERT, CIVIC_WEB_TLS_KEY): HTTPS when both are set."""
+    secure_cookies: bool = False
+    """CIVIC_WEB_SECURE_COOKIES: TLS ends at a proxy in front of the web role."""
+    demo_viewer: str | None = None
+    """CIVIC_DEMO_VIEWER, set by `civic demo`: readers without a credential are this auditor account."""
+
+    @property
+    def web_secure_cookies(self) -> bool:
+        """The session cookie is sent over HTTPS only (TLS here or at a proxy)."""
+        return self.secure_cookies or bool(self.web_tls_cert and self.web_tls_key)
 
     @classmethod
-    def from_env(cls, data_dir: str | Path | None = None, **overrides: object) -> Settings:
+    def from_env(cls, data_dir: str | Path | None = None, **overrides: Any) -> Settings:
         env = os.environ
         settings = cls(
             data_dir=Path(data_dir or env.get("CIVIC_DATA_DIR") or "civic-data").absolute(),
@@ -72,12 +85,17 @@ class Settings:
             nats_credentials=_path(env.get("CIVIC_NATS_CREDS")),
             credentials_dir=_path(env.get("CIVIC_CREDENTIALS_DIR")),
             nats_tls_ca=_path(env.get("CIVIC_NATS_TLS_CA")),
-            web_tls_cert=_path(env.get("CIVIC_WEB_TLS_CERT")),
-            web_tls_key=_path(env.get("CIVIC_WEB_TLS_KEY")),
+            web_tls_cert=Path(env["CIVIC_WEB_TLS_CERT"]) if env.get("CIVIC_WEB_TLS_CERT") else None,
+            web_tls_key=Path(env["CIVIC_WEB_TLS_KEY"]) if env.get("CIVIC_WEB_TLS_KEY") else None,
+            secure_cookies=env.get("CIVIC_WEB_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            demo_viewer=env.get("CIVIC_DEMO_VIEWER") or None,
             checkpoint_dir=Path(env["CIVIC_CHECKPOINT_DIR"]).absolute() if env.get("CIVIC_CHECKPOINT_DIR") else None,
             checkpoint_witness=env.get("CIVIC_CHECKPOINT_WITNESS") or None,
         )
-        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        # overrides: whichever fields the caller sets (port=...); replace() refuses unknown names.
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
 
     @property
     def nats_url_file(self) -> Path:

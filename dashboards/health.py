@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -9,6 +10,7 @@ import nats
 from nats.js.errors import NotFoundError
 
 from adapters.alarm import read_alarm
+from projections.gaps import OpenGap
 from schemas.topology import INTAKE, LEDGER, LEDGER_CONSUMER, REJECTED
 
 
@@ -30,6 +32,21 @@ class Health(msgspec.Struct):
     """Intake messages the ledger has not yet processed (its durable consumer's backlog)."""
     dashboard_lag: int | None = None
     """Ledger events the dashboard read model has not yet applied."""
+    intake_gaps: list[OpenGap] = []
+    """Intake gaps no operator has acknowledged (reason intake_gap): each names the missing
+    intake sequences and the command that acknowledges it."""
+
+
+def with_gaps(health: Health, open_gaps: Callable[[], list[OpenGap]]) -> Health:
+    """Faulty while the ledger holds an IntakeGap no operator has acknowledged (projections.gaps).
+    A read model not built yet answers nothing here: the probe's own status says so."""
+    try:
+        gaps = open_gaps()
+    except Exception:
+        return health
+    if gaps:
+        health.status, health.reasons, health.intake_gaps = "faulty", [*health.reasons, "intake_gap"], gaps
+    return health
 
 
 class HealthProbe:
@@ -50,10 +67,12 @@ class HealthProbe:
             health.status, health.reasons = "faulty", [*health.reasons, alarm.code]
         return health
 
-    async def connect(self) -> None:
+    async def connect(self) -> nats.NATS:
         options = {"servers": self.nats_url.split(","), **self.options}
         self.nc = await nats.connect(**options, max_reconnect_attempts=-1, allow_reconnect=True,
                                      connect_timeout=2, reconnect_time_wait=0.5)
+        return self.nc
+
 
     async def close(self) -> None:
         if self.nc is not None:

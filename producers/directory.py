@@ -8,9 +8,12 @@ at once. A stale path (a unit moved meanwhile) is refused by the ledger as subje
 from __future__ import annotations
 
 from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
 
 from schemas import OrgUnitRegistered
 from schemas.base import Event
+from schemas.pipeline import LEDGER_ORG
 
 MAX_DEPTH = 32
 
@@ -22,9 +25,9 @@ class UnknownOrg(LookupError):
 
 
 class OrgDirectory:
-    def __init__(self, kv=None):  # type: ignore[no-untyped-def]
+    def __init__(self, kv: KeyValue | None = None):
         self.kv = kv
-        self.parents: dict[str, str] = {}  # org_id -> parent id ("" for a root)
+        self.parents: dict[str, str] = {LEDGER_ORG: ""}  # org_id -> parent id ("" for a root); pipeline events' own
         self.paths: dict[str, tuple[str, ...]] = {}
         """org_id -> path, as worked out from `parents`; dropped whenever a unit moves."""
 

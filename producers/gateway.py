@@ -132,6 +132,8 @@ def authenticate(request: Request, gateway: Gateway) -> System:
 
 
 def split(body: bytes) -> list[bytes]:
+    """The request's events as bytes, each decoded on its own later (schemas.intake.decode, which
+    also refuses deep nesting); 400 if the body is not JSON or nests too deeply to split."""
     stripped = body.strip()
     try:
         if stripped.startswith(b"["):
@@ -141,6 +143,8 @@ def split(body: bytes) -> list[bytes]:
         return [stripped]
     except msgspec.DecodeError as e:
         raise HTTPException(status_code=400, detail=f"the body is not JSON: {e}") from None
+    except RecursionError:  # msgspec recurses per level even to skip a Raw element
+        raise HTTPException(status_code=400, detail="the body nests arrays or objects too deeply") from None
 
 
 class GatewayController(Controller):

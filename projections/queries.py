@@ -4,7 +4,7 @@ section names there are cited beside the code that computes them."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -365,6 +365,10 @@ class TicketQueries:
     def __init__(self, db: Database, clock: Clock):
         self.db, self.clock = db, clock
 
+    @overload
+    def _iso(self, instant: int) -> str: ...
+    @overload
+    def _iso(self, instant: None) -> None: ...
     def _iso(self, instant: int | None) -> str | None:
         from datetime import datetime
 
@@ -376,14 +380,19 @@ class TicketQueries:
         return TicketSummary(tid, org, cat, title, channel, stage, rnd, self._iso(raised), self._iso(deadline), unit, worker,
                              bool(is_open and deadline is not None and deadline < now), sat)
 
-    def timeline(self, ticket_id: str, now: int) -> TicketTimeline:
-        """A ticket's events in ledger order with who and when, and the time spent in each stage."""
-        rows = self.db.query(f"SELECT {SUMMARY_COLUMNS} FROM tickets WHERE ticket_id=?", (ticket_id,))
+    def timeline(self, ticket_id: str, now: int, within: list[str] | None = None) -> TicketTimeline:
+        """A ticket's events in ledger order with who and when, and the time spent in each stage;
+        `within`: only if the ticket lies in one of these subtrees (NotFound, as unknown, if not)."""
+        where, params = subtree(within) if within is not None else ("1 = 1", [])
+        rows = self.db.query(f"SELECT {SUMMARY_COLUMNS} FROM tickets WHERE ticket_id=? AND {where}", (ticket_id, *params))
         if not rows:
             raise NotFound(f"no ticket {ticket_id}")
         trail = self.db.query("SELECT position, type, occurred_at, actor_role, actor_id, detail FROM trail "
                               "WHERE kind='ticket' AND entity_id=? ORDER BY position", (ticket_id,))
-        events, stages, previous, stage = [], {}, None, None
+        events: list[TrailEntry] = []
+        stages: dict[str, int] = {}
+        previous, stage = None, None
+
         for position, type_, at, role, actor, detail in trail:
             if previous is not None and stage is not None:
                 stages[stage] = stages.get(stage, 0) + (at - previous)

@@ -11,17 +11,21 @@ from typing import Any, Union
 
 import msgspec
 
-from schemas.base import Event
+from schemas.base import Event, tag_of
 from schemas.deliberation import DELIBERATION_EVENTS
 from schemas.dispute import DISPUTE_EVENTS
 from schemas.evolution import upcast
 from schemas.organisation import ORGANISATION_EVENTS
+from schemas.pipeline import PIPELINE_EVENTS
 from schemas.privacy import PRIVACY_EVENTS
 from schemas.ticket import TICKET_EVENTS
 
-EVENT_TYPES: tuple[type[Event], ...] = ORGANISATION_EVENTS + TICKET_EVENTS + DISPUTE_EVENTS + DELIBERATION_EVENTS + PRIVACY_EVENTS
-EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in EVENT_TYPES}  # type: ignore[misc]
-AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]
+EVENT_TYPES: tuple[type[Event], ...] = (ORGANISATION_EVENTS + TICKET_EVENTS + DISPUTE_EVENTS + DELIBERATION_EVENTS
+                                         + PRIVACY_EVENTS + PIPELINE_EVENTS)
+EVENTS_BY_TYPE: dict[str, type[Event]] = {tag_of(cls): cls for cls in EVENT_TYPES}
+AnyEvent: Any = Union[EVENT_TYPES]
+"""The tagged union of every event type, for msgspec. Built from a tuple at run time, so it is a
+value, not a static type: annotations say `Event`."""
 CURRENT_VERSION: dict[str, int] = {
     tag: next(f.default for f in msgspec.structs.fields(cls) if f.name == "schema_version")
     for tag, cls in EVENTS_BY_TYPE.items()
@@ -30,6 +34,13 @@ CURRENT_VERSION: dict[str, int] = {
 
 MAX_EVENT_BYTES = 64 * 1024
 """Well under NATS's default max_payload of 1 MiB; larger messages are refused as `oversize`."""
+MAX_DEPTH = 32
+"""Arrays and objects nested deeper are refused as `malformed_json` before msgspec sees them.
+
+msgspec's C decoder recurses once per level, also while skipping an unknown field or a Raw
+element, and raises RecursionError near Python's recursion limit (about 1,000 levels): a
+10 KB body of 5,000 `[` inside an object would otherwise escape as an unexpected exception.
+The deepest valid event nests 4 levels."""
 
 
 class _Head(msgspec.Struct):
@@ -37,7 +48,7 @@ class _Head(msgspec.Struct):
     schema_version: int = 1
 
 
-_decoder = msgspec.json.Decoder(AnyEvent)
+_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(AnyEvent)
 _head_decoder = msgspec.json.Decoder(_Head)
 _encoder = msgspec.json.Encoder()
 _AT = re.compile(r" - at `\$\.?([^`]*)`$")
@@ -59,10 +70,14 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
     """
     if max_bytes is not None and len(data) > max_bytes:
         raise DecodeFailure("oversize", f"{len(data)} bytes, the limit is {max_bytes}")
+    if nesting(data) > MAX_DEPTH:
+        raise DecodeFailure("malformed_json", f"arrays or objects nested more than {MAX_DEPTH} levels deep")
     try:
         head = _head_decoder.decode(data)
     except msgspec.DecodeError as e:
         raise _failure(data, e) from None
+    except RecursionError:  # a backstop: nesting() above stops what the decoder would recurse on
+        raise DecodeFailure("malformed_json", "nested too deeply") from None
     if head.type not in EVENTS_BY_TYPE:
         raise DecodeFailure("unknown_type", f"no event type {head.type!r}", "type")
     want = CURRENT_VERSION[head.type]
@@ -73,9 +88,38 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
             raise DecodeFailure("invalid_field", f"schema_version {head.schema_version} is below 1", "schema_version")
         if head.schema_version > want:
             raise DecodeFailure("unsupported_version", f"{head.type} v{head.schema_version}; this ledger reads up to v{want}", "schema_version")
-        return msgspec.convert(upcast(msgspec.json.decode(data), want), AnyEvent)
+        upcast_event: Event = msgspec.convert(upcast(msgspec.json.decode(data), want), AnyEvent)
+        return upcast_event
     except (msgspec.ValidationError, ValueError, KeyError, TypeError) as e:
         raise _failure(data, e) from None
+    except RecursionError:
+        raise DecodeFailure("malformed_json", "nested too deeply") from None
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting(data: bytes) -> int:
+    """How deep arrays and objects nest in `data` (brackets inside strings do not count), up to
+    MAX_DEPTH + 1, where the walk stops; 0 when it has too few openers to nest past MAX_DEPTH.
+
+    The hot path is two C-speed counts: an event has a handful of openers. Only a message
+    with more than MAX_DEPTH walks its brackets.
+    """
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    for b in _STRING.sub(b"", data).translate(None, _NOT_A_BRACKET):
+        if b in b"[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
 
 
 def encode(event: Event) -> bytes:
@@ -83,7 +127,8 @@ def encode(event: Event) -> bytes:
 
 
 def to_builtins(event: Event) -> dict[str, Any]:
-    return msgspec.to_builtins(event)
+    builtins: dict[str, Any] = msgspec.to_builtins(event)
+    return builtins
 
 
 def _failure(data: bytes, error: Exception) -> DecodeFailure:
