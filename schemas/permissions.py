@@ -145,9 +145,10 @@ WEB = Identity(
     "web", "serves the dashboards, /healthz, /metrics, and the HTTP gateway and Open311 POST",
     "`python -m civic.roles web`",
     publish=(INTAKE_SUBJECTS, *stream_state(INTAKE, LEDGER, REJECTED), f"{API}.CONSUMER.INFO.{INTAKE}.{LEDGER_CONSUMER}",
-             *reads_directory()),
+             f"{API}.STREAM.MSG.GET.{LEDGER}", *reads_directory()),
     why=("publishes to intake for the gateway and Open311, which check each token's org scope themselves",
          "reads stream counters and the ledger consumer's lag for /healthz and /metrics",
+         f"reads one {LEDGER} message by position: a ticket's sealed reporter, for staff in scope (logged)",
          "reads the org directory to build subjects"))
 CHECKPOINT = Identity(
     "checkpoint", "signs the chain head every few minutes", "`civic audit checkpoint` under `civic up`",
