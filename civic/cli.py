@@ -32,6 +32,10 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(schema_app, name="schema")
 app.add_typer(projections_app, name="projections")
 app.add_typer(gateway_app, name="gateway")
+producer_app = typer.Typer(help="Upstream systems: their NATS keys and gateway tokens.", no_args_is_help=True)
+bus_app = typer.Typer(help="The bus: credentials and streams, for a NATS server of one's own.", no_args_is_help=True)
+app.add_typer(producer_app, name="producer")
+app.add_typer(bus_app, name="bus")
 app.add_typer(users_app, name="users")
 app.add_typer(ops_app, name="ops")
 
@@ -62,8 +66,14 @@ def emit(
     from producers.emit import emit_file
 
     text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    refused = asyncio.run(emit_file(Settings.from_env(data).resolved_nats_url(), text, typer.echo))
+    settings = Settings.from_env(data)
+    refused = asyncio.run(emit_file(settings.resolved_nats_url(), text, typer.echo, **producing_as(settings)))
     raise typer.Exit(1 if refused else 0)
+
+
+def producing_as(settings: Settings, identity: str = "emit") -> dict:
+    """The local producers' credential (emit, import, simulate, the demo's feed)."""
+    return {"credentials": settings.credentials_for(identity), "tls_ca": settings.nats_tls_ca}
 
 
 @ops_app.command("ack-gap")
@@ -84,7 +94,8 @@ def ops_ack_gap(
     event = IntakeGapAcknowledged(event_id=f"ack-gap-{gap}-{uuid.uuid4().hex[:12]}", occurred_at=datetime.now(timezone.utc),
                                   source="ops", actor=Actor(role="system", id=operator), org_id=LEDGER_ORG,
                                   gap_id=str(gap), reason=reason)
-    refused = asyncio.run(emit_file(Settings.from_env(data).resolved_nats_url(), encode(event), typer.echo))
+    settings = Settings.from_env(data)
+    refused = asyncio.run(emit_file(settings.resolved_nats_url(), encode(event), typer.echo, **producing_as(settings)))
     raise typer.Exit(1 if refused else 0)
 
 
@@ -117,9 +128,10 @@ def import_(
 
     if format not in (None, "csv", "jsonl"):
         raise typer.BadParameter("--format is csv or jsonl")
-    result = _producing(import_file(Settings.from_env(data).resolved_nats_url(), file, fmt=format, source=source,
+    settings = Settings.from_env(data)
+    result = _producing(import_file(settings.resolved_nats_url(), file, fmt=format, source=source,
                                     report_path=report, spool_path=spool,
-                                    mapper_options={"pseudonym_key": pseudonym_key.encode()}))
+                                    mapper_options={"pseudonym_key": pseudonym_key.encode()}, **producing_as(settings)))
     typer.echo(result.summary())
     if result.problems:
         typer.echo(f"report: {report or file.with_name(file.name + '.report.csv')}")
@@ -149,8 +161,9 @@ def simulate(
         return
     from producers.feed import feed_url
 
-    fed = _producing(feed_url(Settings.from_env(data).resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
-                              label=f"district seed {seed}"))
+    settings = Settings.from_env(data)
+    fed = _producing(feed_url(settings.resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
+                              label=f"district seed {seed}", **producing_as(settings)))
     typer.echo(fed.summary())
     for result in fed.refused[:10]:
         typer.echo(result.line())
@@ -204,7 +217,7 @@ def ledger_show(
     """Events from a position on, one line each."""
     from audit.show import show
 
-    asyncio.run(show(Settings.from_env(data).resolved_nats_url(), start=start, limit=limit, echo=typer.echo))
+    asyncio.run(show(Settings.from_env(data), start=start, limit=limit, echo=typer.echo))
 
 
 @ledger_app.command("tail")
@@ -216,7 +229,7 @@ def ledger_tail(
     """The last events of the ledger (and, with --follow, those that arrive)."""
     from audit.show import tail
 
-    asyncio.run(tail(Settings.from_env(data).resolved_nats_url(), n=n, follow=follow, echo=typer.echo))
+    asyncio.run(tail(Settings.from_env(data), n=n, follow=follow, echo=typer.echo))
 
 
 @ledger_app.command("recover")
@@ -395,6 +408,64 @@ def gateway_token(
     typer.echo(Tokens(tokens_path(settings.data_dir)).issue(system, org))
 
 
+@producer_app.command("add")
+def producer_add(
+    system: Annotated[str, typer.Argument(help="The upstream system: its events' `source`, e.g. hotline-12345.")],
+    org: Annotated[list[str], typer.Option("--org", help="An org unit whose subtree it may write to (repeat; * for all).")],
+    out: Annotated[Optional[Path], typer.Option(help="Where to write its NATS key (default DIR/credentials/producer-SYSTEM.nk).")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Issue an upstream system's NATS key and HTTP gateway token together, with the same org scope."""
+    from adapters.credentials import Credentials
+    from producers.gateway import Tokens, tokens_path
+
+    settings = Settings.from_env(data)
+    try:
+        seed = Credentials(settings.credentials_folder).add_producer(system, org, out)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    token = Tokens(tokens_path(settings.data_dir)).issue(system, org)
+    typer.echo(f"NATS key (nkey seed, mode 0600): {seed}\n  hand it to {system}; it may publish to intake at "
+               f"{', '.join(org)} and read the org directory, nothing else. A running `civic up` takes it at once.")
+    typer.echo(f"HTTP gateway token (shown once, only its hash is kept): {token}")
+
+
+@app.command("nats-config")
+def nats_config(
+    roles: Annotated[Path, typer.Argument(help="A roles file (DIR/credentials/roles.json): the public keys and the systems' scopes.", exists=True, dir_okay=False)],
+    out: Annotated[Optional[Path], typer.Option(help="Write it here (mode 0600) instead of printing it.")] = None,
+) -> None:
+    """Render the NATS authorization for an external server or cluster: the same accounts and grants as `civic up`."""
+    from adapters.credentials import Roles, render_authorization
+
+    text = render_authorization(Roles.load(roles))
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    out.chmod(0o600)
+    typer.echo(str(out))
+
+
+@bus_app.command("credentials")
+def bus_credentials(data: DataOpt = None) -> None:
+    """Make the credentials folder: a key per identity and roles.json (what `civic up` does first)."""
+    from adapters.credentials import Credentials
+
+    settings = Settings.from_env(data)
+    typer.echo(Credentials(settings.credentials_folder).ensure().roles_path)
+
+
+@bus_app.command("init")
+def bus_init(data: DataOpt = None) -> None:
+    """As admin: create or update the streams and the org directory bucket (a one-shot for a cluster)."""
+    from adapters.bus import ensure_bus
+
+    asyncio.run(ensure_bus(Settings.from_env(data)))
+    typer.echo("streams and org directory ready")
+
+
 def _accounts(data: Optional[Path]):
     from dashboards.accounts import Accounts, accounts_path
 
@@ -518,7 +589,8 @@ def privacy_erase(
     from producers.privacy import NoRoot, request_erasure
 
     try:
-        result = _producing(request_erasure(Settings.from_env(data).resolved_nats_url(), resident, reason, org, actor))
+        settings = Settings.from_env(data)
+        result = _producing(request_erasure(settings.resolved_nats_url(), resident, reason, org, actor, **producing_as(settings)))
     except NoRoot as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None

@@ -1,6 +1,11 @@
 """`civic up`: the embedded runtime. One nats-server, then each role in its own process,
 restarted when it dies; the data folder locked against a second supervisor.
 
+The bus is closed first: the credentials folder gets a key per identity (made once, kept), the
+nats-server runs with the authorization rendered from schemas/permissions.py, the admin creates
+the streams, and each role connects with its own key (CIVIC_NATS_CREDS, set per process). A
+producer added while it runs (`civic producer add`) is taken by reloading the server's config.
+
 Processes, not threads: Python runs one core per process, each SQLite file keeps exactly one
 writer (the ledger), and the crash tests SIGKILL real processes.
 """
@@ -14,12 +19,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 
+from adapters.credentials import Credentials
 from adapters.natsserver import NatsServer
 from config import Settings
 
@@ -69,6 +75,8 @@ class Supervisor:
         self.checkpoint_every = settings.checkpoint_minutes * 60
         self.checkpoint_due = time.monotonic() + self.checkpoint_every
         self.checkpointer: subprocess.Popen[bytes] | None = None
+        self.credentials = Credentials(settings.credentials_folder)
+        self.roles_mtime = 0.0
 
     def run(self) -> int:
         if self.checkpoint_every > 0:
@@ -82,8 +90,11 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         try:
+            self.credentials.ensure()  # a data folder from before authorization gets its keys here
+            self.roles_mtime = self.credentials.roles_path.stat().st_mtime
             url = self._start_nats()
             self.settings.nats_url_file.write_text(url + "\n")
+            self._ensure_bus(url)
             env = {**os.environ, "CIVIC_NATS_URL": url, "CIVIC_DATA_DIR": str(self.settings.data_dir)}
             log.info("civic up: data in %s, NATS at %s, http://127.0.0.1:%d/healthz", self.settings.data_dir, url, self.settings.port)
             for role in self.roles:
@@ -101,22 +112,51 @@ class Supervisor:
     def _start_nats(self) -> str:
         if self.settings.nats_url:
             return self.settings.nats_url
-        self.nats = NatsServer(self.settings.data_dir / "nats", port=self.nats_port).start()
+        self.nats = self._nats_server().start()
         self.nats_port = self.nats.port  # a restart keeps the URL every process was given
         return self.nats.url
+
+    def _nats_server(self) -> NatsServer:
+        return NatsServer(self.settings.data_dir / "nats", port=self.nats_port, credentials=self.credentials.folder)
+
+    def _ensure_bus(self, url: str) -> None:
+        """As admin, before any role starts: the streams and the org directory bucket."""
+        import asyncio
+
+        from adapters.bus import ensure_bus
+
+        asyncio.run(asyncio.wait_for(ensure_bus(replace(self.settings, nats_url=url)), 60))
+
+    def _role_env(self, env: dict[str, str], identity: str) -> dict[str, str]:
+        """Each process connects with its own identity's key."""
+        seed = self.credentials.seed_path(identity)
+        return {**env, "CIVIC_NATS_CREDS": str(seed)} if seed.exists() else env
+
+    def _watch_roles(self) -> None:
+        """`civic producer add` wrote roles.json: render the config again and reload the server."""
+        try:
+            mtime = self.credentials.roles_path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime != self.roles_mtime:
+            self.roles_mtime = mtime
+            if self.nats:
+                log.info("credentials changed (%s): reloading nats-server's authorization", self.credentials.roles_path)
+                self.nats.reload()
 
     def _spawn(self, role: Role, env: dict[str, str]) -> None:
         args = [sys.executable, "-m", "civic.roles", role.name, "--data", str(self.settings.data_dir)]
         if role.name == "web":
             args += ["--port", str(self.settings.port)]
-        role.process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL)
+        role.process = subprocess.Popen(args, env=self._role_env(env, role.name), stdin=subprocess.DEVNULL)
         role.started = time.monotonic()
         log.info("started %s (pid %d)", role.name, role.process.pid)
 
     def _watch(self, env: dict[str, str]) -> None:
         if self.nats and not self.nats.running():
             log.error("nats-server exited (%s); restarting it", self.nats.process.returncode if self.nats.process else "?")
-            self.nats = NatsServer(self.settings.data_dir / "nats", port=self.nats_port).start()
+            self.nats = self._nats_server().start()
+        self._watch_roles()
         now = time.monotonic()
         for role in self.roles:
             if role.process is None:
@@ -142,7 +182,7 @@ class Supervisor:
             log.error("the scheduled checkpoint failed (exit %s): run `civic audit verify`", self.checkpointer.returncode)
         self.checkpoint_due = time.monotonic() + self.checkpoint_every
         self.checkpointer = subprocess.Popen([sys.executable, "-m", "civic.cli", "audit", "checkpoint", "--data", str(self.settings.data_dir)],
-                                             env=env, stdin=subprocess.DEVNULL)
+                                             env=self._role_env(env, "checkpoint"), stdin=subprocess.DEVNULL)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; stopping", signal.Signals(signum).name)

@@ -23,6 +23,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
+from adapters.bus import connect_options
 from config import Settings
 from dashboards import metrics
 from dashboards.accounts import Accounts, accounts_path
@@ -61,7 +62,7 @@ class Web:
 
     def __init__(self, settings: Settings, unseal: Callable[..., Any] | None = None):
         self.settings = settings
-        self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path)
+        self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path, connect_options(settings, "web"))
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
         self.accounts = Accounts(accounts_path(settings.data_dir))

@@ -52,8 +52,10 @@ def with_gaps(health: Health, open_gaps: Callable[[], list[OpenGap]]) -> Health:
 class HealthProbe:
     """Keeps one NATS connection for the web role and reads stream and consumer state on demand."""
 
-    def __init__(self, nats_url: str, alarm_path: Path | None = None):
+    def __init__(self, nats_url: str, alarm_path: Path | None = None, options: dict | None = None):
         self.nats_url = nats_url
+        self.options = options or {}
+        """Connection options beyond the URL: the web identity's credential (adapters.bus.connect_options)."""
         self.nc: nats.NATS | None = None
         self.alarm_path = alarm_path
         """Settings.ledger_alarm_path: while the relay's alarm is raised, health is faulty."""
@@ -66,7 +68,8 @@ class HealthProbe:
         return health
 
     async def connect(self) -> nats.NATS:
-        self.nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, allow_reconnect=True,
+        options = {"servers": self.nats_url.split(","), **self.options}
+        self.nc = await nats.connect(**options, max_reconnect_attempts=-1, allow_reconnect=True,
                                      connect_timeout=2, reconnect_time_wait=0.5)
         return self.nc
 
