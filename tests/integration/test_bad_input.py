@@ -22,6 +22,7 @@ from civic.web import create_app
 from domain.ticket import Ticket
 from schemas import topology
 from tests.conftest import running_pipeline
+from tests.support import caught_up as pipeline_caught_up
 from tests.support import T0, bearer, publish_all, read_stream, small_district, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
@@ -104,6 +105,7 @@ async def test_messages_intake_dropped_unread_are_an_intake_gap_until_acknowledg
         async def past_it():
             return running.ledger.position() >= sequences[-1]
         await wait_for(past_it, timeout=10)
+        await pipeline_caught_up(settings, js)  # the relay has published all of it too
         events = [s.decode(m.data, max_bytes=None) for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
         gaps = [e for e in events if isinstance(e, s.IntakeGap)]
         assert [(g.gap_id, g.first_sequence, g.last_sequence) for g in gaps] == [(str(sequences[0]), sequences[0], sequences[-4])]
