@@ -44,3 +44,15 @@ def open_recorder(settings: Settings) -> ApplicationRecorder:
     """A reader of the ledger's store; it creates nothing (the ledger owns the schema)."""
     env = Environment("ledger", event_store_env(settings, create_tables=False))
     return InfrastructureFactory.construct(env).application_recorder()
+
+
+def postgres_reachable(database_url: str, timeout: float = 2.0) -> bool:
+    """Whether the PostgreSQL behind CIVIC_DATABASE_URL answers a query now."""
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=max(1, int(timeout))) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except Exception:
+        return False

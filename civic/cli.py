@@ -25,6 +25,31 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(projections_app, name="projections")
 app.add_typer(gateway_app, name="gateway")
 
+def _settings(data: Optional[Path], *, must_answer: bool = True) -> Settings:
+    """Settings whose NATS server is proven to hold this folder's streams (adapters/identity.py):
+    a stale DIR/nats.url is refused with a sentence (exit 2), never followed. `must_answer`:
+    a server that does not answer is exit 2 too (an audit cannot answer without it); producers
+    pass False and handle it themselves (they can spool)."""
+    from dataclasses import replace
+
+    from adapters.identity import WrongStreams, check_url
+    from producers.outcome import CONNECT_ERRORS
+
+    settings = Settings.from_env(data)
+    try:
+        url = asyncio.run(check_url(settings))
+    except WrongStreams as e:
+        typer.echo(f"refused: {e}", err=True)
+        raise typer.Exit(2) from None
+    except CONNECT_ERRORS as e:
+        if not must_answer:
+            return settings
+        typer.echo(f"cannot answer: NATS at {settings.resolved_nats_url()} does not answer ({e or type(e).__name__}); "
+                   f"is `civic up --data {settings.data_dir}` running?", err=True)
+        raise typer.Exit(2) from None
+    return replace(settings, nats_url=url)
+
+
 DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default $CIVIC_DATA_DIR or ./civic-data).")]
 
 
@@ -50,7 +75,7 @@ def emit(
     from producers.emit import emit_file
 
     text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    refused = asyncio.run(emit_file(Settings.from_env(data).resolved_nats_url(), text, typer.echo))
+    refused = asyncio.run(emit_file(_settings(data, must_answer=False).resolved_nats_url(), text, typer.echo))
     raise typer.Exit(1 if refused else 0)
 
 
@@ -83,7 +108,7 @@ def import_(
 
     if format not in (None, "csv", "jsonl"):
         raise typer.BadParameter("--format is csv or jsonl")
-    result = _producing(import_file(Settings.from_env(data).resolved_nats_url(), file, fmt=format, source=source,
+    result = _producing(import_file(_settings(data, must_answer=False).resolved_nats_url(), file, fmt=format, source=source,
                                     report_path=report, spool_path=spool,
                                     mapper_options={"pseudonym_key": pseudonym_key.encode()}))
     typer.echo(result.summary())
@@ -115,7 +140,7 @@ def simulate(
         return
     from producers.feed import feed_url
 
-    fed = _producing(feed_url(Settings.from_env(data).resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
+    fed = _producing(feed_url(_settings(data, must_answer=False).resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
                               label=f"district seed {seed}"))
     typer.echo(fed.summary())
     for result in fed.refused[:10]:
@@ -151,7 +176,7 @@ def ledger_show(
     """Events from a position on, one line each."""
     from audit.show import show
 
-    asyncio.run(show(Settings.from_env(data).resolved_nats_url(), start=start, limit=limit, echo=typer.echo))
+    asyncio.run(show(_settings(data).resolved_nats_url(), start=start, limit=limit, echo=typer.echo))
 
 
 @ledger_app.command("tail")
@@ -163,7 +188,7 @@ def ledger_tail(
     """The last events of the ledger (and, with --follow, those that arrive)."""
     from audit.show import tail
 
-    asyncio.run(tail(Settings.from_env(data).resolved_nats_url(), n=n, follow=follow, echo=typer.echo))
+    asyncio.run(tail(_settings(data).resolved_nats_url(), n=n, follow=follow, echo=typer.echo))
 
 
 @audit_app.command("verify")
@@ -174,7 +199,9 @@ def audit_verify(
     public_key: Annotated[Optional[str], typer.Option(help="The checkpoint signer's public key (hex, or a file holding it); default DIR/audit/checkpoint.pub.")] = None,
     bundle: Annotated[Optional[Path], typer.Option(help="Check an exported bundle folder instead, offline (no server).")] = None,
 ) -> None:
-    """Walk the whole ledger: positions, hash chain, schemas, and agreement with the event store."""
+    """Walk the whole ledger: positions, hash chain, schemas, and agreement with the event store.
+    Exit 0: ok; 1: faulty (the report says where); 2: cannot answer (no server, another
+    instance's streams, unusable checkpoints)."""
     if bundle is not None:
         from audit.bundle import check_bundle
 
@@ -184,10 +211,14 @@ def audit_verify(
     from audit.checkpoint import CheckpointsUnusable
     from audit.show import run_verify
 
+    settings = _settings(data)
     try:
-        report = asyncio.run(run_verify(Settings.from_env(data), with_store=store, checkpoints=checkpoints, public_key=public_key))
+        report = asyncio.run(run_verify(settings, with_store=store, checkpoints=checkpoints, public_key=public_key))
     except CheckpointsUnusable as e:
         typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    except Exception as e:  # exit 1 means "faulty": a verify that could not finish is 2, with a sentence
+        typer.echo(f"cannot answer: verify stopped ({type(e).__name__}: {e})", err=True)
         raise typer.Exit(2) from None
     typer.echo(report.summary())
     raise typer.Exit(0 if report.ok else 1)
@@ -211,7 +242,7 @@ def audit_replay(
     from audit.run import run_replay
 
     try:
-        raise typer.Exit(asyncio.run(run_replay(Settings.from_env(data), as_of, org, out, kpi_version)))
+        raise typer.Exit(asyncio.run(run_replay(_settings(data), as_of, org, out, kpi_version)))
     except (UnknownKpiVersion, BadInstant) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
@@ -232,7 +263,7 @@ def audit_trail(
     if len(chosen) != 1:
         typer.echo("name one: a TICKET_ID, --dispute ID or --topic ID", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(asyncio.run(run_trail(Settings.from_env(data), *chosen[0], full_scan=scan)))
+    raise typer.Exit(asyncio.run(run_trail(_settings(data), *chosen[0], full_scan=scan)))
 
 
 @audit_app.command("diff")
@@ -248,7 +279,7 @@ def audit_diff(
     from audit.run import run_diff
 
     try:
-        raise typer.Exit(asyncio.run(run_diff(Settings.from_env(data), report, as_of, kpi_version)))
+        raise typer.Exit(asyncio.run(run_diff(_settings(data), report, as_of, kpi_version)))
     except (UnknownKpiVersion, BadInstant) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
@@ -263,7 +294,7 @@ def audit_checkpoint(
     """Sign the chain head (position, hash) and append it to a checkpoint file kept elsewhere."""
     from audit.run import run_checkpoint
 
-    raise typer.Exit(asyncio.run(run_checkpoint(Settings.from_env(data), key, out)))
+    raise typer.Exit(asyncio.run(run_checkpoint(_settings(data), key, out)))
 
 
 @audit_app.command("export")
@@ -280,7 +311,7 @@ def audit_export(
     if start > end:
         typer.echo("--from is after --to", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(asyncio.run(run_export(Settings.from_env(data), org, start.date(), end.date(), folder)))
+    raise typer.Exit(asyncio.run(run_export(_settings(data), org, start.date(), end.date(), folder)))
 
 
 @app.command()
@@ -303,7 +334,7 @@ def projections_rebuild(
     """Rebuild a read model from the ledger beside the live one, then switch dashboards to it."""
     from projections.rebuild import READ_MODELS, rebuild
 
-    settings = Settings.from_env(data)
+    settings = _settings(data)
     for model in [name] if name else list(READ_MODELS):
         done = asyncio.run(rebuild(settings, model))
         typer.echo(f"{done.name}: v{done.version} is current (was v{done.previous}); {done.events} events in "

@@ -36,8 +36,8 @@ class Web:
     gateway), the dashboards' read side and the event index."""
 
     def __init__(self, settings: Settings):
-        self.probe = HealthProbe(settings.resolved_nats_url())
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
+        self.probe = HealthProbe(settings.resolved_nats_url(), settings, self.read_model_position)
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
 
     async def connection(self) -> nats.NATS:
@@ -55,17 +55,14 @@ class Web:
         """The app: health, metrics, the dashboards' API, then `routes`, then the pages."""
         probe, read = self.probe, self.read
 
-        @get("/healthz", summary="NATS connected, streams present, consumers' lag")
+        @get("/healthz", summary="ok, degraded or faulty, with reason codes (README: Operations); 503 unless ok")
         async def healthz() -> Response[Health]:
             health = await probe.check()
-            position = self.read_model_position()
-            if position is not None and health.streams:
-                health.dashboard_lag = max(0, health.streams[1].last_sequence - position)
             return Response(health, status_code=200 if health.status == "ok" else 503)
 
         @get("/metrics", media_type=MediaType.TEXT, summary="Prometheus metrics")
         async def prometheus() -> str:
-            return await metrics.render(probe, self.read_model_position())
+            return await metrics.render(probe)
 
         @get("/openapi.json", include_in_schema=False)
         async def openapi(request: Request) -> dict:  # type: ignore[type-arg]
