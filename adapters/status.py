@@ -39,11 +39,9 @@ async def publish_status(nc: nats.NATS, status: wire.WriterStatus) -> None:
 
 
 async def read_status(js: JetStreamContext, writer: str) -> wire.WriterStatus | None:
+    """The writer's last report, None when there is none (or the bucket is gone with its server)."""
     try:
-        entry = await js.get_last_msg(STATUS, status_subject(writer))
-    except Exception:
-        return None
-    try:
-        return wire.decode(entry.data or b"")
+        entry = await (await js.key_value(STATUS)).get(writer)
+        return wire.decode(entry.value or b"")
     except Exception:
         return None

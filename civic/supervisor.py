@@ -32,6 +32,8 @@ from schemas import status as wire
 log = logging.getLogger("civic.up")
 ROLE_ORDER = ("web", "ledger", "relay", "projector")
 NATS = "nats-server"
+MAX_BACKOFF = 10.0
+"""A role that keeps dying is restarted after 0.5 s, 1 s, 2 s ... up to this (reset after a minute up)."""
 NATS_CHECK_SECONDS = 2.0
 """How often the supervisor asks nats-server's monitoring endpoint about JetStream."""
 
@@ -181,7 +183,7 @@ class Supervisor:
             role.last_exit = code
             log.error("%s exited with %s; restart %d in %.1fs", role.name, code, role.restarts, role.backoff)
             role.process, role.due = None, now + role.backoff
-            role.backoff = min(role.backoff * 2, 30.0)
+            role.backoff = min(role.backoff * 2, MAX_BACKOFF)
             self._write_status()
 
     def _restart_nats(self) -> None:
