@@ -208,7 +208,7 @@ class Supervisor:
             self._write_status()
         if problem == "jetstream_write_error":
             free = shutil.disk_usage(self.nats.store).free
-            if free > LIMITS.disk_low_bytes or free > 4 * LIMITS.disk_full_bytes:
+            if free > 2 * LIMITS.disk_full_bytes:  # room again (twice what health calls full)
                 log.error("nats-server has a JetStream write error and %d MiB are free again: restarting it", free >> 20)
                 self._restart_nats()
                 self.nats_problem = None

@@ -28,12 +28,12 @@ def test_a_read_only_store_is_reported_and_heals_when_writable_again(stack, even
     store = [up.data / f"ledger.sqlite{suffix}" for suffix in ("", "-wal", "-shm")]
     _immutable(store, True)
     try:
-        acked += feed_while_failing(up, events[half:half + 20])  # intake still takes them
+        during = feed_while_failing(up, events[half:half + 20])  # intake still takes them
         assert up.says("store_error")["status"] == "faulty"
         wait_until(lambda: up.supervisor()["ledger"]["restarts"] >= 1, 30, "the ledger to exit for a restart")
         assert up.says("store_error")["status"] == "faulty", "the restarted ledger keeps reporting the error"
     finally:
         _immutable(store, False)
-    acked += feed(up, events[half + 20:])
+    acked += during + feed(up, events[half + len(during):])  # from the first one not acked
     assert_recovered(up, acked)
     assert "ledger exited with 75" in up.log_path.read_text()
