@@ -23,6 +23,10 @@ from schemas.topology import HASH_HEADER, LEDGER
 log = logging.getLogger("civic")
 
 
+async def _quiet(_error: Exception) -> None:
+    """nats-py prints every connection error with a traceback by default; the caller says it in a sentence."""
+
+
 class WrongStreams(Exception):
     """The server reached holds another instance's streams."""
 
@@ -98,7 +102,9 @@ async def check_url(settings: Settings) -> str:
     """The folder's NATS URL once the server behind it proves to hold this folder's streams.
     Raises WrongStreams, or a connection error when nothing answers."""
     url = settings.resolved_nats_url()
-    nc = await nats.connect(url.split(","), connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False)
+    # max_reconnect_attempts=1: with 0, nats-py 2.x retries a refused first connect forever.
+    nc = await nats.connect(url.split(","), connect_timeout=2, max_reconnect_attempts=1, allow_reconnect=False,
+                            reconnect_time_wait=0.2, error_cb=_quiet)
     try:
         await check(nc.jetstream(), settings, url)
     finally:
