@@ -5,7 +5,9 @@ test on one set of readings taken from the bus, the ledger's own report (CIVIC_S
 nats-server's monitoring endpoint, the supervisor's status file, PostgreSQL and the disk.
 `ok` only when no rule fires; `faulty` when events may not be recorded at all; `degraded` when
 they are, but late or with a part restarting. README "Operations" shows the same table
-(tests/unit/test_health_rules.py keeps the two equal). A new reason is one more Rule line.
+(tests/unit/test_health_rules.py keeps the two equal). A new reason is one more Rule line (and
+its row in the README and its case in that test); a condition only the ledger can see reaches
+health as an alarm code in its status (WriterStatus.alarms, Readings.alarms).
 """
 
 from __future__ import annotations
@@ -81,6 +83,12 @@ class Readings:
     @property
     def waiting(self) -> int:
         return self.intake_pending + self.intake_ack_pending
+
+    @property
+    def alarms(self) -> list[str]:
+        """What the ledger reports needs an operator (WriterStatus.alarms): a rule per alarm, e.g.
+        Rule("intake_gap", FAULTY, lambda r, _: "intake_gap" in r.alarms, "...")."""
+        return list(self.ledger.alarms) if self.ledger is not None else []
 
 
 @dataclass(frozen=True)
