@@ -15,7 +15,7 @@ from nats.js.kv import KeyValue
 
 from adapters import identity
 from config import Settings
-from schemas.topology import INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS
+from schemas.topology import CHECKPOINT_SUBJECT, CHECKPOINTS, INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS
 
 log = logging.getLogger("civic")
 DAY = 86_400.0
@@ -48,6 +48,20 @@ async def ensure_streams(js: JetStreamContext, intake_max_age_days: float = 7.0,
         await js.update_stream(config)
 
 
+def witness_config() -> StreamConfig:
+    """The checkpoint witness's stream, on another server: append-only like the ledger."""
+    return StreamConfig(name=CHECKPOINTS, subjects=[CHECKPOINT_SUBJECT], max_age=0, deny_delete=True, deny_purge=True,
+                        allow_rollup_hdrs=False, retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+                        discard=DiscardPolicy.NEW)
+
+
+async def ensure_witness(js: JetStreamContext) -> None:
+    try:
+        await js.stream_info(CHECKPOINTS)
+    except NotFoundError:
+        await js.add_stream(witness_config())
+
+
 async def ensure_org_directory(js: JetStreamContext, replicas: int = 1) -> KeyValue:
     """The org directory bucket (schemas.topology.ORG_DIRECTORY), made on first use."""
     try:
@@ -56,14 +70,15 @@ async def ensure_org_directory(js: JetStreamContext, replicas: int = 1) -> KeyVa
         return await js.create_key_value(KeyValueConfig(bucket=ORG_DIRECTORY, history=1, replicas=replicas))
 
 
-async def connect_role(settings: Settings) -> nats.NATS:
+async def connect_role(settings: Settings, identity: str | None = None) -> nats.NATS:
     """Connect a role (waiting for the server if it is down: nats-py only reconnects after a
-    first success) and make sure the streams exist."""
+    first success) and make sure the streams exist. `identity` names the process to the server
+    (e.g. "eraser"): the one it will present its own credential for."""
     delay = 0.2
     while True:
         try:
             nc = await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                    connect_timeout=2, name="civic-role")
+                                    connect_timeout=2, name=f"civic-{identity or 'role'}")
             await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
             await identity.remember(nc.jetstream(), settings)
             return nc

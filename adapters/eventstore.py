@@ -46,6 +46,13 @@ def open_recorder(settings: Settings) -> ApplicationRecorder:
     return InfrastructureFactory.construct(env).application_recorder()
 
 
+def open_position_reader(settings: Settings):  # type: ignore[no-untyped-def]
+    """The store's tracking table as well (ProcessRecorder.max_tracking_id): the ledger's stored
+    intake position, for the eraser; it creates nothing."""
+    env = Environment("ledger", event_store_env(settings, create_tables=False))
+    return InfrastructureFactory.construct(env).process_recorder()
+
+
 def postgres_reachable(database_url: str, timeout: float = 2.0) -> bool:
     """Whether the PostgreSQL behind CIVIC_DATABASE_URL answers a query now."""
     import psycopg

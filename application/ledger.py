@@ -22,10 +22,11 @@ from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id
 from domain.deliberation import Deliberation
 from domain.dispute import Dispute
 from domain.org import ALLOWED_PARENTS, OrgUnit
-from domain.personal import mac, seal
+from domain.personal import key_id, mac, seal
+from domain.privacy import Erasure
 from domain.refusal import Refused, require
 from domain.ticket import Ticket
-from schemas import DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, TicketRaised, TicketVoided, topology
+from schemas import DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, PersonalDataErased, TicketRaised, TicketVoided, topology
 from schemas.base import Event
 from schemas.families import CREATING_TYPES, FAMILY_OF_TYPE
 from schemas.intake import DecodeFailure, decode, encode
@@ -34,7 +35,7 @@ from schemas.topology import INTAKE  # also the tracking name: the position is t
 MAX_DELIVERIES = 5
 """A message whose batch has failed this many times is set aside as `poison`."""
 
-AGGREGATES: tuple[type[CivicAggregate], ...] = (OrgUnit, Ticket, Dispute, Deliberation)
+AGGREGATES: tuple[type[CivicAggregate], ...] = (OrgUnit, Ticket, Dispute, Deliberation, Erasure)
 """Each declares the family of events it records (`events`); the lookups below derive from that."""
 _AGGREGATE_OF_FAMILY = {cls.family: cls for cls in AGGREGATES}
 AGGREGATE_OF_TYPE: dict[str, type[CivicAggregate]] = {t: _AGGREGATE_OF_FAMILY[f.name] for t, f in FAMILY_OF_TYPE.items()}
@@ -214,17 +215,34 @@ class Ledger(Application):
         """Second half: the accepted events and the new position, in one transaction."""
         if pending.processing is None:
             return pending.outcome
+        erased = [e.fact.resident_id for e in pending.processing.events if isinstance(getattr(e, "fact", None), PersonalDataErased)]
         try:
-            self.keys.flush()
+            self.keys.flush()  # erased residents' keys go first: a crash after it redelivers the erasure
             self._record(pending.processing)
         except BaseException:
             self.discard()
             raise
+        if erased:
+            self.keys.forget_retired(erased)
         pending.outcome.position = pending.processing.tracking.notification_id  # type: ignore[union-attr]
         return pending.outcome
 
+    def reapply_erasures(self) -> int:
+        """Destroy every key an erasure in the ledger names, if the key store holds it again (a
+        restored backup): called at every start, before any batch. Returns how many were destroyed."""
+        destroyed, start = 0, 1
+        while notes := self.recorder.select_notifications(start=start, limit=1000, topics=[PersonalDataErased.__struct_config__.tag]):
+            for note in notes:
+                fact = decode(note.state, max_bytes=None)
+                key = self.keys.get(fact.resident_id)  # type: ignore[attr-defined]
+                if key is not None and key_id(key) in fact.erased_keys:  # type: ignore[attr-defined]
+                    destroyed += self.keys.destroy(fact.resident_id)  # type: ignore[attr-defined]
+            start = notes[-1].id + 1
+        return destroyed
+
     def discard(self) -> None:
         """Forget a batch that will not be committed: cached aggregates may hold its changes."""
+        self.keys.discard()
         if self.repository.cache is not None:
             self.repository.cache.__init__(maxsize=int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 10000))  # type: ignore[misc]
 
@@ -282,6 +300,8 @@ class Ledger(Application):
                 require(target is not None, family.unknown_code, f"no {cls.family} {entity_id}")
                 self._decide(target, event, batch)  # type: ignore[arg-type]
 
+        if isinstance(event, PersonalDataErased):
+            event = self._erase(event)
         stored = msgspec.structs.replace(
             event, personal=(), org_path=path,
             sealed=seal(event.event_id, event.personal, self.keys.get_or_create(p.resident_id for p in event.personal)),
@@ -292,6 +312,15 @@ class Ledger(Application):
             target.record(stored)
         batch.add(target)
         return True
+
+    def _erase(self, event: PersonalDataErased) -> PersonalDataErased:
+        """Name the keys this erasure destroys (the current one, and any retired by an earlier try
+        that crashed before its event was stored) and retire them at this batch's flush."""
+        require(not event.erased_keys, "sealed_by_producer", "only the ledger writes erased_keys")
+        current = self.keys.get(event.resident_id)
+        named = sorted({*self.keys.retired(event.resident_id), *([key_id(current)] if current else [])})
+        self.keys.retire(event.resident_id, tuple(named))
+        return msgspec.structs.replace(event, erased_keys=tuple(named))
 
     def _check_registration(self, event: OrgUnitRegistered, path: tuple[str, ...], batch: Batch) -> None:
         require(event.actor.role in OrgUnit.creators, "role_not_allowed", f"a {event.actor.role} may not register org units")

@@ -2,10 +2,12 @@
 
 The hash chain alone proves the stream is internally consistent; someone able to rewrite both
 the event store and the stream could edit an event and recompute every later hash. A checkpoint
-is the chain head (position, hash) signed with an Ed25519 key that lives outside the event store,
-appended to a file meant to be copied elsewhere (another machine, a WORM bucket, an email to the
-auditors). `civic audit verify --checkpoints FILE` then proves the ledger still passes through
-every checkpointed hash.
+is the chain head (position, hash) signed with an Ed25519 key that lives outside the data folder
+(Settings.checkpoints_home: CIVIC_CHECKPOINT_DIR, by default the sibling folder DATA_DIR.checkpoints;
+a path inside the data folder is refused), appended to a file there and, when configured, to a
+witness stream on another NATS server (CIVIC_CHECKPOINT_WITNESS). `civic up` signs every
+CIVIC_CHECKPOINT_MINUTES; `civic audit verify` checks against these checkpoints by default, and
+`--checkpoints FILE` against any other copy.
 
 A checkpoint is written only after checking that the chain from the previous checkpoint (or from
 the start) to the new head verifies, so each one also vouches for what came before it.
@@ -20,6 +22,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -29,6 +32,7 @@ from nats.js import JetStreamContext
 
 from audit.reader import last_position, read_ledger
 from audit.verify import Anchor, Fault, Report, verify
+from config import Settings
 from schemas.topology import LEDGER
 from schemas import ledger as wire
 from schemas import topology
@@ -66,9 +70,53 @@ def signed_bytes(position: int, hash_hex: str, at: str) -> bytes:
                       sort_keys=True, separators=(",", ":")).encode()
 
 
-def default_paths(data_dir: Path) -> tuple[Path, Path]:
-    """(key file, checkpoints file) under DIR/audit/."""
-    return data_dir / "audit" / "checkpoint.key", data_dir / "audit" / "checkpoints.jsonl"
+def outside_data(data_dir: Path, path: Path) -> Path:
+    """`path`, refused (CheckpointsUnusable) when it lies inside the data folder: whoever can rewrite
+    the data folder must not also hold the key and the copies that would expose the rewrite."""
+    resolved, data = path.absolute().resolve(), data_dir.absolute().resolve()
+    if resolved == data or data in resolved.parents:
+        raise CheckpointsUnusable(f"{path} is inside the data folder {data_dir}: keep the checkpoint key and its "
+                                  f"checkpoints elsewhere (CIVIC_CHECKPOINT_DIR)")
+    return path
+
+
+def default_paths(settings: Settings) -> tuple[Path, Path]:
+    """(key file, checkpoints file) in the checkpoint folder, outside the data folder."""
+    home = outside_data(settings.data_dir, settings.checkpoints_home)
+    return home / "checkpoint.key", home / "checkpoints.jsonl"
+
+
+def newest(path: Path, public_key: str | None) -> Checkpoint | None:
+    """The file's last checkpoint whose signature holds (by `public_key` when given); None if none."""
+    if not path.exists():
+        return None
+    for c in reversed(load_checkpoints(path)):
+        if (not public_key or c.public_key.lower() == public_key) and c.valid():
+            return c
+    return None
+
+
+def store_faults(states: Iterable[tuple[int, bytes]], anchors: list[Anchor]) -> list[Fault]:
+    """Whether the event store's own chain passes through each anchor: catches a store edited at or
+    before a checkpointed position even when the stream that would show which event is gone."""
+    due = sorted(anchors, key=lambda a: a.position)
+    faults, chain, position = [], wire.GENESIS, 0
+    if not due:
+        return faults
+    for _, state in states:
+        position += 1
+        chain = wire.chain_hash(chain, position, state)
+        while due and due[0].position == position:
+            anchor = due.pop(0)
+            if anchor.hash != chain.hex():
+                faults.append(Fault(position, f"the event store does not extend the checkpoint {anchor.label}: its chain's "
+                                              f"hash here is {chain.hex()[:16]}…, the signed one {anchor.hash[:16]}… "
+                                              f"(a stored event at or before position {position} was edited)"))
+        if not due:
+            break
+    for anchor in due:
+        faults.append(Fault(anchor.position, f"the event store ends at {position}, before the checkpoint {anchor.label}"))
+    return faults
 
 
 def public_key_path(key_file: Path) -> Path:
@@ -153,8 +201,45 @@ class Written:
     public_key: str
 
 
-async def write_checkpoint(js: JetStreamContext, key_file: Path, out: Path) -> Written:
-    """Verify the chain from the last checkpoint in `out` to the head, then sign and append the head."""
+async def witness_checkpoints(url: str) -> list[Checkpoint]:
+    """Every checkpoint the witness server holds, oldest first."""
+    import nats
+
+    from adapters.bus import ensure_witness
+
+    nc = await nats.connect(url.split(","), connect_timeout=5, max_reconnect_attempts=2)
+    try:
+        js = nc.jetstream()
+        await ensure_witness(js)
+        info = await js.stream_info(topology.CHECKPOINTS)
+        out = []
+        for seq in range(info.state.first_seq or 1, info.state.last_seq + 1):
+            fields = json.loads((await js.get_msg(topology.CHECKPOINTS, seq=seq)).data)
+            out.append(Checkpoint(int(fields["position"]), str(fields["hash"]), str(fields["at"]),
+                                  str(fields["public_key"]), str(fields["signature"])))
+        return out
+    finally:
+        await nc.close()
+
+
+async def send_to_witness(url: str, checkpoint: Checkpoint) -> None:
+    import nats
+
+    from adapters.bus import ensure_witness
+
+    nc = await nats.connect(url.split(","), connect_timeout=5, max_reconnect_attempts=2)
+    try:
+        js = nc.jetstream()
+        await ensure_witness(js)
+        await js.publish(topology.CHECKPOINT_SUBJECT, json.dumps(asdict(checkpoint), separators=(",", ":")).encode(),
+                         headers={"Nats-Msg-Id": f"{checkpoint.position}-{checkpoint.hash}"}, stream=topology.CHECKPOINTS)
+    finally:
+        await nc.close()
+
+
+async def write_checkpoint(js: JetStreamContext, key_file: Path, out: Path, witness: str | None = None) -> Written:
+    """Verify the chain from the last checkpoint in `out` to the head, then sign and append the head
+    (and send it to the witness server, when there is one)."""
     key, created = load_or_create_key(key_file)
     previous = load_checkpoints(out)[-1] if out.exists() and out.stat().st_size else None
     head = await last_position(js)
@@ -181,5 +266,7 @@ async def write_checkpoint(js: JetStreamContext, key_file: Path, out: Path) -> W
         f.write(json.dumps(asdict(checkpoint), separators=(",", ":")) + "\n")
         f.flush()
         os.fsync(f.fileno())
+    if witness:
+        await send_to_witness(witness, checkpoint)
     return Written(checkpoint, report, created, checkpoint.public_key)
 

@@ -202,10 +202,16 @@ async def run_diff(settings: Settings, report_file: Path, as_of: str | None, kpi
 async def run_checkpoint(settings: Settings, key_file: Path | None, out_file: Path | None) -> int:
     from audit.checkpoint import default_paths, write_checkpoint
 
-    default_key, default_out = default_paths(settings.data_dir)
-    key_file, out_file = key_file or default_key, out_file or default_out
+    from audit.checkpoint import CheckpointsUnusable, outside_data
+
+    try:
+        default_key, default_out = default_paths(settings)
+        key_file, out_file = outside_data(settings.data_dir, key_file or default_key), outside_data(settings.data_dir, out_file or default_out)
+    except CheckpointsUnusable as e:
+        err.print(str(e))
+        return 2
     async with ledger(settings) as js:
-        written = await write_checkpoint(js, key_file, out_file)
+        written = await write_checkpoint(js, key_file, out_file, settings.checkpoint_witness)
     if written.created_key:
         err.print(f"created the checkpoint key {key_file} (mode 0600); its public key, also in {key_file.with_suffix('.pub')}:")
     if not written.report.ok:
@@ -216,7 +222,8 @@ async def run_checkpoint(settings: Settings, key_file: Path | None, out_file: Pa
     if c is None:
         out.print(f"nothing new to checkpoint: the ledger ends at position {written.report.position}")
     else:
-        out.print(f"checkpoint: position {c.position}, hash {c.hash}, at {c.at}, appended to {out_file}")
+        witness = f" and sent to the witness {settings.checkpoint_witness}" if settings.checkpoint_witness else ""
+        out.print(f"checkpoint: position {c.position}, hash {c.hash}, at {c.at}, appended to {out_file}{witness}")
     out.print(f"public key: {written.public_key}")
     return 0
 

@@ -48,25 +48,33 @@ async def tail(url: str, n: int, follow: bool, echo: Callable[[str], None]) -> N
 
 async def run_verify(settings: Settings, with_store: bool = True, checkpoints: Path | None = None,
                      public_key: str | None = None) -> Report:
-    """The whole walk; with `checkpoints`, also that the chain passes through every signed one
-    (signatures checked against `public_key`, by default the one saved beside DIR's key)."""
-    anchors, problems, trusted = [], [], None
-    if checkpoints is not None:
-        from audit.checkpoint import anchors as checkpoint_anchors
-        from audit.checkpoint import default_paths, load_checkpoints, trusted_key
+    """The whole walk, and that the chain passes through every signed checkpoint: those of
+    `checkpoints`, or by default those kept outside the data folder (CIVIC_CHECKPOINT_DIR and the
+    witness server, if configured), signatures checked against `public_key` (default: the one
+    saved beside the checkpoint key). With the store, also that the store's own chain passes
+    through them (the stream may be gone)."""
+    from audit.checkpoint import anchors as checkpoint_anchors
+    from audit.checkpoint import default_paths, load_checkpoints, store_faults, trusted_key, witness_checkpoints
 
-        trusted = trusted_key(public_key, default_paths(settings.data_dir)[0])
-        anchors, problems = checkpoint_anchors(load_checkpoints(checkpoints), trusted)
+    key_file, default_file = default_paths(settings)
+    trusted = trusted_key(public_key, key_file)
+    signed = load_checkpoints(checkpoints or default_file) if checkpoints or default_file.exists() else []
+    if checkpoints is None and settings.checkpoint_witness:
+        signed += await witness_checkpoints(settings.checkpoint_witness)
+    anchors, problems = checkpoint_anchors(signed, trusted)
     nc = await nats.connect(settings.nats_servers())
     js = nc.jetstream()
-    stored = None
+    recorder = None
     if with_store:
         from adapters.eventstore import open_recorder
 
-        stored = store_states(open_recorder(settings))
-    report = await verify(read_ledger(js), stored, anchors=anchors)
+        recorder = open_recorder(settings)
+    report = await verify(read_ledger(js), store_states(recorder) if recorder else None, anchors=anchors)
     await nc.close()
     report.faults[:0] = problems
-    if checkpoints is not None and trusted is None:
+    if recorder is not None and anchors and (not report.ok or report.position < max(a.position for a in anchors)):
+        seen = {(f.position, f.problem) for f in report.faults}
+        report.faults += [f for f in store_faults(store_states(recorder), anchors) if (f.position, f.problem) not in seen]
+    if signed and trusted is None:
         report.notes.append("no public key given (--public-key): each checkpoint was checked against the key it names")
     return report

@@ -33,6 +33,7 @@ ID_FIELD = {name: m.family.id_field for name, m in FAMILIES.items() if m.family.
 STAGES = {
     "dispute": {"DisputeRegistered": "registered", "MediationSessionHeld": "in_mediation", "DisputeConcluded": "concluded"},
     "topic": {"TopicProposed": "proposed", "MeetingHeld": "discussed", "TopicDecided": "decided", "TopicImplemented": "implemented"},
+    "erasure": {"PersonalDataErased": "erased"},
 }
 """The stage names the trail shows for disputes and topics; a ticket's come from the lifecycle table."""
 

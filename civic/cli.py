@@ -19,6 +19,8 @@ audit_app = typer.Typer(help="Prove the ledger is what was written.", no_args_is
 schema_app = typer.Typer(help="The wire contract.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models built from the ledger.", no_args_is_help=True)
 gateway_app = typer.Typer(help="The HTTP ingest gateway.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Residents' personal data.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(schema_app, name="schema")
@@ -191,12 +193,31 @@ def ledger_tail(
     asyncio.run(tail(_settings(data).resolved_nats_url(), n=n, follow=follow, echo=typer.echo))
 
 
+@ledger_app.command("recover")
+def ledger_recover(
+    reason: Annotated[str, typer.Option("--reason", help="Why: kept in recoveries.jsonl with who and when.")],
+    republish_from_store: Annotated[bool, typer.Option("--republish-from-store", help="Required: rebuild what CIVIC_LEDGER lacks from the event store.")] = False,
+    data: DataOpt = None,
+) -> None:
+    """Answer a ledger alarm: unless the store contradicts the newest checkpoint, let the relay republish from it."""
+    from civic.recover import recover
+
+    if not republish_from_store or not reason.strip():
+        typer.echo("say what to do and why: --republish-from-store --reason TEXT", err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s recover %(levelname)s %(name)s: %(message)s")
+    done = asyncio.run(recover(Settings.from_env(data), reason))
+    for line in done.lines:
+        typer.echo(line)
+    raise typer.Exit(0 if done.ok else 1)
+
+
 @audit_app.command("verify")
 def audit_verify(
     data: DataOpt = None,
     store: Annotated[bool, typer.Option(help="Also compare with the event store in the data folder / CIVIC_DATABASE_URL.")] = True,
-    checkpoints: Annotated[Optional[Path], typer.Option(help="Also prove the ledger extends every signed checkpoint in this file.")] = None,
-    public_key: Annotated[Optional[str], typer.Option(help="The checkpoint signer's public key (hex, or a file holding it); default DIR/audit/checkpoint.pub.")] = None,
+    checkpoints: Annotated[Optional[Path], typer.Option(help="Prove the ledger extends every signed checkpoint in this file (default: those in CIVIC_CHECKPOINT_DIR and on the witness).")] = None,
+    public_key: Annotated[Optional[str], typer.Option(help="The checkpoint signer's public key (hex, or a file holding it); default checkpoint.pub in CIVIC_CHECKPOINT_DIR.")] = None,
     bundle: Annotated[Optional[Path], typer.Option(help="Check an exported bundle folder instead, offline (no server).")] = None,
 ) -> None:
     """Walk the whole ledger: positions, hash chain, schemas, and agreement with the event store.
@@ -287,8 +308,8 @@ def audit_diff(
 
 @audit_app.command("checkpoint")
 def audit_checkpoint(
-    key: Annotated[Optional[Path], typer.Option(help="The Ed25519 signing key (default DIR/audit/checkpoint.key, created 0600).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="The checkpoint file to append to (default DIR/audit/checkpoints.jsonl).")] = None,
+    key: Annotated[Optional[Path], typer.Option(help="The Ed25519 signing key (default checkpoint.key in CIVIC_CHECKPOINT_DIR, created 0600).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="The checkpoint file to append to (default checkpoints.jsonl in CIVIC_CHECKPOINT_DIR).")] = None,
     data: DataOpt = None,
 ) -> None:
     """Sign the chain head (position, hash) and append it to a checkpoint file kept elsewhere."""
@@ -352,6 +373,26 @@ def gateway_token(
 
     settings = Settings.from_env(data)
     typer.echo(Tokens(tokens_path(settings.data_dir)).issue(system, org))
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    resident: Annotated[str, typer.Argument(help="The resident's pseudonymous id (resident_id in `personal`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the ledger: no personal data here).")],
+    org: Annotated[Optional[str], typer.Option(help="The unit to record it at (default: the org tree's root).")] = None,
+    actor: Annotated[str, typer.Option(help="Who orders it, a pseudonym.")] = "privacy-officer",
+    data: DataOpt = None,
+) -> None:
+    """Erase a resident: PersonalDataErased through intake; the ledger destroys their keys, the eraser their intake messages."""
+    from producers.privacy import NoRoot, request_erasure
+
+    try:
+        result = _producing(request_erasure(Settings.from_env(data).resolved_nats_url(), resident, reason, org, actor))
+    except NoRoot as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result.line())
+    raise typer.Exit(0 if result.accepted else 1)
 
 
 @schema_app.command("export")

@@ -52,7 +52,29 @@ async def run_relay(settings: Settings) -> None:
             log.info("relay waits for the event store (%s)", e)
             await asyncio.sleep(0.5)
     if recorder is not None:
-        await Relay(nc, recorder, batch=settings.batch_size, replicas=settings.stream_replicas).run(stop)
+        await Relay(nc, recorder, batch=settings.batch_size, replicas=settings.stream_replicas,
+                    alarm_path=settings.ledger_alarm_path, state_path=settings.relay_state_path).run(stop)
+    await nc.close()
+
+
+async def run_eraser(settings: Settings) -> None:
+    from adapters.eventstore import open_position_reader
+    from consumers.eraser import Eraser
+    from schemas.topology import INTAKE
+
+    nc = await connect_role(settings, identity="eraser")
+    stop = _stop_on_signals()
+    reader = None
+
+    def stored_position() -> int:  # the ledger creates the store's tables; until then nothing is stored
+        nonlocal reader
+        try:
+            reader = reader or open_position_reader(settings)
+            return reader.max_tracking_id(INTAKE) or 0
+        except Exception:
+            reader = None
+            return 0
+    await Eraser(nc, stored_position).run(stop)
     await nc.close()
 
 
@@ -84,7 +106,7 @@ async def run_projector(settings: Settings) -> None:
     await nc.close()
 
 
-ROLES = {"ledger": run_ledger, "relay": run_relay, "projector": run_projector, "web": run_web}
+ROLES = {"ledger": run_ledger, "relay": run_relay, "projector": run_projector, "web": run_web, "eraser": run_eraser}
 
 
 def _stop_on_signals() -> asyncio.Event:

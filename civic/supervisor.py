@@ -30,7 +30,7 @@ from dashboards.health import LIMITS
 from schemas import status as wire
 
 log = logging.getLogger("civic.up")
-ROLE_ORDER = ("web", "ledger", "relay", "projector")
+ROLE_ORDER = ("web", "ledger", "relay", "projector", "eraser")
 NATS = "nats-server"
 MAX_BACKOFF = 10.0
 """A role that keeps dying is restarted after 0.5 s, 1 s, 2 s ... up to this (reset after a minute up)."""
@@ -107,6 +107,13 @@ class Supervisor:
         self.checkpointer: subprocess.Popen[bytes] | None = None
 
     def run(self) -> int:
+        if self.checkpoint_every > 0:
+            from audit.checkpoint import CheckpointsUnusable, default_paths
+
+            try:
+                default_paths(self.settings)  # refuse a checkpoint folder inside the data folder now, not every 10 minutes
+            except CheckpointsUnusable as e:
+                raise SystemExit(str(e)) from None
         lock = lock_data_dir(self.settings.data_dir)
         self.lock_fd = lock.fileno()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -10,6 +10,9 @@ CIVIC_STREAM_REPLICAS  replicas of each stream (default 1; 3 on a 3-node cluster
 CIVIC_CHECKPOINT_MINUTES  how often `civic up` signs the chain head (default 10; 0 disables)
 CIVIC_NATS_MONITOR_URL  nats-server's monitoring endpoint (http://host:port) for health; `civic up`
                    sets it for its own server
+CIVIC_CHECKPOINT_DIR  the checkpoint signing key and the signed checkpoints, OUTSIDE the data folder
+                   (default: the sibling folder DATA_DIR.checkpoints, e.g. ./civic-data.checkpoints)
+CIVIC_CHECKPOINT_WITNESS  optional: another NATS server (URL) that also keeps each checkpoint
 CIVIC_DATABASE_URL postgresql://user:pass@host:port/db for the event store; default SQLite in the data folder
 CIVIC_INTAKE_MAX_AGE_DAYS  how long CIVIC_INTAKE and CIVIC_REJECTED keep clear data (default 7)
 CIVIC_TIMEZONE     the district's time zone for dashboard days (default Asia/Shanghai)
@@ -36,6 +39,10 @@ class Settings:
     """Replicas of each stream: 3 on a 3-node cluster (CIVIC_STREAM_REPLICAS)."""
     checkpoint_minutes: float = 10.0
     """How often `civic up` signs the chain head (CIVIC_CHECKPOINT_MINUTES; 0: never)."""
+    checkpoint_dir: Path | None = None
+    """Where the checkpoint key and checkpoints live (CIVIC_CHECKPOINT_DIR); None: DATA_DIR.checkpoints."""
+    checkpoint_witness: str | None = None
+    """Another NATS server's URL that keeps a copy of every checkpoint (CIVIC_CHECKPOINT_WITNESS)."""
     timezone: str = "Asia/Shanghai"
     """The district's time zone: dashboard days and windows are whole days here."""
     batch_size: int = 1000
@@ -53,6 +60,8 @@ class Settings:
             timezone=env.get("CIVIC_TIMEZONE", "Asia/Shanghai"),
             stream_replicas=int(env.get("CIVIC_STREAM_REPLICAS", 1)),
             checkpoint_minutes=float(env.get("CIVIC_CHECKPOINT_MINUTES", 10)),
+            checkpoint_dir=Path(env["CIVIC_CHECKPOINT_DIR"]).absolute() if env.get("CIVIC_CHECKPOINT_DIR") else None,
+            checkpoint_witness=env.get("CIVIC_CHECKPOINT_WITNESS") or None,
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
@@ -88,3 +97,21 @@ class Settings:
     @property
     def keys_path(self) -> Path:
         return self.data_dir / "keys.sqlite"
+
+    @property
+    def checkpoints_home(self) -> Path:
+        """The checkpoint folder: CIVIC_CHECKPOINT_DIR, or the data folder's sibling DATA_DIR.checkpoints.
+        Never inside the data folder (audit/checkpoint.py refuses it): whoever can rewrite the data
+        folder must not also hold the key and the copies that would expose the rewrite."""
+        return self.checkpoint_dir or self.data_dir.with_name(self.data_dir.name + ".checkpoints")
+
+    @property
+    def ledger_alarm_path(self) -> Path:
+        """Written by the relay when CIVIC_LEDGER disagrees with the store; read by /healthz; cleared
+        only by `civic ledger recover`."""
+        return self.data_dir / "ledger-alarm.json"
+
+    @property
+    def relay_state_path(self) -> Path:
+        """The relay's high-water mark: the last position, hash and notification it saw acked."""
+        return self.data_dir / "relay-state.json"

@@ -90,6 +90,10 @@ class LedgerWorker:
         self.status = WriterStatus(writer=topology.LEDGER_STATUS_KEY, pid=os.getpid(), started_at=time.time(), position=self.position)
 
     async def run(self, stop: asyncio.Event) -> None:
+        destroyed = await asyncio.to_thread(self.ledger.reapply_erasures)
+        if destroyed:
+            log.warning("destroyed %d resident key(s) that erasures in the ledger had destroyed before "
+                        "(a restored key backup?)", destroyed)
         log.info("ledger starts at intake position %d", self.position)
         await self._report_start()
         pull, fresh = None, True

@@ -37,7 +37,7 @@ class Web:
 
     def __init__(self, settings: Settings):
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
-        self.probe = HealthProbe(settings.resolved_nats_url(), settings, self.read_model_position)
+        self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path, settings, self.read_model_position)
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
 
     async def connection(self) -> nats.NATS:

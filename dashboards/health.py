@@ -23,6 +23,7 @@ import msgspec
 import nats
 from nats.js.errors import NotFoundError
 
+from adapters.alarm import Alarm, read_alarm
 from adapters.eventstore import postgres_reachable
 from adapters.natsserver import jetstream_problem
 from adapters.status import read_status
@@ -79,6 +80,8 @@ class Readings:
     disk_total: int | None = None
     down: list[str] = field(default_factory=list)
     """Processes the supervisor reports down (waiting out a restart backoff)."""
+    ledger_alarm: Alarm | None = None
+    """The relay's ledger alarm (adapters/alarm.py), raised until `civic ledger recover`."""
 
     @property
     def waiting(self) -> int:
@@ -97,6 +100,8 @@ class Rule:
     severity: str
     fires: Callable[[Readings, Limits], bool]
     meaning: str
+    reported_as: Callable[[Readings], str] | None = None
+    """When set, the code /healthz shows instead of `code` (the ledger alarm shows its own)."""
 
 
 def _disk_low(r: Readings, lim: Limits) -> bool:
@@ -105,6 +110,11 @@ def _disk_low(r: Readings, lim: Limits) -> bool:
 
 
 RULES: tuple[Rule, ...] = (
+    Rule("ledger_alarm", FAULTY, lambda r, _: r.ledger_alarm is not None,
+         "the relay found CIVIC_LEDGER disagreeing with the store and stopped (shown as the alarm's own code: "
+         "ledger_stream_missing, ledger_stream_emptied, ledger_foreign_message, ledger_ahead_of_store, ledger_disagrees, "
+         "ledger_alarm_unreadable); only `civic ledger recover` clears it",
+         reported_as=lambda r: r.ledger_alarm.code if r.ledger_alarm else "ledger_alarm"),
     Rule("nats_unreachable", FAULTY, lambda r, _: not r.nats_connected, "the web role cannot reach NATS"),
     Rule("streams_missing", DEGRADED, lambda r, _: r.nats_connected and not r.streams_present, "the streams or the ledger's consumer do not exist yet (starting)"),
     Rule("jetstream_write_error", FAULTY, lambda r, _: r.jetstream == "jetstream_write_error", "nats-server's /healthz reports a stream write error (full disk): the supervisor restarts it once space is back"),
@@ -132,7 +142,7 @@ def judge(readings: Readings, limits: Limits = LIMITS) -> tuple[str, list[str]]:
         status = DEGRADED
     else:
         status = OK
-    return status, [rule.code for rule in fired]
+    return status, [rule.reported_as(readings) if rule.reported_as else rule.code for rule in fired]
 
 
 class StreamHealth(msgspec.Struct):
@@ -159,10 +169,12 @@ class Health(msgspec.Struct):
 class HealthProbe:
     """Keeps one NATS connection for the web role and takes the readings on demand."""
 
-    def __init__(self, nats_url: str, settings: Settings | None = None,
+    def __init__(self, nats_url: str, alarm_path: Path | None = None, settings: Settings | None = None,
                  read_model_position: Callable[[], int | None] | None = None):
         self.nats_url = nats_url
         self.settings = settings
+        self.alarm_path = alarm_path or (settings.ledger_alarm_path if settings is not None else None)
+        """Settings.ledger_alarm_path: while the relay's alarm is raised, health is faulty."""
         self.read_model_position = read_model_position
         self.nc: nats.NATS | None = None
         self._floor: tuple[int, float] | None = None  # the consumer's ack floor and when it last moved
@@ -240,6 +252,8 @@ class HealthProbe:
 
     def _local(self, r: Readings) -> None:
         """The readings that are not on the bus (blocking: run in a thread)."""
+        if self.alarm_path is not None:
+            r.ledger_alarm = read_alarm(self.alarm_path)
         s = self.settings
         if s is None:
             return

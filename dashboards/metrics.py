@@ -22,6 +22,8 @@ async def render(probe: HealthProbe) -> str:
     lines: list[str] = []
     _gauge(lines, "civic_up", "1 when health is ok (every rule of README Operations passes).")
     lines.append(f"civic_up {int(health.status == 'ok')}")
+    _gauge(lines, "civic_ledger_alarm", "1 while the relay's ledger alarm is raised (the stream disagrees with the store).")
+    lines.append(f"civic_ledger_alarm {int(r is not None and r.ledger_alarm is not None)}")
     _gauge(lines, "civic_health_status", "0 ok, 1 degraded, 2 faulty.")
     lines.append(f"civic_health_status {LEVEL[health.status]}")
     _gauge(lines, "civic_health_reason", "1 for each health reason that fires now, 0 otherwise.")

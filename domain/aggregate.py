@@ -30,7 +30,8 @@ def content_digest(event: Event) -> str:
     """The event's content, minus what the ledger adds and the clear personal data."""
     import msgspec
 
-    return hashlib.sha256(encode(msgspec.structs.replace(event, personal=(), sealed=(), org_path=()))).hexdigest()
+    written = {"erased_keys": ()} if "erased_keys" in event.__struct_fields__ else {}  # also the ledger's (PersonalDataErased)
+    return hashlib.sha256(encode(msgspec.structs.replace(event, personal=(), sealed=(), org_path=(), **written))).hexdigest()
 
 
 class Started(AggregateCreated):

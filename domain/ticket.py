@@ -3,7 +3,8 @@
 Which event may follow which stage, who may record it and what it does to the stage and the
 round is the lifecycle table (schemas/lifecycle.py); this aggregate applies it and adds the
 rules that need the ticket's own history or facts: one rating per round, a dispatch's
-assignee and deadline, a void that does not point at itself.
+assignee and deadline, a void that does not point at itself, a transfer from the unit the
+ticket stands at to another.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from domain.refusal import require
 from schemas import TicketDispatched, TicketRaised, TicketRated, TicketRecategorised, TicketVoided
 from schemas import lifecycle
 from schemas.base import Event
-from schemas.ticket import TicketEvent
+from schemas.ticket import TicketEvent, TicketTransferred
 
 
 class Ticket(CivicAggregate):
@@ -29,6 +30,8 @@ class Ticket(CivicAggregate):
                 self.rated_rounds.add(self.round)  # the round it rates, before a dissatisfied rating starts the next
             case TicketRecategorised():
                 self.category = fact.category
+            case TicketTransferred():
+                self.org_id = fact.to_org_id
         stage, new_round = lifecycle.move(fact.type, fact.__getattribute__)
         if stage is not None:
             self.stage = stage
@@ -51,3 +54,7 @@ class Ticket(CivicAggregate):
                 require(self.round not in self.rated_rounds, "already_rated")
             case TicketVoided():
                 require(event.duplicate_of != self.ticket_id, "bad_duplicate", "a ticket cannot duplicate itself")
+            case TicketTransferred():
+                require(event.from_org_id == self.org_id, "bad_transfer",
+                        f"ticket {self.ticket_id} stands at {self.org_id}, not {event.from_org_id}")
+                require(event.to_org_id != self.org_id, "bad_transfer", f"ticket {self.ticket_id} is already at {self.org_id}")

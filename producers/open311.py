@@ -48,10 +48,15 @@ class Open311Controller(Controller):
             raise Open311Error(400, "jurisdiction_id is required: the org unit (grid, community, village) of the problem")
         if not (form.get("lat") and form.get("long")) and not form.get("address_string") and not form.get("address_id"):
             raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
-        where = form.get("address_string") or form.get("address_id") or f"{form.get('lat')},{form.get('long')}"
+        # An address_string is where the resident is (often their home): personal data, sealed with
+        # the reporter's, never copied into the public description. address_id and lat/long locate
+        # the problem on the district's own map and stay public.
+        located = form.get("address_id") or (f"{form.get('lat')},{form.get('long')}" if form.get("lat") and form.get("long") else "")
+        where = located or "见报告人的密封信息 in the reporter's sealed details"
         description = str(form.get("description") or "")
+        address = "; ".join(str(v) for v in (form.get("address_string"), form.get("email") and f"email {form.get('email')}") if v)
         reporter = {k: v for k, v in (("name", " ".join(filter(None, (form.get("first_name"), form.get("last_name"))))),
-                                      ("phone", form.get("phone")), ("address", form.get("email"))) if v}
+                                      ("phone", form.get("phone")), ("address", address[:300])) if v}
         ticket_id = "o311-" + uuid.uuid4().hex[:16]
         try:
             event = s.TicketRaised(

@@ -22,7 +22,7 @@ from schemas import lifecycle
 from schemas.deliberation import DeliberationEvent
 from schemas.dispute import DisputeEvent
 from schemas.families import entity_of
-from schemas.ticket import TicketEvent
+from schemas.ticket import TicketEvent, TicketTransferred
 
 NAME = "dashboard"
 
@@ -222,6 +222,8 @@ class _Fold:
                 t.voided_at, t.duplicate_of = at, e.duplicate_of
             case s.TicketRecategorised():
                 t.category = e.category
+            case TicketTransferred():  # every figure moves with it: the batch adds it back at the new path
+                t.org_id, t.path = e.to_org_id, self.db.query("SELECT path FROM orgs WHERE org_id=?", (e.to_org_id,))[0][0]
         stage, new_round = lifecycle.move(e.type, e.__getattribute__)
         if stage is not None:
             t.stage = stage

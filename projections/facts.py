@@ -51,7 +51,8 @@ class TicketState:
 
     ticket_id: str
     path: str
-    """Org path when it was raised, dot-terminated: 'yn.pm.lx.'; its figures count there."""
+    """Org path when it was raised (or, once transferred, the destination's path at the transfer),
+    dot-terminated: 'yn.pm.lx.'; its figures count there (docs/kpis.md#transfers)."""
     org_id: str
     category: str
     title: str

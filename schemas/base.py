@@ -66,6 +66,16 @@ class SealedPersonalData(msgspec.Struct, frozen=True, kw_only=True):
     mac: str
 
 
+class Reason(msgspec.Struct, frozen=True):
+    """A refusal: its stable code, a sentence, and whether a corrected resend could be accepted.
+    schemas/rejected.py lists them all (REASONS); an event type declares its own in `refusals`."""
+
+    code: str
+    sentence: str
+    resend_may_help: bool
+    """Whether a corrected event (with a new event_id) could be accepted."""
+
+
 class Family(msgspec.Struct, frozen=True):
     """What the events of one aggregate share, declared once on their base class (TicketEvent.family).
 
@@ -119,6 +129,9 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """On org events that place a unit in the tree: the field naming its (new) parent."""
     org_refs: ClassVar[tuple[str, ...]] = ()
     """Fields naming another org unit that must be registered when set (else unknown_org)."""
+    refusals: ClassVar[tuple[Reason, ...]] = ()
+    """The reasons only this type's own rules give (TicketDispatched: bad_deadline, no_assignee);
+    schemas/rejected.py lists them after its family's. The family's and the lifecycle's are not repeated."""
 
     @property
     def type(self) -> str:

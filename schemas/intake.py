@@ -16,9 +16,10 @@ from schemas.deliberation import DELIBERATION_EVENTS
 from schemas.dispute import DISPUTE_EVENTS
 from schemas.evolution import upcast
 from schemas.organisation import ORGANISATION_EVENTS
+from schemas.privacy import PRIVACY_EVENTS
 from schemas.ticket import TICKET_EVENTS
 
-EVENT_TYPES: tuple[type[Event], ...] = ORGANISATION_EVENTS + TICKET_EVENTS + DISPUTE_EVENTS + DELIBERATION_EVENTS
+EVENT_TYPES: tuple[type[Event], ...] = ORGANISATION_EVENTS + TICKET_EVENTS + DISPUTE_EVENTS + DELIBERATION_EVENTS + PRIVACY_EVENTS
 EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in EVENT_TYPES}  # type: ignore[misc]
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]
 CURRENT_VERSION: dict[str, int] = {

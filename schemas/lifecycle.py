@@ -9,7 +9,8 @@ without exits, one row per ticket event type).
 
     raised → dispatched → accepted → resolved → rated → closed      (the four orders)
     a return goes back to dispatch; a reopen or a dissatisfied rating starts a new round from
-    dispatch; voided (merged into a duplicate) and closed are final.
+    dispatch; a transfer (转办) while it awaits dispatch hands it to another unit, stage unchanged;
+    voided (merged into a duplicate) and closed are final.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Literal, NamedTuple
 
 from schemas.ticket import (
     TicketAccepted, TicketClosed, TicketDispatched, TicketEvent, TicketProgressNoted, TicketRaised, TicketRated,
-    TicketRecategorised, TicketReopened, TicketResolved, TicketReturned, TicketVoided,
+    TicketRecategorised, TicketReopened, TicketResolved, TicketReturned, TicketTransferred, TicketVoided,
 )
 
 Stage = Literal["raised", "dispatched", "accepted", "returned", "resolved", "rated", "reopened", "closed", "voided"]
@@ -87,11 +88,13 @@ RECEIVERS = frozenset({"receiver", "grid_worker", "unit"})
 DISPATCHERS = frozenset({"dispatcher", "system"})
 RESOLVED_ROUND: frozenset[str] = frozenset(with_status("resolved"))
 """Resolved in the current round: it may be rated, reopened or closed."""
+AWAITING_DISPATCH = frozenset({"raised", "returned", "reopened"})
+"""No one holds it: dispatch decides what happens next (dispatch it, or transfer it)."""
 
 LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketRaised, frozenset({"resident", "enterprise", "grid_worker", "dispatcher", "unit", "system"}),
          frozenset(), "raised"),
-    Rule(TicketDispatched, DISPATCHERS, frozenset({"raised", "returned", "reopened", "dispatched"}),  # re-dispatch before acceptance
+    Rule(TicketDispatched, DISPATCHERS, AWAITING_DISPATCH | {"dispatched"},  # re-dispatch before acceptance
          "dispatched"),
     Rule(TicketAccepted, RECEIVERS, frozenset({"dispatched"}), "accepted"),
     Rule(TicketReturned, RECEIVERS, frozenset({"dispatched", "accepted"}), "returned"),
@@ -105,6 +108,8 @@ LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketClosed, DISPATCHERS, RESOLVED_ROUND, "closed"),
     Rule(TicketVoided, DISPATCHERS, UNFINISHED, "voided"),
     Rule(TicketRecategorised, DISPATCHERS, UNFINISHED, None),
+    # Only while no one holds it; the stage stays: it still awaits dispatch, at the new unit.
+    Rule(TicketTransferred, DISPATCHERS, AWAITING_DISPATCH, None),
 )
 
 RULES: dict[type, Rule] = {rule.event: rule for rule in LIFECYCLE}

@@ -3,35 +3,38 @@
 Subject: civic.rejected.<reason code>.<the intake subject after civic.intake.>.
 Body: the bytes exactly as the producer sent them. Headers carry the reason. `Nats-Msg-Id` is
 `intake-<intake stream sequence>`, so a rejection republished after a crash is stored once.
-The header names are in schemas/topology.py; the reason codes are here.
+The header names are in schemas/topology.py; the reason codes are here, each family's two from
+its declaration (Family) and an event type's own from its class (`refusals`, e.g. TicketDispatched).
 """
 
 from __future__ import annotations
 
-import msgspec
+from schemas.base import Event, Family, Reason
+from schemas.deliberation import DELIBERATION_EVENTS, DeliberationEvent
+from schemas.dispute import DISPUTE_EVENTS, DisputeEvent
+from schemas.organisation import ORGANISATION_EVENTS, OrgEvent
+from schemas.privacy import PRIVACY_EVENTS, ErasureEvent
+from schemas.ticket import TICKET_EVENTS, TicketEvent
 
-from schemas.base import Family
-from schemas.deliberation import DeliberationEvent
-from schemas.dispute import DisputeEvent
-from schemas.organisation import OrgEvent
-from schemas.ticket import TicketEvent
-
-
-class Reason(msgspec.Struct, frozen=True):
-    code: str
-    sentence: str
-    resend_may_help: bool
-    """Whether a corrected event (with a new event_id) could be accepted."""
+__all__ = ["REASONS", "Reason", "reason"]
 
 
 def _reasons(*rows: tuple[str, str, bool]) -> dict[str, Reason]:
-    return {code: Reason(code, sentence, resend) for code, sentence, resend in rows}
+    out = {code: Reason(code, sentence, resend) for code, sentence, resend in rows}
+    if len(out) != len(rows):
+        raise ValueError("a reason code is listed or declared twice")
+    return out
 
 
 def _family(family: Family) -> tuple[tuple[str, str, bool], ...]:
     """A family's two refusals, from its declaration: unknown_<name> (resending the same event
     cannot help: the entity must be created first) and <name>_exists (a new id could)."""
     return (family.unknown_code, family.unknown, False), (family.exists_code, family.exists, True)
+
+
+def _declared(types: tuple[type[Event], ...]) -> tuple[tuple[str, str, bool], ...]:
+    """The reasons these event types declare for their own rules (`refusals`), in type order."""
+    return tuple((r.code, r.sentence, r.resend_may_help) for cls in types for r in cls.refusals)
 
 
 REASONS = _reasons(
@@ -50,20 +53,23 @@ REASONS = _reasons(
     ("bad_parent", "The parent org unit is unknown or may not hold a unit of this kind.", True),
     ("move_cycle", "A unit cannot move under itself or its own subtree.", True),
     ("not_a_grid", "Grid workers are assigned to grids only.", True),
+    *_declared(ORGANISATION_EVENTS),
     ("role_not_allowed", "The actor's role may not record this event.", True),
     *_family(TicketEvent.family),
     ("ticket_finished", "The ticket is closed or voided; nothing more can happen to it.", False),
     ("wrong_stage", "The ticket is not at a stage where this can happen.", False),
-    ("already_rated", "This resolution round already has a rating.", False),
-    ("bad_deadline", "The deadline is not after the dispatch.", True),
-    ("no_assignee", "A dispatch names neither a unit nor a grid worker.", True),
-    ("bad_duplicate", "A ticket can only be merged into another raised ticket.", True),
+    ("already_rated", "This resolution round already has a rating.", False),  # the round, as the lifecycle counts it
+    *_declared(TICKET_EVENTS),
     *_family(DisputeEvent.family),
     ("dispute_concluded", "The dispute is concluded; nothing more can happen to it.", False),
     ("no_mediation", "A dispute is concluded only after at least one mediation session.", False),
+    *_declared(DISPUTE_EVENTS),
     *_family(DeliberationEvent.family),
     ("topic_stage", "The topic is not at a stage where this can happen.", False),
+    *_declared(DELIBERATION_EVENTS),
     ("personal_data_mismatch", "Personal data must name the residents this event concerns.", True),
+    *_family(ErasureEvent.family),
+    *_declared(PRIVACY_EVENTS),
     # The pipeline.
     ("poison", "Processing failed repeatedly; the message was set aside.", False),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.base import AwareDatetime, Category, EntityId, Event, Family, OrgId, PseudonymousId, ShortText, Text
+from schemas.base import AwareDatetime, Category, EntityId, Event, Family, OrgId, PseudonymousId, Reason, ShortText, Text
 
 Channel = Literal["mini_program", "hotline", "grid_patrol", "walk_in", "enterprise_platform", "import", "other"]
 Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
@@ -34,6 +34,8 @@ class TicketDispatched(TicketEvent, tag=True, kw_only=True):
     """
 
     org_refs = ("to_unit",)
+    refusals = (Reason("bad_deadline", "The deadline is not after the dispatch.", True),
+                Reason("no_assignee", "A dispatch names neither a unit nor a grid worker.", True))
 
     deadline: AwareDatetime
     to_unit: OrgId | None = None
@@ -86,6 +88,8 @@ class TicketClosed(TicketEvent, tag=True):
 class TicketVoided(TicketEvent, tag=True):
     """A correction: the ticket duplicates `duplicate_of` and is merged into it."""
 
+    refusals = (Reason("bad_duplicate", "A ticket can only be merged into another raised ticket.", True),)
+
     duplicate_of: EntityId
 
 
@@ -95,7 +99,29 @@ class TicketRecategorised(TicketEvent, tag=True):
     category: Category
 
 
+class TicketTransferred(TicketEvent, tag=True):
+    """转办: raised under the wrong unit, handed to the unit whose area it is, with a reason.
+
+    Recorded by dispatch (a dispatcher, or the system) while the ticket awaits dispatch (raised,
+    returned or reopened); it leaves the stage as it is, so the destination's centre dispatches
+    it next. `from_org_id` must be the unit the ticket stands at (so a transfer based on stale
+    knowledge is refused) and `to_org_id` a registered other unit. From then on the ticket
+    belongs to `to_org_id`: every figure counts it there, as if raised there (docs/kpis.md), and
+    its later events are recorded there. Merging a duplicate is TicketVoided, not this.
+    """
+
+    org_refs = ("to_org_id",)
+    refusals = (Reason("bad_transfer", "A ticket is transferred from the unit it stands at to another unit.", True),)
+
+    from_org_id: OrgId
+    """The unit the ticket stands at: where it was raised, or where its last transfer took it."""
+    to_org_id: OrgId
+    """The unit whose area it is; the ticket and its figures move there."""
+    reason: ShortText
+
+
 TICKET_EVENTS = (
     TicketRaised, TicketDispatched, TicketAccepted, TicketReturned, TicketProgressNoted,
     TicketResolved, TicketRated, TicketReopened, TicketClosed, TicketVoided, TicketRecategorised,
+    TicketTransferred,
 )

@@ -21,6 +21,11 @@ LEDGER = "CIVIC_LEDGER"
 REJECTED = "CIVIC_REJECTED"
 """Refused messages, their original bytes and the reason in the headers."""
 
+CHECKPOINTS = "CIVIC_CHECKPOINTS"
+"""On the checkpoint witness (another NATS server, CIVIC_CHECKPOINT_WITNESS): a copy of every signed
+checkpoint, append-only, out of reach of whoever holds this server's data folder."""
+CHECKPOINT_SUBJECT = "civic.checkpoints"
+
 ROOT = "civic"
 INTAKE_PREFIX = "civic.intake."
 LEDGER_PREFIX = "civic.ledger."
@@ -33,6 +38,8 @@ STREAM_SUBJECTS = {INTAKE: INTAKE_SUBJECTS, LEDGER: LEDGER_SUBJECTS, REJECTED: R
 
 LEDGER_CONSUMER = "ledger"
 """The ledger's durable pull consumer on CIVIC_INTAKE."""
+ERASER_CONSUMER = "eraser"
+"""The eraser's durable consumer on CIVIC_LEDGER, filtered to PersonalDataErased."""
 LEDGER_NUDGE = "civic.nudge.ledger"
 """Core NATS subject the ledger pings after each commit, so the relay need not poll."""
 

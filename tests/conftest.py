@@ -82,7 +82,8 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(LedgerWorker(connections[0], ledger, settings.batch_size).run(stop)),
-        asyncio.create_task(Relay(connections[1], open_recorder(settings), settings.batch_size).run(stop)),
+        asyncio.create_task(Relay(connections[1], open_recorder(settings), settings.batch_size, replicas=settings.stream_replicas,
+                                  alarm_path=settings.ledger_alarm_path, state_path=settings.relay_state_path).run(stop)),
     ]
     the_projector = None
     if projector:

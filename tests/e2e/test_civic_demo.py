@@ -16,6 +16,7 @@ import pytest
 
 from producers.simulator import Plan, simulate
 from schemas import topology
+from tests.support import caught_up_in
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,8 @@ def test_civic_demo_feeds_the_simulated_district(tmp_path: Path) -> None:
             assert demo.poll() is None, (tmp_path / "demo.log").read_text()
             assert time.monotonic() < deadline, (tmp_path / "demo.log").read_text()[-3000:]
             time.sleep(0.3)
-        time.sleep(0.5)
+        at = caught_up_in(tmp_path / "data", intake=expected, projector=True)
+        assert (at.intake, at.relayed, at.projected) == (expected, expected, expected)
         assert ledger_count(port) == expected
         assert "demo fed" in (tmp_path / "demo.log").read_text()
     finally:

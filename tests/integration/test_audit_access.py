@@ -21,6 +21,7 @@ from producers.script import many_tickets
 from schemas import topology
 from tests.integration.test_audit_ledger import civic
 from tests.scenario import scenario
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -120,7 +121,10 @@ async def test_the_auditor_can_change_nothing_and_cannot_read_intake(server: Nat
     outcomes = await asyncio.gather(*refused, return_exceptions=True)  # each waits out its 1 s timeout: together
     await auditor.publish("civic.intake.TicketRaised.yn", b"{}")  # core NATS: dropped by the server, with an error
     await auditor.flush()
-    await asyncio.sleep(0.2)
+
+    async def each_refusal_reported() -> bool:  # the server's errors arrive asynchronously
+        return all(any(f'permissions violation for publish to "{subject}"' in v for v in violations) for subject in refused.values())
+    await wait_for(each_refusal_reported, timeout=10, interval=0.01)
     await auditor.close()
     for outcome, subject in zip(outcomes, refused.values()):
         assert isinstance(outcome, Exception), f"the auditor could act on {subject}"

@@ -216,7 +216,7 @@ async def test_a_rewrite_of_store_and_stream_is_caught_only_by_the_checkpoints(b
         code, output = await asyncio.to_thread(civic, server.url, tmp_path / "rewritten", *against_checkpoints, "--public-key", public)
         assert code == 1 and "does not extend the checkpoint" in faulted(output)[len(built.messages)][0], output
         # Nor does the next checkpoint extend the file over the rewrite: the signed position's hash changed.
-        code, output = await asyncio.to_thread(civic, server.url, tmp_path, *sign)
+        code, output = await asyncio.to_thread(civic, server.url, tmp_path / "rewritten", *sign)  # keys outside its data folder
         assert code == 1 and "no longer carries the hash of the checkpoint" in output
     finally:
         server.stop()
@@ -264,9 +264,10 @@ def test_checkpoint_refuses_a_ledger_that_does_not_verify(built: Built, tmp_path
         finally:
             server.stop()
     code, output = asyncio.run(check())
+    home = tmp_path.with_name(tmp_path.name + ".checkpoints")  # outside the data folder, by default its sibling
     assert code == 1 and "no checkpoint written" in output
-    assert not (tmp_path / "audit" / "checkpoints.jsonl").exists()
-    assert (tmp_path / "audit" / "checkpoint.key").exists(), "the key is made on first use all the same"
+    assert not (home / "checkpoints.jsonl").exists()
+    assert (home / "checkpoint.key").exists(), "the key is made on first use all the same"
 
 
 def test_civic_up_checkpoints_on_a_schedule(built: Built, tmp_path: Path) -> None:
@@ -277,7 +278,8 @@ def test_civic_up_checkpoints_on_a_schedule(built: Built, tmp_path: Path) -> Non
     supervisor = subprocess.Popen([sys.executable, "-c", "from config import Settings; from civic.supervisor import Supervisor; "
                                    f"raise SystemExit(Supervisor(Settings.from_env({str(tmp_path)!r}), roles=()).run())"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoints = tmp_path / "audit" / "checkpoints.jsonl"
+    home = tmp_path.with_name(tmp_path.name + ".checkpoints")  # outside the data folder, by default its sibling
+    checkpoints = home / "checkpoints.jsonl"
     try:
         deadline = time.monotonic() + 30
         while not (checkpoints.exists() and checkpoints.read_text().endswith("\n")) and time.monotonic() < deadline:
@@ -287,4 +289,4 @@ def test_civic_up_checkpoints_on_a_schedule(built: Built, tmp_path: Path) -> Non
         assert supervisor.wait(15) == 0
     line = json.loads(checkpoints.read_text().splitlines()[0])
     assert line["position"] == len(built.messages) and line["hash"] == built.messages[-1].headers[topology.HASH_HEADER]
-    assert (tmp_path / "audit" / "checkpoint.key").stat().st_mode & 0o777 == 0o600
+    assert (home / "checkpoint.key").stat().st_mode & 0o777 == 0o600

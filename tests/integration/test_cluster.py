@@ -19,7 +19,7 @@ from config import Settings
 from adapters.eventstore import open_recorder
 from schemas import topology
 from tests.conftest import running_pipeline
-from tests.support import many_tickets, read_stream, stream_count, wait_for
+from tests.support import caught_up, many_tickets, read_stream, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -82,14 +82,15 @@ async def test_a_node_dies_mid_run_and_nothing_is_lost(tmp_path, cluster):
                 except (nats.errors.Error, nats.js.errors.Error):
                     await asyncio.sleep(0.2)
 
-        async def complete():
-            try:
-                return await stream_count(js, topology.LEDGER) >= len(script.events)
-            except (nats.errors.Error, nats.js.errors.Error):  # this client's node is gone: it reconnects
-                return False
-        await wait_for(complete, timeout=120)
-    ledger = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
-    assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == [e.event_id for e, _ in script.events]
+        # The barrier retries its reads while this client's node is gone and it reconnects.
+        await caught_up(settings, js, intake=len(script.events), timeout=120)
+
+    async def ledger_ids() -> list[str] | None:  # retried like the barrier's reads: this client may still be reconnecting
+        try:
+            return [msgspec.json.decode(m.data)["event_id"] for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
+        except (nats.errors.Error, nats.js.errors.Error):
+            return None
+    assert await wait_for(ledger_ids, timeout=60) == [e.event_id for e, _ in script.events]
     report = await verify(read_ledger(js), store_states(open_recorder(settings)))
     assert report.ok and report.events == len(script.events), report.summary()
     await nc.close()

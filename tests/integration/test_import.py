@@ -3,7 +3,6 @@ ledger, and a second import of the same file adding nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import os
@@ -18,7 +17,7 @@ from producers.importer import import_file
 from producers.rows import event_id
 from producers.sdk import Producer
 from schemas import topology
-from tests.support import read_stream, small_district, stream_count, wait_for
+from tests.support import caught_up, read_stream, small_district, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -105,10 +104,8 @@ async def test_import_reports_bad_rows_stores_outcomes_and_is_idempotent(js, pip
         assert reason in r["reason"], (r, reason)
         assert r["column"] == column, (r, column)
 
-    async def ledger_count():
-        return await stream_count(js, topology.LEDGER) >= n_orgs + EXPECTED_EVENTS
-    await wait_for(ledger_count)
-    await asyncio.sleep(0.5)
+    await caught_up(settings, js, intake=n_orgs + EXPECTED_EVENTS)
+    assert await stream_count(js, topology.INTAKE) == await stream_count(js, topology.LEDGER) == n_orgs + EXPECTED_EVENTS
 
     # Each row's outcome, from the ledger.
     ledger = [s.decode(m.data, max_bytes=None) for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
@@ -142,6 +139,7 @@ async def test_import_reports_bad_rows_stores_outcomes_and_is_idempotent(js, pip
     third = await import_file(settings.nats_url, jsonl, source="longxiang-2021.csv", progress=False)
     assert third.imported == len(GOOD) and third.new == 0 and not third.problems
 
-    await asyncio.sleep(1.0)
+    await caught_up(settings, js)
+    assert await stream_count(js, topology.INTAKE) == n_orgs + EXPECTED_EVENTS, "the imports again added nothing to intake"
     assert await stream_count(js, topology.LEDGER) == n_orgs + EXPECTED_EVENTS
     assert await stream_count(js, topology.REJECTED) == 0

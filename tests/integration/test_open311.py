@@ -17,7 +17,7 @@ from civic.web import create_app
 from producers.gateway import Tokens, tokens_path
 from schemas import topology
 from tests.scenario import DISPATCHER, WORKER, at
-from tests.support import publish_all, stream_count, wait_for
+from tests.support import read_stream, publish_all, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
 ORGS = [("yn", "district", None), ("ta", "town", "yn"), ("c1", "community", "ta"), ("tb", "town", "yn")]
@@ -124,6 +124,20 @@ async def test_post_then_get_a_request_through_its_life(open311):
     xml = ET.fromstring((await client.get(f"/requests/{request_id}.xml")).content)
     assert xml.tag == "service_requests" and xml.find("request/service_request_id").text == request_id
     assert xml.find("request/status").text == "closed"
+
+
+async def test_an_address_string_is_sealed_with_the_reporter_never_public(open311):
+    """An address_string locates the resident (often their home): personal data, sealed like a name."""
+    client, key, js = open311
+    request_id = await created(client, key, lat="", long="", address_string="龙祥路 12号 Longxiang Rd 12")
+    got = await visible(client, request_id)
+    assert "Longxiang Rd 12" not in str(got) and "龙祥路" not in str(got)
+    intake = [m for m in await read_stream(js, topology.INTAKE, topology.INTAKE_SUBJECTS) if request_id.encode() in m.data]
+    raised = s.decode(intake[0].data)
+    assert raised.personal[0].address == "龙祥路 12号 Longxiang Rd 12; email li@example.cn"
+    assert "Longxiang" not in raised.description and "Longxiang" not in raised.title
+    ledger = [m for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS) if request_id.encode() in m.data]
+    assert b"Longxiang" not in ledger[0].data and b"example.cn" not in ledger[0].data
 
 
 async def test_get_requests_with_the_spec_parameters(open311):

@@ -11,21 +11,21 @@ from audit.verify import store_states, verify
 from adapters.eventstore import open_recorder
 from schemas import ledger as wire
 from schemas import topology
-from tests.support import T0, publish_all, read_stream, small_district, stream_count, wait_for
+from tests.support import T0, caught_up, publish_all, read_stream, small_district, stream_count
 
 pytestmark = pytest.mark.integration
 
 
-async def ledger_has(js, n: int):
-    async def enough():
-        return await stream_count(js, topology.LEDGER) >= n
-    await wait_for(enough)
+async def ledger_has(pipeline, js, n: int):  # type: ignore[no-untyped-def]
+    """At the barrier (everything intake holds processed, everything stored relayed), the ledger holds exactly n."""
+    await caught_up(pipeline.settings, js)
+    assert await stream_count(js, topology.LEDGER) == n
 
 
 async def test_accepted_events_come_out_ordered_and_chained(js, pipeline, settings):
     script = small_district(tickets=12)
     await publish_all(js, script.events)
-    await ledger_has(js, len(script.events))
+    await ledger_has(pipeline, js, len(script.events))
 
     msgs = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     assert [msgspec.json.decode(m.data)["event_id"] for m in msgs] == [e.event_id for e, _ in script.events]
@@ -50,7 +50,7 @@ async def test_accepted_events_come_out_ordered_and_chained(js, pipeline, settin
 async def test_ledger_stream_refuses_delete_and_purge(js, pipeline):
     script = small_district(tickets=1)
     await publish_all(js, script.events)
-    await ledger_has(js, len(script.events))
+    await ledger_has(pipeline, js, len(script.events))
     with pytest.raises(Exception, match="delete|purge|not allowed|denied|10052|10050"):
         await js.delete_msg(topology.LEDGER, 1)
     with pytest.raises(Exception):
@@ -92,11 +92,9 @@ async def test_bad_input_is_rejected_with_a_reason_and_the_pipeline_keeps_going(
     good = s.TicketRaised(event_id="after-bad", occurred_at=T0, source="t", actor=s.Actor(role="resident", id="r9"),
                           org_id="lx", ticket_id="GOOD", category="roads", title="lamp out")
     await js.publish(lx, s.encode(good), headers={"Nats-Msg-Id": good.event_id})
-    await ledger_has(js, len(script.events) + 1)
+    await ledger_has(pipeline, js, len(script.events) + 1)
 
-    async def all_rejected():
-        return await stream_count(js, topology.REJECTED) >= len(bad)
-    await wait_for(all_rejected)
+    assert await stream_count(js, topology.REJECTED) == len(bad), "each published before its batch was stored"
     rejections = await read_stream(js, topology.REJECTED, topology.REJECTED_SUBJECTS)
     assert [m.headers[topology.REASON_HEADER] for m in rejections] == [code for *_, code in bad]
     for m, (subject, data, code) in zip(rejections, bad):
@@ -112,13 +110,13 @@ async def test_bad_input_is_rejected_with_a_reason_and_the_pipeline_keeps_going(
 async def test_a_resent_event_is_a_silent_no_op_long_after_the_duplicate_window(js, pipeline):
     script = small_district(tickets=1)
     await publish_all(js, script.events)
-    await ledger_has(js, len(script.events))
+    await ledger_has(pipeline, js, len(script.events))
     # Published again without Nats-Msg-Id: JetStream cannot dedupe, the aggregates must.
     for event, subject in script.events[:5]:
         await js.publish(subject, s.encode(event))
     marker = s.TicketRaised(event_id="marker", occurred_at=T0, source="t", actor=s.Actor(role="resident", id="r9"),
                             org_id="lx", ticket_id="M", category="roads", title="marker")
     await js.publish("civic.intake.TicketRaised.yn.pm.lx", s.encode(marker))
-    await ledger_has(js, len(script.events) + 1)
+    await ledger_has(pipeline, js, len(script.events) + 1)
     assert await stream_count(js, topology.LEDGER) == len(script.events) + 1
     assert await stream_count(js, topology.REJECTED) == 0

@@ -17,7 +17,7 @@ import pytest
 
 from producers.sdk import Producer, SyncProducer
 from schemas import topology
-from tests.support import many_tickets, read_stream, small_district, stream_count, wait_for
+from tests.support import caught_up, many_tickets, read_stream, small_district, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +32,11 @@ async def ledger_reaches(js, n: int, timeout: float = 60) -> None:  # type: igno
     await wait_for(enough, timeout=timeout)
 
 
-async def assert_ledger_holds_exactly(js, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
-    await ledger_reaches(js, len(expected))
-    await asyncio.sleep(0.5)  # a duplicate would show up now
+async def assert_ledger_holds_exactly(js, settings, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """At the barrier (the ledger has processed all intake holds, the relay has published all the
+    store holds), intake and the ledger hold each expected event once, in order, and nothing else."""
+    await caught_up(settings, js, intake=len(expected))
+    assert ids_of(await read_stream(js, topology.INTAKE, topology.INTAKE_SUBJECTS)) == expected, "intake: each event once"
     assert ids_of(await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)) == expected
     assert await stream_count(js, topology.REJECTED) == 0
 
@@ -55,8 +57,8 @@ async def test_publish_many_survives_a_nats_restart_mid_batch(js, pipeline, nats
         if not restarted and acked[0] >= len(events) // 3:
             nats_server.kill()  # SIGKILL, with hundreds of publishes in flight
 
-            async def restart() -> None:
-                await asyncio.sleep(0.5)
+            async def restart() -> None:  # once the producer has seen the outage, not after a guessed time
+                await wait_for(lambda: _not(producer.connected), timeout=10, interval=0.01)
                 await asyncio.to_thread(nats_server.start)
             restarted.append(asyncio.create_task(restart()))
 
@@ -70,7 +72,7 @@ async def test_publish_many_survives_a_nats_restart_mid_batch(js, pipeline, nats
     assert [r.event_id for r in results] == [e.event_id for e in events]
     intake = ids_of(await read_stream(js, topology.INTAKE, topology.INTAKE_SUBJECTS))
     assert intake == [e.event_id for e in events], "intake holds each event once, in order"
-    await assert_ledger_holds_exactly(js, [e.event_id for e in events])
+    await assert_ledger_holds_exactly(js, settings, [e.event_id for e in events])
 
 
 async def test_events_spooled_while_nats_is_down_are_delivered_in_order_when_it_is_back(js, pipeline, nats_server, settings, tmp_path):
@@ -94,7 +96,7 @@ async def test_events_spooled_while_nats_is_down_are_delivered_in_order_when_it_
     finally:
         await producer.close()
     assert (tmp_path / "intake.spool").stat().st_size == 0, "an acked spool is compacted"
-    await assert_ledger_holds_exactly(js, [e.event_id for e in events])
+    await assert_ledger_holds_exactly(js, settings, [e.event_id for e in events])
 
 
 async def _not(value: bool) -> bool:
@@ -121,7 +123,7 @@ async def test_a_producer_started_while_nats_is_down_spools_and_routes_once_it_i
         assert producer.connected
     finally:
         await producer.close()
-    await assert_ledger_holds_exactly(js, [e.event_id for e in events])
+    await assert_ledger_holds_exactly(js, settings, [e.event_id for e in events])
 
 
 async def test_the_benchmark_reports_both_rates() -> None:
@@ -190,6 +192,6 @@ async def test_a_producer_killed_between_spooling_and_sending_loses_nothing_and_
     with SyncProducer(settings.nats_url, spool_path=spool) as producer:
         assert producer.flush(timeout=30)
         assert producer.spooled == 0
-    await assert_ledger_holds_exactly(js, [e.event_id for e in events])
+    await assert_ledger_holds_exactly(js, settings, [e.event_id for e in events])
     stored = ids_of(await read_stream(js, topology.INTAKE, topology.INTAKE_SUBJECTS))
     assert stored == [e.event_id for e in events], "intake too: nothing stored twice"

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from schemas import topology
-from tests.support import read_stream, stream_count, wait_for
+from tests.support import caught_up, read_stream, stream_count
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -31,9 +31,8 @@ async def test_the_four_orders_example_runs_and_the_ledger_accepts_every_event(j
     lines = done.stdout.splitlines()
     assert len(lines) == 12 and all(line.startswith("accepted ") for line in lines), done.stdout
 
-    async def all_in():
-        return await stream_count(js, topology.LEDGER) >= 12
-    await wait_for(all_in)
+    await caught_up(settings, js, intake=12)
+    assert await stream_count(js, topology.INTAKE) == await stream_count(js, topology.LEDGER) == 12
     ledger = [msgspec.json.decode(m.data) for m in await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
     assert [e["type"] for e in ledger][-7:] == ["TicketRaised", "TicketDispatched", "TicketAccepted", "TicketProgressNoted",
                                                 "TicketResolved", "TicketRated", "TicketClosed"]

@@ -10,35 +10,14 @@ import pytest
 
 import schemas as s
 from projections.dashboard import NAME
-from projections.queries import DashboardQueries
 from projections.rebuild import rebuild
 from projections.store import Versions
 from schemas import topology
 from tests.conftest import RoleProcess
 from tests.scenario import scenario
-from tests.support import many_tickets, publish_all, read_model_answers, stream_count, wait_for
+from tests.support import caught_up, many_tickets, publish_all, read_model_answers, until
 
 pytestmark = pytest.mark.integration
-
-
-async def caught_up(versions: Versions, js, events: int, version: int | None = None) -> int:  # type: ignore[no-untyped-def]
-    """Wait until the ledger holds `events` and the read model (current, or `version`) has them all."""
-    async def relayed():
-        return await stream_count(js, topology.LEDGER) >= events
-    await wait_for(relayed, timeout=60)
-    end = await stream_count(js, topology.LEDGER)
-
-    async def done():
-        v = version or versions.current()
-        if v is None:
-            return False
-        db = versions.open(v, readonly=True)
-        try:
-            return DashboardQueries(db).position() >= end
-        finally:
-            db.close()
-    await wait_for(done, timeout=60)
-    return end
 
 
 async def test_rebuild_beside_the_live_version_then_switch(full_pipeline):
@@ -47,7 +26,7 @@ async def test_rebuild_beside_the_live_version_then_switch(full_pipeline):
     versions = Versions(NAME, settings.data_dir, settings.database_url)
     events = scenario()
     await publish_all(js, events)
-    await caught_up(versions, js, len(events))
+    await caught_up(settings, js, intake=len(events), projector=True)
     live = versions.current()
     before = read_model_answers(versions.open(live, readonly=True))
 
@@ -62,7 +41,8 @@ async def test_rebuild_beside_the_live_version_then_switch(full_pipeline):
     extra = s.TicketRaised(event_id="after-switch", occurred_at=events[-1][0].occurred_at, source="t",
                            actor=s.Actor(role="resident", id="r"), org_id="c1", ticket_id="T100", category="parking", title="new")
     await publish_all(js, [(extra, topology.intake_subject(extra, ("yn", "ta", "c1")))])
-    await caught_up(versions, js, len(events) + 1, done.version)  # the projector moved over to the new version
+    moved = await caught_up(settings, js, intake=len(events) + 1, projector=True, version=done.version)
+    assert moved.projected == len(events) + 1  # the projector moved over to the new version
 
 
 @pytest.mark.slow
@@ -72,15 +52,17 @@ async def test_a_projector_killed_mid_stream_ends_equal_to_a_fresh_rebuild(tmp_p
     role_processes.extend(roles.values())
     script = many_tickets(400)
     publisher = asyncio.create_task(publish_all(js, iter(script.events)))
-    rng, kills = random.Random(7), 0
-    while not publisher.done() or kills < 4:
-        await asyncio.sleep(rng.uniform(0.1, 0.4))
+    # Killed when its stored position reaches each of these (restarted at once), not at moments.
+    rng, total = random.Random(7), len(script.events)
+    targets = sorted(rng.randint(total // 20, total * 9 // 10) for _ in range(4))
+    for target in targets:
+        await until(settings, js, lambda p: p.projected >= target, f"the projector to reach {target}",
+                    projector=True, timeout=90, interval=0.005)
         roles["projector"].kill()
-        kills += 1
         roles["projector"].start()
     await publisher
     versions = Versions(NAME, settings.data_dir)
-    await caught_up(versions, js, len(script.events))
+    await caught_up(settings, js, intake=total, projector=True, timeout=90)
     for role in roles.values():
         role.stop()
     live = read_model_answers(versions.open(versions.current(), readonly=True))

@@ -16,7 +16,7 @@ from producers.feed import feed
 from producers.sdk import Producer
 from producers.simulator import Plan, simulate
 from schemas import topology
-from tests.support import read_stream, stream_count, wait_for
+from tests.support import caught_up, read_stream, stream_count
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -30,10 +30,8 @@ async def test_every_simulated_event_is_accepted_by_the_pipeline(js, pipeline, s
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(expected)} events" in done.stdout and f"{len(expected)} new" in done.stdout
 
-    async def all_in_ledger():
-        return await stream_count(js, topology.LEDGER) >= len(expected)
-    await wait_for(all_in_ledger, timeout=60)
-    await asyncio.sleep(0.5)
+    await caught_up(settings, js, intake=len(expected))
+    assert await stream_count(js, topology.INTAKE) == len(expected)
     assert await stream_count(js, topology.REJECTED) == 0
     ledger = await read_stream(js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     assert [msgspec.json.decode(m.data)["event_id"] for m in ledger] == expected

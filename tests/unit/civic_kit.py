@@ -26,9 +26,10 @@ DEFAULT_ROLE = {
     "TicketRaised": "resident", "TicketDispatched": "dispatcher", "TicketAccepted": "grid_worker",
     "TicketReturned": "grid_worker", "TicketProgressNoted": "grid_worker", "TicketResolved": "grid_worker",
     "TicketRated": "resident", "TicketReopened": "resident", "TicketClosed": "dispatcher",
-    "TicketVoided": "dispatcher", "TicketRecategorised": "dispatcher",
+    "TicketVoided": "dispatcher", "TicketRecategorised": "dispatcher", "TicketTransferred": "dispatcher",
     "DisputeRegistered": "mediator", "MediationSessionHeld": "mediator", "DisputeConcluded": "mediator",
     "TopicProposed": "council", "MeetingHeld": "council", "TopicDecided": "council", "TopicImplemented": "council",
+    "PersonalDataErased": "system",
 }
 
 PARTIES = (s.DisputeParty(resident_id="r1", role="applicant"), s.DisputeParty(resident_id="r2", role="respondent"))
@@ -51,6 +52,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "TicketClosed": dict(ticket_id="T1"),
     "TicketVoided": dict(ticket_id="T1", duplicate_of="T9"),
     "TicketRecategorised": dict(ticket_id="T1", category="road_safety"),
+    "TicketTransferred": dict(ticket_id="T1", from_org_id="c1", to_org_id="c2", reason="the gate is on c2's side of the road"),
     "DisputeRegistered": dict(dispute_id="D1", category="boundary", risk_grade="yellow",
                               summary="a fence over the line", parties=PARTIES),
     "MediationSessionHeld": dict(dispute_id="D1"),
@@ -59,6 +61,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "MeetingHeld": dict(topic_id="P1", attendees=23),
     "TopicDecided": dict(topic_id="P1", decision="install six lights"),
     "TopicImplemented": dict(topic_id="P1", report="lights installed"),
+    "PersonalDataErased": dict(erasure_id="E1", resident_id="r1", reason="the resident asked"),
 }
 
 

@@ -22,7 +22,7 @@ from schemas.rejected import REASONS
 def test_every_event_type_is_in_one_family() -> None:
     assert set(FAMILY_OF_TYPE) == set(EVENTS_BY_TYPE)
     assert sum(len(m.types) for m in FAMILIES.values()) == len(EVENT_TYPES)
-    assert list(FAMILIES) == ["org", "ticket", "dispute", "topic"]
+    assert list(FAMILIES) == ["org", "ticket", "dispute", "topic", "erasure"]
 
 
 def test_the_declared_families() -> None:
@@ -31,10 +31,11 @@ def test_the_declared_families() -> None:
     assert got == {
         "org": ("org_id", s.OrgUnitRegistered), "ticket": ("ticket_id", s.TicketRaised),
         "dispute": ("dispute_id", s.DisputeRegistered), "topic": ("topic_id", s.TopicProposed),
+        "erasure": ("erasure_id", s.PersonalDataErased),
     }
-    assert CREATING_TYPES == {"OrgUnitRegistered", "TicketRaised", "DisputeRegistered", "TopicProposed"}
-    assert ID_FIELDS == ("org_id", "ticket_id", "dispute_id", "topic_id")
-    assert ENTITY_ID_FIELDS == ("ticket_id", "dispute_id", "topic_id")
+    assert CREATING_TYPES == {"OrgUnitRegistered", "TicketRaised", "DisputeRegistered", "TopicProposed", "PersonalDataErased"}
+    assert ID_FIELDS == ("org_id", "ticket_id", "dispute_id", "topic_id", "erasure_id")
+    assert ENTITY_ID_FIELDS == ("ticket_id", "dispute_id", "topic_id", "erasure_id")
 
 
 @pytest.mark.parametrize("cls", EVENT_TYPES, ids=lambda c: c.__name__)
@@ -64,7 +65,7 @@ def test_aggregates_cover_the_families() -> None:
 
 def test_envelope_is_the_base_fields_and_the_entity_ids() -> None:
     assert ENVELOPE == {"type", "event_id", "occurred_at", "source", "actor", "org_id", "schema_version", "personal",
-                        "sealed", "org_path", "ticket_id", "dispute_id", "topic_id"}
+                        "sealed", "org_path", "ticket_id", "dispute_id", "topic_id", "erasure_id"}
 
 
 def test_entity_of() -> None:
@@ -81,7 +82,7 @@ def test_parent_fields_and_the_relay_reads_them() -> None:
 
 
 def test_trail_knows_every_entity_family() -> None:
-    assert trail.ID_FIELD == {"ticket": "ticket_id", "dispute": "dispute_id", "topic": "topic_id"}
+    assert trail.ID_FIELD == {"ticket": "ticket_id", "dispute": "dispute_id", "topic": "topic_id", "erasure": "erasure_id"}
     assert set(trail.STAGES) | {"ticket"} == set(trail.ID_FIELD)
     ids = trail._ids(b'{"type": "MeetingHeld", "topic_id": "P1", "attendees": 3}')
     assert (ids.topic_id, ids.ticket_id) == ("P1", None)
@@ -131,4 +132,24 @@ def test_org_refs_name_fields_of_the_type(cls: type[Event]) -> None:
 
 
 def test_declared_org_refs() -> None:
-    assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {"TicketDispatched": ("to_unit",)}
+    assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {"TicketDispatched": ("to_unit",),
+                                                                              "TicketTransferred": ("to_org_id",)}
+
+
+def test_declared_refusals_are_listed_reasons() -> None:
+    """An event type's own reason codes (`refusals`) reach REASONS, the README and the export from
+    the class alone; the declared order keeps the codes of today's ledger where they were."""
+    declared = [r for cls in EVENT_TYPES for r in cls.refusals]
+    assert {"bad_deadline", "no_assignee", "bad_duplicate"} <= {r.code for r in declared}
+    for r in declared:
+        assert REASONS[r.code] == r
+    codes = list(REASONS)
+    assert codes[codes.index("already_rated"):codes.index("already_rated") + 4] == [
+        "already_rated", "bad_deadline", "no_assignee", "bad_duplicate"]
+
+
+def test_a_reason_code_declared_twice_is_an_error() -> None:
+    from schemas import rejected
+
+    with pytest.raises(ValueError, match="twice"):
+        rejected._reasons(("poison", "a", False), ("poison", "b", False))

@@ -181,21 +181,25 @@ def test_aggregate_and_fold_agree_on_random_walks(tree: Desk, tmp_path: Path) ->
             (rule,) = rng.choices(choices, [WEIGHT.get(tag(r.event), 1.0) for r in choices])
             name = tag(rule.event)
             extra = rng.choice(WALK_FACTS.get(name, [{}]))
-            outcome = tree.send(tree.ev(name, ticket_id=tid, **extra))
+            if name == "TicketTransferred":  # from where it stands to another community
+                here = tree.get("ticket", tid).org_id
+                extra = dict(from_org_id=here, to_org_id=rng.choice([u for u in ("c1", "c2", "g1") if u != here]))
+            outcome = tree.send(tree.ev(name, ticket_id=tid, org=tree.get("ticket", tid).org_id, **extra))
             if outcome.accepted:
                 stage = tree.get("ticket", tid).stage
                 taken.add((name, extra.get("satisfaction", "")))
     db = SQLiteDatabase(tmp_path / "dashboard.sqlite")
     create_schema(db)
     DashboardProjection(db).apply(list(enumerate(tree.stored_events(), 1)))
-    folded = dict(((t, (st, rnd)) for t, st, rnd in db.query("SELECT ticket_id, stage, round FROM tickets")))
+    folded = {t: (st, rnd, org, path) for t, st, rnd, org, path in db.query("SELECT ticket_id, stage, round, org_id, path FROM tickets")}
     for tid in tickets:
         aggregate = tree.get("ticket", tid)
-        assert folded[tid] == (aggregate.stage, aggregate.round), tid
+        assert folded[tid] == (aggregate.stage, aggregate.round, aggregate.org_id, ".".join(tree.path(aggregate.org_id)) + "."), tid
     # The walks took every rule and both ways of a rating.
     assert {name for name, _ in taken} == {tag(r.event) for r in LIFECYCLE[1:]}
     assert {("TicketRated", "dissatisfied"), ("TicketRated", "satisfied")} <= taken
-    assert max(rnd for _, rnd in folded.values()) > 2
+    assert max(rnd for _, rnd, _, _ in folded.values()) > 2
+    assert {org for _, _, org, _ in folded.values()} == {"c1", "c2", "g1"}  # transfers took tickets everywhere
 
 
 def _js_keys(text: str, name: str) -> list[set[str]]:

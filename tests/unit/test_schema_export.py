@@ -39,6 +39,7 @@ FACTS: dict[str, dict[str, Any]] = {
     "TicketClosed": {"ticket_id": "t-1"},
     "TicketVoided": {"ticket_id": "t-2", "duplicate_of": "t-1"},
     "TicketRecategorised": {"ticket_id": "t-1", "category": "traffic"},
+    "TicketTransferred": {"ticket_id": "t-1", "from_org_id": "g-3", "to_org_id": "g-4", "reason": "物业管辖 the property company's area"},
     "DisputeRegistered": {"dispute_id": "d-1", "category": "neighbours", "risk_grade": "yellow", "summary": "Noise",
                           "parties": (DisputeParty(resident_id="r-1", role="applicant"),
                                       DisputeParty(resident_id="r-2", role="respondent"))},
@@ -48,6 +49,7 @@ FACTS: dict[str, dict[str, Any]] = {
     "MeetingHeld": {"topic_id": "p-1", "attendees": 12},
     "TopicDecided": {"topic_id": "p-1", "decision": "Build it", "votes": Votes(in_favour=9, against=2, abstained=1)},
     "TopicImplemented": {"topic_id": "p-1", "report": "Built"},
+    "PersonalDataErased": {"erasure_id": "e-1", "resident_id": "r-1", "reason": "Asked by the resident"},
 }
 
 

@@ -59,8 +59,10 @@ def test_the_contract_has_exactly_these_event_types() -> None:
         "OrgUnitRegistered", "OrgUnitRenamed", "OrgUnitMoved", "GridWorkerAssigned",
         "TicketRaised", "TicketDispatched", "TicketAccepted", "TicketReturned", "TicketProgressNoted",
         "TicketResolved", "TicketRated", "TicketReopened", "TicketClosed", "TicketVoided", "TicketRecategorised",
+        "TicketTransferred",
         "DisputeRegistered", "MediationSessionHeld", "DisputeConcluded",
         "TopicProposed", "MeetingHeld", "TopicDecided", "TopicImplemented",
+        "PersonalDataErased",
     ])
     assert len(s.EVENT_TYPES) == len(ALL_TAGS)
 

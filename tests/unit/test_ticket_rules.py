@@ -22,12 +22,14 @@ ALLOWED_FROM = {
     "TicketClosed": {"resolved", "rated"},
     "TicketVoided": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
     "TicketRecategorised": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
+    "TicketTransferred": {"raised", "returned", "reopened"},  # only while it awaits dispatch
 }
 # The stage each accepted event leads to (None: unchanged).
 LEADS_TO = {
     "TicketDispatched": "dispatched", "TicketAccepted": "accepted", "TicketReturned": "returned",
     "TicketProgressNoted": None, "TicketResolved": "resolved", "TicketRated": "rated",
     "TicketReopened": "reopened", "TicketClosed": "closed", "TicketVoided": "voided", "TicketRecategorised": None,
+    "TicketTransferred": None,
 }
 
 
@@ -238,6 +240,75 @@ def test_recategorise(tree: Desk) -> None:
     assert tree.get("ticket", "T1").category == "noise"
 
 
+# -- transfers (转办) ---------------------------------------------------------------------------
+
+
+def test_transfer_hands_the_ticket_to_another_unit(tree: Desk) -> None:
+    tree.raise_ticket()
+    tree.ok(tree.ev("TicketTransferred", to_org_id="c2"))
+    t = tree.get("ticket", "T1")
+    assert (t.org_id, t.stage, t.round) == ("c2", "raised", 1)
+    # Its next events are recorded at the new unit; dispatch there goes on as usual.
+    tree.ok(tree.ev("TicketDispatched", org="c2", to_unit="c2"), tree.ev("TicketAccepted", org="c2"))
+    stored = tree.stored_events()[-3:]
+    assert stored[0].type == "TicketTransferred" and stored[0].org_path == ("d1", "t1", "c1")
+    assert (stored[0].from_org_id, stored[0].to_org_id) == ("c1", "c2")  # type: ignore[attr-defined]
+
+
+def test_transfer_after_a_return_and_on_again(tree: Desk) -> None:
+    tree.drive_ticket("returned")
+    tree.ok(tree.ev("TicketTransferred", to_org_id="g1"))
+    tree.ok(tree.ev("TicketTransferred", org="g1", from_org_id="g1", to_org_id="e1"))  # across the tree, to a park's firm
+    t = tree.get("ticket", "T1")
+    assert (t.org_id, t.stage) == ("e1", "returned")
+    tree.ok(tree.ev("TicketTransferred", org="e1", from_org_id="e1", to_org_id="c1"))  # and back where it began
+    assert tree.get("ticket", "T1").org_id == "c1"
+
+
+def test_transfer_to_an_unknown_unit(tree: Desk) -> None:
+    tree.raise_ticket()
+    tree.refused(tree.ev("TicketTransferred", to_org_id="c9"), "unknown_org")
+    assert tree.get("ticket", "T1").org_id == "c1"
+
+
+def test_transfer_to_the_unit_it_is_at(tree: Desk) -> None:
+    tree.raise_ticket()
+    r = tree.refused(tree.ev("TicketTransferred", to_org_id="c1"), "bad_transfer")
+    assert "already at c1" in r.detail
+
+
+def test_transfer_from_a_unit_it_is_not_at(tree: Desk) -> None:
+    """A second transfer written from stale knowledge (it already left c1) is refused, not applied twice."""
+    tree.raise_ticket()
+    tree.ok(tree.ev("TicketTransferred", to_org_id="c2"))
+    r = tree.refused(tree.ev("TicketTransferred", to_org_id="g1"), "bad_transfer")
+    assert "stands at c2, not c1" in r.detail
+    assert tree.get("ticket", "T1").org_id == "c2"
+
+
+def test_transfer_once_dispatched_is_wrong_stage(tree: Desk) -> None:
+    """Someone holds it: the receiving unit returns it first, then dispatch transfers it."""
+    tree.drive_ticket("dispatched")
+    tree.refused(tree.ev("TicketTransferred"), "wrong_stage")
+    tree.ok(tree.ev("TicketReturned", reason="not our area"))
+    tree.ok(tree.ev("TicketTransferred"))
+
+
+def test_transfer_to_a_unit_registered_in_the_same_batch(tree: Desk) -> None:
+    tree.raise_ticket()
+    tree.ok(tree.ev("OrgUnitRegistered", org="c3", kind="community", name="Nanhu", parent_id="t2"),
+            tree.ev("TicketTransferred", to_org_id="c3"))
+    assert tree.get("ticket", "T1").org_id == "c3"
+
+
+def test_a_resent_transfer_is_a_silent_duplicate(tree: Desk) -> None:
+    tree.raise_ticket()
+    e = tree.ev("TicketTransferred")
+    tree.ok(e)
+    outcome = tree.send(e)
+    assert (outcome.accepted, outcome.duplicates, outcome.rejections) == (0, 1, [])
+
+
 # -- roles -------------------------------------------------------------------------------------
 
 # (event, the stage where it is otherwise allowed, a role that may not record it, a role that may)
@@ -258,6 +329,9 @@ ROLE_CASES = [
     ("TicketClosed", "rated", "resident", "system"),
     ("TicketVoided", "raised", "grid_worker", "system"),
     ("TicketRecategorised", "raised", "unit", "dispatcher"),
+    ("TicketTransferred", "raised", "grid_worker", "system"),
+    ("TicketTransferred", "returned", "unit", "dispatcher"),  # the unit returns it; dispatch transfers it
+    ("TicketTransferred", "reopened", "resident", "dispatcher"),
 ]
 
 
