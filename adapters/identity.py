@@ -1,24 +1,29 @@
-"""Which streams a data folder belongs to: CIVIC_LEDGER's creation time and the hash of its first
-event, recorded in DIR/streams.json by the roles (which `civic up` points at its own server),
-checked by every command that connects through the folder.
+"""Which server a data folder belongs to. The roles give each instance an id, kept in the folder
+(DIR/streams.json, with CIVIC_LEDGER's creation time and first hash for the operator to read) and
+on the server (the CIVIC_INSTANCE bucket); every command that connects through the folder checks
+that the server it reached carries the folder's id.
 
 Why: DIR/nats.url outlives its server. Once another instance owns that port, a command following
-the stale file would publish into, or audit, someone else's ledger. In a cluster the server
-reached varies, but the stream (its creation, its first event) is the same one.
+the stale file would publish into, or audit, someone else's ledger. The id lives in a bucket of its
+own rather than in CIVIC_LEDGER's creation time: a ledger stream deleted and re-created is the
+relay's alarm (adapters/alarm.py) and `verify`'s fault, not "another server". A server without an
+id (wiped) is not refused: verify then says what is missing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from pathlib import Path
 
 import nats
 from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig
 from nats.js.errors import NotFoundError
 
 from config import Settings
-from schemas.topology import HASH_HEADER, LEDGER
+from schemas.topology import HASH_HEADER, INSTANCE, INSTANCE_KEY, LEDGER
 
 log = logging.getLogger("civic")
 
@@ -31,76 +36,81 @@ class WrongStreams(Exception):
     """The server reached holds another instance's streams."""
 
 
-async def identity_of(js: JetStreamContext) -> dict[str, str | None] | None:
-    """CIVIC_LEDGER's creation time and first hash, None when the stream does not exist."""
+def recorded(settings: Settings) -> dict:
+    try:
+        return json.loads(settings.streams_identity_path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+async def server_id(js: JetStreamContext) -> str | None:
+    try:
+        entry = await (await js.key_value(INSTANCE)).get(INSTANCE_KEY)
+        return (entry.value or b"").decode() or None
+    except Exception:  # no bucket, no key: a server that never served a civic instance (or was wiped)
+        return None
+
+
+async def _ledger_facts(js: JetStreamContext) -> dict:
+    """CIVIC_LEDGER's creation time and first hash: for the operator reading DIR/streams.json."""
     try:
         info = await js.stream_info(LEDGER)
     except NotFoundError:
-        return None
-    first_hash = None
+        return {}
+    facts = {"ledger_created": str(info.created)}
     if info.state.messages:
         try:
             msg = await js.get_msg(LEDGER, seq=info.state.first_seq)
-            first_hash = (msg.headers or {}).get(HASH_HEADER)
+            facts["ledger_first_hash"] = (msg.headers or {}).get(HASH_HEADER)
         except Exception:
-            first_hash = None
-    return {"stream": LEDGER, "created": str(info.created), "first_hash": first_hash}
-
-
-def _recorded(path: Path) -> dict[str, str | None] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _differs(recorded: dict[str, str | None], seen: dict[str, str | None]) -> str | None:
-    if recorded.get("created") != seen.get("created"):
-        return f"created {seen.get('created')}, this folder's was created {recorded.get('created')}"
-    if recorded.get("first_hash") and seen.get("first_hash") and recorded["first_hash"] != seen["first_hash"]:
-        return f"its first event's hash is {seen['first_hash'][:16]}…, this folder's is {recorded['first_hash'][:16]}…"
-    return None
+            pass
+    return facts
 
 
 async def remember(js: JetStreamContext, settings: Settings) -> None:
-    """A role's part: record the identity when the folder has none yet (or lacks the first hash)."""
-    seen = await identity_of(js)
-    if seen is None:
+    """A role's part, at connect: the folder and the server carry the same instance id. The folder's
+    id wins when the server has none; a folder without one adopts the server's (or a new one)."""
+    mine, theirs = recorded(settings).get("instance"), await server_id(js)
+    if mine and theirs and mine != theirs:
+        log.error("this server's streams belong to instance %s, not to this folder's %s (%s)", theirs, mine,
+                  settings.streams_identity_path)
         return
-    path = settings.streams_identity_path
-    recorded = _recorded(path)
-    if recorded is not None:
-        why = _differs(recorded, seen)
-        if why:
-            log.error("CIVIC_LEDGER on this server is not the one %s records (%s)", path, why)
-            return
-        if recorded.get("first_hash") or not seen.get("first_hash"):
-            return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(seen) + "\n")
-    except OSError as e:
-        log.warning("stream identity not recorded in %s (%s)", path, e)
+    instance = mine or theirs or uuid.uuid4().hex
+    if theirs is None:
+        try:
+            try:
+                kv = await js.key_value(INSTANCE)
+            except NotFoundError:
+                kv = await js.create_key_value(KeyValueConfig(bucket=INSTANCE, history=1, replicas=settings.stream_replicas))
+            await kv.create(INSTANCE_KEY, instance.encode())  # only if absent: two roles racing agree
+        except Exception as e:
+            log.debug("instance id not stored on the server (%s)", e)
+        instance = await server_id(js) or instance
+    record = {"instance": instance, **await _ledger_facts(js)}
+    if record != recorded(settings):
+        try:
+            settings.streams_identity_path.parent.mkdir(parents=True, exist_ok=True)
+            settings.streams_identity_path.write_text(json.dumps(record) + "\n")
+        except OSError as e:
+            log.warning("stream identity not recorded in %s (%s)", settings.streams_identity_path, e)
 
 
 async def check(js: JetStreamContext, settings: Settings, url: str) -> None:
-    """A command's part: refuse a server whose CIVIC_LEDGER is not the one the folder records."""
-    recorded = _recorded(settings.streams_identity_path)
-    if recorded is None:
-        return
-    seen = await identity_of(js)
-    why = "it has no CIVIC_LEDGER" if seen is None else _differs(recorded, seen)
-    if why:
+    """A command's part: refuse a server that carries another instance's id."""
+    mine = recorded(settings).get("instance")
+    theirs = await server_id(js) if mine else None
+    if mine and theirs and mine != theirs:
         source = "CIVIC_NATS_URL" if settings.nats_url else str(settings.nats_url_file)
         raise WrongStreams(
-            f"{url} (from {source}) serves another instance's streams: {why}. "
-            f"The address is stale: start `civic up --data {settings.data_dir}`, or set CIVIC_NATS_URL to this folder's server."
+            f"{url} (from {source}) serves another instance's streams (instance {theirs[:12]}, this folder's is "
+            f"{mine[:12]}). The address is stale: start `civic up --data {settings.data_dir}`, or set CIVIC_NATS_URL "
+            f"to this folder's server."
         )
 
 
 async def check_url(settings: Settings) -> str:
-    """The folder's NATS URL once the server behind it proves to hold this folder's streams.
-    Raises WrongStreams, or a connection error when nothing answers."""
+    """The folder's NATS URL once the server behind it proves to be this folder's. Raises
+    WrongStreams, or a connection error when nothing answers."""
     url = settings.resolved_nats_url()
     # max_reconnect_attempts=1: with 0, nats-py 2.x retries a refused first connect forever.
     nc = await nats.connect(url.split(","), connect_timeout=2, max_reconnect_attempts=1, allow_reconnect=False,

@@ -50,6 +50,12 @@ ORG_DIRECTORY = "CIVIC_ORGS"
 build subjects (civic.intake.<type>.<org path>) without asking the ledger."""
 
 
+INSTANCE = "CIVIC_INSTANCE"
+"""KV bucket holding one key, INSTANCE_KEY: the id of the instance whose streams this server keeps
+(adapters/identity.py). Not a stream's own property: deleting and re-creating CIVIC_LEDGER (an alarm
+for the relay) leaves it, so a stale address is told apart from a damaged ledger."""
+INSTANCE_KEY = "id"
+
 STATUS = "CIVIC_STATUS"
 """KV bucket (in memory: it must work when the disk is full) where each writer publishes its
 progress and its last error under its own key; health reads it (schemas/status.py: the value)."""

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from consumers.ledger import store_error_code
+from adapters.alarm import Alarm
 from dashboards.health import DEGRADED, FAULTY, LIMITS, OK, RULES, Readings, judge
 from schemas.status import WriterStatus
 
@@ -41,6 +42,7 @@ def test_nothing_wrong_is_ok():
 
 
 CASES = {
+    "ledger_alarm": dict(ledger_alarm=Alarm("ledger_stream_emptied", "emptied", 7)),
     "nats_unreachable": dict(nats_connected=False, streams_present=False),
     "streams_missing": dict(streams_present=False),
     "jetstream_write_error": dict(jetstream="jetstream_write_error"),
@@ -64,8 +66,9 @@ def test_each_reading_fires_its_own_reason_with_its_severity():
     severity = {rule.code: rule.severity for rule in RULES}
     for code, changes in CASES.items():
         status, reasons = judge(healthy(**changes))
-        assert code in reasons, (code, reasons)
-        worst = FAULTY if any(severity[r] == FAULTY for r in reasons) else DEGRADED
+        shown = "ledger_stream_emptied" if code == "ledger_alarm" else code  # the alarm shows its own code
+        assert shown in reasons, (code, reasons)
+        worst = FAULTY if any(severity.get(r, FAULTY) == FAULTY for r in reasons) else DEGRADED
         assert status == worst, (code, status, reasons)
 
 
