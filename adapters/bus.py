@@ -13,7 +13,7 @@ from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageT
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
-from adapters import identity
+from adapters import identity as instance_identity
 from config import Settings
 from schemas.topology import CHECKPOINT_SUBJECT, CHECKPOINTS, INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS
 
@@ -80,7 +80,7 @@ async def connect_role(settings: Settings, identity: str | None = None) -> nats.
             nc = await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                                     connect_timeout=2, name=f"civic-{identity or 'role'}")
             await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
-            await identity.remember(nc.jetstream(), settings)
+            await instance_identity.remember(nc.jetstream(), settings)
             return nc
         except (OSError, TimeoutError, nats.errors.Error) as e:
             log.warning("NATS not reachable (%s); retrying in %.1fs", e or type(e).__name__, delay)

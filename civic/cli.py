@@ -387,7 +387,7 @@ def privacy_erase(
     from producers.privacy import NoRoot, request_erasure
 
     try:
-        result = _producing(request_erasure(Settings.from_env(data).resolved_nats_url(), resident, reason, org, actor))
+        result = _producing(request_erasure(_settings(data, must_answer=False).resolved_nats_url(), resident, reason, org, actor))
     except NoRoot as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
