@@ -23,20 +23,24 @@ DAY = 86_400.0
 
 def stream_configs(intake_max_age_days: float = 7.0, replicas: int = 1) -> list[StreamConfig]:
     clear_data_age = intake_max_age_days * DAY  # intake and rejections hold personal data in clear
-    common = dict(retention=RetentionPolicy.LIMITS, storage=StorageType.FILE, num_replicas=replicas)
+    limits, file = RetentionPolicy.LIMITS, StorageType.FILE  # common to all three
     return [
         StreamConfig(name=INTAKE, subjects=[INTAKE_SUBJECTS], max_age=clear_data_age,
-                     duplicate_window=600.0, discard=DiscardPolicy.OLD, **common),
+                     duplicate_window=600.0, discard=DiscardPolicy.OLD,
+                     retention=limits, storage=file, num_replicas=replicas),
         StreamConfig(name=REJECTED, subjects=[REJECTED_SUBJECTS], max_age=clear_data_age,
-                     duplicate_window=600.0, discard=DiscardPolicy.OLD, **common),
+                     duplicate_window=600.0, discard=DiscardPolicy.OLD,
+                     retention=limits, storage=file, num_replicas=replicas),
         # Append-only: no age limit, no deletes, no purges, no rollups. Sequence = ledger position.
         StreamConfig(name=LEDGER, subjects=[LEDGER_SUBJECTS], max_age=0, deny_delete=True, deny_purge=True,
-                     allow_rollup_hdrs=False, duplicate_window=120.0, discard=DiscardPolicy.NEW, **common),
+                     allow_rollup_hdrs=False, duplicate_window=120.0, discard=DiscardPolicy.NEW,
+                     retention=limits, storage=file, num_replicas=replicas),
     ]
 
 
 async def ensure_streams(js: JetStreamContext, intake_max_age_days: float = 7.0, replicas: int = 1) -> None:
     for config in stream_configs(intake_max_age_days, replicas):
+        assert config.name is not None  # every config above is named
         try:
             await js.stream_info(config.name)
         except NotFoundError:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, ProcessRecorder
+
 from eventsourcing.utils import Environment
 
 from config import Settings
@@ -46,7 +47,7 @@ def open_recorder(settings: Settings) -> ApplicationRecorder:
     return InfrastructureFactory.construct(env).application_recorder()
 
 
-def open_position_reader(settings: Settings):  # type: ignore[no-untyped-def]
+def open_position_reader(settings: Settings) -> ProcessRecorder:
     """The store's tracking table as well (ProcessRecorder.max_tracking_id): the ledger's stored
     intake position, for the eraser; it creates nothing."""
     env = Environment("ledger", event_store_env(settings, create_tables=False))

@@ -51,13 +51,13 @@ async def server_id(js: JetStreamContext) -> str | None:
         return None
 
 
-async def _ledger_facts(js: JetStreamContext) -> dict:
+async def _ledger_facts(js: JetStreamContext) -> dict[str, str | None]:
     """CIVIC_LEDGER's creation time and first hash: for the operator reading DIR/streams.json."""
     try:
         info = await js.stream_info(LEDGER)
     except NotFoundError:
         return {}
-    facts = {"ledger_created": str(info.created)}
+    facts: dict[str, str | None] = {"ledger_created": str(info.created)}
     if info.state.messages:
         try:
             msg = await js.get_msg(LEDGER, seq=info.state.first_seq)

@@ -11,6 +11,7 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.process import die_with_parent
@@ -34,7 +35,7 @@ class NatsServer:
     """One nats-server process storing JetStream data under `store`; port 0 picks a free one."""
 
     def __init__(self, store: Path, port: int = 0, host: str = "127.0.0.1", config: Path | None = None,
-                 name: str | None = None, cluster: str | None = None, cluster_port: int = 0, routes: list[str] = (),  # type: ignore[assignment]
+                 name: str | None = None, cluster: str | None = None, cluster_port: int = 0, routes: Sequence[str] = (),
                  monitor_port: int = 0, supervised: bool = False, pass_fds: tuple[int, ...] = ()):
         self.store, self.host, self.port, self.config = Path(store), host, port, config
         self.monitor_port = monitor_port

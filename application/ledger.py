@@ -14,9 +14,10 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, StoredEvent, Tracking
+from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, ProcessRecorder, StoredEvent, Tracking
 from eventsourcing.utils import get_topic
 
+from adapters.compat import reset_aggregate_cache
 from adapters.keys import KeyStore
 from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id
 from domain.deliberation import Deliberation
@@ -27,7 +28,7 @@ from domain.privacy import Erasure
 from domain.refusal import Refused, require
 from domain.ticket import Ticket
 from schemas import DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, PersonalDataErased, TicketRaised, TicketVoided, topology
-from schemas.base import Event
+from schemas.base import Event, tag_of
 from schemas.families import CREATING_TYPES, FAMILY_OF_TYPE
 from schemas.intake import DecodeFailure, decode, encode
 from schemas.topology import INTAKE  # also the tracking name: the position is the last intake sequence processed
@@ -103,11 +104,14 @@ class FactMapper(Mapper):
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         fact = decode(stored_event.state, max_bytes=None)
-        common = dict(originator_id=stored_event.originator_id, originator_version=stored_event.originator_version,
-                      timestamp=fact.occurred_at, fact=fact)
+        originator_id = stored_event.originator_id  # a UUID from every recorder of ours; as the library's
+        if isinstance(originator_id, str):  # own mapper does, a recorder that returns text is converted
+            originator_id = UUID(originator_id)
+        version = stored_event.originator_version
         if fact.type in CREATING_TYPES:
-            return Started(originator_topic=get_topic(AGGREGATE_OF_TYPE[fact.type]), **common)
-        return Recorded(**common)
+            return Started(originator_id=originator_id, originator_version=version, timestamp=fact.occurred_at,
+                           fact=fact, originator_topic=get_topic(AGGREGATE_OF_TYPE[fact.type]))
+        return Recorded(originator_id=originator_id, originator_version=version, timestamp=fact.occurred_at, fact=fact)
 
 
 A = TypeVar("A", bound=CivicAggregate)
@@ -169,6 +173,9 @@ class Ledger(Application):
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
 
+    recorder: ProcessRecorder
+    """What construct_recorder() makes: an application recorder that also tracks positions."""
+
     def __init__(self, env: dict[str, str] | None = None, keys: KeyStore | None = None):
         super().__init__(env)
         if keys is None:
@@ -178,11 +185,11 @@ class Ledger(Application):
     def construct_mapper(self) -> Mapper:
         return FactMapper()
 
-    def construct_recorder(self):  # type: ignore[no-untyped-def]
+    def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
 
     def position(self) -> int:
-        return self.recorder.max_tracking_id(INTAKE) or 0  # type: ignore[attr-defined]
+        return self.recorder.max_tracking_id(INTAKE) or 0
 
     def process(self, messages: list[Incoming]) -> Outcome:
         """Apply a batch in intake order and store it with its last sequence, atomically."""
@@ -206,7 +213,7 @@ class Ledger(Application):
         except BaseException:
             self.discard()
             raise
-        processing = ProcessingEvent(tracking=Tracking(INTAKE, max(m.sequence for m in todo)))
+        processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=Tracking(INTAKE, max(m.sequence for m in todo)))
         processing.events.extend(batch.events)  # not collect_events(): its runtime Protocol check costs ~20 µs an event
         processing.aggregates.update({a.id: a for a in batch.touched()})
         return Pending(outcome, processing)
@@ -215,7 +222,8 @@ class Ledger(Application):
         """Second half: the accepted events and the new position, in one transaction."""
         if pending.processing is None:
             return pending.outcome
-        erased = [e.fact.resident_id for e in pending.processing.events if isinstance(getattr(e, "fact", None), PersonalDataErased)]
+        erased = [fact.resident_id for e in pending.processing.events
+                  if isinstance(fact := getattr(e, "fact", None), PersonalDataErased)]
         try:
             self.keys.flush()  # erased residents' keys go first: a crash after it redelivers the erasure
             self._record(pending.processing)
@@ -224,27 +232,30 @@ class Ledger(Application):
             raise
         if erased:
             self.keys.forget_retired(erased)
-        pending.outcome.position = pending.processing.tracking.notification_id  # type: ignore[union-attr]
+        tracking = pending.processing.tracking
+        assert tracking is not None  # check() makes every ProcessingEvent with one
+        pending.outcome.position = tracking.notification_id
         return pending.outcome
 
     def reapply_erasures(self) -> int:
         """Destroy every key an erasure in the ledger names, if the key store holds it again (a
         restored backup): called at every start, before any batch. Returns how many were destroyed."""
         destroyed, start = 0, 1
-        while notes := self.recorder.select_notifications(start=start, limit=1000, topics=[PersonalDataErased.__struct_config__.tag]):
+        while notes := self.recorder.select_notifications(start=start, limit=1000, topics=[tag_of(PersonalDataErased)]):
             for note in notes:
                 fact = decode(note.state, max_bytes=None)
-                key = self.keys.get(fact.resident_id)  # type: ignore[attr-defined]
-                if key is not None and key_id(key) in fact.erased_keys:  # type: ignore[attr-defined]
-                    destroyed += self.keys.destroy(fact.resident_id)  # type: ignore[attr-defined]
+                assert isinstance(fact, PersonalDataErased)  # the topic selects these only
+                key = self.keys.get(fact.resident_id)
+                if key is not None and key_id(key) in fact.erased_keys:
+                    destroyed += self.keys.destroy(fact.resident_id)
+
             start = notes[-1].id + 1
         return destroyed
 
     def discard(self) -> None:
         """Forget a batch that will not be committed: cached aggregates may hold its changes."""
         self.keys.discard()
-        if self.repository.cache is not None:
-            self.repository.cache.__init__(maxsize=int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 10000))  # type: ignore[misc]
+        reset_aggregate_cache(self.repository)  # no public way to empty it: see adapters/compat.py
 
     def _process_one(self, message: Incoming, batch: Batch, outcome: Outcome) -> None:
         event: Event | None = None
@@ -287,18 +298,20 @@ class Ledger(Application):
             self._check_registration(event, path, batch)
         else:
             current = batch.org_path(event.org_id)
-            require(current is not None, "unknown_org", f"org unit {event.org_id} is not registered")
+            if current is None:
+                raise Refused("unknown_org", f"org unit {event.org_id} is not registered")
             # A resend keeps the subject it was first sent with: a duplicate even after a move.
             if target is not None and target.seen(event, macs):
                 return False
-            require(path == current, "subject_mismatch", f"{event.org_id} is at {'.'.join(current)}, not {'.'.join(path)}")  # type: ignore[arg-type]
+            require(path == current, "subject_mismatch", f"{event.org_id} is at {'.'.join(current)}, not {'.'.join(path)}")
             if event.creates:
                 require(event.actor.role in cls.creators, "role_not_allowed",
                         f"a {event.actor.role} may not record {event.type}")
                 require(target is None, family.exists_code, f"{event.type} for an existing {cls.family} {entity_id}")
             else:
-                require(target is not None, family.unknown_code, f"no {cls.family} {entity_id}")
-                self._decide(target, event, batch)  # type: ignore[arg-type]
+                if target is None:
+                    raise Refused(family.unknown_code, f"no {cls.family} {entity_id}")
+                self._decide(target, event, batch)
 
         if isinstance(event, PersonalDataErased):
             event = self._erase(event)
@@ -332,7 +345,9 @@ class Ledger(Application):
         parent = batch.get(OrgUnit, event.parent_id)
         require(parent is not None and parent.may_hold(event.kind), "bad_parent",
                 f"{event.parent_id} is unknown or may not hold a {event.kind}")
-        require(path == (*batch.org_path(event.parent_id), event.org_id), "subject_mismatch",  # type: ignore[misc]
+        parent_path = batch.org_path(event.parent_id)
+        assert parent_path is not None  # the parent is registered, so it has a path
+        require(path == (*parent_path, event.org_id), "subject_mismatch",
                 f"the subject path must be the parent's path followed by {event.org_id}")
 
     def _decide(self, target: CivicAggregate, event: Event, batch: Batch) -> None:
@@ -343,7 +358,7 @@ class Ledger(Application):
             else:
                 target.decide(event)
             return
-        target.decide(event)  # type: ignore[attr-defined]
+        target.decide(event)
         for ref in event.org_refs:  # e.g. the unit a dispatch names
             unit = getattr(event, ref)
             require(not unit or batch.get(OrgUnit, unit) is not None, "unknown_org", f"{ref} names unknown unit {unit}")

@@ -100,7 +100,8 @@ def store_faults(states: Iterable[tuple[int, bytes]], anchors: list[Anchor]) -> 
     """Whether the event store's own chain passes through each anchor: catches a store edited at or
     before a checkpointed position even when the stream that would show which event is gone."""
     due = sorted(anchors, key=lambda a: a.position)
-    faults, chain, position = [], wire.GENESIS, 0
+    faults: list[Fault] = []
+    chain, position = wire.GENESIS, 0
     if not due:
         return faults
     for _, state in states:
@@ -214,7 +215,8 @@ async def witness_checkpoints(url: str) -> list[Checkpoint]:
         info = await js.stream_info(topology.CHECKPOINTS)
         out = []
         for seq in range(info.state.first_seq or 1, info.state.last_seq + 1):
-            fields = json.loads((await js.get_msg(topology.CHECKPOINTS, seq=seq)).data)
+            fields = json.loads((await js.get_msg(topology.CHECKPOINTS, seq=seq)).data or b"")  # never empty
+
             out.append(Checkpoint(int(fields["position"]), str(fields["hash"]), str(fields["at"]),
                                   str(fields["public_key"]), str(fields["signature"])))
         return out

@@ -12,11 +12,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from datetime import date
+from typing import Any, Callable, Protocol
 
 from projections import KPI_VERSION
 from projections.dashboard import DashboardProjection, create_schema
-from projections.queries import DashboardQueries
+from projections.queries import Dashboard, DashboardQueries, Org
+
+
+class KpiQueries(Protocol):
+    """What audit asks of a version's queries (projections.queries.DashboardQueries for version 1)."""
+
+    def orgs(self) -> list[Org]: ...
+    def prefixes(self, org_id: str) -> list[str]: ...
+    def dashboard(self, org_id: str, start: date | None, end: date) -> Dashboard: ...
 
 KPI_DOC = Path(__file__).resolve().parents[1] / "docs" / "kpis.md"
 _VERSION_LINE = re.compile(r"KPI definitions version:\s*\**(\d+)\**")
@@ -28,7 +37,8 @@ class Definitions:
     create_schema: Callable[[Any], None]
     projection: Callable[..., Any]
     """(db, clock) -> an object with apply(batch of (position, event)) and position()."""
-    queries: Callable[..., Any]
+    queries: Callable[..., KpiQueries]
+
     """(db, clock, timezone) -> an object with dashboard(org_id, start, end), orgs(), ..."""
 
 

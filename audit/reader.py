@@ -8,7 +8,7 @@ consumer dropped while the reader is far behind and made anew after the last buf
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
@@ -33,7 +33,7 @@ async def last_position(js: JetStreamContext) -> int:
 
 
 async def read_batches(js: JetStreamContext, start: int = 1, stop: int | None = None, batch: int = 1000,
-                       idle: float = 10.0) -> AsyncIterator[list[Msg]]:
+                       idle: float = 10.0) -> AsyncGenerator[list[Msg], None]:
     """Ledger messages start..stop (default: the current end), in order, in batches of up to `batch`
     (projections.follow's ordered push reader: stop-and-go, nothing dropped, gaps re-read)."""
     end = stop if stop is not None else await last_position(js)

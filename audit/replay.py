@@ -23,13 +23,17 @@ from datetime import date, datetime, time as clock_time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from audit.kpi import Definitions, definitions as kpi_definitions
+from audit.kpi import Definitions, KpiQueries, definitions as kpi_definitions
 from audit.reader import last_position, read_batches
 from projections.facts import Clock
+from projections.queries import Dashboard
 from projections.store import SQLiteDatabase
 from schemas import DecodeFailure, decode
+from schemas.base import Event
+
 
 Progress = Callable[[int, int, float], None]
 """(position reached, ledger end, events/s so far)."""
@@ -84,13 +88,13 @@ class Replayed:
         """The dashboards' `to`: the as-of date (today without one) in the district's time zone."""
         return (self.as_of or datetime.now(timezone.utc)).astimezone(ZoneInfo(self.timezone)).date()
 
-    def queries(self):  # type: ignore[no-untyped-def]
+    def queries(self) -> KpiQueries:
         return self.definitions.queries(self.db, Clock(self.timezone), self.timezone)
 
     def roots(self) -> list[str]:
         return [o.org_id for o in self.queries().orgs() if o.parent_id is None]
 
-    def dashboard(self, org_id: str, start: date | None = None, end: date | None = None):  # type: ignore[no-untyped-def]
+    def dashboard(self, org_id: str, start: date | None = None, end: date | None = None) -> Dashboard:
         """The dashboard of org_id (and its children) over [start, end], by default the whole ledger
         up to the as-of day, as GET /api/orgs/{org_id}/dashboard answered then."""
         return self.queries().dashboard(org_id, start, end or self.day)
@@ -100,7 +104,7 @@ class Replayed:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _events(msgs) -> list:  # type: ignore[no-untyped-def]
+def _events(msgs: list[Msg]) -> list[tuple[int, Event]]:
     out = []
     for m in msgs:
         try:
@@ -154,7 +158,8 @@ async def replay(js: JetStreamContext, as_of: datetime | None = None, kpi_versio
     return result
 
 
-def _stored_by(msgs, as_of: datetime) -> list:  # type: ignore[no-untyped-def]
+def _stored_by(msgs: list[Msg], as_of: datetime) -> list[Msg]:
+
     for i, m in enumerate(msgs):
         if m.metadata.timestamp > as_of:
             return msgs[:i]

@@ -4,10 +4,11 @@ Each function returns the exit code: 0 good, 1 a fault or a refuted figure, 2 a 
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -20,6 +21,11 @@ from rich.table import Table
 
 from config import Settings
 from schemas import topology
+
+if TYPE_CHECKING:  # imported where they are used, to keep the CLI quick to start
+    from audit.replay import Replayed
+    from projections.queries import Dashboard, DisputeFigures, TicketFigures
+
 
 # Tables are wider than 80 columns: keep them whole when printed to a pipe or a file.
 out = Console(width=max(120, shutil.get_terminal_size().columns), soft_wrap=True)
@@ -36,7 +42,7 @@ async def ledger(settings: Settings) -> AsyncIterator:
 
 
 @contextmanager
-def progress_bar(label: str):  # type: ignore[no-untyped-def]
+def progress_bar(label: str) -> Iterator[Callable[..., None]]:
     """A bar with events/s; yields update(position, end[, rate])."""
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]:>9,.0f} events/s"),
                   TimeRemainingColumn(), console=err, transient=False) as bar:
@@ -48,7 +54,7 @@ def progress_bar(label: str):  # type: ignore[no-untyped-def]
         yield update
 
 
-async def replayed(settings: Settings, as_of: str | None, kpi_version: int | None):  # type: ignore[no-untyped-def]
+async def replayed(settings: Settings, as_of: str | None, kpi_version: int | None) -> Replayed:
     from audit.kpi import definitions
     from audit.replay import parse_instant, replay
 
@@ -98,13 +104,14 @@ def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.1f}%"
 
 
-def dashboard_table(board, title: str) -> Table:  # type: ignore[no-untyped-def]
+def dashboard_table(board: Dashboard, title: str) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("unit", "raised", "resolved", "closed", "open", "overdue", "response", "resolution", "satisfied",
                    "disputes", "mediated", "settled"):
         table.add_column(column, justify="left" if column == "unit" else "right")
 
-    def row(name: str, t, d) -> None:  # type: ignore[no-untyped-def]
+    def row(name: str, t: TicketFigures, d: DisputeFigures) -> None:
+
         table.add_row(name, str(t.raised), str(t.resolved), str(t.closed), str(t.open), str(t.overdue), _pct(t.response_rate),
                       _pct(t.resolution_rate), _pct(t.satisfaction_rate), str(d.registered), str(d.mediated), _pct(d.success_rate))
     row(f"[bold]{board.org.org_id}[/bold]", board.tickets, board.disputes)

@@ -8,7 +8,8 @@ from pathlib import Path
 import nats
 
 from audit.reader import LedgerMessage, last_position, read_ledger
-from audit.verify import Report, store_states, verify
+from audit.verify import Anchor, Fault, Report, store_states, verify
+
 from config import Settings
 from schemas import DecodeFailure, decode
 from schemas import topology

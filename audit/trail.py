@@ -102,12 +102,14 @@ async def trail(js: JetStreamContext, kind: str, entity_id: str, positions: list
         if n - 1 not in recorded:
             before = await js.get_msg(LEDGER, seq=n - 1)
             recorded[n - 1] = (before.headers or {}).get(topology.HASH_HEADER, "")
+        data = msg.data or b""  # never None for a ledger event; empty would fail both checks below
         try:
-            linked = wire.chain_hash(bytes.fromhex(recorded[n - 1]), n, msg.data).hex() == recorded[n]
+            linked = wire.chain_hash(bytes.fromhex(recorded[n - 1]), n, data).hex() == recorded[n]
         except ValueError:
             linked = False
         try:
-            event = decode(msg.data, max_bytes=None)
+            event = decode(data, max_bytes=None)
+
         except DecodeFailure as e:
             result.faults.append(f"position {n} does not decode ({e.code})")
             continue

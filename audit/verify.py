@@ -10,10 +10,13 @@ edited event on, in the store and the stream together, is caught too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from eventsourcing.persistence import ApplicationRecorder
+
 from schemas import DecodeFailure, decode
+
 from schemas import ledger as wire
 from schemas import topology
 from audit.reader import LedgerMessage
@@ -67,7 +70,7 @@ class Anchor:
 
 
 async def verify(messages: AsyncIterator[LedgerMessage], stored: Iterator[tuple[int, bytes]] | None = None,
-                 max_faults: int = 100, anchors: list[Anchor] = (), start: int = 1,  # type: ignore[assignment]
+                 max_faults: int = 100, anchors: Sequence[Anchor] = (), start: int = 1,
                  previous: bytes = wire.GENESIS) -> Report:
     """Check ledger messages in stream order from `start` (whose predecessor's hash is `previous`).
 
@@ -177,7 +180,7 @@ class _Aligned:
         return (self.current is not None) + sum(1 for _ in self.stored)
 
 
-def store_states(recorder, page: int = 5000) -> Iterator[tuple[int, bytes]]:  # type: ignore[no-untyped-def]
+def store_states(recorder: ApplicationRecorder, page: int = 5000) -> Iterator[tuple[int, bytes]]:
     """The event store's (notification id, stored bytes), in notification order."""
     start = 1
     while True:

@@ -10,12 +10,14 @@ import asyncio
 import sys
 
 import nats
+from nats.js import JetStreamContext
+
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 IN, OUT = "BENCH_IN", "BENCH_OUT"
 
 
-async def setup(js) -> None:  # type: ignore[no-untyped-def]
+async def setup(js: JetStreamContext) -> None:
     for name in (IN, OUT):
         try:
             await js.delete_stream(name)

@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import schemas as s
+from schemas.organisation import OrgKind
+from schemas.ticket import Satisfaction
 from schemas.topology import intake_subject
+
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2025, 1, 1, 8, tzinfo=CST)
@@ -17,9 +20,9 @@ SYSTEM = s.Actor(role="system", id="sys")
 CATEGORIES = ("parking", "environment", "roads_and_lights", "compound_management", "elderly_care", "civilised_city")
 
 
-def org_tree(units: int = 5000) -> list[tuple[str, str, str | None]]:
+def org_tree(units: int = 5000) -> list[tuple[str, OrgKind, str | None]]:
     """(org_id, kind, parent) for a district of towns, villages and communities, hamlets and grids."""
-    tree: list[tuple[str, str, str | None]] = [("d", "district", None)]
+    tree: list[tuple[str, OrgKind, str | None]] = [("d", "district", None)]
     towns = [f"t{i}" for i in range(20)]
     tree += [(t, "town", "d") for t in towns]
     villages = [f"{t}v{j}" for t in towns for j in range(12)]
@@ -27,7 +30,7 @@ def org_tree(units: int = 5000) -> list[tuple[str, str, str | None]]:
     leaves = 0
     while len(tree) < units:
         v = villages[leaves % len(villages)]
-        kind = "hamlet" if v.endswith(("1", "3", "5", "7", "9")) else "grid"
+        kind: OrgKind = "hamlet" if v.endswith(("1", "3", "5", "7", "9")) else "grid"
         tree.append((f"{v}{'h' if kind == 'hamlet' else 'g'}{leaves // len(villages)}", kind, v))
         leaves += 1
     return tree
@@ -53,8 +56,8 @@ def events(n: int, units: int = 5000, seed: int = 1) -> Iterator[tuple[str, byte
     while count < n:
         clock += timedelta(seconds=rng.randint(5, 60))
         org = rng.choice(leaves)
-        for e in lifecycle(f"T{ticket}", org, clock, rng):
-            yield intake_subject(e, paths[org]), s.encode(e)
+        for fact in lifecycle(f"T{ticket}", org, clock, rng):
+            yield intake_subject(fact, paths[org]), s.encode(fact)
             count += 1
             if count >= n:
                 return
@@ -83,7 +86,8 @@ def lifecycle(tid: str, org: str, t0: datetime, rng: random.Random) -> Iterator[
     if rng.random() < 0.05:
         return  # open, and soon overdue
     yield s.TicketResolved(**env(worker, rng.uniform(300, 4000)), ticket_id=tid, resolution="done")
-    satisfaction = rng.choices(("satisfied", "basically_satisfied", "dissatisfied"), (85, 12, 3))[0]
+    ratings: tuple[Satisfaction, ...] = ("satisfied", "basically_satisfied", "dissatisfied")
+    satisfaction = rng.choices(ratings, (85, 12, 3))[0]
     yield s.TicketRated(**env(resident, 4100), ticket_id=tid, contacted=True, resolved=satisfaction != "dissatisfied",
                         satisfaction=satisfaction)
     if satisfaction != "dissatisfied":

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import nats
+from nats.js import JetStreamContext
 
 from adapters.natsserver import NatsServer
 from adapters.bus import ensure_streams
@@ -26,11 +27,13 @@ from schemas.topology import INTAKE
 from producers.script import many_tickets
 from producers.sdk import Producer
 from schemas import encode
+from schemas.base import Event
+
 
 WINDOW = 1000
 
 
-async def _fresh_intake(js) -> None:  # type: ignore[no-untyped-def]
+async def _fresh_intake(js: JetStreamContext) -> None:
     await js.delete_stream(INTAKE)
     await ensure_streams(js)
 
@@ -53,7 +56,7 @@ async def raw_rate(url: str, messages: list[tuple[str, bytes, str]], window: int
     return len(messages) / elapsed
 
 
-async def sdk_rate(url: str, events: list, window: int = WINDOW) -> float:  # type: ignore[type-arg]
+async def sdk_rate(url: str, events: list[Event], window: int = WINDOW) -> float:
     nc = await nats.connect(url)
     js = nc.jetstream()
     await _fresh_intake(js)

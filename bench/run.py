@@ -19,11 +19,16 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import nats
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+
 from rich.console import Console
 from rich.table import Table
 
@@ -61,9 +66,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def publish(js, messages, window: int = 2000, rate: float | None = None, acked=None) -> None:  # type: ignore[no-untyped-def]
+async def publish(js: JetStreamContext, messages: Iterable[tuple[str, bytes]], window: int = 2000,
+                  rate: float | None = None, acked: list[tuple[int, float]] | None = None) -> None:
     """Acked publishes, `window` in flight (as fast as acks allow), or paced at `rate` per second."""
-    pending: list = []
+    pending: list[asyncio.Future[PubAck]] = []
+
+    def record(f: asyncio.Future[PubAck]) -> None:  # when the ack came, for acked
+        if acked is not None and not f.cancelled() and f.exception() is None:
+            acked.append((f.result().seq, time.perf_counter()))
+
     start = time.perf_counter()
     for i, (subject, data) in enumerate(messages):
         if rate:
@@ -72,7 +83,8 @@ async def publish(js, messages, window: int = 2000, rate: float | None = None, a
                 await asyncio.sleep(delay)
         future = await js.publish_async(subject, data)
         if acked is not None:
-            future.add_done_callback(lambda f: f.cancelled() or f.exception() or acked.append((f.result().seq, time.perf_counter())))
+            future.add_done_callback(record)
+
         pending.append(future)
         if len(pending) >= window:
             await asyncio.gather(*pending)
@@ -80,7 +92,7 @@ async def publish(js, messages, window: int = 2000, rate: float | None = None, a
     await asyncio.gather(*pending)
 
 
-async def until(predicate, timeout: float, interval: float = 0.01) -> float:  # type: ignore[no-untyped-def]
+async def until(predicate: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.01) -> float:
     deadline = time.perf_counter() + timeout
     while not await predicate():
         if time.perf_counter() > deadline:
@@ -89,7 +101,7 @@ async def until(predicate, timeout: float, interval: float = 0.01) -> float:  # 
     return time.perf_counter()
 
 
-def get_json(port: int, path: str) -> dict:  # type: ignore[type-arg]
+def get_json(port: int, path: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
         return json.load(r)
 
@@ -156,11 +168,11 @@ async def baseline_chain(url: str, messages: list[tuple[str, bytes]]) -> float:
     return len(messages) / (end - start)
 
 
-async def _count(js, stream: str, n: int) -> bool:  # type: ignore[no-untyped-def]
+async def _count(js: JetStreamContext, stream: str, n: int) -> bool:
     return (await js.stream_info(stream)).state.last_seq >= n
 
 
-async def live(stack: Stack, js, n: int, rss_samples: dict[str, list[float]]) -> float:  # type: ignore[no-untyped-def]
+async def live(stack: Stack, js: JetStreamContext, n: int, rss_samples: dict[str, list[float]]) -> float:
     """Acked publishes of the district -> ledger -> relay -> projector, until the API shows all of it."""
     start = time.perf_counter()
     publisher = asyncio.create_task(publish(js, events(n)))
@@ -175,7 +187,7 @@ async def live(stack: Stack, js, n: int, rss_samples: dict[str, list[float]]) ->
     return n / (end - start)
 
 
-async def freshness(stack: Stack, js, seconds: float, rate: float = 1000.0) -> list[float]:  # type: ignore[no-untyped-def]
+async def freshness(stack: Stack, js: JetStreamContext, seconds: float, rate: float = 1000.0) -> list[float]:
     """Seconds from a producer's ack to the dashboard API answering at or past that event."""
     acked: list[tuple[int, float]] = []
     seen: list[tuple[int, float]] = []
@@ -211,7 +223,7 @@ def _renamed(messages: list[tuple[str, bytes]], prefix: str) -> list[tuple[str, 
     return out
 
 
-async def raw_read(js, end: int) -> float:  # type: ignore[no-untyped-def]
+async def raw_read(js: JetStreamContext, end: int) -> float:
     """Reading the whole ledger in order with a nats-py consumer and decoding it, nothing else."""
     start, count = time.perf_counter(), 0
     async for msgs in follow(js, 0, 2000, until=end, push=True):
@@ -302,7 +314,7 @@ async def run(n: int, out: Path, quick: bool = False) -> list[Figure]:
     return figures
 
 
-async def _ready(stack: Stack, js) -> bool:  # type: ignore[no-untyped-def]
+async def _ready(stack: Stack, js: JetStreamContext) -> bool:
     try:
         await js.consumer_info(INTAKE, "ledger")
         return await asyncio.to_thread(stack.position) >= 0

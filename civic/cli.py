@@ -7,7 +7,9 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from collections.abc import Coroutine
+from typing import Annotated, Any, Optional, TypeVar
+
 
 import typer
 
@@ -52,7 +54,9 @@ def _settings(data: Optional[Path], *, must_answer: bool = True) -> Settings:
     return replace(settings, nats_url=url)
 
 
-DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default $CIVIC_DATA_DIR or ./civic-data).")]
+T = TypeVar("T")
+DataOpt = Annotated[
+Optional[Path], typer.Option("--data", help="Data folder (default $CIVIC_DATA_DIR or ./civic-data).")]
 
 
 @app.command()
@@ -81,7 +85,7 @@ def emit(
     raise typer.Exit(1 if refused else 0)
 
 
-def _producing(work):  # type: ignore[no-untyped-def]
+def _producing(work: Coroutine[Any, Any, T]) -> T:
     """Run a producer command; NATS out of reach is a message, not a traceback. Rerunning is
     safe: event ids make whatever was already stored a duplicate."""
     from producers.outcome import CONNECT_ERRORS, PublishFailed

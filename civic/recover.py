@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import nats
+from eventsourcing.persistence import ApplicationRecorder
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from adapters.alarm import clear_alarm, read_alarm
+from adapters.alarm import Alarm, clear_alarm, read_alarm
+
 from adapters.bus import ensure_streams
 from adapters.eventstore import open_recorder
 from audit.checkpoint import default_paths, newest, store_faults, trusted_key
@@ -74,7 +77,7 @@ async def recover(settings: Settings, reason: str) -> Recovery:
     return done
 
 
-async def _disagrees(js, recorder) -> bool:  # type: ignore[no-untyped-def]
+async def _disagrees(js: JetStreamContext, recorder: ApplicationRecorder) -> bool:
     """True when CIVIC_LEDGER holds anything the store's chain does not (a missing tail is fine)."""
     try:
         last = (await js.stream_info(topology.LEDGER)).state.last_seq
@@ -92,7 +95,7 @@ async def _disagrees(js, recorder) -> bool:  # type: ignore[no-untyped-def]
     return True  # the stream is longer than the store
 
 
-def _record(settings: Settings, reason: str, alarm, outcome: str, lines: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _record(settings: Settings, reason: str, alarm: Alarm | None, outcome: str, lines: list[str]) -> None:
     entry = json.dumps({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "by": getpass.getuser(),
                         "reason": reason, "alarm": alarm.code if alarm else None, "outcome": outcome, "found": lines},
                        ensure_ascii=False)

@@ -22,6 +22,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import IO
+
 
 from adapters.natsserver import NatsServer, jetstream_problem
 from adapters.process import die_with_parent, free_port, holders, port_taken
@@ -58,7 +61,7 @@ class PortTaken(SystemExit):
     pass
 
 
-def lock_data_dir(data_dir: Path):  # type: ignore[no-untyped-def]
+def lock_data_dir(data_dir: Path) -> IO[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "civic.lock"
     handle = open(path, "a+")
@@ -245,7 +248,7 @@ class Supervisor:
         self.checkpoint_due = time.monotonic() + self.checkpoint_every
         self.checkpointer = self._popen([sys.executable, "-m", "civic.cli", "audit", "checkpoint", "--data", str(self.settings.data_dir)], env)
 
-    def _on_signal(self, signum, _frame) -> None:  # type: ignore[no-untyped-def]
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; stopping", signal.Signals(signum).name)
         self.stopping = True
 

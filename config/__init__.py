@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Settings:
     """Most messages the ledger takes in one transaction (and the relay publishes in one go)."""
 
     @classmethod
-    def from_env(cls, data_dir: str | Path | None = None, **overrides: object) -> Settings:
+    def from_env(cls, data_dir: str | Path | None = None, **overrides: Any) -> Settings:
         env = os.environ
         settings = cls(
             data_dir=Path(data_dir or env.get("CIVIC_DATA_DIR") or "civic-data").absolute(),
@@ -63,7 +64,10 @@ class Settings:
             checkpoint_dir=Path(env["CIVIC_CHECKPOINT_DIR"]).absolute() if env.get("CIVIC_CHECKPOINT_DIR") else None,
             checkpoint_witness=env.get("CIVIC_CHECKPOINT_WITNESS") or None,
         )
-        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        # overrides: whichever fields the caller sets (port=...); replace() refuses unknown names.
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
 
     @property
     def nats_url_file(self) -> Path:

@@ -20,15 +20,20 @@ from dataclasses import dataclass
 
 import msgspec
 import nats
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
 from nats.js.errors import NotFoundError
 
 from schemas import topology
+from schemas.base import tag_of
 from schemas.privacy import PersonalDataErased
+
 from schemas.topology import ERASER_CONSUMER, INTAKE, LEDGER, REJECTED
 
 log = logging.getLogger("civic.eraser")
-ERASURE_SUBJECTS = topology.ledger_subject(PersonalDataErased.__struct_config__.tag, [">"])  # type: ignore[arg-type]
+ERASURE_SUBJECTS = topology.ledger_subject(tag_of(PersonalDataErased), [">"])
 
 
 class _Person(msgspec.Struct):
@@ -75,7 +80,7 @@ class Eraser:
         self.nc, self.js = nc, nc.jetstream()
         self.stored_position = stored_position
         """The ledger's stored intake position (the event store's tracking table)."""
-        self.pending: dict[int, tuple[Pending, object]] = {}
+        self.pending: dict[int, tuple[Pending, Msg]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         sub = None
@@ -97,7 +102,7 @@ class Eraser:
                 sub = None
                 await asyncio.sleep(0.5)
 
-    async def _bind(self):  # type: ignore[no-untyped-def]
+    async def _bind(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(durable_name=ERASER_CONSUMER, filter_subject=ERASURE_SUBJECTS, ack_policy=AckPolicy.EXPLICIT,
                                 deliver_policy=DeliverPolicy.ALL, ack_wait=3600.0, max_ack_pending=1000)
         try:
@@ -113,7 +118,7 @@ class Eraser:
     async def _work(self) -> None:
         for key, (job, msg) in list(self.pending.items()):
             if await self.erase(job):
-                await msg.ack()  # type: ignore[attr-defined]
+                await msg.ack()
                 del self.pending[key]
                 log.info("erased resident %s from %s and %s: %d message(s) deleted", job.resident_id, INTAKE, REJECTED, job.deleted)
 

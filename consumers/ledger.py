@@ -27,6 +27,7 @@ import time
 
 import nats
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
@@ -113,7 +114,7 @@ class LedgerWorker:
                 continue
             await self.on_batch(msgs)
 
-    async def _bind(self, fresh: bool):  # type: ignore[no-untyped-def]
+    async def _bind(self, fresh: bool) -> JetStreamContext.PullSubscription:
         """The store's position is the truth: at start the consumer is made anew from it, so
         messages a killed predecessor had fetched come again now, not after ack_wait."""
         if fresh:
@@ -132,7 +133,7 @@ class LedgerWorker:
                 await self._process(ready)
         except Exception as e:
             log.exception("batch of %d failed; it will be redelivered", len(msgs))
-            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m._ackd), return_exceptions=True)
+            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m.is_acked), return_exceptions=True)
             await self._failed(e)
             return
         if ready:

@@ -24,6 +24,7 @@ from pathlib import Path
 import msgspec
 import nats
 from eventsourcing.persistence import ApplicationRecorder, Notification
+from nats.aio.msg import Msg
 from nats.js.errors import APIError, NotFoundError
 
 from adapters.alarm import Alarm, HighWater, raise_alarm, read_alarm, read_high_water, write_high_water
@@ -191,7 +192,7 @@ class Relay:
         if moved:
             await self._resume_or_alarm(stop)
 
-    async def _nudged(self, _msg) -> None:  # type: ignore[no-untyped-def]
+    async def _nudged(self, _msg: Msg) -> None:
         self.wake.set()
 
     async def publish_pending(self) -> int:

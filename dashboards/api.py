@@ -11,6 +11,8 @@ import csv
 import io
 import time
 from datetime import date, datetime
+from pathlib import Path
+
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
@@ -33,10 +35,10 @@ class Invalid(HTTPException):
 
 
 def parse_day(value: str | None, field: str) -> date | None:
-    if value in (None, ""):
+    if not value:  # None or ""
         return None
     try:
-        return date.fromisoformat(value)  # type: ignore[arg-type]
+        return date.fromisoformat(value)
     except ValueError:
         raise Invalid(field, f"{field} must be a date, YYYY-MM-DD, not {value!r}") from None
 
@@ -152,5 +154,5 @@ def invalid_params(_: Request, exc: Exception) -> Response[dict[str, Any]]:
     return Response({"detail": getattr(exc, "detail", str(exc)), "field": field}, status_code=422)
 
 
-def read_side(data_dir, database_url: str | None, timezone: str) -> ReadSide:  # type: ignore[no-untyped-def]
+def read_side(data_dir: Path, database_url: str | None, timezone: str) -> ReadSide:
     return ReadSide(Versions(NAME, data_dir, database_url), Clock(timezone))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import msgspec
 import nats
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from adapters.alarm import Alarm, read_alarm
@@ -180,9 +181,11 @@ class HealthProbe:
         self._floor: tuple[int, float] | None = None  # the consumer's ack floor and when it last moved
         self.last: Readings | None = None
 
-    async def connect(self) -> None:
+    async def connect(self) -> nats.NATS:
         self.nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, allow_reconnect=True,
                                      connect_timeout=2, reconnect_time_wait=0.5)
+        return self.nc
+
 
     async def close(self) -> None:
         if self.nc is not None:
@@ -240,7 +243,7 @@ class HealthProbe:
             moved = max(moved, r.ledger.committed_at or r.ledger.started_at)
         return max(0.0, r.now - moved)
 
-    async def _relayed(self, js, last: int) -> int:  # type: ignore[no-untyped-def]
+    async def _relayed(self, js: JetStreamContext, last: int) -> int:
         """The store's notification id of CIVIC_LEDGER's last message."""
         if not last:
             return 0

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 
 import anyio.to_thread
 from litestar import get
+from litestar.handlers import HTTPRouteHandler
+
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from dashboards.api import ReadSide
@@ -76,7 +78,7 @@ class PositionFeed:
             self.listeners -= 1
 
 
-def event_stream(feed: PositionFeed):  # type: ignore[no-untyped-def]
+def event_stream(feed: PositionFeed) -> HTTPRouteHandler:
     @get("/api/events/stream", tags=["dashboards"], summary="Server-sent events: `position` each time the read model applies new ledger events")
     async def stream() -> ServerSentEvent:
         return ServerSentEvent(feed.follow())

@@ -8,8 +8,9 @@ ledger then seals it and calls `record`. `when` evolves state and is all that re
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, AggregateCreated, AggregateEvent
@@ -34,6 +35,7 @@ def content_digest(event: Event) -> str:
     return hashlib.sha256(encode(msgspec.structs.replace(event, personal=(), sealed=(), org_path=(), **written))).hexdigest()
 
 
+@dataclass(frozen=True)  # what the library's metaclass makes of it anyway; said here so a type checker sees `fact`
 class Started(AggregateCreated):
     """The creating fact of an aggregate (TicketRaised, DisputeRegistered, ...)."""
 
@@ -46,6 +48,7 @@ class Started(AggregateCreated):
         aggregate.when(self.fact)
 
 
+@dataclass(frozen=True)
 class Recorded(AggregateEvent):
     """Any later fact."""
 
@@ -64,8 +67,11 @@ class CivicAggregate(Aggregate):
     """The actor roles that may record the creating event."""
     family: ClassVar[str]
     """Derived: events.family.name, the namespace of its aggregate ids ("ticket", ...)."""
-    applied: ClassVar[dict[str, tuple[str, tuple[tuple[str, str], ...]]]]
-    """Per instance: event_id -> (content digest, ((resident_id, mac), ...)) of every fact applied."""
+    if TYPE_CHECKING:  # declared for the checker only: an annotation at run time would make it a
+        # field of the __init__ that the library's metaclass generates (it processes aggregates as dataclasses)
+        applied: dict[str, tuple[str, tuple[tuple[str, str], ...]]]
+        """Per instance, set by Started.apply: event_id -> (content digest, ((resident_id, mac), ...))
+        of every fact applied."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,4 +98,8 @@ class CivicAggregate(Aggregate):
         return True
 
     def when(self, fact: Event) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def decide(self, event: Event) -> None:  # pragma: no cover - every subclass defines it
+        """Refuses (raises Refused) what this aggregate's history does not allow."""
         raise NotImplementedError

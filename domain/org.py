@@ -8,23 +8,22 @@ from schemas import GridWorkerAssigned, OrgUnitMoved, OrgUnitRegistered, OrgUnit
 from schemas.base import Event
 from schemas.organisation import OrgEvent
 
-ALLOWED_PARENTS: dict[str, frozenset[str | None]] = {
-    kind: frozenset(parents) for kind, parents in {
-        "district": {None},
-        "zone": {None},
-        "town": {"district"},
-        "street": {"district"},
-        "community": {"town", "street"},
-        "village": {"town", "street"},
-        "hamlet": {"village"},
-        "grid": {"community", "village", "hamlet", "park_committee"},
-        "work_committee": {"zone", "district"},
-        "park_committee": {"work_committee", "zone"},
-        "enterprise": {"park_committee", "street", "town"},
-        "party_branch": {"community", "village", "hamlet", "street", "town", "park_committee", "enterprise", "work_committee"},
-        "council": {"village", "hamlet", "community", "park_committee"},
-    }.items()
+_PARENTS: dict[str, set[str | None]] = {
+    "district": {None},
+    "zone": {None},
+    "town": {"district"},
+    "street": {"district"},
+    "community": {"town", "street"},
+    "village": {"town", "street"},
+    "hamlet": {"village"},
+    "grid": {"community", "village", "hamlet", "park_committee"},
+    "work_committee": {"zone", "district"},
+    "park_committee": {"work_committee", "zone"},
+    "enterprise": {"park_committee", "street", "town"},
+    "party_branch": {"community", "village", "hamlet", "street", "town", "park_committee", "enterprise", "work_committee"},
+    "council": {"village", "hamlet", "community", "park_committee"},
 }
+ALLOWED_PARENTS: dict[str, frozenset[str | None]] = {kind: frozenset(parents) for kind, parents in _PARENTS.items()}
 """Which kind of unit may sit under which (the shape of a district and of a high-tech zone)."""
 
 ORG_ROLES = frozenset({"system", "unit"})

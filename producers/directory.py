@@ -8,6 +8,8 @@ at once. A stale path (a unit moved meanwhile) is refused by the ledger as subje
 from __future__ import annotations
 
 from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
 
 from schemas import OrgUnitRegistered
 from schemas.base import Event
@@ -22,7 +24,7 @@ class UnknownOrg(LookupError):
 
 
 class OrgDirectory:
-    def __init__(self, kv=None):  # type: ignore[no-untyped-def]
+    def __init__(self, kv: KeyValue | None = None):
         self.kv = kv
         self.parents: dict[str, str] = {}  # org_id -> parent id ("" for a root)
         self.paths: dict[str, tuple[str, ...]] = {}

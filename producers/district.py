@@ -19,13 +19,15 @@ from uuid import NAMESPACE_URL, uuid5
 
 import schemas as s
 from schemas.base import Event
+from schemas.organisation import OrgKind
 
 CST = timezone(timedelta(hours=8))
 FOUNDED = datetime(2018, 1, 2, 9, 0, tzinfo=CST)
 """When the simulated tree is registered: before any simulated activity."""
 ORG_NAMESPACE = uuid5(NAMESPACE_URL, "urn:civic-ledger:simulated-district")
 
-TOWNS = [("pm", "town", "蒲庙镇 Pumiao"), ("nl", "town", "那楼镇 Nalou"), ("xj", "town", "新江镇 Xinjiang"),
+TOWNS: list[tuple[str, OrgKind, str]] = [
+("pm", "town", "蒲庙镇 Pumiao"), ("nl", "town", "那楼镇 Nalou"), ("xj", "town", "新江镇 Xinjiang"),
          ("bj", "town", "百济镇 Baiji"), ("zh", "town", "中和镇 Zhonghe"), ("lg", "street", "龙岗街道 Longgang")]
 # (town, communities, villages): 9 communities + 72 villages = 81.
 SPREAD = {"pm": (4, 14), "nl": (0, 16), "xj": (0, 14), "bj": (0, 13), "zh": (0, 15), "lg": (5, 0)}
@@ -42,7 +44,7 @@ ENTERPRISES = 741
 @dataclass(frozen=True)
 class Unit:
     org_id: str
-    kind: str
+    kind: OrgKind
     name: str
     parent: str | None
 
@@ -55,14 +57,17 @@ class District:
     """grid id -> its grid worker's id."""
     by_id: dict[str, Unit] = field(default_factory=dict)
 
-    def add(self, org_id: str, kind: str, name: str, parent: str | None) -> Unit:
+    def add(self, org_id: str, kind: OrgKind, name: str, parent: str | None) -> Unit:
         unit = Unit(org_id, kind, name, parent)
         self.units.append(unit)
         self.by_id[org_id] = unit
         return unit
 
-    def of_kind(self, kind: str) -> list[Unit]:
+    def of_kind(self, kind: OrgKind) -> list[Unit]:
         return [u for u in self.units if u.kind == kind]
+
+    def parent_kind(self, unit: Unit) -> OrgKind | None:
+        return self.by_id[unit.parent].kind if unit.parent else None
 
     def children(self, org_id: str, kind: str | None = None) -> list[Unit]:
         return [u for u in self.units if u.parent == org_id and (kind is None or u.kind == kind)]
@@ -133,7 +138,7 @@ def org_events(d: District) -> list[Event]:
     for unit in d.units:
         at += timedelta(seconds=1)
         out.append(s.OrgUnitRegistered(event_id=_id(f"registered:{unit.org_id}"), occurred_at=at, source="org-admin",
-                                       actor=admin, org_id=unit.org_id, kind=unit.kind, name=unit.name,  # type: ignore[arg-type]
+                                       actor=admin, org_id=unit.org_id, kind=unit.kind, name=unit.name,
                                        parent_id=unit.parent))
     for grid, worker in d.workers.items():
         at += timedelta(seconds=1)

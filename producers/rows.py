@@ -18,7 +18,9 @@ from uuid import NAMESPACE_URL, uuid5
 import schemas as s
 from producers.sdk import Checked, check
 from schemas import lifecycle
-from schemas.base import Event
+from schemas.base import ActorRole, Event
+
+from schemas.ticket import TicketEvent
 
 IMPORT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:civic-ledger:import")
 CST = timezone(timedelta(hours=8))
@@ -99,12 +101,14 @@ class RowMapper:
         times = {stage: self._time(r, f"{stage}_at") for stage in STAGES}
         self._check_order(times, r)
         reporter = self._reporter(r, ticket)
-        env = dict(source=SOURCE, org_id=org, ticket_id=ticket)
         out: list[Event] = []
 
-        def add(cls: type[Event], stage: str, role: str, actor_id: str, **facts: Any) -> None:
-            out.append(cls(event_id=event_id(self.source, ticket, stage), occurred_at=times[stage],
-                           actor=s.Actor(role=role, id=actor_id), **env, **facts))  # type: ignore[arg-type]
+        def add(cls: type[TicketEvent], stage: str, role: ActorRole, actor_id: str, **facts: Any) -> None:
+            at = times[stage]
+            assert at is not None  # called only for the stages the row has a time for
+            out.append(cls(event_id=event_id(self.source, ticket, stage), occurred_at=at,
+                           actor=s.Actor(role=role, id=actor_id), source=SOURCE, org_id=org, ticket_id=ticket, **facts))
+
 
         title = r.get("title") or r.get("description", "")[:60]
         if not title:
@@ -114,7 +118,7 @@ class RowMapper:
             raise RowError(f"raised_by must be one of {sorted(RAISERS)}", "raised_by")
         raiser_id = reporter.resident_id if (reporter and raiser == "resident") else (
             org if raiser in ("enterprise", "unit") else f"{raiser}-{SOURCE}")
-        add(s.TicketRaised, "raised", raiser, raiser_id, category=r["category"], title=_clip(title, 200),
+        add(s.TicketRaised, "raised", raiser, raiser_id, category=r["category"], title=_clip(title, 200),  # type: ignore[arg-type]  # raised_by is the row's text, checked against RAISERS above
             description=r.get("description", ""), channel=self._channel(r),
             personal=(reporter,) if reporter and raiser == "resident" else ())
         dispatcher = r.get("dispatcher_id") or f"dispatcher-{SOURCE}"
@@ -125,7 +129,7 @@ class RowMapper:
             add(s.TicketDispatched, "dispatched", "dispatcher", dispatcher, deadline=deadline,
                 to_unit=r.get("to_unit") or (None if r.get("to_worker") else org), to_worker=r.get("to_worker") or None)
         worker = r.get("receiver_id") or r.get("to_worker")
-        receiver = ("grid_worker", worker) if worker else ("unit", r.get("to_unit") or org)
+        receiver: tuple[ActorRole, str] = ("grid_worker", worker) if worker else ("unit", r.get("to_unit") or org)
         if times["accepted"]:
             add(s.TicketAccepted, "accepted", *receiver)
         if times["resolved"]:
@@ -137,7 +141,7 @@ class RowMapper:
                 raise RowError(f"satisfaction must be one of {sorted(set(SATISFACTION.values()))}", "satisfaction")
             if satisfaction == "dissatisfied" and times["closed"]:
                 raise RowError("closed_at after a dissatisfied rating: that reopens the ticket", "closed_at")
-            rater = ("resident", reporter.resident_id) if reporter else ("dispatcher", dispatcher)  # a 12345 call-back
+            rater: tuple[ActorRole, str] = ("resident", reporter.resident_id) if reporter else ("dispatcher", dispatcher)  # a 12345 call-back
             add(s.TicketRated, "rated", *rater, contacted=self._bool(r, "contacted", True),
                 resolved=self._bool(r, "resolved_ok", satisfaction != "dissatisfied"),
                 satisfaction=satisfaction, comment=r.get("comment", ""))

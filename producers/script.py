@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import schemas as s
 from schemas.base import Event
+from schemas.organisation import OrgKind
+from schemas.ticket import Satisfaction
 from schemas.topology import intake_subject
 
 CST = timezone(timedelta(hours=8))
@@ -33,12 +35,13 @@ class Script:
         self.events.append((event, intake_subject(event, path)))
         return event
 
-    def org(self, org_id: str, kind: str, parent: str | None = None) -> Event:
+    def org(self, org_id: str, kind: OrgKind, parent: str | None = None) -> Event:
         path = (*self.paths[parent], org_id) if parent else (org_id,)
         self.paths[org_id] = path
         return self.add(s.OrgUnitRegistered(**self._env(SYSTEM, org_id), kind=kind, name=f"{kind} {org_id}", parent_id=parent), path)
 
-    def ticket_lifecycle(self, ticket_id: str, org_id: str, resident: str = "r1", satisfaction: str = "satisfied") -> None:
+    def ticket_lifecycle(self, ticket_id: str, org_id: str, resident: str = "r1", satisfaction: Satisfaction = "satisfied") -> None:
+
         path = self.paths[org_id]
         res = s.Actor(role="resident", id=resident)
         disp, recv = s.Actor(role="dispatcher", id="disp1"), s.Actor(role="grid_worker", id="gw1")

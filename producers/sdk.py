@@ -36,6 +36,7 @@ import nats
 from nats.js import errors as js_errors
 
 from adapters.bus import ensure_org_directory
+from adapters.compat import drop_unsent
 from producers.directory import OrgDirectory, UnknownOrg
 from producers.outcome import CONNECT_ERRORS, RETRYABLE, Checked, ConnectionLost, PublishFailed, Result, check
 from producers.spool import Spool, Spooled
@@ -149,7 +150,10 @@ class Producer:
                     raise PublishFailed(f"NATS at {self.url} unreachable for {self.retry_for:.0f}s; "
                                         f"{len(items) - sent} events not sent", results)
                 self._to_spool([(it.index, it.event_id, it.subject, it.data) for it in items[sent:]] + unresolved, results)
-        return results  # type: ignore[return-value]
+        done = [r for r in results if r is not None]
+        assert len(done) == len(results)  # checked, sent or spooled: each has its result by now
+        return done
+
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything spooled has been acked; False on timeout."""
@@ -411,11 +415,7 @@ class Producer:
         if self.nc is not None:
             # What nats-py still buffers for the dead connection would be flushed after the
             # reconnect, ahead of the resend of the earlier, lost messages: out of order. Drop it.
-            # (`_pending` is private to nats-py 2.x: checked before it is touched.)
-            pending = getattr(self.nc, "_pending", None)
-            if isinstance(pending, list):
-                pending.clear()
-                self.nc._pending_data_size = 0  # type: ignore[attr-defined]
+            drop_unsent(self.nc)
         for _, future in self._inflight:
             if not future.done():
                 future.set_exception(ConnectionLost())

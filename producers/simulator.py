@@ -26,10 +26,15 @@ import schemas as s
 from producers import texts
 from producers.district import CST, District, build_district, org_events
 from producers.people import Residents
-from schemas.base import Event
+from schemas.base import ActorRole, Event
+from schemas.dispute import PartyRole
 
 END = datetime(2021, 12, 31, 18, 0, tzinfo=CST)
 SIM_NAMESPACE = uuid5(NAMESPACE_URL, "urn:civic-ledger:simulation")
+PARTY_ROLES: tuple[PartyRole, ...] = ("applicant", "respondent", "other")
+Who = tuple[ActorRole, str]
+
+"""An actor as the stories write it: (role, pseudonymous id)."""
 HOURS = [1, 1, 1, 1, 1, 2, 4, 8, 12, 14, 14, 12, 9, 10, 12, 13, 12, 11, 10, 9, 8, 6, 3, 2]
 """Relative number of tickets raised in each hour of the day."""
 CATEGORIES = list(texts.TICKETS)
@@ -76,11 +81,13 @@ class Story:
         self.at += timedelta(minutes=max(1, round(hours * 60)))
         return self.at
 
-    def add(self, cls: type[Event], source: str, actor: tuple[str, str], **facts: Any) -> Event:
+    def add(self, cls: type[Event], source: str, actor: Who, **facts: Any) -> Event:
         self.n += 1
+        facts[self.field] = self.entity_id
         event = cls(event_id=str(uuid5(SIM_NAMESPACE, f"{self.seed}:{self.entity_id}:{self.n}")), occurred_at=self.at,
-                    source=source, actor=s.Actor(role=actor[0], id=actor[1]), org_id=facts.pop("org_id", self.org_id),  # type: ignore[arg-type]
-                    **{self.field: self.entity_id}, **facts)
+                    source=source, actor=s.Actor(role=actor[0], id=actor[1]), org_id=facts.pop("org_id", self.org_id),
+                    **facts)
+
         self.events.append(event)
         return event
 
@@ -88,11 +95,11 @@ class Story:
 class Activity:
     def __init__(self, plan: Plan, district: District):
         self.plan, self.d = plan, district
-        self.community_grids = [g for g in district.of_kind("grid") if district.by_id[g.parent].kind == "community"]  # type: ignore[index]
-        self.village_grids = [g for g in district.of_kind("grid") if district.by_id[g.parent].kind == "village"]  # type: ignore[index]
+        self.community_grids = [g for g in district.of_kind("grid") if district.parent_kind(g) == "community"]
+        self.village_grids = [g for g in district.of_kind("grid") if district.parent_kind(g) == "village"]
         self.communities, self.villages = district.of_kind("community"), district.of_kind("village")
-        self.groups = [u for u in district.of_kind("council") if district.by_id[u.parent].kind == "hamlet"]  # type: ignore[index]
-        self.councils = [u for u in district.of_kind("council") if district.by_id[u.parent].kind == "village"]  # type: ignore[index]
+        self.groups = [u for u in district.of_kind("council") if district.parent_kind(u) == "hamlet"]
+        self.councils = [u for u in district.of_kind("council") if district.parent_kind(u) == "village"]
         self.enterprises = district.of_kind("enterprise")
         self.residents = Residents(district)
         rng = random.Random(f"civic-sim:{plan.seed}")
@@ -157,7 +164,7 @@ class Activity:
             story.add(s.TicketRaised, {"hotline": "hotline-12345", "walk_in": "centre"}.get(channel, "mini-program"),
                       ("resident", resident.resident_id), category=category, title=title, channel=channel,
                       personal=(resident,))
-        dispatcher = ("dispatcher", f"disp-{town.removeprefix('yn-')}-{rng.randint(1, 3)}")
+        dispatcher: Who = ("dispatcher", f"disp-{town.removeprefix('yn-')}-{rng.randint(1, 3)}")
         if self.duplicate[i]:
             original = next(j for j in range(i - 1, -1, -1) if not self.duplicate[j])
             story.later(rng.uniform(0.3, 4))
@@ -165,7 +172,7 @@ class Activity:
             return story
         deadline_hours, typical = texts.TICKETS[category][1:3]
         for round_no in range(1, 4):
-            receiver = ("grid_worker", worker)
+            receiver: Who = ("grid_worker", worker)
             story.later(rng.uniform(0.1, 3) if round_no == 1 else rng.uniform(1, 24))
             deadline = story.at + timedelta(hours=deadline_hours)
             story.add(s.TicketDispatched, "centre", dispatcher, deadline=deadline, to_unit=unit, to_worker=worker)
@@ -201,7 +208,7 @@ class Activity:
         story.add(s.TicketClosed, "centre", dispatcher)
         return story
 
-    def _work(self, story: Story, rng: random.Random, receiver: tuple[str, str], deadline: datetime, typical: float,
+    def _work(self, story: Story, rng: random.Random, receiver: Who, deadline: datetime, typical: float,
               resolution: str) -> None:
         left = (deadline - story.at).total_seconds() / 3600
         if rng.random() < 0.08:  # overdue: resolved after the deadline
@@ -217,7 +224,7 @@ class Activity:
                   evidence_ref=f"photo-{rng.randrange(10**6):06d}" if rng.random() < 0.6 else None)
 
     def _rate(self, story: Story, rng: random.Random, resident: s.PersonalData, channel: str,
-              dispatcher: tuple[str, str], round_no: int) -> str | None:
+              dispatcher: Who, round_no: int) -> str | None:
         if rng.random() > 0.85:
             return None
         story.later(rng.uniform(1, 48))
@@ -235,7 +242,9 @@ class Activity:
         park = enterprise.parent or ""
         title, resolution = rng.choice(texts.ENTERPRISE_PROBLEMS)
         story = Story(self.plan, "ticket_id", self.ticket_id(i), enterprise.org_id, at)
-        firm, desk, office = ("enterprise", enterprise.org_id), ("dispatcher", f"disp-{park}"), ("unit", park)
+        firm: Who = ("enterprise", enterprise.org_id)
+        desk: Who = ("dispatcher", f"disp-{park}")
+        office: Who = ("unit", park)
         story.add(s.TicketRaised, "enterprise-platform", firm, category="enterprise_problem", title=title, channel="enterprise_platform")
         story.later(rng.uniform(0.5, 8))
         deadline = story.at + timedelta(hours=texts.ENTERPRISE_DEADLINE_HOURS)
@@ -255,13 +264,13 @@ class Activity:
     def dispute(self, i: int, at: datetime) -> Story:
         rng = random.Random(f"{self.plan.seed}:dispute:{i}")
         unit = rng.choice(self.communities if rng.random() < 0.5 else self.villages)
-        mediator = ("mediator", f"med-{unit.org_id.removeprefix('yn-')}")
+        mediator: Who = ("mediator", f"med-{unit.org_id.removeprefix('yn-')}")
         story = Story(self.plan, "dispute_id", f"MD-S{self.plan.seed}-{i + 1:05d}", unit.org_id, at)
         people = self.residents.several(unit.org_id, rng, 3 if rng.random() < 0.2 else 2)
         parties = tuple(s.DisputeParty(resident_id=p.resident_id, role=r)
-                        for p, r in zip(people, ["applicant", "respondent", "other"]))
+                        for p, r in zip(people, PARTY_ROLES))
         category, summary = rng.choice(texts.DISPUTE_CATEGORIES)
-        registrar = mediator if rng.random() < 0.8 else ("grid_worker", self.d.workers[f"{unit.org_id}-g01"])
+        registrar: Who = mediator if rng.random() < 0.8 else ("grid_worker", self.d.workers[f"{unit.org_id}-g01"])
         story.add(s.DisputeRegistered, "mediation", registrar, category=category, summary=summary, parties=parties,
                   risk_grade=rng.choices(["yellow", "orange", "red"], [75, 20, 5])[0],
                   personal=tuple(people[:1 + (rng.random() < 0.5)]))
@@ -278,7 +287,7 @@ class Activity:
     def topic(self, i: int, at: datetime) -> Story:
         rng = random.Random(f"{self.plan.seed}:topic:{i}")
         place = rng.choice(self.groups if rng.random() < 0.7 else self.councils)
-        council = ("council", place.org_id)
+        council: Who = ("council", place.org_id)
         title, decision, report = rng.choice(texts.TOPICS)
         story = Story(self.plan, "topic_id", f"YS-S{self.plan.seed}-{i + 1:05d}", place.org_id, at)
         story.add(s.TopicProposed, "council-app", council, title=title)

@@ -134,8 +134,8 @@ class _Fold:
             self.delta.ticket(t, self.clock, -1)
         for d in self.disputes.values():
             self.delta.dispute(d, self.clock, -1)
-        for t in self.topics.values():
-            self.delta.topic(t, self.clock, -1)
+        for topic in self.topics.values():
+            self.delta.topic(topic, self.clock, -1)
         self.trail: list[tuple] = []
 
     def _load_tickets(self, ids: set[str]) -> dict[str, TicketState]:
@@ -157,8 +157,9 @@ class _Fold:
             self.delta.ticket(t, self.clock, +1)
         for d in self.disputes.values():
             self.delta.dispute(d, self.clock, +1)
-        for t in self.topics.values():
-            self.delta.topic(t, self.clock, +1)
+        for topic in self.topics.values():
+            self.delta.topic(topic, self.clock, +1)
+
         self.write()
 
     def apply(self, position: int, e: s.Event) -> None:

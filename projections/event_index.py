@@ -67,8 +67,10 @@ class EventIndex:
             todo = [m for m in msgs if m.metadata.sequence.stream > done]
             if not todo:
                 return 0
+            rows: list[tuple[object, ...]]
             if stream == INTAKE:
-                rows = [(i, m.metadata.sequence.stream) for m in todo if (i := _id_of(m))]
+                rows = [
+(i, m.metadata.sequence.stream) for m in todo if (i := _id_of(m))]
                 self.db.executemany("INSERT INTO intake VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING", rows)
             elif stream == LEDGER:
                 rows = [((m.headers or {}).get(topology.EVENT_ID_HEADER) or _id_of(m), m.metadata.sequence.stream) for m in todo]

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Coroutine
+from typing import Any
+
 
 import nats
 import nats.js.errors
@@ -28,7 +30,7 @@ log = logging.getLogger("civic.follow")
 
 async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int | None = None,
                  idle: float = 1.0, stream: str = LEDGER, subject: str = LEDGER_SUBJECTS,
-                 headers_only: bool = False, push: bool = False, contiguous: bool = True) -> AsyncIterator[list[Msg]]:
+                 headers_only: bool = False, push: bool = False, contiguous: bool = True) -> AsyncGenerator[list[Msg], None]:
     """Batches of the stream's messages with sequences after..until, each contiguous with the last
     (a jump is accepted only where a stream with an age limit no longer has the messages).
 
@@ -70,7 +72,7 @@ async def follow(js: JetStreamContext, after: int, batch: int = 1000, until: int
 
 
 async def _pulled(js: JetStreamContext, position: int, batch: int, until: int | None, idle: float,
-                  stream: str, subject: str, headers_only: bool) -> AsyncIterator[list[Msg]]:
+                  stream: str, subject: str, headers_only: bool) -> AsyncGenerator[list[Msg], None]:
     pull = await js.pull_subscribe(
         subject, stream=stream,
         config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
@@ -98,7 +100,7 @@ async def _pulled(js: JetStreamContext, position: int, batch: int, until: int | 
 
 
 async def _pushed(js: JetStreamContext, position: int, batch: int, until: int | None, idle: float,
-                  stream: str, subject: str, headers_only: bool) -> AsyncIterator[list[Msg]]:
+                  stream: str, subject: str, headers_only: bool) -> AsyncGenerator[list[Msg], None]:
     """Stop and go: the callback only appends (it never blocks, so nats-py answers flow control
     and nothing is dropped); when the reader falls behind by `4 * batch` messages the consumer is
     dropped, and made anew after the last buffered message once the reader has caught up."""
@@ -109,13 +111,14 @@ async def _pushed(js: JetStreamContext, position: int, batch: int, until: int | 
         buffer.append(msg)
         ready.set()
 
-    def subscribe(after: int):  # type: ignore[no-untyped-def]
+    def subscribe(after: int) -> Coroutine[Any, Any, JetStreamContext.PushSubscription]:
         return js.subscribe(subject, stream=stream, ordered_consumer=True, cb=take, pending_msgs_limit=-1,
                             pending_bytes_limit=-1,
                             config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1,
                                                   headers_only=headers_only or None))
 
-    sub = await subscribe(position)
+    sub: JetStreamContext.PushSubscription | None = await subscribe(position)
+
     try:
         while until is None or position < until:
             if sub is None and len(buffer) < batch:

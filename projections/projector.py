@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from projections import event_index
@@ -20,6 +21,8 @@ from projections.facts import Clock
 from projections.follow import follow
 from projections.store import Versions
 from schemas import decode
+from schemas.base import Event
+
 
 log = logging.getLogger("civic.projector")
 
@@ -35,7 +38,7 @@ def open_current(versions: Versions, clock: Clock) -> tuple[int, DashboardProjec
     return version, DashboardProjection(db, clock)
 
 
-def decode_batch(msgs) -> list:  # type: ignore[no-untyped-def]
+def decode_batch(msgs: list[Msg]) -> list[tuple[int, Event]]:
     return [(m.metadata.sequence.stream, decode(m.data, max_bytes=None)) for m in msgs]
 
 

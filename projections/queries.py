@@ -4,7 +4,7 @@ section names there are cited beside the code that computes them."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -365,6 +365,10 @@ class TicketQueries:
     def __init__(self, db: Database, clock: Clock):
         self.db, self.clock = db, clock
 
+    @overload
+    def _iso(self, instant: int) -> str: ...
+    @overload
+    def _iso(self, instant: None) -> None: ...
     def _iso(self, instant: int | None) -> str | None:
         from datetime import datetime
 
@@ -383,7 +387,10 @@ class TicketQueries:
             raise NotFound(f"no ticket {ticket_id}")
         trail = self.db.query("SELECT position, type, occurred_at, actor_role, actor_id, detail FROM trail "
                               "WHERE kind='ticket' AND entity_id=? ORDER BY position", (ticket_id,))
-        events, stages, previous, stage = [], {}, None, None
+        events: list[TrailEntry] = []
+        stages: dict[str, int] = {}
+        previous, stage = None, None
+
         for position, type_, at, role, actor, detail in trail:
             if previous is not None and stage is not None:
                 stages[stage] = stages.get(stage, 0) + (at - previous)

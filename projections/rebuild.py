@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import nats
+from nats.js import JetStreamContext
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from config import Settings
@@ -22,6 +23,8 @@ from projections.follow import follow
 from projections.projector import decode_batch
 from projections.store import Versions
 from schemas import decode
+from schemas.base import Event
+
 
 log = logging.getLogger("civic.rebuild")
 
@@ -52,7 +55,7 @@ class StoreReader:
         self.recorder = open_recorder(settings)
         self.position, self.notification = 0, 0
 
-    def read(self, after: int, until: int, batch: int) -> list[tuple[int, Any]]:
+    def read(self, after: int, until: int, batch: int) -> list[tuple[int, Event]]:
         while self.position < after:  # skip to `after` (a rebuild that resumes)
             notes = self.recorder.select_notifications(start=self.notification + 1, limit=min(batch, after - self.position))
             self.position, self.notification = self.position + len(notes), notes[-1].id
@@ -66,7 +69,9 @@ class StoreReader:
         return out
 
     def close(self) -> None:
-        close = getattr(self.recorder, "close", None) or getattr(self.recorder.datastore, "close", None)  # type: ignore[attr-defined]
+        # Not on the abstract ApplicationRecorder: the SQLite and PostgreSQL recorders keep a datastore to close.
+        datastore = getattr(self.recorder, "datastore", None)
+        close = getattr(self.recorder, "close", None) or getattr(datastore, "close", None)
         if close:
             close()
 
@@ -82,7 +87,8 @@ def open_store(settings: Settings) -> StoreReader | None:
         return None
 
 
-async def ledger_batches(store: StoreReader | None, js, after: int, until: int, batch: int):  # type: ignore[no-untyped-def]
+async def ledger_batches(store: StoreReader | None, js: JetStreamContext, after: int, until: int,
+                         batch: int) -> AsyncGenerator[list[tuple[int, Event]], None]:
     """(position, event) batches after..until: from the event store if given, else from CIVIC_LEDGER."""
     if store is None:
         async for msgs in follow(js, after, batch, until=until, push=True):

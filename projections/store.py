@@ -14,7 +14,11 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
+
+if TYPE_CHECKING:
+    import psycopg  # only with the postgres extra; imported where it is used
+
 
 
 class Database(Protocol):
@@ -199,7 +203,7 @@ class Versions:
             (self.folder / f"{self.name}-v{version}.sqlite{suffix}").unlink(missing_ok=True)
 
     @staticmethod
-    def _pg_pointer_table(conn) -> None:  # type: ignore[no-untyped-def]
+    def _pg_pointer_table(conn: psycopg.Connection[Any]) -> None:
         import psycopg
 
         try:

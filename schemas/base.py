@@ -105,7 +105,8 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """The envelope. Subclasses add the facts of one event type.
 
     Encoded with every field, defaults included: an absent `schema_version` means 1, so the
-    current version must always be written out.
+    current version must always be written out. Every subclass says `frozen=True` again: msgspec
+    inherits it, but a type checker (PEP 681's dataclass_transform) reads each class on its own.
     """
 
     event_id: EventId
@@ -135,4 +136,12 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
     @property
     def type(self) -> str:
-        return self.__struct_config__.tag  # type: ignore[return-value]
+        return tag_of(type(self))
+
+
+def tag_of(cls: type[msgspec.Struct]) -> str:
+    """The `type` tag of an event class: msgspec derives it from the class name (tag=True)."""
+    tag = cls.__struct_config__.tag
+    if not isinstance(tag, str):  # None for an untagged class, an int only if one were declared
+        raise TypeError(f"{cls.__name__} is not a tagged event type")
+    return tag

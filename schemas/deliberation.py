@@ -18,13 +18,13 @@ class Votes(msgspec.Struct, frozen=True, kw_only=True):
     abstained: Count = 0
 
 
-class DeliberationEvent(Event):
+class DeliberationEvent(Event, frozen=True):
     family = Family("topic", "topic_id", unknown="No deliberation topic with this id has been proposed.",
                     exists="A topic with this id was already proposed.")
     topic_id: EntityId
 
 
-class TopicProposed(DeliberationEvent, tag=True):
+class TopicProposed(DeliberationEvent, tag=True, frozen=True):
     """A council or deliberation group takes up a local matter."""
 
     creates = True
@@ -33,21 +33,21 @@ class TopicProposed(DeliberationEvent, tag=True):
     body: Text = ""
 
 
-class MeetingHeld(DeliberationEvent, tag=True):
+class MeetingHeld(DeliberationEvent, tag=True, frozen=True):
     """The group met on the topic."""
 
     attendees: Count
     minutes: Text = ""
 
 
-class TopicDecided(DeliberationEvent, tag=True):
+class TopicDecided(DeliberationEvent, tag=True, frozen=True):
     """The group decided, with the vote where one was taken."""
 
     decision: Text
     votes: Votes | None = None
 
 
-class TopicImplemented(DeliberationEvent, tag=True):
+class TopicImplemented(DeliberationEvent, tag=True, frozen=True):
     """The decision was carried out; the report says how."""
 
     report: Text

@@ -10,22 +10,23 @@ from msgspec import Meta
 from schemas.base import Category, EntityId, Event, Family, PseudonymousId, ShortText, Text
 
 RiskGrade = Literal["red", "orange", "yellow"]
+PartyRole = Literal["applicant", "respondent", "other"]
 
 
 class DisputeParty(msgspec.Struct, frozen=True, kw_only=True):
     """A party by pseudonym; names and phones go in the event's `personal` part."""
 
     resident_id: PseudonymousId
-    role: Literal["applicant", "respondent", "other"] = "other"
+    role: PartyRole = "other"
 
 
-class DisputeEvent(Event):
+class DisputeEvent(Event, frozen=True):
     family = Family("dispute", "dispute_id", unknown="No dispute with this id has been registered.",
                     exists="A dispute with this id was already registered.")
     dispute_id: EntityId
 
 
-class DisputeRegistered(DisputeEvent, tag=True):
+class DisputeRegistered(DisputeEvent, tag=True, frozen=True):
     """A dispute between residents enters mediation, with its risk grade (red is highest)."""
 
     creates = True
@@ -36,13 +37,13 @@ class DisputeRegistered(DisputeEvent, tag=True):
     parties: Annotated[tuple[DisputeParty, ...], Meta(min_length=2, max_length=50)]
 
 
-class MediationSessionHeld(DisputeEvent, tag=True):
+class MediationSessionHeld(DisputeEvent, tag=True, frozen=True):
     """One mediation session took place."""
 
     notes: Text = ""
 
 
-class DisputeConcluded(DisputeEvent, tag=True):
+class DisputeConcluded(DisputeEvent, tag=True, frozen=True):
     """Mediation ended: settled (with the agreement reached) or failed. Final."""
 
     outcome: Literal["settled", "failed"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from schemas.base import Event, Family
+from schemas.base import Event, Family, tag_of
 from schemas.intake import EVENT_TYPES
 
 
@@ -24,7 +24,7 @@ class Members(NamedTuple):
 
 
 def tag(cls: type[Event]) -> str:
-    return cls.__struct_config__.tag  # type: ignore[return-value]
+    return tag_of(cls)
 
 
 def derive(types: tuple[type[Event], ...] = EVENT_TYPES) -> dict[str, Members]:

@@ -11,7 +11,7 @@ from typing import Any, Union
 
 import msgspec
 
-from schemas.base import Event
+from schemas.base import Event, tag_of
 from schemas.deliberation import DELIBERATION_EVENTS
 from schemas.dispute import DISPUTE_EVENTS
 from schemas.evolution import upcast
@@ -20,8 +20,10 @@ from schemas.privacy import PRIVACY_EVENTS
 from schemas.ticket import TICKET_EVENTS
 
 EVENT_TYPES: tuple[type[Event], ...] = ORGANISATION_EVENTS + TICKET_EVENTS + DISPUTE_EVENTS + DELIBERATION_EVENTS + PRIVACY_EVENTS
-EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in EVENT_TYPES}  # type: ignore[misc]
-AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]
+EVENTS_BY_TYPE: dict[str, type[Event]] = {tag_of(cls): cls for cls in EVENT_TYPES}
+AnyEvent: Any = Union[EVENT_TYPES]
+"""The tagged union of every event type, for msgspec. Built from a tuple at run time, so it is a
+value, not a static type: annotations say `Event`."""
 CURRENT_VERSION: dict[str, int] = {
     tag: next(f.default for f in msgspec.structs.fields(cls) if f.name == "schema_version")
     for tag, cls in EVENTS_BY_TYPE.items()
@@ -37,7 +39,7 @@ class _Head(msgspec.Struct):
     schema_version: int = 1
 
 
-_decoder = msgspec.json.Decoder(AnyEvent)
+_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(AnyEvent)
 _head_decoder = msgspec.json.Decoder(_Head)
 _encoder = msgspec.json.Encoder()
 _AT = re.compile(r" - at `\$\.?([^`]*)`$")
@@ -73,7 +75,8 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
             raise DecodeFailure("invalid_field", f"schema_version {head.schema_version} is below 1", "schema_version")
         if head.schema_version > want:
             raise DecodeFailure("unsupported_version", f"{head.type} v{head.schema_version}; this ledger reads up to v{want}", "schema_version")
-        return msgspec.convert(upcast(msgspec.json.decode(data), want), AnyEvent)
+        upcast_event: Event = msgspec.convert(upcast(msgspec.json.decode(data), want), AnyEvent)
+        return upcast_event
     except (msgspec.ValidationError, ValueError, KeyError, TypeError) as e:
         raise _failure(data, e) from None
 
@@ -83,7 +86,8 @@ def encode(event: Event) -> bytes:
 
 
 def to_builtins(event: Event) -> dict[str, Any]:
-    return msgspec.to_builtins(event)
+    builtins: dict[str, Any] = msgspec.to_builtins(event)
+    return builtins
 
 
 def _failure(data: bytes, error: Exception) -> DecodeFailure:

@@ -13,14 +13,14 @@ from msgspec import Meta
 from schemas.base import EntityId, Event, Family, PseudonymousId, ShortText
 
 
-class ErasureEvent(Event):
+class ErasureEvent(Event, frozen=True):
     """An event about one erasure of a resident's personal data."""
 
     family = Family("erasure", "erasure_id", unknown="No erasure with this id was recorded.",
                     exists="An erasure with this id was already recorded.")
 
 
-class PersonalDataErased(ErasureEvent, tag=True):
+class PersonalDataErased(ErasureEvent, tag=True, frozen=True):
     """A resident's personal data is erased: the ledger destroys the keys that sealed it, and the
     eraser deletes the resident's messages from intake and the rejections. Hashes stay valid."""
 

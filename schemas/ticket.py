@@ -10,13 +10,13 @@ Channel = Literal["mini_program", "hotline", "grid_patrol", "walk_in", "enterpri
 Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
 
 
-class TicketEvent(Event):
+class TicketEvent(Event, frozen=True):
     family = Family("ticket", "ticket_id", unknown="No ticket with this id has been raised.",
                     exists="A ticket with this id was already raised.")
     ticket_id: EntityId
 
 
-class TicketRaised(TicketEvent, tag=True):
+class TicketRaised(TicketEvent, tag=True, frozen=True):
     """居民点单: the item enters the micro-list. The reporter goes in `personal`, nowhere else."""
 
     creates = True
@@ -27,7 +27,7 @@ class TicketRaised(TicketEvent, tag=True):
     channel: Channel = "other"
 
 
-class TicketDispatched(TicketEvent, tag=True, kw_only=True):
+class TicketDispatched(TicketEvent, tag=True, frozen=True, kw_only=True):
     """中心派单: assigned to a unit and/or a grid worker, to be resolved by `deadline`.
 
     v2: an absolute deadline; v1 sent `deadline_hours` (upcast in schemas/evolution.py).
@@ -43,30 +43,30 @@ class TicketDispatched(TicketEvent, tag=True, kw_only=True):
     schema_version: int = 2
 
 
-class TicketAccepted(TicketEvent, tag=True):
+class TicketAccepted(TicketEvent, tag=True, frozen=True):
     """网格员接单: the receiver signs for it."""
 
 
-class TicketReturned(TicketEvent, tag=True):
+class TicketReturned(TicketEvent, tag=True, frozen=True):
     """The receiver hands it back to dispatch, with a reason."""
 
     reason: ShortText
 
 
-class TicketProgressNoted(TicketEvent, tag=True):
+class TicketProgressNoted(TicketEvent, tag=True, frozen=True):
     """The receiver records how the work is going; the stage does not change."""
 
     note: Text
 
 
-class TicketResolved(TicketEvent, tag=True):
+class TicketResolved(TicketEvent, tag=True, frozen=True):
     """The receiver reports it solved, with what was done and optional evidence (a photo id)."""
 
     resolution: Text
     evidence_ref: ShortText | None = None
 
 
-class TicketRated(TicketEvent, tag=True):
+class TicketRated(TicketEvent, tag=True, frozen=True):
     """群众评单: one rating per resolution round; `dissatisfied` reopens the ticket."""
 
     contacted: bool
@@ -75,17 +75,17 @@ class TicketRated(TicketEvent, tag=True):
     comment: Text = ""
 
 
-class TicketReopened(TicketEvent, tag=True):
+class TicketReopened(TicketEvent, tag=True, frozen=True):
     """Back to dispatch for a new resolution round (e.g. the resident calls back)."""
 
     reason: ShortText
 
 
-class TicketClosed(TicketEvent, tag=True):
+class TicketClosed(TicketEvent, tag=True, frozen=True):
     """Done: after resolution (and rating, if one came). Final."""
 
 
-class TicketVoided(TicketEvent, tag=True):
+class TicketVoided(TicketEvent, tag=True, frozen=True):
     """A correction: the ticket duplicates `duplicate_of` and is merged into it."""
 
     refusals = (Reason("bad_duplicate", "A ticket can only be merged into another raised ticket.", True),)
@@ -93,13 +93,13 @@ class TicketVoided(TicketEvent, tag=True):
     duplicate_of: EntityId
 
 
-class TicketRecategorised(TicketEvent, tag=True):
+class TicketRecategorised(TicketEvent, tag=True, frozen=True):
     """A correction of the category; figures by category follow it from then on."""
 
     category: Category
 
 
-class TicketTransferred(TicketEvent, tag=True):
+class TicketTransferred(TicketEvent, tag=True, frozen=True):
     """转办: raised under the wrong unit, handed to the unit whose area it is, with a reason.
 
     Recorded by dispatch (a dispatcher, or the system) while the ticket awaits dispatch (raised,
