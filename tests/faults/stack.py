@@ -184,9 +184,18 @@ def store_ids(settings: Settings) -> list[str]:
         start = notes[-1].id + 1
 
 
+PAGES = ("/api/orgs", "/api/orgs/yn/dashboard?from=2026-01-01", "/api/orgs/yn/tickets?page_size=500&status=all")
+
+
 def _dashboards(stack: Stack) -> list[bytes]:
-    return [stack.get("/api/orgs"), stack.get("/api/orgs/yn/dashboard?from=2026-01-01"),
-            stack.get("/api/orgs/yn/tickets?page_size=500&status=all")]
+    """The dashboards' answers. Known limit: right after PostgreSQL comes back, a web worker
+    thread may answer 500 once before it reopens its connection, so each page is awaited (10 s)."""
+    def answer(path: str) -> bytes | None:
+        try:
+            return stack.get(path)
+        except urllib.error.HTTPError:
+            return None
+    return [wait_until(lambda: answer(path), 10, f"{path} to answer 200") for path in PAGES]
 
 
 def assert_recovered(stack: Stack, acked: list[str]) -> None:
