@@ -1,5 +1,6 @@
-"""The ledger's event store, as the eventsourcing library sees it: its settings from ours, and a
-reader for the roles that follow the store (relay, audit, rebuild).
+"""The ledger's event store, as the eventsourcing library sees it: its settings from ours, the
+ledger's recorder with its event-id index, and a reader for the roles that follow the store
+(relay, audit, rebuild).
 
 Here rather than in config/: the names below are the library's, and config stays a leaf that
 knows no library.
@@ -7,11 +8,13 @@ knows no library.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, ProcessRecorder
-
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, ProcessRecorder, StoredEvent
+from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteProcessRecorder
+from eventsourcing.utils import Environment, get_topic
 
 from config import Settings
 
@@ -52,6 +55,106 @@ def open_position_reader(settings: Settings) -> ProcessRecorder:
     intake position, for the eraser; it creates nothing."""
     env = Environment("ledger", event_store_env(settings, create_tables=False))
     return InfrastructureFactory.construct(env).process_recorder()
+
+
+# -- the event-id index ---------------------------------------------------------------------------
+#
+# An event_id is unique across the whole ledger, so the ledger needs every id it ever accepted,
+# not only those of the aggregates a batch loads. The index is a table in the event store's own
+# database, written in the same transaction as the events and the tracking position: a crash
+# leaves both or neither, so no rebuild is ever needed after one.
+#
+# How it gets into that transaction: eventsourcing 9.5's supported extension points, nothing
+# private. The factory builds the process recorder named by PROCESS_RECORDER_TOPIC (a subclass
+# of its own SQLite or PostgreSQL process recorder); the recorder's create-table statements gain
+# the two tables; and ProcessingEvent.saved_kwargs reach the recorder's _insert_events(cursor,
+# stored_events, **kwargs), which the library calls inside the transaction (the same door it
+# uses for `tracking`). The alternative, a second database or a table written after the commit,
+# would need a repair after a crash between the two.
+#
+# Cost: one primary-key lookup per batch for all its ids (an IN list) and one insert per event;
+# a B-tree, so it grows with log(history), which measures flat: see docs/benchmarks.md.
+
+EVENT_IDS = "civic_event_ids"
+"""event_id -> fingerprint of what was accepted under it (content digest and personal-data macs)."""
+EVENT_IDS_BUILT = "civic_event_ids_built"
+"""One row: the notification id the index was built up to from older history, and whether done."""
+_CHUNK = 500  # ids per IN list: well under SQLite's and PostgreSQL's parameter limits
+POSTGRES_LEDGER_RECORDER = "adapters.eventstore_pg:PostgresLedgerRecorder"
+"""Its own module, so that psycopg is imported only where PostgreSQL is used."""
+Fingerprint = Callable[[StoredEvent], tuple[str, str]]
+"""A stored event -> (event_id, fingerprint); the ledger application knows how."""
+
+
+class SQLiteLedgerRecorder(SQLiteProcessRecorder):
+    """The library's SQLite process recorder plus the event-id index, in the same transactions."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(),
+                f"CREATE TABLE IF NOT EXISTS {EVENT_IDS} (event_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
+                f"CREATE TABLE IF NOT EXISTS {EVENT_IDS_BUILT} (name TEXT PRIMARY KEY, upto INTEGER NOT NULL, complete INTEGER NOT NULL)"]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        if rows := kwargs.get("event_ids"):
+            c.executemany(f"INSERT INTO {EVENT_IDS} VALUES (?, ?)", rows)
+        return returning
+
+    def fingerprints(self, event_ids: Iterable[str]) -> dict[str, str]:
+        """The fingerprints stored under these event ids (absent ids are not in the answer)."""
+        ids, found = sorted(set(event_ids)), dict[str, str]()
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i:i + _CHUNK]
+                c.execute(f"SELECT event_id, fingerprint FROM {EVENT_IDS} WHERE event_id IN ({','.join('?' * len(chunk))})", chunk)
+                found.update((row[0], row[1]) for row in c.fetchall())
+        return found
+
+    def _built(self) -> tuple[int, bool]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT upto, complete FROM {EVENT_IDS_BUILT} WHERE name=?", (EVENT_IDS,))
+            row = c.fetchone()
+        return (row[0], bool(row[1])) if row else (0, False)
+
+    def _index_page(self, rows: list[tuple[str, str]], upto: int, complete: bool) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(f"INSERT OR IGNORE INTO {EVENT_IDS} VALUES (?, ?)", rows)
+            c.execute(f"INSERT INTO {EVENT_IDS_BUILT} VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                      "SET upto=excluded.upto, complete=excluded.complete", (EVENT_IDS, upto, int(complete)))
+
+    def build_event_ids(self, fingerprint: Fingerprint, page: int = 5000) -> int:
+        return _build(self, fingerprint, page)
+
+
+def _build(recorder: Any, fingerprint: Fingerprint, page: int) -> int:
+    """Index the history stored before the index existed (an upgrade); resumable page by page.
+
+    Returns how many events were indexed. On a store that has the index, a read of one row.
+    Where old history holds one id twice (accepted per aggregate before the index), the first
+    occurrence is the one remembered.
+    """
+    upto, complete = recorder._built()
+    if complete:
+        return 0
+    done = 0
+    while True:
+        notifications = recorder.select_notifications(upto + 1, page)
+        rows = [fingerprint(n) for n in notifications]
+        if notifications:
+            upto = notifications[-1].id
+        last = len(notifications) < page
+        recorder._index_page(rows, upto, last)
+        done += len(rows)
+        if last:
+            return done
+
+
+def ledger_recorder(factory: InfrastructureFactory) -> ProcessRecorder:
+    """The ledger's process recorder, with the event-id index, through the library's
+    PROCESS_RECORDER_TOPIC setting."""
+    topic = get_topic(SQLiteLedgerRecorder) if isinstance(factory, SQLiteFactory) else POSTGRES_LEDGER_RECORDER
+    factory.env[factory.PROCESS_RECORDER_TOPIC] = topic
+    return factory.process_recorder()
 
 
 def postgres_reachable(database_url: str, timeout: float = 2.0) -> bool:

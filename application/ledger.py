@@ -9,6 +9,7 @@ the consumer parses the subject, so the rules here know no NATS.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -18,25 +19,31 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, 
 from eventsourcing.utils import get_topic
 
 from adapters.compat import reset_aggregate_cache
+from adapters.eventstore import ledger_recorder
 from adapters.keys import KeyStore
-from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id
+from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id, conflicting, fingerprint, sealed_macs
 from domain.deliberation import Deliberation
 from domain.dispute import Dispute
+from domain.gap import Gap
 from domain.org import ALLOWED_PARENTS, OrgUnit
 from domain.personal import key_id, mac, seal
 from domain.privacy import Erasure
 from domain.refusal import Refused, require
 from domain.ticket import Ticket
-from schemas import DisputeRegistered, OrgUnitMoved, OrgUnitRegistered, PersonalDataErased, TicketRaised, TicketVoided, topology
-from schemas.base import Event, tag_of
+from schemas import DisputeRegistered, IntakeGap, OrgUnitMoved, OrgUnitRegistered, PersonalDataErased, TicketRaised, TicketVoided, topology
+from schemas.base import Actor, Event, tag_of
 from schemas.families import CREATING_TYPES, FAMILY_OF_TYPE
 from schemas.intake import DecodeFailure, decode, encode
+from schemas.pipeline import LEDGER_ORG, GapEvent
 from schemas.topology import INTAKE  # also the tracking name: the position is the last intake sequence processed
 
 MAX_DELIVERIES = 5
-"""A message whose batch has failed this many times is set aside as `poison`."""
+"""A message that has failed this many times (alone, or in batches NATS redelivered) is set aside
+as `poison`."""
+STORE_FAULTS: tuple[type[Exception], ...] = (PersistenceError, OSError)
+"""The store or the disk failed, not a message: the batch is retried whole, never set aside."""
 
-AGGREGATES: tuple[type[CivicAggregate], ...] = (OrgUnit, Ticket, Dispute, Deliberation, Erasure)
+AGGREGATES: tuple[type[CivicAggregate], ...] = (OrgUnit, Ticket, Dispute, Deliberation, Erasure, Gap)
 """Each declares the family of events it records (`events`); the lookups below derive from that."""
 _AGGREGATE_OF_FAMILY = {cls.family: cls for cls in AGGREGATES}
 AGGREGATE_OF_TYPE: dict[str, type[CivicAggregate]] = {t: _AGGREGATE_OF_FAMILY[f.name] for t, f in FAMILY_OF_TYPE.items()}
@@ -87,6 +94,12 @@ class Pending:
     processing: ProcessingEvent | None
 
 
+def stored_fingerprint(stored: StoredEvent) -> tuple[str, str]:
+    """(event_id, fingerprint) of an event in the store: how the index is built from history."""
+    fact = decode(stored.state, max_bytes=None)
+    return fact.event_id, fingerprint(fact, sealed_macs(fact))
+
+
 class FactMapper(Mapper):
     """Stores an aggregate event as its fact's JSON, verbatim: the bytes the ledger stream carries
     and the hash chain covers. Aggregate id, version and topic are derived from the fact."""
@@ -126,6 +139,10 @@ class Batch:
         self.events: list[Any] = []
         self.paths: dict[str, tuple[str, ...] | None] = {}
         """org_id -> path, for this batch; cleared whenever an org event changes the tree."""
+        self.known: dict[str, str] = {}
+        """event_id -> fingerprint: the batch's ids found in the store's index, and those it accepts."""
+        self.new_ids: list[tuple[str, str]] = []
+        """(event_id, fingerprint) of the events accepted in this batch, for the index."""
 
     def get(self, cls: type[A], entity_id: str) -> A | None:
         key = aggregate_id(cls.family, entity_id)
@@ -156,6 +173,21 @@ class Batch:
         if isinstance(aggregate, OrgUnit):
             self.paths.clear()
 
+    def seen(self, event: Event, macs: tuple[tuple[str, str], ...]) -> bool:
+        """True if this very event was accepted before, for any aggregate; Refused
+        (conflicting_duplicate) if its id was used for other content."""
+        known = self.known.get(event.event_id)
+        if known is None:
+            return False
+        if known != fingerprint(event, macs):
+            raise conflicting(event)
+        return True
+
+    def accepted(self, stored: Event) -> None:
+        fp = fingerprint(stored, sealed_macs(stored))
+        self.known[stored.event_id] = fp
+        self.new_ids.append((stored.event_id, fp))
+
     def touched(self) -> list[CivicAggregate]:
         return [a for a in self.aggregates.values() if a is not None]
 
@@ -181,12 +213,14 @@ class Ledger(Application):
         if keys is None:
             raise ValueError("the ledger needs a key store for residents' personal data")
         self.keys = keys
+        # A store from before the event-id index gets it now, from its history (once; resumable).
+        self.indexed_on_upgrade = self.recorder.build_event_ids(stored_fingerprint)  # type: ignore[attr-defined]
 
     def construct_mapper(self) -> Mapper:
         return FactMapper()
 
     def construct_recorder(self) -> ProcessRecorder:
-        return self.factory.process_recorder()
+        return ledger_recorder(self.factory)
 
     def position(self) -> int:
         return self.recorder.max_tracking_id(INTAKE) or 0
@@ -208,14 +242,17 @@ class Ledger(Application):
             return Pending(outcome, None)
         batch = Batch(self)
         try:
-            for message in todo:
-                self._process_one(message, batch, outcome)
+            decoded = [self._decode(m) for m in todo]
+            batch.known = self.recorder.fingerprints(e.event_id for e in decoded if isinstance(e, Event))  # type: ignore[attr-defined]
+            for message, event in zip(todo, decoded):
+                self._process_one(message, event, batch, outcome)
         except BaseException:
             self.discard()
             raise
         processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=Tracking(INTAKE, max(m.sequence for m in todo)))
         processing.events.extend(batch.events)  # not collect_events(): its runtime Protocol check costs ~20 µs an event
         processing.aggregates.update({a.id: a for a in batch.touched()})
+        processing.saved_kwargs["event_ids"] = batch.new_ids  # into the index, in the same transaction
         return Pending(outcome, processing)
 
     def commit(self, pending: Pending) -> Outcome:
@@ -252,30 +289,59 @@ class Ledger(Application):
             start = notes[-1].id + 1
         return destroyed
 
+    def record_gap(self, first: int, last: int, noticed_at: datetime) -> int:
+        """Intake dropped first..last before the ledger read them: record IntakeGap and move the
+        position to `last`, in one transaction. Returns the position (unchanged if already past)."""
+        if self.position() >= last:
+            return self.position()
+        gap_id = str(first)
+        event = IntakeGap(event_id=f"intake-gap-{first}", occurred_at=noticed_at, source="ledger",
+                          actor=Actor(role="system", id="ledger"), org_id=LEDGER_ORG, org_path=(LEDGER_ORG,),
+                          gap_id=gap_id, first_sequence=first, last_sequence=last)
+        batch = Batch(self)
+        batch.add(Gap.start(gap_id, event))
+        batch.accepted(event)
+        processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=Tracking(INTAKE, last))
+        processing.events.extend(batch.events)
+        processing.aggregates.update({a.id: a for a in batch.touched()})
+        processing.saved_kwargs["event_ids"] = batch.new_ids
+        try:
+            self._record(processing)
+        except BaseException:
+            self.discard()
+            raise
+        return last
+
     def discard(self) -> None:
         """Forget a batch that will not be committed: cached aggregates may hold its changes."""
         self.keys.discard()
         reset_aggregate_cache(self.repository)  # no public way to empty it: see adapters/compat.py
 
-    def _process_one(self, message: Incoming, batch: Batch, outcome: Outcome) -> None:
-        event: Event | None = None
+    @staticmethod
+    def _decode(message: Incoming) -> Event | DecodeFailure:
         try:
-            event = decode(message.data)
+            return decode(message.data)
+        except DecodeFailure as e:
+            return e
+
+    def _process_one(self, message: Incoming, event: Event | DecodeFailure, batch: Batch, outcome: Outcome) -> None:
+        if isinstance(event, DecodeFailure):
+            outcome.rejections.append(Rejection(message, event.code, event.detail, event.field))
+            return
+        try:
             if self.apply(event, message, batch):
                 outcome.accepted += 1
             else:
                 outcome.duplicates += 1
-        except DecodeFailure as e:
-            outcome.rejections.append(Rejection(message, e.code, e.detail, e.field))
         except Refused as e:
-            outcome.rejections.append(Rejection(message, e.code, e.detail, None, event.event_id if event else None))
-        except (PersistenceError, OSError):
+            outcome.rejections.append(Rejection(message, e.code, e.detail, None, event.event_id))
+        except STORE_FAULTS:
             raise  # the store or the disk, not this message: retry the batch, never set it aside
         except Exception as e:
             if message.deliveries < MAX_DELIVERIES:
                 raise
             detail = f"{type(e).__name__} after {message.deliveries} deliveries"
-            outcome.rejections.append(Rejection(message, "poison", detail, None, event.event_id if event else None))
+            outcome.rejections.append(Rejection(message, "poison", detail, None, event.event_id))
 
     # -- the rules that span aggregates ---------------------------------------------------------
 
@@ -291,17 +357,24 @@ class Ledger(Application):
         entity_id = getattr(event, family.id_field)
         target = batch.get(cls, entity_id)
 
-        if isinstance(event, OrgUnitRegistered):
-            if target is not None:
-                if target.seen(event, macs):
-                    return False
+        if isinstance(event, GapEvent):  # the pipeline's own events, outside the org tree
+            require(path == (LEDGER_ORG,), "subject_mismatch", f"pipeline events happen at {LEDGER_ORG}")
+            if batch.seen(event, macs):
+                return False
+            require(not event.creates, "role_not_allowed", "only the ledger itself records an intake gap")
+            if target is None:
+                raise Refused(family.unknown_code, f"no intake gap {entity_id}")
+            target.decide(event)
+        elif isinstance(event, OrgUnitRegistered):
+            if batch.seen(event, macs):
+                return False
             self._check_registration(event, path, batch)
         else:
             current = batch.org_path(event.org_id)
             if current is None:
                 raise Refused("unknown_org", f"org unit {event.org_id} is not registered")
             # A resend keeps the subject it was first sent with: a duplicate even after a move.
-            if target is not None and target.seen(event, macs):
+            if batch.seen(event, macs):
                 return False
             require(path == current, "subject_mismatch", f"{event.org_id} is at {'.'.join(current)}, not {'.'.join(path)}")
             if event.creates:
@@ -324,6 +397,7 @@ class Ledger(Application):
         else:
             target.record(stored)
         batch.add(target)
+        batch.accepted(stored)
         return True
 
     def _erase(self, event: PersonalDataErased) -> PersonalDataErased:

@@ -34,6 +34,7 @@ STAGES = {
     "dispute": {"DisputeRegistered": "registered", "MediationSessionHeld": "in_mediation", "DisputeConcluded": "concluded"},
     "topic": {"TopicProposed": "proposed", "MeetingHeld": "discussed", "TopicDecided": "decided", "TopicImplemented": "implemented"},
     "erasure": {"PersonalDataErased": "erased"},
+    "gap": {"IntakeGap": "open", "IntakeGapAcknowledged": "acknowledged"},
 }
 """The stage names the trail shows for disputes and topics; a ticket's come from the lifecycle table."""
 

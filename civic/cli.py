@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +23,8 @@ audit_app = typer.Typer(help="Prove the ledger is what was written.", no_args_is
 schema_app = typer.Typer(help="The wire contract.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models built from the ledger.", no_args_is_help=True)
 gateway_app = typer.Typer(help="The HTTP ingest gateway.", no_args_is_help=True)
+users_app = typer.Typer(help="Who may read the web: staff, auditors, admins; their tokens; the access log.", no_args_is_help=True)
+ops_app = typer.Typer(help="Operators' answers to what health reports.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Residents' personal data.", no_args_is_help=True)
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(ledger_app, name="ledger")
@@ -28,6 +32,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(schema_app, name="schema")
 app.add_typer(projections_app, name="projections")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(users_app, name="users")
+app.add_typer(ops_app, name="ops")
 
 def _settings(data: Optional[Path], *, must_answer: bool = True) -> Settings:
     """Settings whose NATS server is proven to hold this folder's streams (adapters/identity.py):
@@ -82,6 +88,28 @@ def emit(
 
     text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     refused = asyncio.run(emit_file(_settings(data, must_answer=False).resolved_nats_url(), text, typer.echo))
+    raise typer.Exit(1 if refused else 0)
+
+
+@ops_app.command("ack-gap")
+def ops_ack_gap(
+    gap: Annotated[int, typer.Argument(help="The gap's first missing intake sequence, as /healthz names it.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the gap may stand, e.g. what was re-sent.")],
+    operator: Annotated[str, typer.Option(help="Who acknowledges: a pseudonym, recorded in the ledger.")] = "operator",
+    data: DataOpt = None,
+) -> None:
+    """Acknowledge an intake gap: publishes IntakeGapAcknowledged through intake, into the ledger."""
+    import uuid
+    from datetime import timezone
+
+    from producers.emit import emit_file
+    from schemas import Actor, IntakeGapAcknowledged, encode
+    from schemas.pipeline import LEDGER_ORG
+
+    event = IntakeGapAcknowledged(event_id=f"ack-gap-{gap}-{uuid.uuid4().hex[:12]}", occurred_at=datetime.now(timezone.utc),
+                                  source="ops", actor=Actor(role="system", id=operator), org_id=LEDGER_ORG,
+                                  gap_id=str(gap), reason=reason)
+    refused = asyncio.run(emit_file(Settings.from_env(data).resolved_nats_url(), encode(event), typer.echo))
     raise typer.Exit(1 if refused else 0)
 
 
@@ -169,8 +197,27 @@ def demo(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo   %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(data, port=port)
+    # The demo's pages sign every browser in as a read-only district viewer (an auditor: every unit,
+    # no contact details) and say so; the web role learns the account from the environment.
+    settings = dataclasses.replace(settings, demo_viewer=_demo_viewer(settings))
+    os.environ["CIVIC_DEMO_VIEWER"] = settings.demo_viewer or ""
     start_feeding(settings, seed=seed, tickets=tickets, rate=rate)
     raise typer.Exit(Supervisor(settings, nats_port=nats_port).run())
+
+
+DEMO_VIEWER = "demo-viewer"
+
+
+def _demo_viewer(settings: Settings) -> str:
+    import secrets
+
+    from dashboards.accounts import Accounts, accounts_path
+
+    accounts = Accounts(accounts_path(settings.data_dir))
+    if accounts.get(DEMO_VIEWER) is None:
+        accounts.add(DEMO_VIEWER, "auditor", "*", secrets.token_urlsafe(24), "civic demo")
+    accounts.close()
+    return DEMO_VIEWER
 
 
 @ledger_app.command("show")
@@ -377,6 +424,117 @@ def gateway_token(
 
     settings = Settings.from_env(data)
     typer.echo(Tokens(tokens_path(settings.data_dir)).issue(system, org))
+
+
+def _accounts(data: Optional[Path]):
+    from dashboards.accounts import Accounts, accounts_path
+
+    return Accounts(accounts_path(Settings.from_env(data).data_dir))
+
+
+def _operator() -> str:
+    """Who changed an account, for the access log: the operating-system user running the CLI."""
+    import getpass
+
+    return "cli:" + getpass.getuser()
+
+
+def _password(given: Optional[str]) -> str:
+    import os
+
+    if given == "-":
+        return sys.stdin.readline().rstrip("\n")
+    return given or os.environ.get("CIVIC_USER_PASSWORD") or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _refusing(work):
+    from dashboards.accounts import AccountError
+
+    try:
+        return work()
+    except AccountError as e:
+        typer.echo(f"refused: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+PasswordOpt = Annotated[Optional[str], typer.Option("--password", help="- to read it from stdin; default: $CIVIC_USER_PASSWORD, else asked.")]
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The account's name, e.g. zh-v10-secretary.")],
+    role: Annotated[str, typer.Option("--role", help="staff (reads its unit's subtree), auditor (reads everything, changes nothing), admin (manages users).")],
+    org: Annotated[Optional[str], typer.Option("--org", help="The unit whose subtree it reads (staff: required; * = every unit).")] = None,
+    password: PasswordOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Add an account; its password is stored as an argon2id hash (accounts.sqlite, mode 0600)."""
+    a = _refusing(lambda: _accounts(data).add(name, role, org, _password(password), _operator()))
+    typer.echo(f"added {a.name}: {a.role} of {a.org}")
+
+
+@users_app.command("list")
+def users_list(data: DataOpt = None) -> None:
+    """Every account: name, role, scope, disabled."""
+    for a in _accounts(data).list():
+        typer.echo(f"{a.name}\t{a.role}\t{a.org}\t{'disabled' if a.disabled else 'active'}")
+
+
+@users_app.command("disable")
+def users_disable(name: str, data: DataOpt = None) -> None:
+    """Disable an account at once: its sessions end and its tokens are revoked."""
+    _refusing(lambda: _accounts(data).disable(name, _operator()))
+    typer.echo(f"disabled {name}")
+
+
+@users_app.command("enable")
+def users_enable(name: str, data: DataOpt = None) -> None:
+    """Enable a disabled account again (it needs new tokens)."""
+    _refusing(lambda: _accounts(data).enable(name, _operator()))
+    typer.echo(f"enabled {name}")
+
+
+@users_app.command("passwd")
+def users_passwd(name: str, password: PasswordOpt = None, data: DataOpt = None) -> None:
+    """Set a new password; every session of the account ends."""
+    _refusing(lambda: _accounts(data).set_password(name, _password(password), _operator()))
+    typer.echo(f"password of {name} changed")
+
+
+@users_app.command("role")
+def users_role(
+    name: str,
+    role: Annotated[str, typer.Option("--role")],
+    org: Annotated[Optional[str], typer.Option("--org")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Change an account's role or scope; its sessions end."""
+    _refusing(lambda: _accounts(data).set_role(name, role, org, _operator()))
+    typer.echo(f"{name} is now {role}")
+
+
+@users_app.command("token")
+def users_token(
+    name: str,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Revoke every token of the account instead.")] = False,
+    data: DataOpt = None,
+) -> None:
+    """Issue a bearer token for a machine reader (printed once; only its digest is kept)."""
+    accounts = _accounts(data)
+    if revoke:
+        typer.echo(f"revoked {_refusing(lambda: accounts.revoke_tokens(name, _operator()))} tokens of {name}")
+        return
+    typer.echo(_refusing(lambda: accounts.issue_token(name, _operator())))
+
+
+@users_app.command("log")
+def users_log(
+    since: Annotated[Optional[datetime], typer.Option("--since", help="From this instant on (ISO date or time).")] = None,
+    data: DataOpt = None,
+) -> None:
+    """The access log: every read of a reporter's contact, every change to accounts and roles."""
+    for e in _accounts(data).entries(int(since.timestamp()) if since else 0, limit=1_000_000):
+        typer.echo(f"{datetime.fromtimestamp(e.at).astimezone().isoformat(timespec='seconds')}\t{e.who}\t{e.action}\t{e.subject}\t{e.detail}")
 
 
 @privacy_app.command("erase")

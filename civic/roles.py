@@ -84,8 +84,11 @@ async def run_web(settings: Settings) -> None:
     from civic.web import create_app
 
     # A short graceful timeout: an open live-update stream (SSE) would otherwise hold shutdown for its full length.
+    tls = settings.web_tls_cert and settings.web_tls_key
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, timeout_graceful_shutdown=2,
-                                           port=settings.port, log_level="warning", lifespan="on"))
+                                           port=settings.port, log_level="warning", lifespan="on",
+                                           ssl_certfile=str(settings.web_tls_cert) if tls else None,
+                                           ssl_keyfile=str(settings.web_tls_key) if tls else None))
     await server.serve()
 
 

@@ -16,6 +16,10 @@ CIVIC_CHECKPOINT_WITNESS  optional: another NATS server (URL) that also keeps ea
 CIVIC_DATABASE_URL postgresql://user:pass@host:port/db for the event store; default SQLite in the data folder
 CIVIC_INTAKE_MAX_AGE_DAYS  how long CIVIC_INTAKE and CIVIC_REJECTED keep clear data (default 7)
 CIVIC_TIMEZONE     the district's time zone for dashboard days (default Asia/Shanghai)
+CIVIC_WEB_TLS_CERT, CIVIC_WEB_TLS_KEY  certificate and key files: the web role serves HTTPS
+                   (and its session cookie is Secure)
+CIVIC_WEB_SECURE_COOKIES  1 behind a TLS-terminating proxy: the session cookie is Secure
+CIVIC_DEMO_VIEWER  set by `civic demo` only: the auditor account every browser is signed in as
 """
 
 from __future__ import annotations
@@ -48,6 +52,18 @@ class Settings:
     """The district's time zone: dashboard days and windows are whole days here."""
     batch_size: int = 1000
     """Most messages the ledger takes in one transaction (and the relay publishes in one go)."""
+    web_tls_cert: Path | None = None
+    web_tls_key: Path | None = None
+    """The web role's certificate and key (CIVIC_WEB_TLS_CERT, CIVIC_WEB_TLS_KEY): HTTPS when both are set."""
+    secure_cookies: bool = False
+    """CIVIC_WEB_SECURE_COOKIES: TLS ends at a proxy in front of the web role."""
+    demo_viewer: str | None = None
+    """CIVIC_DEMO_VIEWER, set by `civic demo`: readers without a credential are this auditor account."""
+
+    @property
+    def web_secure_cookies(self) -> bool:
+        """The session cookie is sent over HTTPS only (TLS here or at a proxy)."""
+        return self.secure_cookies or bool(self.web_tls_cert and self.web_tls_key)
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None, **overrides: Any) -> Settings:
@@ -61,6 +77,10 @@ class Settings:
             timezone=env.get("CIVIC_TIMEZONE", "Asia/Shanghai"),
             stream_replicas=int(env.get("CIVIC_STREAM_REPLICAS", 1)),
             checkpoint_minutes=float(env.get("CIVIC_CHECKPOINT_MINUTES", 10)),
+            web_tls_cert=Path(env["CIVIC_WEB_TLS_CERT"]) if env.get("CIVIC_WEB_TLS_CERT") else None,
+            web_tls_key=Path(env["CIVIC_WEB_TLS_KEY"]) if env.get("CIVIC_WEB_TLS_KEY") else None,
+            secure_cookies=env.get("CIVIC_WEB_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            demo_viewer=env.get("CIVIC_DEMO_VIEWER") or None,
             checkpoint_dir=Path(env["CIVIC_CHECKPOINT_DIR"]).absolute() if env.get("CIVIC_CHECKPOINT_DIR") else None,
             checkpoint_witness=env.get("CIVIC_CHECKPOINT_WITNESS") or None,
         )

@@ -7,14 +7,15 @@ then ack and nudge the relay. A crash at any point is safe: before the commit th
 redelivered and its rejections republished under the same Nats-Msg-Id; after it, the stored
 position makes the redelivered messages no-ops.
 
+A batch the application fails on (an unexpected exception, not the store's or NATS's) is split
+in halves, each processed on its own, down to the one message that fails; that one is tried
+again up to application.ledger.MAX_DELIVERIES times, then set aside as `poison`. The good
+messages around it are committed at once, not after redeliveries.
+
 nats-py directly, not FastStream, for this one hot loop: FastStream 0.7.8's batch pull loop
 catches nats.errors.TimeoutError while nats-py 2.16's fetch raises asyncio.TimeoutError when
 idle, so its consume task errors and restarts every idle period; and its batch decoder parses
 every body as JSON where the ledger needs the raw bytes and the stream sequence of each.
-
-Health: after each commit and each failure the worker publishes its status (schemas/status.py)
-into CIVIC_STATUS. A store that keeps failing (read-only, full, unreachable) makes the worker
-exit (StoreFailing) so that the supervisor restarts it with backoff and a fresh connection.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import errno
 import logging
 import os
 import time
+from datetime import datetime, timezone
 
 import nats
 from nats.aio.msg import Msg
@@ -31,8 +33,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from adapters.logs import RateLimited
 from adapters.status import ensure_status_bucket, publish_status, read_status
-from application.ledger import Incoming, Ledger, Rejection
+from application.ledger import MAX_DELIVERIES, STORE_FAULTS, Incoming, Ledger, Rejection
 from schemas import topology
 from schemas.status import WriterStatus
 from schemas.topology import INTAKE, INTAKE_SUBJECTS, LEDGER_CONSUMER, LEDGER_NUDGE, REJECTED
@@ -64,6 +67,10 @@ def store_error_code(error: BaseException) -> str | None:
     return None
 
 
+RETRY_PAUSE = 0.05
+"""Seconds before the first retry of a failing message alone; doubled each time (0.75 s in all)."""
+
+
 def consumer_config(batch_size: int, after: int = 0) -> ConsumerConfig:
     """The durable consumer, starting after the ledger's stored position."""
     start = dict(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1) if after else dict(deliver_policy=DeliverPolicy.ALL)
@@ -76,10 +83,17 @@ def consumer_config(batch_size: int, after: int = 0) -> ConsumerConfig:
     )
 
 
-def incoming(m: Msg) -> Incoming:
-    """The plain values the ledger application takes from one intake message."""
+def incoming(m: Msg, tries: int = 1) -> Incoming:
+    """The plain values the ledger application takes from one intake message; `tries` counts the
+    times it failed here alone, on top of NATS's deliveries."""
     event_type, org_path = topology.parse_intake_subject(m.subject)
-    return Incoming(m.metadata.sequence.stream, event_type, org_path, m.data, m.metadata.num_delivered)
+    return Incoming(m.metadata.sequence.stream, event_type, org_path, m.data, max(m.metadata.num_delivered, tries))
+
+
+def splittable(error: Exception) -> bool:
+    """Whether a failed batch may be split to find one bad message: not when the store, the disk
+    or NATS failed, which would fail every half alike."""
+    return not isinstance(error, (*STORE_FAULTS, nats.errors.Error))
 
 
 class LedgerWorker:
@@ -88,6 +102,7 @@ class LedgerWorker:
         self.ledger = ledger
         self.batch_size = batch_size
         self.position = ledger.position()
+        self.quiet = RateLimited(log, interval=10.0)
         self.status = WriterStatus(writer=topology.LEDGER_STATUS_KEY, pid=os.getpid(), started_at=time.time(), position=self.position)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -130,7 +145,7 @@ class LedgerWorker:
         try:
             ready, later = await self._in_order(msgs)
             if ready:
-                await self._process(ready)
+                await self._settle(ready)
         except Exception as e:
             log.exception("batch of %d failed; it will be redelivered", len(msgs))
             await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m.is_acked), return_exceptions=True)
@@ -144,7 +159,9 @@ class LedgerWorker:
         """The messages that continue the stored position without a hole, and the rest.
 
         A pull consumer can redeliver out of order (a fetch that expired with messages in
-        flight); the tracking position is only meaningful if the ledger never skips one.
+        flight); the tracking position is only meaningful if the ledger never skips one. A hole
+        that intake no longer holds (aged out unread) is recorded as an IntakeGap event, which
+        moves the position past it.
         """
         expected = self.position + 1
         ready: list[Msg] = []
@@ -159,17 +176,52 @@ class LedgerWorker:
                 # The very next message is missing. Wait for it unless it aged out of intake.
                 info = await self.js.stream_info(INTAKE)
                 if info.state.first_seq <= expected:
-                    log.warning("intake %d missing from this delivery; waiting for its redelivery", expected)
+                    self.quiet.warning("missing", "intake %d missing from this delivery; waiting for its redelivery", expected)
                     return ready, msgs[i:]
-                log.error("intake %d..%d aged out before the ledger read them", expected, seq - 1)
+                log.error("intake %d..%d aged out before the ledger read them; recording IntakeGap", expected, seq - 1)
+                self.position = await asyncio.to_thread(self.ledger.record_gap, expected, seq - 1, datetime.now(timezone.utc))
+                await self.nc.publish(LEDGER_NUDGE, str(self.position).encode())
                 ready.append(m)
                 expected = seq + 1
             else:
                 return ready, msgs[i:]
         return ready, []
 
-    async def _process(self, msgs: list[Msg]) -> None:
-        batch = [incoming(m) for m in msgs]
+    async def _settle(self, msgs: list[Msg]) -> None:
+        """Process msgs; if the application fails on them, split them to find the bad one."""
+        try:
+            await self._process(msgs)
+            return
+        except Exception as e:
+            if not splittable(e):
+                raise
+            if len(msgs) > 1:
+                log.warning("batch of %d (intake %d..%d) failed (%s: %s); splitting it", len(msgs),
+                            msgs[0].metadata.sequence.stream, msgs[-1].metadata.sequence.stream, type(e).__name__, e)
+                half = len(msgs) // 2
+                await self._settle(msgs[:half])
+                await self._settle(msgs[half:])
+                return
+        await self._alone(msgs[0])
+
+    async def _alone(self, msg: Msg) -> None:
+        """One message that failed: try it again, counting, until it passes or the application
+        sets it aside as poison (at MAX_DELIVERIES tries)."""
+        pause = RETRY_PAUSE
+        for tries in range(2, MAX_DELIVERIES + 1):
+            await asyncio.sleep(pause)
+            pause *= 2
+            try:
+                await self._process([msg], tries)
+                return
+            except Exception as e:
+                if not splittable(e) or tries == MAX_DELIVERIES:
+                    raise
+                log.warning("intake %d failed again (try %d of %d): %s: %s", msg.metadata.sequence.stream, tries,
+                            MAX_DELIVERIES, type(e).__name__, e)
+
+    async def _process(self, msgs: list[Msg], tries: int = 1) -> None:
+        batch = [incoming(m, tries) for m in msgs]
         subjects = {m.metadata.sequence.stream: m.subject for m in msgs}
         pending = await asyncio.to_thread(self.ledger.check, batch)
         try:

@@ -25,6 +25,7 @@ from projections.facts import Clock
 from projections.queries import STATUSES, Dashboard, NotFound, Org, TicketPage, TicketTimeline, Workload
 from projections.readside import NotBuilt, ReadSide  # noqa: F401  (re-exported for the pages)
 from projections.store import Versions
+from dashboards.auth import prefixes, reader_of, visible_org, visible_orgs
 
 
 class Invalid(HTTPException):
@@ -55,10 +56,19 @@ def not_found(e: NotFound) -> HTTPException:
     return HTTPException(status_code=404, detail=str(e))
 
 
-def board(read: ReadSide, org_id: str, start: str | None, end: str | None) -> Dashboard:
+def board(read: ReadSide, request: Request, org_id: str, start: str | None, end: str | None) -> Dashboard:
     lo, hi = window(read, start, end)
     try:
+        visible_org(read, reader_of(request), org_id)  # type: ignore[arg-type]
         return read.dashboard(org_id, lo, hi)
+    except NotFound as e:
+        raise not_found(e) from None
+
+
+def scoped_prefixes(read: ReadSide, request: Request, org_id: str) -> list[str]:
+    """The paths the unit has had, when it is in the reader's scope; 404 as unknown otherwise."""
+    try:
+        return read.dashboards().prefixes(visible_org(read, reader_of(request), org_id).org_id)  # type: ignore[arg-type]
     except NotFound as e:
         raise not_found(e) from None
 
@@ -72,53 +82,45 @@ class DashboardController(Controller):
         return {"dashboard": read.dashboards().position()}
 
     @get("/orgs", sync_to_thread=True, summary="The org tree, parents before children")
-    def orgs(self, read: NamedDependency[ReadSide]) -> list[Org]:
-        return read.dashboards().orgs()
+    def orgs(self, read: NamedDependency[ReadSide], request: Request) -> list[Org]:
+        return visible_orgs(read, reader_of(request))  # type: ignore[arg-type]
 
     @get("/orgs/{org_id:str}", sync_to_thread=True, summary="One org unit")
-    def org(self, read: NamedDependency[ReadSide], org_id: FromPath[str]) -> Org:
+    def org(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str]) -> Org:
         try:
-            return read.dashboards().org(org_id)
+            return visible_org(read, reader_of(request), org_id)  # type: ignore[arg-type]
         except NotFound as e:
             raise not_found(e) from None
 
     @get("/orgs/{org_id:str}/dashboard", sync_to_thread=True, summary="Every KPI of docs/kpis.md for the unit's subtree, with drill-down")
-    def dashboard(self, read: NamedDependency[ReadSide], org_id: FromPath[str],
+    def dashboard(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str],
                   start: Annotated[str | None, QueryParameter(name="from", description="First day, YYYY-MM-DD (default: the beginning)")] = None,
                   end: Annotated[str | None, QueryParameter(name="to", description="Last day, YYYY-MM-DD, inclusive (default: today)")] = None) -> Dashboard:
-        return board(read, org_id, start, end)
+        return board(read, request, org_id, start, end)
 
     @get("/orgs/{org_id:str}/dashboard.csv", sync_to_thread=True, summary="The dashboard as CSV for spreadsheets", media_type="text/csv")
-    def dashboard_csv(self, read: NamedDependency[ReadSide], org_id: FromPath[str],
+    def dashboard_csv(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str],
                       start: Annotated[str | None, QueryParameter(name="from")] = None,
                       end: Annotated[str | None, QueryParameter(name="to")] = None) -> Response[str]:
-        return Response(to_csv(board(read, org_id, start, end)), media_type="text/csv; charset=utf-8",
+        return Response(to_csv(board(read, request, org_id, start, end)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{org_id}-dashboard.csv"'})
 
     @get("/orgs/{org_id:str}/tickets", sync_to_thread=True, summary="The unit's tickets, newest first, paged")
-    def tickets(self, read: NamedDependency[ReadSide], org_id: FromPath[str], status: FromQuery[str] = "all", category: FromQuery[str | None] = None,
+    def tickets(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], status: FromQuery[str] = "all", category: FromQuery[str | None] = None,
                 page: Annotated[int, QueryParameter(ge=1)] = 1,
                 page_size: Annotated[int, QueryParameter(ge=1, le=500)] = 50) -> TicketPage:
         if status not in STATUSES:
             raise Invalid("status", f"status must be one of {', '.join(STATUSES)}")
-        try:
-            prefixes = read.dashboards().prefixes(read.dashboards().org(org_id).org_id)
-        except NotFound as e:
-            raise not_found(e) from None
-        return read.tickets().tickets(prefixes, status, category or None, page, page_size, int(time.time()))
+        return read.tickets().tickets(scoped_prefixes(read, request, org_id), status, category or None, page, page_size, int(time.time()))
 
     @get("/orgs/{org_id:str}/workload", sync_to_thread=True, summary="Open tickets per receiving unit and grid worker, oldest first")
-    def workload(self, read: NamedDependency[ReadSide], org_id: FromPath[str]) -> list[Workload]:
-        try:
-            prefixes = read.dashboards().prefixes(read.dashboards().org(org_id).org_id)
-        except NotFound as e:
-            raise not_found(e) from None
-        return read.tickets().workload(prefixes, int(time.time()))
+    def workload(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str]) -> list[Workload]:
+        return read.tickets().workload(scoped_prefixes(read, request, org_id), int(time.time()))
 
     @get("/tickets/{ticket_id:str}", sync_to_thread=True, summary="A ticket's timeline: each event with who and when, time in each stage")
-    def ticket(self, read: NamedDependency[ReadSide], ticket_id: FromPath[str]) -> TicketTimeline:
+    def ticket(self, read: NamedDependency[ReadSide], request: Request, ticket_id: FromPath[str]) -> TicketTimeline:
         try:
-            return read.tickets().timeline(ticket_id, int(time.time()))
+            return read.tickets().timeline(ticket_id, int(time.time()), prefixes(read, reader_of(request)))  # type: ignore[arg-type]
         except NotFound as e:
             raise not_found(e) from None
 

@@ -1,18 +1,23 @@
 """The web role's Litestar app: health, metrics, the dashboards' API and pages, and its OpenAPI
 document. Routes of other packages (the producers' gateway and Open311) come in as parameters:
 civic/web.py, the composition root, puts them together, so dashboards/ never imports producers/.
+
+Every handler needs a signed-in reader (dashboards/auth.py) unless it is marked public: /healthz
+(status and reason codes only), /login, the static files, Open311's reads. The routes passed in
+check their own credentials (gateway tokens, Open311 api_key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
 import nats
-from litestar import Litestar, MediaType, Request, get
+from litestar import Litestar, MediaType, Request, Router, get
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Response
@@ -20,9 +25,14 @@ from litestar.types import ControllerRouterHandler
 
 from config import Settings
 from dashboards import metrics
+from dashboards.accounts import Accounts, accounts_path
 from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
+from dashboards.auth import PUBLIC, Authenticate, LoginLimiter, guard
+from dashboards.contacts import Contacts, contact_route
 from dashboards.health import Health, HealthProbe
-from dashboards.pages import web_pages
+from dashboards.login import login_routes
+from dashboards.pages import SECURITY_HEADERS, web_pages
+from projections.gaps import unacknowledged_gaps
 from projections import event_index
 from projections.readside import NotBuilt
 from projections.store import Versions
@@ -33,14 +43,31 @@ def not_built(_: Request, exc: Exception) -> Response[dict[str, str]]:
     return Response({"detail": str(exc)}, status_code=503)
 
 
+def reasons(health: Health) -> list[str]:
+    """Reason codes for a status that is not ok (the health check's own, once it gives them)."""
+    given = getattr(health, "reasons", None)
+    if given:
+        return [getattr(r, "code", r) for r in given]
+    if health.status == "ok":
+        return []
+    if not health.nats_connected:
+        return ["nats_unreachable" if health.status == "starting" else "nats_disconnected"]
+    return ["streams_missing" if health.status == "starting" else "streams_unreadable"]
+
+
 class Web:
     """What the web role's routes share: the NATS connection (health, and publishing for the
-    gateway), the dashboards' read side and the event index."""
+    gateway), the dashboards' read side and the event index, the accounts."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, unseal: Callable[..., Any] | None = None):
+        self.settings = settings
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
-        self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path, settings, self.read_model_position)
+        self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path, settings, self.read_model_position,
+                                 lambda: unacknowledged_gaps(self.read.db()))
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
+        self.accounts = Accounts(accounts_path(settings.data_dir))
+        self.limiter = LoginLimiter()
+        self.contacts = Contacts(self.connection, settings.keys_path, unseal, self.accounts)
 
     async def connection(self) -> nats.NATS:
         if self.probe.nc is None:
@@ -57,26 +84,36 @@ class Web:
         """The app: health, metrics, the dashboards' API, then `routes`, then the pages."""
         probe, read = self.probe, self.read
 
-        @get("/healthz", summary="ok, degraded or faulty, with reason codes (README: Operations); 503 unless ok")
-        async def healthz() -> Response[Health]:
-            health = await probe.check()
-            return Response(health, status_code=200 if health.status == "ok" else 503)
+        @get("/healthz", opt=PUBLIC, summary="Status and reason codes; with a machine token, streams and lags too")
+        async def healthz(request: Request) -> Response[Any]:
+            health = await probe.check()  # every rule, the ledger alarm and intake gaps included (dashboards/health.py)
+            code = 200 if health.status == "ok" else 503
+            account = request.scope.get("user")
+            if not (request.scope.get("auth") == "token" and account is not None and account.everything):
+                return Response({"status": health.status, "reasons": reasons(health)}, status_code=code)
+            return Response(health, status_code=code)
 
-        @get("/metrics", media_type=MediaType.TEXT, summary="Prometheus metrics")
+        @get("/metrics", media_type=MediaType.TEXT, opt={"machine": True}, summary="Prometheus metrics (a machine token)")
         async def prometheus() -> str:
             return await metrics.render(probe)
 
-        @get("/openapi.json", include_in_schema=False)
+        @get("/openapi.json", include_in_schema=False, opt=PUBLIC)  # the API's description holds no data
         async def openapi(request: Request) -> dict[str, Any]:
             return request.app.openapi_schema.to_schema()
 
+        secure = self.settings.web_secure_cookies
+        own_auth = Router(path="/", route_handlers=list(routes), opt=PUBLIC)  # gateway tokens, Open311 api_key
         return Litestar(
-            route_handlers=[healthz, prometheus, openapi, DashboardController, *routes, web_pages(read)],
+            route_handlers=[healthz, prometheus, openapi, DashboardController, contact_route(self.contacts),
+                            *login_routes(self.accounts, self.limiter, secure, SECURITY_HEADERS), own_auth, web_pages(read)],
             dependencies={"read": Provide(lambda: read, sync_to_thread=False), **(dependencies or {})},
+            middleware=[DefineMiddleware(Authenticate, accounts=self.accounts, demo_viewer=self.settings.demo_viewer)],
+            guards=[guard],
             exception_handlers={ValidationException: invalid_params, Invalid: invalid_params, NotBuilt: not_built},
             on_shutdown=[probe.close],
             # JSON only: Litestar's documentation pages (Swagger, Redoc...) load their scripts from a CDN,
             # and these machines are offline. The document is also at /openapi.json.
             openapi_config=OpenAPIConfig(title="civic-ledger", version="0.1.0", render_plugins=[JsonRenderPlugin()],
+                                         openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
                                          description="Dashboards of the grassroots governance ledger. KPI definitions: docs/kpis.md."),
         )

@@ -6,21 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from dashboards.api import ReadSide, not_found, window
+from dashboards.api import ReadSide, scoped_prefixes, window
 from projections.casework import DisputeList, TopicList
-from projections.queries import NotFound
-
-
-def _scope(read: ReadSide, org_id: str) -> list[str]:
-    boards = read.dashboards()
-    try:
-        return boards.prefixes(boards.org(org_id).org_id)
-    except NotFound as e:
-        raise not_found(e) from None
 
 
 From = Annotated[str | None, QueryParameter(name="from", description="First day, YYYY-MM-DD (default: the beginning)")]
@@ -32,11 +23,11 @@ class CaseworkController(Controller):
     tags = ["dashboards"]
 
     @get("/{org_id:str}/disputes", sync_to_thread=True, summary="Disputes registered in the unit's subtree in the window, newest first")
-    def disputes(self, read: NamedDependency[ReadSide], org_id: FromPath[str], start: From = None, end: To = None) -> DisputeList:
-        prefixes = _scope(read, org_id)
+    def disputes(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], start: From = None, end: To = None) -> DisputeList:
+        prefixes = scoped_prefixes(read, request, org_id)
         return read.casework().disputes(prefixes, *window(read, start, end))
 
     @get("/{org_id:str}/topics", sync_to_thread=True, summary="Deliberation topics proposed in the unit's subtree in the window, newest first")
-    def topics(self, read: NamedDependency[ReadSide], org_id: FromPath[str], start: From = None, end: To = None) -> TopicList:
-        prefixes = _scope(read, org_id)
+    def topics(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], start: From = None, end: To = None) -> TopicList:
+        prefixes = scoped_prefixes(read, request, org_id)
         return read.casework().topics(prefixes, *window(read, start, end))

@@ -29,6 +29,7 @@ from adapters.eventstore import postgres_reachable
 from adapters.natsserver import jetstream_problem
 from adapters.status import read_status
 from config import Settings
+from projections.gaps import OpenGap
 from schemas import status as wire
 from schemas.topology import INTAKE, LEDGER, LEDGER_CONSUMER, LEDGER_STATUS_KEY, NOTIFICATION_ID_HEADER, REJECTED
 
@@ -83,6 +84,8 @@ class Readings:
     """Processes the supervisor reports down (waiting out a restart backoff)."""
     ledger_alarm: Alarm | None = None
     """The relay's ledger alarm (adapters/alarm.py), raised until `civic ledger recover`."""
+    intake_gaps: list[OpenGap] = field(default_factory=list)
+    """IntakeGap events no operator has acknowledged (projections/gaps.py)."""
 
     @property
     def waiting(self) -> int:
@@ -130,6 +133,7 @@ RULES: tuple[Rule, ...] = (
     Rule("postgres_unreachable", FAULTY, lambda r, _: r.postgres_up is False, "CIVIC_DATABASE_URL is set and PostgreSQL does not answer"),
     Rule("disk_full", FAULTY, lambda r, lim: r.disk_free is not None and r.disk_free < lim.disk_full_bytes, "less than disk_full_bytes free under the data folder"),
     Rule("disk_low", DEGRADED, lambda r, lim: _disk_low(r, lim), "less than disk_low_bytes and disk_low_fraction free under the data folder"),
+    Rule("intake_gap", FAULTY, lambda r, _: bool(r.intake_gaps), "the ledger recorded an IntakeGap (intake dropped messages it never read) that no operator has acknowledged (`civic ops ack-gap`)"),
     Rule("process_down", DEGRADED, lambda r, _: bool(r.down), "the supervisor is waiting to restart a role or nats-server (see its log)"),
 )
 
@@ -165,14 +169,19 @@ class Health(msgspec.Struct):
     """Ledger events the dashboard read model has not yet applied."""
     relay_lag: int | None = None
     """Events in the store not yet in CIVIC_LEDGER."""
+    intake_gaps: list[OpenGap] = []
+    """Intake gaps no operator has acknowledged (reason intake_gap): each names the missing
+    intake sequences and the command that acknowledges it."""
 
 
 class HealthProbe:
     """Keeps one NATS connection for the web role and takes the readings on demand."""
 
     def __init__(self, nats_url: str, alarm_path: Path | None = None, settings: Settings | None = None,
-                 read_model_position: Callable[[], int | None] | None = None):
+                 read_model_position: Callable[[], int | None] | None = None,
+                 open_gaps: Callable[[], list[OpenGap]] | None = None):
         self.nats_url = nats_url
+        self.open_gaps = open_gaps
         self.settings = settings
         self.alarm_path = alarm_path or (settings.ledger_alarm_path if settings is not None else None)
         """Settings.ledger_alarm_path: while the relay's alarm is raised, health is faulty."""
@@ -199,6 +208,11 @@ class HealthProbe:
             position = await asyncio.to_thread(self.read_model_position)
             if position is not None:
                 r.projector_lag = health.dashboard_lag = max(0, health.streams[1].last_sequence - position)
+        if self.open_gaps is not None:
+            try:  # a read model not built yet answers nothing here: the other readings say so
+                r.intake_gaps = health.intake_gaps = await asyncio.to_thread(self.open_gaps)
+            except Exception:
+                pass
         health.status, health.reasons = judge(r)
         health.relay_lag = r.relay_lag
         self.last = r

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litestar import Router, get
+from urllib.parse import quote
+
+from litestar import Request, Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
-from litestar.response import File, Response
+from litestar.response import File, Redirect, Response
 from litestar.static_files import create_static_files_router
 
 from dashboards.api import ReadSide
+from dashboards.auth import PUBLIC, reader_of
 from dashboards.casework import CaseworkController
 from dashboards.live import PositionFeed, event_stream
 
@@ -41,17 +44,21 @@ def web_pages(read: ReadSide) -> Router:
     """Everything the browser loads, mounted by dashboards.app.Web.app beside the API."""
     shell = SHELL.read_bytes()
 
-    @get(["/", "/orgs/{org_id:str}", "/tickets/{ticket_id:str}"], include_in_schema=False,
+    @get(["/", "/orgs/{org_id:str}", "/tickets/{ticket_id:str}"], include_in_schema=False, opt=PUBLIC,
          cache_control=CacheControlHeader(no_cache=True))
-    async def page() -> Response[bytes]:
+    async def page(request: Request) -> Response[bytes] | Redirect:
+        # The shell holds no data; still, a reader who is not signed in is sent to sign in first.
+        if reader_of(request) is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
         return Response(shell, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
-    @get("/vendor/echarts.min.js", include_in_schema=False, cache_control=CacheControlHeader(max_age=86400))
+    @get("/vendor/echarts.min.js", include_in_schema=False, opt=PUBLIC, cache_control=CacheControlHeader(max_age=86400))
     async def echarts() -> File:
         if not ECHARTS.is_file():
             raise NotFoundException("charts unavailable: run `npm ci` in dashboards/web (scripts/up does)")
         return File(ECHARTS, content_disposition_type="inline", media_type="text/javascript; charset=utf-8")
 
-    static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
+    static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False, opt=PUBLIC,
                                        cache_control=CacheControlHeader(no_cache=True))
     return Router(path="/", route_handlers=[page, echarts, static, event_stream(PositionFeed(read)), CaseworkController])

@@ -1,8 +1,10 @@
-"""What every civic aggregate shares: it records wire events ("facts") and remembers their ids.
+"""What every civic aggregate shares: it records wire events ("facts").
 
 An aggregate's history is the list of schemas events that were accepted for it, stored verbatim
 (personal data sealed). `decide` checks a new fact against the rules and raises Refused; the
 ledger then seals it and calls `record`. `when` evolves state and is all that replay runs.
+Event ids are unique across the whole ledger, not per aggregate: the ledger keeps every
+accepted id's `fingerprint` in an index beside the store (application/ledger.py).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, AggregateCreated, AggregateEvent
@@ -35,6 +37,24 @@ def content_digest(event: Event) -> str:
     return hashlib.sha256(encode(msgspec.structs.replace(event, personal=(), sealed=(), org_path=(), **written))).hexdigest()
 
 
+def fingerprint(event: Event, macs: tuple[tuple[str, str], ...]) -> str:
+    """What a resend under the same event_id must match to be a silent duplicate: the content
+    and, per resident, the MAC of the personal data (so it is compared without storing it)."""
+    digest = content_digest(event)
+    if not macs:
+        return digest
+    return hashlib.sha256("|".join((digest, *(f"{r}={m}" for r, m in macs))).encode()).hexdigest()
+
+
+def sealed_macs(fact: Event) -> tuple[tuple[str, str], ...]:
+    """The (resident_id, mac) pairs of a stored fact's sealed personal data."""
+    return tuple((s.resident_id, s.mac) for s in fact.sealed)
+
+
+def conflicting(event: Event) -> Refused:
+    return Refused("conflicting_duplicate", f"event_id {event.event_id} was applied with different content")
+
+
 @dataclass(frozen=True)  # what the library's metaclass makes of it anyway; said here so a type checker sees `fact`
 class Started(AggregateCreated):
     """The creating fact of an aggregate (TicketRaised, DisputeRegistered, ...)."""
@@ -42,9 +62,6 @@ class Started(AggregateCreated):
     fact: Any
 
     def apply(self, aggregate: CivicAggregate) -> None:
-        # Set here, not in __init__: the library's metaclass generates aggregates' __init__.
-        aggregate.applied = {}
-        aggregate.remember(self.fact)
         aggregate.when(self.fact)
 
 
@@ -55,7 +72,6 @@ class Recorded(AggregateEvent):
     fact: Any
 
     def apply(self, aggregate: CivicAggregate) -> None:
-        aggregate.remember(self.fact)
         aggregate.when(self.fact)
 
 
@@ -67,11 +83,6 @@ class CivicAggregate(Aggregate):
     """The actor roles that may record the creating event."""
     family: ClassVar[str]
     """Derived: events.family.name, the namespace of its aggregate ids ("ticket", ...)."""
-    if TYPE_CHECKING:  # declared for the checker only: an annotation at run time would make it a
-        # field of the __init__ that the library's metaclass generates (it processes aggregates as dataclasses)
-        applied: dict[str, tuple[str, tuple[tuple[str, str], ...]]]
-        """Per instance, set by Started.apply: event_id -> (content digest, ((resident_id, mac), ...))
-        of every fact applied."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -84,18 +95,6 @@ class CivicAggregate(Aggregate):
 
     def record(self, fact: Event) -> None:
         self.trigger_event(Recorded, fact=fact, timestamp=fact.occurred_at)
-
-    def remember(self, fact: Event) -> None:
-        self.applied[fact.event_id] = (content_digest(fact), tuple((s.resident_id, s.mac) for s in fact.sealed))
-
-    def seen(self, event: Event, macs: tuple[tuple[str, str], ...]) -> bool:
-        """True if this very event was applied before; Refused if its id was used for other content."""
-        known = self.applied.get(event.event_id)
-        if known is None:
-            return False
-        if known != (content_digest(event), macs):
-            raise Refused("conflicting_duplicate", f"event_id {event.event_id} was applied with different content")
-        return True
 
     def when(self, fact: Event) -> None:  # pragma: no cover - every subclass defines it
         raise NotImplementedError

@@ -13,6 +13,7 @@ from nats.js.kv import KeyValue
 
 from schemas import OrgUnitRegistered
 from schemas.base import Event
+from schemas.pipeline import LEDGER_ORG
 
 MAX_DEPTH = 32
 
@@ -26,7 +27,7 @@ class UnknownOrg(LookupError):
 class OrgDirectory:
     def __init__(self, kv: KeyValue | None = None):
         self.kv = kv
-        self.parents: dict[str, str] = {}  # org_id -> parent id ("" for a root)
+        self.parents: dict[str, str] = {LEDGER_ORG: ""}  # org_id -> parent id ("" for a root); pipeline events' own
         self.paths: dict[str, tuple[str, ...]] = {}
         """org_id -> path, as worked out from `parents`; dropped whenever a unit moves."""
 

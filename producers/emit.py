@@ -15,8 +15,8 @@ def split_events(text: bytes) -> Iterator[bytes]:
     if stripped.startswith(b"["):
         try:
             items = msgspec.json.decode(stripped, type=list[msgspec.Raw])
-        except msgspec.DecodeError:
-            yield stripped  # not a valid array: let validation say why
+        except (msgspec.DecodeError, RecursionError):
+            yield stripped  # not a valid array (or nested too deeply to split): let validation say why
             return
         yield from (bytes(item) for item in items)
         return

@@ -33,6 +33,7 @@ from producers.directory import OrgDirectory, UnknownOrg
 from projections.event_index import EventStatus, event_status
 from projections.store import Database
 from schemas import DecodeFailure, decode
+from schemas.intake import MAX_DEPTH, nesting
 from schemas.base import Event
 from schemas.topology import intake_subject
 
@@ -132,7 +133,13 @@ def authenticate(request: Request, gateway: Gateway) -> System:
 
 
 def split(body: bytes) -> list[bytes]:
+    """The request's events as bytes, each decoded on its own later (schemas.intake.decode, which
+    also refuses deep nesting); 400 if the body is not JSON or nests too deeply to split."""
     stripped = body.strip()
+    # Checked on the whole body before msgspec walks it: its recursion limit depends on how deep
+    # the caller's stack already is, so it alone would answer a deep body 400 or 200 by chance.
+    if nesting(stripped) > MAX_DEPTH:
+        raise HTTPException(status_code=400, detail=f"the body nests arrays or objects more than {MAX_DEPTH} levels deep")
     try:
         if stripped.startswith(b"["):
             items = msgspec.json.decode(stripped, type=list[msgspec.Raw])
@@ -141,6 +148,8 @@ def split(body: bytes) -> list[bytes]:
         return [stripped]
     except msgspec.DecodeError as e:
         raise HTTPException(status_code=400, detail=f"the body is not JSON: {e}") from None
+    except RecursionError:  # msgspec recurses per level even to skip a Raw element
+        raise HTTPException(status_code=400, detail="the body nests arrays or objects too deeply") from None
 
 
 class GatewayController(Controller):

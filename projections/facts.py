@@ -90,9 +90,12 @@ class TicketState:
 
     @property
     def left_open_at(self) -> int | None:
+        """When it last left the open stages (docs/kpis.md#open-and-overdue): its resolution in the
+        current round if it has one (a ticket resolved, then voided days later, was not open in
+        between), else its voiding."""
         if self.open:
             return None
-        return self.voided_at or self.resolved_at or self.closed_at
+        return self.resolved_at or self.voided_at or self.closed_at
 
 
 _TICKET_COLUMNS = tuple(f.name for f in fields(TicketState))

@@ -380,9 +380,11 @@ class TicketQueries:
         return TicketSummary(tid, org, cat, title, channel, stage, rnd, self._iso(raised), self._iso(deadline), unit, worker,
                              bool(is_open and deadline is not None and deadline < now), sat)
 
-    def timeline(self, ticket_id: str, now: int) -> TicketTimeline:
-        """A ticket's events in ledger order with who and when, and the time spent in each stage."""
-        rows = self.db.query(f"SELECT {SUMMARY_COLUMNS} FROM tickets WHERE ticket_id=?", (ticket_id,))
+    def timeline(self, ticket_id: str, now: int, within: list[str] | None = None) -> TicketTimeline:
+        """A ticket's events in ledger order with who and when, and the time spent in each stage;
+        `within`: only if the ticket lies in one of these subtrees (NotFound, as unknown, if not)."""
+        where, params = subtree(within) if within is not None else ("1 = 1", [])
+        rows = self.db.query(f"SELECT {SUMMARY_COLUMNS} FROM tickets WHERE ticket_id=? AND {where}", (ticket_id, *params))
         if not rows:
             raise NotFound(f"no ticket {ticket_id}")
         trail = self.db.query("SELECT position, type, occurred_at, actor_role, actor_id, detail FROM trail "

@@ -36,13 +36,15 @@ class ServiceRequest(msgspec.Struct, frozen=True):
     updated_at: str | None
     deadline: str | None
     """The deadline of its latest dispatch."""
+    path: str = ""
+    """The org path it was raised under (whose subtrees it belongs to)."""
 
 
 _SELECT = (
     "SELECT t.ticket_id, t.stage, t.category, t.title, t.raised_at, t.updated_at, t.deadline, t.duplicate_of, "
     "u.name, (SELECT detail FROM trail WHERE kind='ticket' AND entity_id=t.ticket_id AND type='TicketRaised'), "
     "(SELECT detail FROM trail WHERE kind='ticket' AND entity_id=t.ticket_id AND type IN ('TicketResolved', 'TicketReturned') "
-    " ORDER BY position DESC LIMIT 1) "
+    " ORDER BY position DESC LIMIT 1), t.path "
     "FROM tickets t LEFT JOIN orgs u ON u.org_id = t.to_unit WHERE {where} "
     "ORDER BY t.raised_at DESC, t.ticket_id LIMIT ?"
 )
@@ -80,13 +82,13 @@ class ServiceRequestQueries:
 
     def _select(self, where: str, args: list[int | str] | list[str], limit: int) -> list[ServiceRequest]:
         out = []
-        for tid, stage, code, title, raised, updated, deadline, duplicate_of, agency, raised_detail, last_detail in \
+        for tid, stage, code, title, raised, updated, deadline, duplicate_of, agency, raised_detail, last_detail, path in \
                 self.db.query(_SELECT.format(where=where), [*args, limit]):
             raised_fields = msgspec.json.decode(raised_detail) if raised_detail else {}
             note = msgspec.json.decode(last_detail) if last_detail else {}
             notes = f"merged into {duplicate_of}" if stage == "voided" else note.get("resolution") or note.get("reason")
             out.append(ServiceRequest(tid, stage in lifecycle.OPEN, stage, code, raised_fields.get("description") or title, notes,
-                                      agency, self._when(raised), self._iso(updated), self._iso(deadline)))
+                                      agency, self._when(raised), self._iso(updated), self._iso(deadline), path))
         return out
 
     def _when(self, instant: int) -> str:

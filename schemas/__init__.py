@@ -5,6 +5,7 @@ from schemas.deliberation import MeetingHeld, TopicDecided, TopicImplemented, To
 from schemas.dispute import DisputeConcluded, DisputeParty, DisputeRegistered, MediationSessionHeld
 from schemas.intake import EVENT_TYPES, EVENTS_BY_TYPE, AnyEvent, DecodeFailure, decode, encode
 from schemas.organisation import GridWorkerAssigned, OrgUnitMoved, OrgUnitRegistered, OrgUnitRenamed
+from schemas.pipeline import IntakeGap, IntakeGapAcknowledged
 from schemas.privacy import PersonalDataErased
 from schemas.ticket import (
     TicketAccepted, TicketClosed, TicketDispatched, TicketProgressNoted, TicketRaised, TicketRated,
@@ -13,8 +14,9 @@ from schemas.ticket import (
 
 __all__ = [
     "Actor", "AnyEvent", "DecodeFailure", "DisputeConcluded", "DisputeParty", "DisputeRegistered",
-    "EVENTS_BY_TYPE", "EVENT_TYPES", "Event", "GridWorkerAssigned", "MediationSessionHeld",
-    "MeetingHeld", "OrgUnitMoved", "OrgUnitRegistered", "OrgUnitRenamed", "PersonalData", "PersonalDataErased",
+    "EVENTS_BY_TYPE", "EVENT_TYPES", "Event", "GridWorkerAssigned", "IntakeGap", "IntakeGapAcknowledged",
+    "MediationSessionHeld", "MeetingHeld", "OrgUnitMoved", "OrgUnitRegistered", "OrgUnitRenamed", "PersonalData",
+    "PersonalDataErased",
     "SealedPersonalData", "TicketAccepted", "TicketClosed", "TicketDispatched",
     "TicketProgressNoted", "TicketRaised", "TicketRated", "TicketRecategorised", "TicketReopened",
     "TicketResolved", "TicketReturned", "TicketVoided", "TopicDecided", "TopicImplemented",

@@ -16,24 +16,30 @@ class Category(msgspec.Struct, frozen=True):
     en: str
     group: str
     """The Open311 group: residents, villages or enterprises."""
+    public: bool = True
+    """Offered and listed by Open311's public reads. False where a ticket is about a person more
+    than a place (health, care of a named elderly resident, a neighbour reported to the police):
+    its very existence, category and text tell too much; staff see it on the dashboards."""
 
 
 CATEGORIES: tuple[Category, ...] = (
-    Category("epidemic_control", "疫情防控", "Epidemic control", "residents"),
+    Category("epidemic_control", "疫情防控", "Epidemic control", "residents", public=False),
     Category("civilised_city", "创建文明城市", "Civilised-city campaign", "residents"),
     Category("compound_management", "小区管理", "Compound management", "residents"),
     Category("parking", "停车秩序", "Parking", "residents"),
     Category("environment", "环境卫生", "Environment and sanitation", "residents"),
     Category("roads_and_lights", "道路与路灯", "Roads and street lights", "residents"),
     Category("water_and_power", "水电供应", "Water and power supply", "residents"),
-    Category("elderly_care", "关爱老人", "Care for elderly people", "residents"),
-    Category("public_safety", "治安安全", "Public safety", "residents"),
+    Category("elderly_care", "关爱老人", "Care for elderly people", "residents", public=False),
+    Category("public_safety", "治安安全", "Public safety", "residents", public=False),
     Category("collective_economy", "村集体经济", "Village collective economy", "villages"),
     Category("farmland_and_rivers", "田长河长林长", "Fields, rivers and forests", "villages"),
     Category("enterprise_problem", "企业诉求", "Enterprise problem", "enterprises"),
     Category("policy_consultation", "政策咨询", "Policy consultation", "enterprises"),
 )
 BY_CODE = {c.code: c for c in CATEGORIES}
+PUBLIC_CODES = frozenset(c.code for c in CATEGORIES if c.public)
+"""Categories Open311 shows anonymous readers; a code not in the catalogue is not public either."""
 
 
 def name(code: str, language: str = "zh") -> str:

@@ -16,10 +16,12 @@ from schemas.deliberation import DELIBERATION_EVENTS
 from schemas.dispute import DISPUTE_EVENTS
 from schemas.evolution import upcast
 from schemas.organisation import ORGANISATION_EVENTS
+from schemas.pipeline import PIPELINE_EVENTS
 from schemas.privacy import PRIVACY_EVENTS
 from schemas.ticket import TICKET_EVENTS
 
-EVENT_TYPES: tuple[type[Event], ...] = ORGANISATION_EVENTS + TICKET_EVENTS + DISPUTE_EVENTS + DELIBERATION_EVENTS + PRIVACY_EVENTS
+EVENT_TYPES: tuple[type[Event], ...] = (ORGANISATION_EVENTS + TICKET_EVENTS + DISPUTE_EVENTS + DELIBERATION_EVENTS
+                                         + PRIVACY_EVENTS + PIPELINE_EVENTS)
 EVENTS_BY_TYPE: dict[str, type[Event]] = {tag_of(cls): cls for cls in EVENT_TYPES}
 AnyEvent: Any = Union[EVENT_TYPES]
 """The tagged union of every event type, for msgspec. Built from a tuple at run time, so it is a
@@ -32,6 +34,13 @@ CURRENT_VERSION: dict[str, int] = {
 
 MAX_EVENT_BYTES = 64 * 1024
 """Well under NATS's default max_payload of 1 MiB; larger messages are refused as `oversize`."""
+MAX_DEPTH = 32
+"""Arrays and objects nested deeper are refused as `malformed_json` before msgspec sees them.
+
+msgspec's C decoder recurses once per level, also while skipping an unknown field or a Raw
+element, and raises RecursionError near Python's recursion limit (about 1,000 levels): a
+10 KB body of 5,000 `[` inside an object would otherwise escape as an unexpected exception.
+The deepest valid event nests 4 levels."""
 
 
 class _Head(msgspec.Struct):
@@ -61,10 +70,14 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
     """
     if max_bytes is not None and len(data) > max_bytes:
         raise DecodeFailure("oversize", f"{len(data)} bytes, the limit is {max_bytes}")
+    if nesting(data) > MAX_DEPTH:
+        raise DecodeFailure("malformed_json", f"arrays or objects nested more than {MAX_DEPTH} levels deep")
     try:
         head = _head_decoder.decode(data)
     except msgspec.DecodeError as e:
         raise _failure(data, e) from None
+    except RecursionError:  # a backstop: nesting() above stops what the decoder would recurse on
+        raise DecodeFailure("malformed_json", "nested too deeply") from None
     if head.type not in EVENTS_BY_TYPE:
         raise DecodeFailure("unknown_type", f"no event type {head.type!r}", "type")
     want = CURRENT_VERSION[head.type]
@@ -79,6 +92,34 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
         return upcast_event
     except (msgspec.ValidationError, ValueError, KeyError, TypeError) as e:
         raise _failure(data, e) from None
+    except RecursionError:
+        raise DecodeFailure("malformed_json", "nested too deeply") from None
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting(data: bytes) -> int:
+    """How deep arrays and objects nest in `data` (brackets inside strings do not count), up to
+    MAX_DEPTH + 1, where the walk stops; 0 when it has too few openers to nest past MAX_DEPTH.
+
+    The hot path is two C-speed counts: an event has a handful of openers. Only a message
+    with more than MAX_DEPTH walks its brackets.
+    """
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    for b in _STRING.sub(b"", data).translate(None, _NOT_A_BRACKET):
+        if b in b"[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
 
 
 def encode(event: Event) -> bytes:

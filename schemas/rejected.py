@@ -13,6 +13,7 @@ from schemas.base import Event, Family, Reason
 from schemas.deliberation import DELIBERATION_EVENTS, DeliberationEvent
 from schemas.dispute import DISPUTE_EVENTS, DisputeEvent
 from schemas.organisation import ORGANISATION_EVENTS, OrgEvent
+from schemas.pipeline import GapEvent
 from schemas.privacy import PRIVACY_EVENTS, ErasureEvent
 from schemas.ticket import TICKET_EVENTS, TicketEvent
 
@@ -70,6 +71,7 @@ REASONS = _reasons(
     ("personal_data_mismatch", "Personal data must name the residents this event concerns.", True),
     *_family(ErasureEvent.family),
     *_declared(PRIVACY_EVENTS),
+    *_family(GapEvent.family),
     # The pipeline.
     ("poison", "Processing failed repeatedly; the message was set aside.", False),
 )

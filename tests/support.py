@@ -263,3 +263,15 @@ def read_model_answers(db, to: str = "2026-12-31") -> bytes:  # type: ignore[no-
         for ticket_id in listed:
             answers += [tickets.timeline(ticket_id, now), boards.trail_index("ticket", ticket_id)]
     return msgspec.json.encode(answers)
+
+
+def bearer(data_dir, name: str = "test-auditor", role: str = "auditor", org: str | None = None) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """An Authorization header for a new account of the web (an auditor, reading every unit, by default)."""
+    from dashboards.accounts import Accounts, accounts_path
+
+    accounts = Accounts(accounts_path(data_dir))
+    if accounts.get(name) is None:
+        accounts.add(name, role, org, "a test password", "tests")
+    token = accounts.issue_token(name, "tests")
+    accounts.close()
+    return {"Authorization": f"Bearer {token}"}

@@ -14,6 +14,9 @@ export async function getJSON(path, params = {}) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ""));
   const url = query.toString() ? `${path}?${query}` : path;
   const response = await fetch(url, { headers: { Accept: "application/json" } });
+  if (response.status === 401) {  // not signed in, or the session expired: sign in, then come back here
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  }
   if (!response.ok) {
     let detail = "";
     try { detail = (await response.json()).detail; } catch { /* not JSON: keep the status */ }

@@ -23,13 +23,15 @@ const ctx = {
   org: (id) => orgs.get(id),
   roots: () => roots,
   timeZone: () => districtTimeZone(),
+  me: () => me,
 };
 
 async function loadOrgs() {
   const list = await getJSON("/api/orgs");
   orgs = new Map(list.map((o) => [o.org_id, o]));
   // The overview is the district; other top-level units (a high-tech zone) are listed beside its towns.
-  roots = list.filter((o) => o.parent_id === null)
+  // A reader sees their own subtree only: its top is the unit whose parent they do not see.
+  roots = list.filter((o) => o.parent_id === null || !orgs.has(o.parent_id))
     .sort((a, b) => (b.kind === "district") - (a.kind === "district") || a.path.join(".").localeCompare(b.path.join(".")));
 }
 
@@ -117,7 +119,29 @@ function renderHeader() {
   lang.textContent = t("lang_switch");
   lang.setAttribute("lang", language() === "zh" ? "en" : "zh");
   renderLive();
+  renderWho();
 }
+
+// Who is signed in (GET /api/me), a sign-out button; in `civic demo`, a banner that says so.
+let me = null;
+async function loadMe() {
+  try { me = await getJSON("/api/me"); } catch { me = null; }
+  renderWho();
+}
+
+function renderWho() {
+  const who = document.getElementById("who");
+  const banner = document.getElementById("demo-banner");
+  if (!me) { fill(who); banner.hidden = true; return; }
+  const out = h("button", { type: "button", id: "sign-out", onclick: async () => {
+    await fetch("/logout", { method: "POST" });
+    location.assign("/login");
+  } }, t("sign_out"));
+  fill(who, t("signed_in_as", { name: me.name, role: t(`role_${me.role}`) }), " ", me.demo ? null : out);
+  banner.hidden = !me.demo;
+  banner.textContent = me.demo ? t("demo_viewer", { name: me.name }) : "";
+}
+export const reader = () => me;
 
 function renderCrumbs() {
   const trail = view?.breadcrumbs?.() ?? [];
@@ -195,4 +219,5 @@ setInterval(() => { if (view && windowDay && today() !== windowDay) refresh(); }
 
 setLanguage(localStorage.getItem("civic.lang") ?? "zh");
 follow();
+loadMe();
 route();

@@ -37,6 +37,13 @@ const LABELS = {
     rating: "群众评价", contacted: "已联系", yes: "是", no: "否", channel: "来源", round: "轮次", org: "所属单位",
     not_yet: "尚未", overdue_flag: "已超期",
     not_found: "未找到", error: "读取失败", retry: "重试", loading: "加载中…",
+    sign_in: "登录", sign_out: "退出", account: "账号", password: "密码", signed_in_as: "{name}（{role}）",
+    sign_in_failed: "账号或密码不正确", sign_in_limited: "登录失败次数过多，请稍后再试",
+    sign_in_note: "只显示本单位及下级单位的数据；查看群众联系方式会被记录。",
+    demo_viewer: "演示：已自动以区级只读账号（{name}）登录",
+    role_staff: "工作人员", role_auditor: "审计", role_admin: "管理员",
+    contact: "群众联系方式", show_contact: "查看联系方式（将被记录）", contact_logged: "本次查看已记入访问日志",
+    contact_erased: "已按居民要求删除", name: "姓名", phone: "电话", address: "地址",
   },
   en: {
     brand: "Grassroots governance dashboard",
@@ -73,6 +80,13 @@ const LABELS = {
     rating: "Resident's rating", contacted: "Contacted", yes: "yes", no: "no", channel: "Channel", round: "Round", org: "Unit",
     not_yet: "not yet", overdue_flag: "overdue",
     not_found: "Not found", error: "Could not load", retry: "Retry", loading: "Loading…",
+    sign_in: "Sign in", sign_out: "Sign out", account: "Account", password: "Password", signed_in_as: "{name} ({role})",
+    sign_in_failed: "Wrong account or password", sign_in_limited: "Too many failed sign-ins: try again later",
+    sign_in_note: "You see your own unit and the units below it; every look at a resident's contact is logged.",
+    demo_viewer: "Demo: signed in automatically as the district viewer ({name}, read-only)",
+    role_staff: "staff", role_auditor: "auditor", role_admin: "admin",
+    contact: "Reporter's contact", show_contact: "Show contact (the view is logged)", contact_logged: "This view is in the access log",
+    contact_erased: "erased at the resident's request", name: "Name", phone: "Phone", address: "Address",
   },
 };
 

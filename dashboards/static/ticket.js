@@ -86,6 +86,7 @@ export class TicketView {
         h("dt", {}, code("field", "contacted")), h("dd", {}, value("contacted", rating.detail.contacted)),
         h("dt", {}, code("field", "resolved")), h("dd", {}, value("resolved", rating.detail.resolved)),
         rating.detail.comment ? [h("dt", {}, code("field", "comment")), h("dd", { class: "comment" }, rating.detail.comment)] : null)) : null,
+      this.contactPanel(),
       section("timeline", t("timeline"), null, table([
         { label: "#", class: "num", cell: (e) => number(e.position) },
         { label: t("event"), cell: (e) => code("event", e.type) },
@@ -99,5 +100,20 @@ export class TicketView {
         { label: t("hours"), class: "num", cell: (s) => figure("span", `time_in_stage[${s.stage}].hours`, s.hours, hours(s.hours)) },
       ], stages, { empty: t("no_value") })));
     stageTimes(this.chart, stages);
+  }
+
+  /** Staff whose unit covers the ticket may look up the reporter (to call back); each look is logged. */
+  contactPanel() {
+    if (!this.ctx.me()?.reads_contacts) return null;
+    const box = h("div", { id: "contact" });
+    const show = async () => {
+      const people = await getJSON(`/api/tickets/${encodeURIComponent(this.ticketId)}/contact`);
+      fill(box, people.map((p) => h("dl", { class: "details" },
+        p.erased ? [h("dt", {}, p.resident_id), h("dd", {}, t("contact_erased"))]
+          : [["name", p.name], ["phone", p.phone], ["address", p.address]].filter(([, v]) => v)
+            .map(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]))), h("p", { class: "note" }, t("contact_logged")));
+    };
+    fill(box, h("button", { type: "button", id: "show-contact", onclick: show }, t("show_contact")));
+    return section("contact-details", t("contact"), null, box);
   }
 }

@@ -58,8 +58,9 @@ class Problems(list):
 
 
 @pytest.fixture
-def page(browser: Browser):
+def page(browser: Browser, stack: Stack):
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai")
+    stack.sign_in(context)
     tab = context.new_page()
     problems = Problems()
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))

@@ -27,6 +27,7 @@ import nats
 
 import schemas as s
 from schemas.base import Event
+from tests.support import bearer
 
 
 def free_port() -> int:
@@ -58,6 +59,11 @@ class Stack:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(log, "ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
+        # The pages and the API answer signed-in readers: an auditor (every unit) reads them here.
+        self.auth = bearer(data, "browser-auditor")
+        self.account = ("browser-auditor", "a test password")
+        bearer(data, "browser-v1", "staff", "v1")  # a village secretary, who may call a reporter back
+        self.staff = ("browser-v1", "a test password")
         self.process = subprocess.Popen([sys.executable, "-m", "civic.cli", "up", "--data", str(data), "--port", str(self.port)],
                                         stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         self.published = 0
@@ -65,8 +71,15 @@ class Stack:
     def get(self, path: str, **params: Any) -> Any:
         """The API's JSON answer, as the page would get it."""
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v not in (None, "")})
-        with urllib.request.urlopen(f"{self.base}{path}{'?' + query if query else ''}", timeout=10) as r:
+        request = urllib.request.Request(f"{self.base}{path}{'?' + query if query else ''}", headers=self.auth)
+        with urllib.request.urlopen(request, timeout=10) as r:
             return json.load(r)
+
+    def sign_in(self, context: Any, account: tuple[str, str] | None = None) -> None:
+        """Sign a browser context in through POST /login: it keeps the session cookie."""
+        name, password = account or self.account
+        answer = context.request.post(f"{self.base}/login", data={"name": name, "password": password})
+        assert answer.status == 200, answer.text()
 
     def health(self) -> dict | None:
         try:

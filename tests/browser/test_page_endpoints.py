@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def fetch(stack: Stack, path: str) -> tuple[int, dict[str, str], bytes]:
     try:
-        with urllib.request.urlopen(f"{stack.base}{path}", timeout=10) as r:
+        with urllib.request.urlopen(urllib.request.Request(f"{stack.base}{path}", headers=stack.auth), timeout=10) as r:
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
@@ -60,7 +60,7 @@ def test_lists_refuse_what_the_api_refuses(stack: Stack):
 
 def test_the_event_stream_announces_the_read_models_position(stack: Stack):
     health = stack.applied()
-    with urllib.request.urlopen(f"{stack.base}/api/events/stream", timeout=10) as r:
+    with urllib.request.urlopen(urllib.request.Request(f"{stack.base}/api/events/stream", headers=stack.auth), timeout=10) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         lines = []
         while not (lines and lines[-1].startswith("data:")):

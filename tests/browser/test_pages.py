@@ -182,6 +182,7 @@ def test_chinese_by_default_and_english_on_request(page: Page, stack: Stack):
 def test_readable_on_a_phone(browser: Browser, stack: Stack):
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
                                   locale="zh-CN", timezone_id="Asia/Shanghai")
+    stack.sign_in(context)
     try:
         page = context.new_page()
         open_page(page, f"{stack.base}/orgs/v1?from=2026-03-01&to=2026-03-31")
@@ -237,3 +238,66 @@ def test_an_unknown_unit_says_so(page: Page, stack: Stack):
     expect(page.locator("#error h2")).to_have_text("未找到")
     expect(page.locator("#error")).to_contain_text("no org unit nowhere")
     page.problems[:] = [p for p in page.problems if "404" not in p]  # type: ignore[attr-defined]  # the API's answer, logged
+
+
+def test_signing_in_in_chinese_and_english_then_back_to_the_page_asked_for(browser: Browser, stack: Stack):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    try:
+        page = context.new_page()
+        page.goto(f"{stack.base}/orgs/v1?period=all")
+        page.wait_for_url("**/login?next=*")
+        expect(page.locator("#login-title")).to_have_text("登录")
+        page.click("#lang")
+        expect(page.locator("#login-title")).to_have_text("Sign in")
+        name, password = stack.account
+        page.fill("#name", name)
+        page.fill("#password", "not the password")
+        page.click("#submit")
+        expect(page.locator("#login-error")).to_have_text("Wrong account or password")
+        screenshot(page, "sign-in", full_page=False)
+        page.fill("#password", password)
+        page.click("#submit")
+        page.wait_for_url("**/orgs/v1?period=all")
+        ready(page)
+        expect(page.locator("#who")).to_contain_text(f"{name} (auditor)")
+        assert page.locator("#demo-banner").is_hidden()
+        cookie = next(c for c in context.cookies() if c["name"] == "civic_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        page.click("#sign-out")
+        page.wait_for_url("**/login")
+        page.goto(f"{stack.base}/api/orgs")
+        assert "401" in page.content() or "sign in" in page.content()
+    finally:
+        context.close()
+
+
+def test_a_village_secretary_sees_the_reporter_and_the_look_is_logged(browser: Browser, stack: Stack):
+    context = browser.new_context(locale="en-GB", timezone_id="Asia/Shanghai")
+    stack.sign_in(context, stack.staff)
+    try:
+        page = context.new_page()
+        open_page(page, f"{stack.base}/tickets/T3")
+        expect(page.locator("#contact-details")).to_be_visible()
+        assert "Resident One" not in page.content(), "not before the secretary asks"
+        page.click("#show-contact")
+        expect(page.locator("#contact")).to_contain_text("Resident One")
+        expect(page.locator("#contact")).to_contain_text("13900000001")
+        log = stack.get("/api/access-log")
+        assert [(e["who"], e["action"], e["subject"]) for e in log if e["action"] == "contact_read"][-1] == \
+            ("browser-v1", "contact_read", "T3")
+        # the village's secretary reads the village only: another village's ticket is "not found"
+        page.goto(f"{stack.base}/tickets/T5")
+        page.wait_for_selector("body[data-ready=error]", state="attached")
+        expect(page.locator("#error")).to_contain_text("no ticket T5")
+        page.problems = []  # type: ignore[attr-defined]
+    finally:
+        context.close()
+    # an auditor's ticket page has no contact panel
+    context = browser.new_context(locale="en-GB", timezone_id="Asia/Shanghai")
+    stack.sign_in(context)
+    try:
+        page = context.new_page()
+        open_page(page, f"{stack.base}/tickets/T3")
+        assert page.locator("#contact-details").count() == 0
+    finally:
+        context.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import schemas as s
-from tests.support import small_district
+from tests.support import small_district, bearer
 
 pytestmark = pytest.mark.integration
 CIVIC = [sys.executable, "-m", "civic.cli"]
@@ -32,9 +32,10 @@ def civic(*args: str, data: Path, timeout: float = 60) -> subprocess.CompletedPr
     return subprocess.run([*CIVIC, *args, "--data", str(data)], capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def healthz(port: int) -> dict | None:
+def healthz(port: int, auth: dict[str, str] | None = None) -> dict | None:
+    """/healthz; with an auditor's token (auth), the streams and lags too."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+        with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers=auth or {}), timeout=2) as r:
             return json.load(r)
     except urllib.error.HTTPError as e:
         return json.load(e)
@@ -70,12 +71,13 @@ class Up:
     def __init__(self, data: Path, port: int, log: Path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
         self.log = open(log, "ab")
+        self.auth = bearer(data)  # an auditor's token: the web answers signed-in readers
         self.process = subprocess.Popen([*CIVIC, "up", "--data", str(data), "--port", str(port)],
                                         stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.port = port
 
     def ready(self) -> dict:
-        return wait_until(lambda: (h := healthz(self.port)) and h["status"] == "ok" and h, 30, "healthz ok")
+        return wait_until(lambda: (h := healthz(self.port, self.auth)) and h["status"] == "ok" and h, 30, "healthz ok")
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
@@ -105,14 +107,15 @@ def test_civic_up_runs_the_service_and_resumes_with_history(tmp_path: Path):
         assert emitted.stdout.count("accepted") == len(script.events)
 
         n = len(script.events)
-        wait_until(lambda: healthz(port)["streams"][1]["last_sequence"] == n, 30, "ledger filled")
+        wait_until(lambda: healthz(port, up.auth)["streams"][1]["last_sequence"] == n, 30, "ledger filled")
         shown = civic("ledger", "show", "--from", "1", "--limit", "1000", data=data)
         assert shown.returncode == 0 and len(shown.stdout.splitlines()) == n
         assert "Resident Name" not in shown.stdout and "13800000000" not in shown.stdout
         verified = civic("audit", "verify", data=data)
         assert verified.returncode == 0 and f"ledger ok: {n} events" in verified.stdout, verified.stdout + verified.stderr
-        wait_until(lambda: healthz(port).get("dashboard_lag") == 0, 30, "read model caught up")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/orgs/yn/dashboard?from=2026-01-01") as r:
+        wait_until(lambda: healthz(port, up.auth).get("dashboard_lag") == 0, 30, "read model caught up")
+        with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/api/orgs/yn/dashboard?from=2026-01-01",
+                                                           headers=up.auth)) as r:
             board = json.load(r)
         assert board["tickets"]["raised"] == 3 and board["tickets"]["closed"] == 3  # T0..T2 are all in the district
 
@@ -135,7 +138,7 @@ def test_civic_up_runs_the_service_and_resumes_with_history(tmp_path: Path):
         extra = [(s.TicketRaised(event_id="later-1", occurred_at=more.clock, source="test", actor=s.Actor(role="resident", id="r5"),
                                  org_id="lx", ticket_id="LATER", category="roads", title="street lamp"), "")]
         assert civic("emit", str(write_events(tmp_path / "b.jsonl", extra)), data=data).returncode == 0
-        wait_until(lambda: healthz(port)["streams"][1]["last_sequence"] == n + 1, 30, "new event in ledger")
+        wait_until(lambda: healthz(port, up.auth)["streams"][1]["last_sequence"] == n + 1, 30, "new event in ledger")
         verified = civic("audit", "verify", data=data)
         assert f"ledger ok: {n + 1} events" in verified.stdout, verified.stdout + verified.stderr
         tail = civic("ledger", "tail", "-n", "1", data=data)
@@ -154,6 +157,6 @@ def test_emit_refuses_invalid_events_locally_with_reasons(tmp_path: Path):
         result = civic("emit", str(bad), data=data)
         assert result.returncode == 1
         assert "unknown_type" in result.stdout and "malformed_json" in result.stdout
-        assert healthz(port)["streams"][0]["last_sequence"] == 0, "nothing invalid was published"
+        assert healthz(port, up.auth)["streams"][0]["last_sequence"] == 0, "nothing invalid was published"
     finally:
         up.stop()

@@ -95,7 +95,7 @@ def main() -> None:
         up.caught_up(events)
         wire = asyncio.run(ledger_messages((first / "nats.url").read_text().strip()))
         msgs = [(w["position"], datetime.fromisoformat(w["stored_at"]), w["stored"].encode(), w["headers"]) for w in wire]
-        first_answers = {p: http(up.port, p) for p in ("/api/orgs/yn/dashboard?to=2022-12-31", "/api/orgs/yn-lg/dashboard?to=2022-12-31",
+        first_answers = {p: http(up.port, p, up.reader or None) for p in ("/api/orgs/yn/dashboard?to=2022-12-31", "/api/orgs/yn-lg/dashboard?to=2022-12-31",
                                                        "/api/orgs/yn-pm-c04/dashboard?to=2022-12-31", "/api/tickets/MC-GOLDEN-0001")}
     finally:
         up.stop()
@@ -145,11 +145,11 @@ def main() -> None:
         token = run(civic("gateway", "token", "golden", "--org", "*", data=restored)).strip().splitlines()[-1]
         up.indexed(m["last_event_id"], token)
         for path, (status, ctype, body) in first_answers.items():
-            again = http(up.port, path)
+            again = http(up.port, path, up.reader or None)
             print(("same" if again[2] == body else "NOTE: DIFFERENT") + f" answer to {path} from the stack that wrote the ledger and the restored one")
         republished = asyncio.run(ledger_messages((restored / "nats.url").read_text().strip()))
         assert [{**w, "stored_at": None} for w in republished] == [{**w, "stored_at": None} for w in wire], "the republished stream differs"
-        answers = ask_all(all_questions(m), up.port, token, restored, asof_folder, nats.url, scratch)
+        answers = ask_all(all_questions(m), up.port, token, restored, asof_folder, nats.url, scratch, up.reader)
     finally:
         up.stop()
         nats.stop()

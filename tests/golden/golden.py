@@ -94,18 +94,30 @@ def wait_until(check, timeout: float, what: str):  # type: ignore[no-untyped-def
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
+def reader_token(data: Path, name: str = "golden-auditor") -> str:
+    """A bearer token of an auditor (reads every unit) in the data folder, made with `civic users`.
+    The web answers only signed-in readers; an auditor's answers are the full ones the golden
+    files hold. A data folder written before accounts existed gets none: an empty string."""
+    added = civic("users", "add", name, "--role", "auditor", data=data, env=clean_env(CIVIC_USER_PASSWORD="golden reader password"))
+    if added.returncode not in (0, 2):  # 2: it exists already; anything else: an old tree without `civic users`
+        return ""
+    return civic("users", "token", name, data=data).stdout.decode().strip().splitlines()[-1]
+
+
 class Up:
-    """`civic up --data DIR --port P` as a user runs it (its own fresh nats-server in DIR/nats)."""
+    """`civic up --data DIR --port P` as a user runs it (its own fresh nats-server in DIR/nats),
+    asked with an auditor's bearer token."""
 
     def __init__(self, data: Path, log: Path):
         self.data, self.port = data, free_port()
+        self.reader = reader_token(data)
         self.log = open(log, "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "civic.cli", "up", "--data", str(data), "--port", str(self.port)],
                                         stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=clean_env())
 
     def health(self) -> dict | None:
         try:
-            return json.loads(http(self.port, "/healthz", timeout=5)[2])
+            return json.loads(http(self.port, "/healthz", self.reader, timeout=5)[2])
         except (OSError, ValueError):
             return None
 
@@ -120,7 +132,7 @@ class Up:
 
     def read_model_position(self) -> int | None:
         try:
-            status, _, body = http(self.port, "/api/position", timeout=5)
+            status, _, body = http(self.port, "/api/position", self.reader, timeout=5)
         except OSError:
             return None
         return json.loads(body)["dashboard"] if status == 200 else None
@@ -404,26 +416,27 @@ def answer_path(q: Question) -> Path:
 
 # -- asking -------------------------------------------------------------------------------------
 
-def ask_http(q: Question, port: int, token: str | None) -> bytes:
-    status, content_type, body = http(port, q.request, token if q.token else None)
+def ask_http(q: Question, port: int, token: str | None, reader: str | None = None) -> bytes:
+    """`token`: the gateway's (questions that need one); `reader`: an auditor's, for the others."""
+    status, content_type, body = http(port, q.request, token if q.token else (reader or None))
     # Status and media type are part of the answer; the other headers (date, length) are not.
     return f"{status} {content_type}\n".encode() + body
 
 
-def ask_sweep(q: Question, port: int) -> bytes:
+def ask_sweep(q: Question, port: int, reader: str | None = None) -> bytes:
     """One line per unit (ticket): its id, the answer's status and the SHA-256 of its bytes."""
     if "{org}" in q.request:
-        ids = [o["org_id"] for o in json.loads(http(port, "/api/orgs")[2])]
+        ids = [o["org_id"] for o in json.loads(http(port, "/api/orgs", reader)[2])]
     else:
         ids = []
-        for root in (o["org_id"] for o in json.loads(http(port, "/api/orgs")[2]) if o["parent_id"] is None):
-            page = json.loads(http(port, f"/api/orgs/{root}/tickets?status=all&page_size=500")[2])
+        for root in (o["org_id"] for o in json.loads(http(port, "/api/orgs", reader)[2]) if o["parent_id"] is None):
+            page = json.loads(http(port, f"/api/orgs/{root}/tickets?status=all&page_size=500", reader)[2])
             assert page["total"] <= 500, "more tickets than one page: page through them"
             ids += [t["ticket_id"] for t in page["tickets"]]
         ids.sort()
     lines = []
     for i in ids:
-        status, content_type, body = http(port, q.request.replace("{org}", i).replace("{ticket}", i))
+        status, content_type, body = http(port, q.request.replace("{org}", i).replace("{ticket}", i), reader)
         lines.append(f"{i} {status} {hashlib.sha256(body).hexdigest()}\n")
     return "".join(lines).encode()
 
@@ -461,7 +474,7 @@ def ask_cli(q: Question, data: Path, scratch: Path, env: dict[str, str] | None =
 
 
 def ask_all(questions: list[Question], port: int, token: str, data: Path, asof_data: Path, asof_url: str,
-            scratch: Path) -> dict[str, bytes]:
+            scratch: Path, reader: str | None = None) -> dict[str, bytes]:
     """Every answer, by question name. CLI commands run three at a time (each is a process)."""
     asof_env = clean_env(CIVIC_NATS_URL=asof_url)
     answers: dict[str, bytes] = {}
@@ -470,7 +483,7 @@ def ask_all(questions: list[Question], port: int, token: str, data: Path, asof_d
                                        None if q.kind == "cli" else asof_env)
                    for q in questions if q.kind in ("cli", "asof")}
         # meanwhile, the HTTP questions from this thread
-        answers.update({q.name: ask_http(q, port, token) for q in questions if q.kind == "http"})
-        answers.update({q.name: ask_sweep(q, port) for q in questions if q.kind == "sweep"})
+        answers.update({q.name: ask_http(q, port, token, reader) for q in questions if q.kind == "http"})
+        answers.update({q.name: ask_sweep(q, port, reader) for q in questions if q.kind == "sweep"})
         answers.update({name: f.result() for name, f in futures.items()})
     return answers

@@ -22,7 +22,7 @@ from schemas import topology
 from tests.conftest import running_pipeline
 from tests.integration.test_audit_ledger import civic
 from tests.scenario import CST, DISPATCHER, RESIDENT, WORKER, scenario
-from tests.support import publish_all, stream_count, wait_for
+from tests.support import publish_all, stream_count, wait_for, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +32,7 @@ async def live(tmp_path: Path, nats_server):  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=tmp_path / "data", nats_url=nats_server.url, batch_size=500)
     async with running_pipeline(settings, projector=True) as running:
         async with AsyncTestClient(create_app(settings)) as client:
+            client.headers.update(bearer(settings.data_dir))  # an auditor: reads every unit
             client.settings, client.js = settings, running.projector.js  # type: ignore[attr-defined]
             await publish(client, scenario())
             yield client

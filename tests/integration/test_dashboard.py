@@ -11,7 +11,7 @@ import schemas as s
 from civic.web import create_app
 from schemas import topology
 from tests.scenario import scenario
-from tests.support import wait_for
+from tests.support import bearer, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +45,7 @@ def disputes(registered, mediated, settled, failed, success_rate):  # type: igno
 async def api(full_pipeline):
     events = scenario()
     async with AsyncTestClient(create_app(full_pipeline.settings)) as client:
+        client.headers.update(bearer(full_pipeline.settings.data_dir))  # an auditor: reads every unit
         js = full_pipeline.projector.js
         for event, subject in events:
             await js.publish(subject, s.encode(event), headers={"Nats-Msg-Id": event.event_id})

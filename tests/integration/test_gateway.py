@@ -94,6 +94,13 @@ async def test_bad_requests(gateway):
     assert "/v1/events" in (await client.get("/openapi.json")).json()["paths"]
 
 
+async def test_deep_nesting_is_a_400_not_a_500(gateway):
+    client, auth, _ = gateway
+    for body in (b"[" * 5000 + b"]" * 5000, b'{"type":"TicketRaised","x":' + b"[" * 5000 + b"]" * 5000 + b"}"):
+        answer = await client.post("/v1/events", content=body, headers=auth)
+        assert answer.status_code == 400, answer.text
+
+
 async def test_an_event_in_intake_but_not_yet_decided_is_pending(tmp_path, js):
     """Only intake indexed (no ledger running): the status is pending, with its intake sequence."""
     event = s.TicketRaised(event_id="p-1", occurred_at=at(2, 9), source="t", actor=RESIDENT, org_id="c1",

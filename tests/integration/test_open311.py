@@ -17,7 +17,7 @@ from civic.web import create_app
 from producers.gateway import Tokens, tokens_path
 from schemas import topology
 from tests.scenario import DISPATCHER, WORKER, at
-from tests.support import read_stream, publish_all, stream_count, wait_for
+from tests.support import bearer, read_stream, publish_all, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
 ORGS = [("yn", "district", None), ("ta", "town", "yn"), ("c1", "community", "ta"), ("tb", "town", "yn")]
@@ -45,7 +45,8 @@ async def open311(settings, pipeline_with_projector):
         port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/open311/v2") as client:
+    # Signed in as an auditor: the full answers (anonymous readers get the public ones: test_web_access.py)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/open311/v2", headers=bearer(settings.data_dir)) as client:
         await wait_for(lambda: _up(client), timeout=20)
         yield client, key, js
     server.should_exit = True

@@ -30,6 +30,7 @@ DEFAULT_ROLE = {
     "DisputeRegistered": "mediator", "MediationSessionHeld": "mediator", "DisputeConcluded": "mediator",
     "TopicProposed": "council", "MeetingHeld": "council", "TopicDecided": "council", "TopicImplemented": "council",
     "PersonalDataErased": "system",
+    "IntakeGap": "system", "IntakeGapAcknowledged": "system",
 }
 
 PARTIES = (s.DisputeParty(resident_id="r1", role="applicant"), s.DisputeParty(resident_id="r2", role="respondent"))
@@ -62,6 +63,8 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "TopicDecided": dict(topic_id="P1", decision="install six lights"),
     "TopicImplemented": dict(topic_id="P1", report="lights installed"),
     "PersonalDataErased": dict(erasure_id="E1", resident_id="r1", reason="the resident asked"),
+    "IntakeGap": dict(gap_id="5", first_sequence=5, last_sequence=9),
+    "IntakeGapAcknowledged": dict(gap_id="5", reason="re-sent by the hotline"),
 }
 
 

@@ -22,7 +22,7 @@ from schemas.rejected import REASONS
 def test_every_event_type_is_in_one_family() -> None:
     assert set(FAMILY_OF_TYPE) == set(EVENTS_BY_TYPE)
     assert sum(len(m.types) for m in FAMILIES.values()) == len(EVENT_TYPES)
-    assert list(FAMILIES) == ["org", "ticket", "dispute", "topic", "erasure"]
+    assert list(FAMILIES) == ["org", "ticket", "dispute", "topic", "erasure", "gap"]
 
 
 def test_the_declared_families() -> None:
@@ -31,11 +31,12 @@ def test_the_declared_families() -> None:
     assert got == {
         "org": ("org_id", s.OrgUnitRegistered), "ticket": ("ticket_id", s.TicketRaised),
         "dispute": ("dispute_id", s.DisputeRegistered), "topic": ("topic_id", s.TopicProposed),
-        "erasure": ("erasure_id", s.PersonalDataErased),
+        "erasure": ("erasure_id", s.PersonalDataErased), "gap": ("gap_id", s.IntakeGap),
     }
-    assert CREATING_TYPES == {"OrgUnitRegistered", "TicketRaised", "DisputeRegistered", "TopicProposed", "PersonalDataErased"}
-    assert ID_FIELDS == ("org_id", "ticket_id", "dispute_id", "topic_id", "erasure_id")
-    assert ENTITY_ID_FIELDS == ("ticket_id", "dispute_id", "topic_id", "erasure_id")
+    assert CREATING_TYPES == {"OrgUnitRegistered", "TicketRaised", "DisputeRegistered", "TopicProposed", "PersonalDataErased",
+                              "IntakeGap"}
+    assert ID_FIELDS == ("org_id", "ticket_id", "dispute_id", "topic_id", "erasure_id", "gap_id")
+    assert ENTITY_ID_FIELDS == ("ticket_id", "dispute_id", "topic_id", "erasure_id", "gap_id")
 
 
 @pytest.mark.parametrize("cls", EVENT_TYPES, ids=lambda c: c.__name__)
@@ -65,7 +66,7 @@ def test_aggregates_cover_the_families() -> None:
 
 def test_envelope_is_the_base_fields_and_the_entity_ids() -> None:
     assert ENVELOPE == {"type", "event_id", "occurred_at", "source", "actor", "org_id", "schema_version", "personal",
-                        "sealed", "org_path", "ticket_id", "dispute_id", "topic_id", "erasure_id"}
+                        "sealed", "org_path", "ticket_id", "dispute_id", "topic_id", "erasure_id", "gap_id"}
 
 
 def test_entity_of() -> None:
@@ -82,7 +83,8 @@ def test_parent_fields_and_the_relay_reads_them() -> None:
 
 
 def test_trail_knows_every_entity_family() -> None:
-    assert trail.ID_FIELD == {"ticket": "ticket_id", "dispute": "dispute_id", "topic": "topic_id", "erasure": "erasure_id"}
+    assert trail.ID_FIELD == {"ticket": "ticket_id", "dispute": "dispute_id", "topic": "topic_id", "erasure": "erasure_id",
+                              "gap": "gap_id"}
     assert set(trail.STAGES) | {"ticket"} == set(trail.ID_FIELD)
     ids = trail._ids(b'{"type": "MeetingHeld", "topic_id": "P1", "attendees": 3}')
     assert (ids.topic_id, ids.ticket_id) == ("P1", None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from consumers.ledger import store_error_code
 from adapters.alarm import Alarm
+from projections.gaps import OpenGap
 from dashboards.health import DEGRADED, FAULTY, LIMITS, OK, RULES, Readings, judge
 from schemas.status import WriterStatus
 
@@ -57,6 +58,7 @@ CASES = {
     "postgres_unreachable": dict(postgres_up=False),
     "disk_full": dict(disk_free=1 << 20),
     "disk_low": dict(disk_free=LIMITS.disk_low_bytes - 1, disk_total=100 << 30),
+    "intake_gap": dict(intake_gaps=[OpenGap(gap_id="g1", position=3, first_sequence=5, last_sequence=9, acknowledge="civic ops ack-gap g1")]),
     "process_down": dict(down=["ledger"]),
 }
 

@@ -303,3 +303,54 @@ def test_a_failing_store_leaves_nothing_behind(tree: Desk, monkeypatch: pytest.M
 
 def test_max_deliveries_is_small_and_positive() -> None:
     assert 1 < ledger_module.MAX_DELIVERIES <= 10
+
+
+# -- event ids are unique across the whole ledger ----------------------------------------------------
+
+
+def test_an_event_id_reused_for_another_aggregate_is_a_conflicting_duplicate(tree: Desk) -> None:
+    raised = tree.ev("TicketRaised", ticket_id="T1")
+    tree.ok(raised)
+    for other in (tree.ev("TicketRaised", ticket_id="T2", event_id=raised.event_id),
+                  tree.ev("DisputeRegistered", event_id=raised.event_id),
+                  tree.ev("OrgUnitRenamed", org="c1", event_id=raised.event_id)):
+        outcome = tree.send(other)
+        assert [(r.code, r.event_id) for r in outcome.rejections] == [("conflicting_duplicate", raised.event_id)]
+    assert tree.send(tree.msg(raised)).duplicates == 1  # the same content again: still silent
+
+
+def test_a_reuse_within_one_batch_is_a_conflicting_duplicate(tree: Desk) -> None:
+    a = tree.ev("TicketRaised", ticket_id="T1")
+    b = tree.ev("TopicProposed", org="k1", event_id=a.event_id)
+    outcome = tree.send(a, b)
+    assert outcome.accepted == 1 and [r.code for r in outcome.rejections] == ["conflicting_duplicate"]
+
+
+def test_the_index_survives_a_restart(ledger_files: Callable[[], Desk]) -> None:
+    first = ledger_files()
+    messages = history(first)
+    again = ledger_files()
+    again.seq, again.n, again.parent = first.seq, first.n, dict(first.parent)
+    reuse = again.ev("TicketRaised", ticket_id="T77", event_id=json.loads(messages[-1].data)["event_id"])
+    assert [r.code for r in again.send(reuse).rejections] == ["conflicting_duplicate"]
+
+
+def test_a_store_from_before_the_index_gets_it_from_its_history(ledger_files: Callable[[], Desk], tmp_path) -> None:
+    import sqlite3
+
+    from adapters.eventstore import EVENT_IDS, EVENT_IDS_BUILT
+
+    first = ledger_files()
+    messages = history(first)
+    stored = len(first.stored())
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:  # what a ledger of the previous release left
+        db.execute(f"DROP TABLE {EVENT_IDS}")
+        db.execute(f"DROP TABLE {EVENT_IDS_BUILT}")
+    again = ledger_files()
+    assert again.ledger.indexed_on_upgrade == stored
+    assert ledger_files().ledger.indexed_on_upgrade == 0  # once
+    again.seq, again.n, again.parent = first.seq, first.n, dict(first.parent)
+    outcome = again.send(*resend(again, messages))
+    assert (outcome.accepted, outcome.duplicates, outcome.rejections) == (0, len(messages), [])
+    reuse = again.ev("DisputeRegistered", dispute_id="D9", event_id=json.loads(messages[0].data)["event_id"])
+    assert [r.code for r in again.send(reuse).rejections] == ["conflicting_duplicate"]

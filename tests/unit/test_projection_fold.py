@@ -184,15 +184,8 @@ def test_a_reopen_event_starts_a_new_round(tmp_path: Path, from_stage: str) -> N
     assert (row["stage"], row["round"]) == ("reopened", 2)
 
 
-VOIDED_AFTER_RESOLUTION = pytest.mark.xfail(strict=True, reason=(
-    "projections/facts.py TicketState.left_open_at prefers voided_at to resolved_at: a ticket resolved on one day "
-    "and voided on a later one counts as open (and possibly overdue) until the voiding, where docs/kpis.md says "
-    "it is open until it last left the open stages, its resolution; reported, not fixed here"))
-
-
 @pytest.mark.parametrize("split", SPLITS)
-@pytest.mark.parametrize("stage", [pytest.param(stage, marks=VOIDED_AFTER_RESOLUTION) if stage in ("resolved", "rated") else stage
-                                   for stage in sorted(ALLOWED_FROM["TicketVoided"])])
+@pytest.mark.parametrize("stage", sorted(ALLOWED_FROM["TicketVoided"]))
 def test_a_voided_duplicate_counts_as_voided_only(tmp_path: Path, split: str, stage: str) -> None:
     ev = Events()
     ev.tree()

@@ -284,7 +284,7 @@ class QueryScenario:
         assert msgspec.to_builtins(t2) == {
             "ticket_id": "T2", "open": False, "stage": "closed", "category": "environment", "description": "ticket T2",
             "status_notes": "cleaned again", "agency": "community c1", "raised_at": iso(3, 9), "updated_at": iso(5, 13),
-            "deadline": iso(6, 12)}
+            "deadline": iso(6, 12), "path": "yn.ta.c1."}
         [t3] = requests.by_ids(["T3"])
         assert (t3.open, t3.status_notes, t3.agency) == (True, None, "village v1")
         assert requests.by_ids([]) == [] and requests.by_ids(["T404"]) == []

@@ -50,6 +50,8 @@ FACTS: dict[str, dict[str, Any]] = {
     "TopicDecided": {"topic_id": "p-1", "decision": "Build it", "votes": Votes(in_favour=9, against=2, abstained=1)},
     "TopicImplemented": {"topic_id": "p-1", "report": "Built"},
     "PersonalDataErased": {"erasure_id": "e-1", "resident_id": "r-1", "reason": "Asked by the resident"},
+    "IntakeGap": {"gap_id": "41", "first_sequence": 41, "last_sequence": 57},
+    "IntakeGapAcknowledged": {"gap_id": "41", "reason": "the hotline re-sent its events of that day"},
 }
 
 

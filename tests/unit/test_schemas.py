@@ -63,6 +63,7 @@ def test_the_contract_has_exactly_these_event_types() -> None:
         "DisputeRegistered", "MediationSessionHeld", "DisputeConcluded",
         "TopicProposed", "MeetingHeld", "TopicDecided", "TopicImplemented",
         "PersonalDataErased",
+        "IntakeGap", "IntakeGapAcknowledged",
     ])
     assert len(s.EVENT_TYPES) == len(ALL_TAGS)
 
@@ -324,3 +325,16 @@ def test_decode_failure_carries_code_detail_and_field() -> None:
 @pytest.mark.parametrize("name", ALL_TAGS)
 def test_tag_matches_class(name: str) -> None:
     assert tag(s.EVENTS_BY_TYPE[name]) == name == example(name).type
+
+
+def test_deep_nesting_is_malformed_json_never_a_recursion_error() -> None:
+    from schemas.intake import MAX_DEPTH, nesting
+
+    inside = b'{"type":"TicketRaised","x":' + b"[" * 5000 + b"]" * 5000 + b"}"  # 10 KB, as in issue 12
+    for data in (inside, b"[" * 5000 + b"]" * 5000, b"[" * 5000, b'{"a":' * 40 + b"1" + b"}" * 40):
+        assert failure(data).code == "malformed_json"
+    assert nesting(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) <= MAX_DEPTH
+    assert nesting(b"[]" * 100) == 1  # many openers, shallow
+    assert nesting(b"[" * 40 + b"]" * 40) == MAX_DEPTH + 1  # the walk stops past the limit
+    assert nesting(b'{"title":"' + b"[" * 100 + b'"}') == 1  # brackets inside a string do not nest
+    assert nesting(b'{"t":"a\\"' + b"[" * 100 + b'"}') == 1  # nor after an escaped quote
