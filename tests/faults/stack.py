@@ -60,6 +60,17 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def reader_token(data: Path, env: dict[str, str]) -> str:
+    """A bearer token of an auditor (reads every unit), made with `civic users` in the folder."""
+    data.mkdir(parents=True, exist_ok=True)
+    added = civic("users", "add", "fault-auditor", "--role", "auditor", data=data,
+                  env={**env, "CIVIC_USER_PASSWORD": "fault suite reader password"})
+    assert added.returncode in (0, 2), added.stdout + added.stderr  # 2: it exists (a second `civic up` on the folder)
+    made = civic("users", "token", "fault-auditor", data=data, env=env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    return made.stdout.strip().splitlines()[-1]
+
+
 class Stack:
     """`civic up --data DIR` on free ports, its log in `log`."""
 
@@ -67,14 +78,20 @@ class Stack:
         self.data, self.port, self.env = data, free_port(), clean_env(**env)
         self.settings = Settings(data_dir=data.absolute(), database_url=env.get("CIVIC_DATABASE_URL"))
         self.log_path = log
+        self.token = reader_token(data, self.env)
         self.log = open(log, "ab")
         self.process = subprocess.Popen([*CIVIC, "up", "--data", str(data), "--port", str(self.port)],
                                         stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
 
     # -- what an operator sees --------------------------------------------------------------
+    def _request(self, path: str) -> urllib.request.Request:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        request.add_header("Authorization", f"Bearer {self.token}")  # an auditor: /healthz in full
+        return request
+
     def health(self) -> dict | None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=10) as r:
+            with urllib.request.urlopen(self._request("/healthz"), timeout=10) as r:
                 return json.load(r)
         except urllib.error.HTTPError as e:
             return json.load(e)
@@ -90,7 +107,7 @@ class Stack:
         return wait_until(lambda: (h := self.health()) and h["status"] == "ok" and h, timeout, "/healthz ok")
 
     def get(self, path: str) -> bytes:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+        with urllib.request.urlopen(self._request(path), timeout=10) as r:
             return r.read()
 
     def supervisor(self) -> dict:
