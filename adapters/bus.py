@@ -1,11 +1,16 @@
-"""The bus: the three streams and the org directory, created idempotently at start, and the
-roles' connection (nats-py: FastStream does not manage stream updates or the
-deny-delete/deny-purge flags). The names come from schemas/topology.py."""
+"""The bus: the three streams and the org directory, created idempotently at start (by the admin
+identity), and every process's connection, each with its own identity's credential
+(schemas/permissions.py, adapters/credentials.py). nats-py: FastStream does not manage stream
+updates or the deny-delete/deny-purge flags. The names come from schemas/topology.py."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import nats
 from nats.js import JetStreamContext
@@ -14,8 +19,11 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 from adapters import identity as instance_identity
+from adapters.status import ensure_status_bucket
 from config import Settings
-from schemas.topology import CHECKPOINT_SUBJECT, CHECKPOINTS, INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS
+from schemas.permissions import ADMIN, inbox_prefix
+from schemas.topology import (CHECKPOINT_SUBJECT, CHECKPOINTS, INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY,
+                              REJECTED, REJECTED_SUBJECTS)
 
 log = logging.getLogger("civic")
 DAY = 86_400.0
@@ -74,17 +82,70 @@ async def ensure_org_directory(js: JetStreamContext, replicas: int = 1) -> KeyVa
         return await js.create_key_value(KeyValueConfig(bucket=ORG_DIRECTORY, history=1, replicas=replicas))
 
 
+def identity_of(seed_file: Path) -> str:
+    """The identity a seed file is for: its name without `.nk` (credentials/<identity>.nk)."""
+    return Path(seed_file).name.removesuffix(".nk")
+
+
+def credential_options(servers: list[str], credentials: str | Path | None, tls_ca: str | Path | None = None,
+                       identity: str | None = None) -> dict[str, Any]:
+    """nats.connect options for one identity: its nkey seed file and its own inbox (the only one
+    it may subscribe to). A URL that carries user:password (a test's admin) is used as it is."""
+    options: dict[str, Any] = {}
+    if tls_ca:
+        options["tls"] = ssl.create_default_context(cafile=str(tls_ca))
+    if credentials and not any(urlsplit(u if "://" in u else f"nats://{u}").username for u in servers):
+        options["nkeys_seed"] = str(credentials)
+        options["inbox_prefix"] = inbox_prefix(identity or identity_of(Path(credentials)))
+    return options
+
+
+def connect_options(settings: Settings, identity: str) -> dict[str, Any]:
+    credentials = settings.credentials_for(identity)
+    name = identity_of(credentials) if credentials and settings.nats_credentials else identity
+    return {"servers": settings.nats_servers(),
+            **credential_options(settings.nats_servers(), credentials, settings.nats_tls_ca, name)}
+
+
+async def connect(settings: Settings, identity: str, **options: Any) -> nats.NATS:
+    """One connection as `identity` (schemas/permissions.py), e.g. connect(settings, "auditor")."""
+    return await nats.connect(**{**connect_options(settings, identity), "name": f"civic-{identity}", **options})
+
+
+async def ensure_bus(settings: Settings) -> None:
+    """As admin: the streams and the buckets (the org directory, CIVIC_STATUS, the instance id in
+    CIVIC_INSTANCE and DIR/streams.json), made or updated. `civic up` runs it before starting the
+    roles and after restarting its nats-server (CIVIC_STATUS lives in memory); `civic bus init`
+    does it for a server of one's own."""
+    nc = await connect(settings, ADMIN.name, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, settings.intake_max_age_days, settings.stream_replicas)
+        await ensure_org_directory(js, settings.stream_replicas)
+        await ensure_status_bucket(js)
+        await instance_identity.remember(js, settings, create=True)
+    finally:
+        await nc.close()
+
+
 async def connect_role(settings: Settings, identity: str | None = None) -> nats.NATS:
-    """Connect a role (waiting for the server if it is down: nats-py only reconnects after a
-    first success) and make sure the streams exist. `identity` names the process to the server
-    (e.g. "eraser"): the one it will present its own credential for."""
+    """Connect a role as its identity (e.g. "eraser"), waiting for the server if it is down
+    (nats-py only reconnects after a first success). Without a credential of its own (a server without
+    authorization, or a URL carrying an admin's password) it also makes sure the streams and the
+    status bucket exist, as before authorization; with one, that is the admin's work at start.
+    Either way the folder learns the server's instance id (adapters/identity.py)."""
     delay = 0.2
+    identity = identity or "role"
+    options = connect_options(settings, identity)
     while True:
         try:
-            nc = await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                    connect_timeout=2, name=f"civic-{identity or 'role'}")
-            await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
-            await instance_identity.remember(nc.jetstream(), settings)
+            nc = await nats.connect(**options, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                    connect_timeout=2, name=f"civic-{identity}")
+            admin = "nkeys_seed" not in options
+            if admin:
+                await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
+                await ensure_status_bucket(nc.jetstream())
+            await instance_identity.remember(nc.jetstream(), settings, create=admin)
             return nc
         except (OSError, TimeoutError, nats.errors.Error) as e:
             log.warning("NATS not reachable (%s); retrying in %.1fs", e or type(e).__name__, delay)

@@ -67,26 +67,40 @@ async def _ledger_facts(js: JetStreamContext) -> dict[str, str | None]:
     return facts
 
 
-async def remember(js: JetStreamContext, settings: Settings) -> None:
-    """A role's part, at connect: the folder and the server carry the same instance id. The folder's
-    id wins when the server has none; a folder without one adopts the server's (or a new one)."""
+async def remember(js: JetStreamContext, settings: Settings, create: bool = False) -> None:
+    """The folder and the server carry the same instance id. `create` (the admin, at `civic up`'s
+    start or `civic bus init`): the folder's id is stored on the server when it has none (a folder
+    without one gets a new one), with CIVIC_LEDGER's facts. A role (no right to make buckets) only
+    adopts the server's id into a folder that has none. Never raises: a role must start regardless."""
+    try:
+        await _remember(js, settings, create)
+    except Exception as e:
+        log.warning("stream identity not checked (%s: %s)", type(e).__name__, e)
+
+
+async def _remember(js: JetStreamContext, settings: Settings, create: bool) -> None:
     mine, theirs = recorded(settings).get("instance"), await server_id(js)
     if mine and theirs and mine != theirs:
         log.error("this server's streams belong to instance %s, not to this folder's %s (%s)", theirs, mine,
                   settings.streams_identity_path)
         return
-    instance = mine or theirs or uuid.uuid4().hex
-    if theirs is None:
-        try:
+    if not create:
+        if theirs is None or mine == theirs:
+            return
+        record = {**recorded(settings), "instance": theirs}
+    else:
+        instance = mine or theirs or uuid.uuid4().hex
+        if theirs is None:
             try:
-                kv = await js.key_value(INSTANCE)
-            except NotFoundError:
-                kv = await js.create_key_value(KeyValueConfig(bucket=INSTANCE, history=1, replicas=settings.stream_replicas))
-            await kv.create(INSTANCE_KEY, instance.encode())  # only if absent: two roles racing agree
-        except Exception as e:
-            log.debug("instance id not stored on the server (%s)", e)
-        instance = await server_id(js) or instance
-    record = {"instance": instance, **await _ledger_facts(js)}
+                try:
+                    kv = await js.key_value(INSTANCE)
+                except NotFoundError:
+                    kv = await js.create_key_value(KeyValueConfig(bucket=INSTANCE, history=1, replicas=settings.stream_replicas))
+                await kv.create(INSTANCE_KEY, instance.encode())  # only if absent: two admins racing agree
+            except Exception as e:
+                log.debug("instance id not stored on the server (%s)", e)
+            instance = await server_id(js) or instance
+        record = {"instance": instance, **await _ledger_facts(js)}
     if record != recorded(settings):
         try:
             settings.streams_identity_path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,13 +122,27 @@ async def check(js: JetStreamContext, settings: Settings, url: str) -> None:
         )
 
 
-async def check_url(settings: Settings) -> str:
-    """The folder's NATS URL once the server behind it proves to be this folder's. Raises
-    WrongStreams, or a connection error when nothing answers."""
+async def check_url(settings: Settings, identity: str) -> str:
+    """The folder's NATS URL once the server behind it proves to be this folder's, asked as
+    `identity` (the command's own: emit, auditor, ...; schemas/permissions.py lets each read the id).
+    Raises WrongStreams (also when the server refuses this folder's key: another instance's
+    credentials), or a connection error when nothing answers."""
+    from adapters.bus import connect_options  # bus imports this module
+
     url = settings.resolved_nats_url()
     # max_reconnect_attempts=1: with 0, nats-py 2.x retries a refused first connect forever.
-    nc = await nats.connect(url.split(","), connect_timeout=2, max_reconnect_attempts=1, allow_reconnect=False,
-                            reconnect_time_wait=0.2, error_cb=_quiet)
+    try:
+        nc = await nats.connect(**connect_options(settings, identity), connect_timeout=2, max_reconnect_attempts=1,
+                                allow_reconnect=False, reconnect_time_wait=0.2, error_cb=_quiet)
+    except nats.errors.Error as e:
+        if "authorization" not in str(e).lower():
+            raise
+        source = "CIVIC_NATS_URL" if settings.nats_url else str(settings.nats_url_file)
+        raise WrongStreams(
+            f"{url} (from {source}) refuses this folder's key for `{identity}`: it serves another instance's streams, "
+            f"or the folder's credentials are not the server's. The address is stale if `civic up --data {settings.data_dir}` "
+            f"is not running: start it, or set CIVIC_NATS_URL to this folder's server."
+        ) from None
     try:
         await check(nc.jetstream(), settings, url)
     finally:

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import msgspec
-import nats
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from adapters.bus import connect
 from config import Settings
 from schemas import topology
 
@@ -33,8 +33,9 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 @asynccontextmanager
-async def ledger(settings: Settings) -> AsyncIterator:
-    nc = await nats.connect(settings.resolved_nats_url(), connect_timeout=5, max_reconnect_attempts=3)
+async def ledger(settings: Settings, identity: str = "auditor") -> AsyncIterator:
+    """The ledger stream, read as `identity` (an auditor by default: it may read nothing else)."""
+    nc = await connect(settings, identity, connect_timeout=5, max_reconnect_attempts=3)
     try:
         yield nc.jetstream()
     finally:
@@ -217,7 +218,7 @@ async def run_checkpoint(settings: Settings, key_file: Path | None, out_file: Pa
     except CheckpointsUnusable as e:
         err.print(str(e))
         return 2
-    async with ledger(settings) as js:
+    async with ledger(settings, "checkpoint") as js:
         written = await write_checkpoint(js, key_file, out_file, settings.checkpoint_witness)
     if written.created_key:
         err.print(f"created the checkpoint key {key_file} (mode 0600); its public key, also in {key_file.with_suffix('.pub')}:")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import nats
-
 from audit.reader import LedgerMessage, last_position, read_ledger
 from audit.verify import Anchor, Fault, Report, store_states, verify
-
+from adapters.bus import connect
 from config import Settings
 from schemas import DecodeFailure, decode
 from schemas import topology
@@ -29,8 +27,8 @@ def describe(m: LedgerMessage) -> str:
             f"by {e.actor.role}:{e.actor.id}  {m.headers.get(topology.HASH_HEADER, '')[:12]}")
 
 
-async def show(url: str, start: int, limit: int, echo: Callable[[str], None]) -> None:
-    nc = await nats.connect(url)
+async def show(settings: Settings, start: int, limit: int, echo: Callable[[str], None]) -> None:
+    nc = await connect(settings, "auditor")
     js = nc.jetstream()
     end = min(await last_position(js), start + limit - 1)
     async for m in read_ledger(js, start, end):
@@ -38,8 +36,8 @@ async def show(url: str, start: int, limit: int, echo: Callable[[str], None]) ->
     await nc.close()
 
 
-async def tail(url: str, n: int, follow: bool, echo: Callable[[str], None]) -> None:
-    nc = await nats.connect(url)
+async def tail(settings: Settings, n: int, follow: bool, echo: Callable[[str], None]) -> None:
+    nc = await connect(settings, "auditor")
     js = nc.jetstream()
     last = await last_position(js)
     async for m in read_ledger(js, max(1, last - n + 1), None if follow else last, follow=follow):
@@ -63,7 +61,7 @@ async def run_verify(settings: Settings, with_store: bool = True, checkpoints: P
     if checkpoints is None and settings.checkpoint_witness:
         signed += await witness_checkpoints(settings.checkpoint_witness)
     anchors, problems = checkpoint_anchors(signed, trusted)
-    nc = await nats.connect(settings.nats_servers())
+    nc = await connect(settings, "auditor")
     js = nc.jetstream()
     recorder = None
     if with_store:

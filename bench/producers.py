@@ -21,7 +21,7 @@ from pathlib import Path
 import nats
 from nats.js import JetStreamContext
 
-from adapters.natsserver import NatsServer
+from adapters.natsserver import NatsServer, fixture_password
 from adapters.bus import ensure_streams
 from schemas.topology import INTAKE
 from producers.script import many_tickets
@@ -80,7 +80,7 @@ async def measure(n_events: int = 30_000, url: str | None = None) -> dict[str, f
     with tempfile.TemporaryDirectory(prefix="civic-bench-producers-") as tmp:
         server = None
         if url is None:
-            server = NatsServer(Path(tmp) / "nats").start()
+            server = NatsServer(Path(tmp) / "nats", password=fixture_password()).start()
             url = server.url
         try:
             nc = await nats.connect(url)

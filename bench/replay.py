@@ -95,10 +95,10 @@ async def publish_ledger(js: JetStreamContext, messages: Iterable[tuple[str, byt
 async def main(url: str | None, fill: int) -> None:
     server = None
     if url is None:
-        from adapters.natsserver import NatsServer
+        from adapters.natsserver import NatsServer, fixture_password
         from producers.script import many_tickets
 
-        server = NatsServer(Path(tempfile.mkdtemp(prefix="civic-bench-replay-")) / "nats").start()
+        server = NatsServer(Path(tempfile.mkdtemp(prefix="civic-bench-replay-")) / "nats", password=fixture_password()).start()
         url = server.url
     nc = await nats.connect(url)
     js = nc.jetstream(publish_async_max_pending=4000)

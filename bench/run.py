@@ -34,7 +34,7 @@ from rich.table import Table
 
 from bench import chain
 from bench.district import events
-from adapters.natsserver import NatsServer
+from adapters.natsserver import NatsServer, fixture_password
 from config import Settings
 from adapters.bus import ensure_streams
 from schemas.topology import INTAKE, LEDGER
@@ -242,7 +242,7 @@ async def run(n: int, out: Path, quick: bool = False) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="civic-bench-") as tmp:
         root = Path(tmp)
-        server = NatsServer(root / "nats").start()
+        server = NatsServer(root / "nats", password=fixture_password()).start()
         stack = Stack(root, server)
         try:
             nc = await nats.connect(server.url)

@@ -32,12 +32,17 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(schema_app, name="schema")
 app.add_typer(projections_app, name="projections")
 app.add_typer(gateway_app, name="gateway")
+producer_app = typer.Typer(help="Upstream systems: their NATS keys and gateway tokens.", no_args_is_help=True)
+bus_app = typer.Typer(help="The bus: credentials and streams, for a NATS server of one's own.", no_args_is_help=True)
+app.add_typer(producer_app, name="producer")
+app.add_typer(bus_app, name="bus")
 app.add_typer(users_app, name="users")
 app.add_typer(ops_app, name="ops")
 
-def _settings(data: Optional[Path], *, must_answer: bool = True) -> Settings:
-    """Settings whose NATS server is proven to hold this folder's streams (adapters/identity.py):
-    a stale DIR/nats.url is refused with a sentence (exit 2), never followed. `must_answer`:
+def _settings(data: Optional[Path], identity: str, *, must_answer: bool = True) -> Settings:
+    """Settings whose NATS server is proven to hold this folder's streams (adapters/identity.py),
+    asked as the command's own `identity` (emit, auditor, checkpoint, projector: the one it then
+    connects as): a stale DIR/nats.url is refused with a sentence (exit 2), never followed. `must_answer`:
     a server that does not answer is exit 2 too (an audit cannot answer without it); producers
     pass False and handle it themselves (they can spool)."""
     from dataclasses import replace
@@ -47,7 +52,7 @@ def _settings(data: Optional[Path], *, must_answer: bool = True) -> Settings:
 
     settings = Settings.from_env(data)
     try:
-        url = asyncio.run(check_url(settings))
+        url = asyncio.run(check_url(settings, identity))
     except WrongStreams as e:
         typer.echo(f"refused: {e}", err=True)
         raise typer.Exit(2) from None
@@ -87,8 +92,14 @@ def emit(
     from producers.emit import emit_file
 
     text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    refused = asyncio.run(emit_file(_settings(data, must_answer=False).resolved_nats_url(), text, typer.echo))
+    settings = _settings(data, "emit", must_answer=False)
+    refused = asyncio.run(emit_file(settings.resolved_nats_url(), text, typer.echo, **producing_as(settings)))
     raise typer.Exit(1 if refused else 0)
+
+
+def producing_as(settings: Settings, identity: str = "emit") -> dict:
+    """The local producers' credential (emit, import, simulate, the demo's feed)."""
+    return {"credentials": settings.credentials_for(identity), "tls_ca": settings.nats_tls_ca}
 
 
 @ops_app.command("ack-gap")
@@ -109,7 +120,8 @@ def ops_ack_gap(
     event = IntakeGapAcknowledged(event_id=f"ack-gap-{gap}-{uuid.uuid4().hex[:12]}", occurred_at=datetime.now(timezone.utc),
                                   source="ops", actor=Actor(role="system", id=operator), org_id=LEDGER_ORG,
                                   gap_id=str(gap), reason=reason)
-    refused = asyncio.run(emit_file(Settings.from_env(data).resolved_nats_url(), encode(event), typer.echo))
+    settings = _settings(data, "emit", must_answer=False)
+    refused = asyncio.run(emit_file(settings.resolved_nats_url(), encode(event), typer.echo, **producing_as(settings)))
     raise typer.Exit(1 if refused else 0)
 
 
@@ -142,9 +154,10 @@ def import_(
 
     if format not in (None, "csv", "jsonl"):
         raise typer.BadParameter("--format is csv or jsonl")
-    result = _producing(import_file(_settings(data, must_answer=False).resolved_nats_url(), file, fmt=format, source=source,
+    settings = _settings(data, "emit", must_answer=False)
+    result = _producing(import_file(settings.resolved_nats_url(), file, fmt=format, source=source,
                                     report_path=report, spool_path=spool,
-                                    mapper_options={"pseudonym_key": pseudonym_key.encode()}))
+                                    mapper_options={"pseudonym_key": pseudonym_key.encode()}, **producing_as(settings)))
     typer.echo(result.summary())
     if result.problems:
         typer.echo(f"report: {report or file.with_name(file.name + '.report.csv')}")
@@ -174,8 +187,9 @@ def simulate(
         return
     from producers.feed import feed_url
 
-    fed = _producing(feed_url(_settings(data, must_answer=False).resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
-                              label=f"district seed {seed}"))
+    settings = _settings(data, "emit", must_answer=False)
+    fed = _producing(feed_url(settings.resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
+                              label=f"district seed {seed}", **producing_as(settings)))
     typer.echo(fed.summary())
     for result in fed.refused[:10]:
         typer.echo(result.line())
@@ -229,7 +243,7 @@ def ledger_show(
     """Events from a position on, one line each."""
     from audit.show import show
 
-    asyncio.run(show(_settings(data).resolved_nats_url(), start=start, limit=limit, echo=typer.echo))
+    asyncio.run(show(_settings(data, "auditor"), start=start, limit=limit, echo=typer.echo))
 
 
 @ledger_app.command("tail")
@@ -241,7 +255,7 @@ def ledger_tail(
     """The last events of the ledger (and, with --follow, those that arrive)."""
     from audit.show import tail
 
-    asyncio.run(tail(_settings(data).resolved_nats_url(), n=n, follow=follow, echo=typer.echo))
+    asyncio.run(tail(_settings(data, "auditor"), n=n, follow=follow, echo=typer.echo))
 
 
 @ledger_app.command("recover")
@@ -283,7 +297,7 @@ def audit_verify(
     from audit.checkpoint import CheckpointsUnusable
     from audit.show import run_verify
 
-    settings = _settings(data)
+    settings = _settings(data, "auditor")
     try:
         report = asyncio.run(run_verify(settings, with_store=store, checkpoints=checkpoints, public_key=public_key))
     except CheckpointsUnusable as e:
@@ -314,7 +328,7 @@ def audit_replay(
     from audit.run import run_replay
 
     try:
-        raise typer.Exit(asyncio.run(run_replay(_settings(data), as_of, org, out, kpi_version)))
+        raise typer.Exit(asyncio.run(run_replay(_settings(data, "auditor"), as_of, org, out, kpi_version)))
     except (UnknownKpiVersion, BadInstant) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
@@ -335,7 +349,7 @@ def audit_trail(
     if len(chosen) != 1:
         typer.echo("name one: a TICKET_ID, --dispute ID or --topic ID", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(asyncio.run(run_trail(_settings(data), *chosen[0], full_scan=scan)))
+    raise typer.Exit(asyncio.run(run_trail(_settings(data, "auditor"), *chosen[0], full_scan=scan)))
 
 
 @audit_app.command("diff")
@@ -351,7 +365,7 @@ def audit_diff(
     from audit.run import run_diff
 
     try:
-        raise typer.Exit(asyncio.run(run_diff(_settings(data), report, as_of, kpi_version)))
+        raise typer.Exit(asyncio.run(run_diff(_settings(data, "auditor"), report, as_of, kpi_version)))
     except (UnknownKpiVersion, BadInstant) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
@@ -366,7 +380,7 @@ def audit_checkpoint(
     """Sign the chain head (position, hash) and append it to a checkpoint file kept elsewhere."""
     from audit.run import run_checkpoint
 
-    raise typer.Exit(asyncio.run(run_checkpoint(_settings(data), key, out)))
+    raise typer.Exit(asyncio.run(run_checkpoint(_settings(data, "checkpoint"), key, out)))
 
 
 @audit_app.command("export")
@@ -383,7 +397,7 @@ def audit_export(
     if start > end:
         typer.echo("--from is after --to", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(asyncio.run(run_export(_settings(data), org, start.date(), end.date(), folder)))
+    raise typer.Exit(asyncio.run(run_export(_settings(data, "auditor"), org, start.date(), end.date(), folder)))
 
 
 @app.command()
@@ -406,7 +420,7 @@ def projections_rebuild(
     """Rebuild a read model from the ledger beside the live one, then switch dashboards to it."""
     from projections.rebuild import READ_MODELS, rebuild
 
-    settings = _settings(data)
+    settings = _settings(data, "projector")
     for model in [name] if name else list(READ_MODELS):
         done = asyncio.run(rebuild(settings, model))
         typer.echo(f"{done.name}: v{done.version} is current (was v{done.previous}); {done.events} events in "
@@ -424,6 +438,64 @@ def gateway_token(
 
     settings = Settings.from_env(data)
     typer.echo(Tokens(tokens_path(settings.data_dir)).issue(system, org))
+
+
+@producer_app.command("add")
+def producer_add(
+    system: Annotated[str, typer.Argument(help="The upstream system: its events' `source`, e.g. hotline-12345.")],
+    org: Annotated[list[str], typer.Option("--org", help="An org unit whose subtree it may write to (repeat; * for all).")],
+    out: Annotated[Optional[Path], typer.Option(help="Where to write its NATS key (default DIR/credentials/producer-SYSTEM.nk).")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Issue an upstream system's NATS key and HTTP gateway token together, with the same org scope."""
+    from adapters.credentials import Credentials
+    from producers.gateway import Tokens, tokens_path
+
+    settings = Settings.from_env(data)
+    try:
+        seed = Credentials(settings.credentials_folder).add_producer(system, org, out)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    token = Tokens(tokens_path(settings.data_dir)).issue(system, org)
+    typer.echo(f"NATS key (nkey seed, mode 0600): {seed}\n  hand it to {system}; it may publish to intake at "
+               f"{', '.join(org)} and read the org directory, nothing else. A running `civic up` takes it at once.")
+    typer.echo(f"HTTP gateway token (shown once, only its hash is kept): {token}")
+
+
+@app.command("nats-config")
+def nats_config(
+    roles: Annotated[Path, typer.Argument(help="A roles file (DIR/credentials/roles.json): the public keys and the systems' scopes.", exists=True, dir_okay=False)],
+    out: Annotated[Optional[Path], typer.Option(help="Write it here (mode 0600) instead of printing it.")] = None,
+) -> None:
+    """Render the NATS authorization for an external server or cluster: the same accounts and grants as `civic up`."""
+    from adapters.credentials import Roles, render_authorization
+
+    text = render_authorization(Roles.load(roles))
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    out.chmod(0o600)
+    typer.echo(str(out))
+
+
+@bus_app.command("credentials")
+def bus_credentials(data: DataOpt = None) -> None:
+    """Make the credentials folder: a key per identity and roles.json (what `civic up` does first)."""
+    from adapters.credentials import Credentials
+
+    settings = Settings.from_env(data)
+    typer.echo(Credentials(settings.credentials_folder).ensure().roles_path)
+
+
+@bus_app.command("init")
+def bus_init(data: DataOpt = None) -> None:
+    """As admin: create or update the streams and the org directory bucket (a one-shot for a cluster)."""
+    from adapters.bus import ensure_bus
+
+    asyncio.run(ensure_bus(Settings.from_env(data)))
+    typer.echo("streams and org directory ready")
 
 
 def _accounts(data: Optional[Path]):
@@ -549,7 +621,8 @@ def privacy_erase(
     from producers.privacy import NoRoot, request_erasure
 
     try:
-        result = _producing(request_erasure(_settings(data, must_answer=False).resolved_nats_url(), resident, reason, org, actor))
+        settings = _settings(data, "emit", must_answer=False)
+        result = _producing(request_erasure(settings.resolved_nats_url(), resident, reason, org, actor, **producing_as(settings)))
     except NoRoot as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None

@@ -22,8 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from adapters.alarm import Alarm, clear_alarm, read_alarm
-
-from adapters.bus import ensure_streams
+from adapters.bus import connect, ensure_streams
 from adapters.eventstore import open_recorder
 from audit.checkpoint import default_paths, newest, store_faults, trusted_key
 from audit.verify import Anchor, store_states
@@ -60,7 +59,7 @@ async def recover(settings: Settings, reason: str) -> Recovery:
             _record(settings, reason, alarm, "refused", done.lines)
             return done
         say(f"the event store extends the newest checkpoint ({checkpoint.label})")
-    nc = await nats.connect(settings.nats_servers(), connect_timeout=5, max_reconnect_attempts=3)
+    nc = await connect(settings, "admin", connect_timeout=5, max_reconnect_attempts=3)  # deleting a stream: admin only
     try:
         js = nc.jetstream()
         if await _disagrees(js, recorder):

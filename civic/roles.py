@@ -23,7 +23,7 @@ async def run_ledger(settings: Settings) -> None:
     from adapters.keys import KeyStore
     from application.ledger import Ledger
 
-    nc = await connect_role(settings)
+    nc = await connect_role(settings, "ledger")
     stop = _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
@@ -40,7 +40,7 @@ async def run_relay(settings: Settings) -> None:
     from adapters.eventstore import open_recorder
     from consumers.relay import Relay
 
-    nc = await connect_role(settings)
+    nc = await connect_role(settings, "relay")
     stop = _stop_on_signals()
     recorder = None
     while recorder is None and not stop.is_set():
@@ -99,7 +99,7 @@ async def run_projector(settings: Settings) -> None:
     from projections.projector import EventIndexer, Projector
     from projections.store import Versions
 
-    nc = await connect_role(settings)
+    nc = await connect_role(settings, "projector")
     stop = _stop_on_signals()
     js = nc.jetstream()
     await asyncio.gather(

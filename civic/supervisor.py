@@ -1,6 +1,11 @@
 """`civic up`: the embedded runtime. One nats-server, then each role in its own process,
 restarted with backoff when it dies; the data folder locked against a second stack.
 
+The bus is closed first: the credentials folder gets a key per identity (made once, kept), the
+nats-server runs with the authorization rendered from schemas/permissions.py, the admin creates
+the streams, and each role connects with its own key (CIVIC_NATS_CREDS, set per process). A
+producer added while it runs (`civic producer add`) is taken by reloading the server's config.
+
 Processes, not threads: Python runs one core per process, each SQLite file keeps exactly one
 writer (the ledger), and the crash tests SIGKILL real processes.
 
@@ -20,12 +25,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 
+from adapters.credentials import Credentials
 from adapters.natsserver import NatsServer, jetstream_problem
 from adapters.process import die_with_parent, free_port, holders, port_taken
 from config import Settings
@@ -108,6 +114,8 @@ class Supervisor:
         self.checkpoint_every = settings.checkpoint_minutes * 60
         self.checkpoint_due = time.monotonic() + self.checkpoint_every
         self.checkpointer: subprocess.Popen[bytes] | None = None
+        self.credentials = Credentials(settings.credentials_folder)
+        self.roles_mtime = 0.0
 
     def run(self) -> int:
         if self.checkpoint_every > 0:
@@ -122,6 +130,8 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         try:
+            self.credentials.ensure()  # a data folder from before authorization gets its keys here
+            self.roles_mtime = self.credentials.roles_path.stat().st_mtime
             wanted = [("HTTP", self.settings.host, self.settings.port)]
             if not self.settings.nats_url:
                 self.monitor_port = free_port()
@@ -129,6 +139,7 @@ class Supervisor:
             check_ports(wanted)
             url = self._start_nats()
             self.settings.nats_url_file.write_text(url + "\n")
+            self._ensure_bus(url)
             env = {**os.environ, "CIVIC_NATS_URL": url, "CIVIC_DATA_DIR": str(self.settings.data_dir),
                    "CIVIC_LOCK_FD": str(self.lock_fd)}
             if self.nats is not None and self.nats.monitor_url:
@@ -150,8 +161,8 @@ class Supervisor:
             lock.close()
 
     def _new_nats(self) -> NatsServer:
-        return NatsServer(self.settings.data_dir / "nats", port=self.nats_port, monitor_port=self.monitor_port,
-                          supervised=True, pass_fds=(self.lock_fd,)).start()
+        return NatsServer(self.settings.data_dir / "nats", port=self.nats_port, credentials=self.credentials.folder,
+                          monitor_port=self.monitor_port, supervised=True, pass_fds=(self.lock_fd,)).start()
 
     def _start_nats(self) -> str:
         if self.settings.nats_url:
@@ -165,11 +176,37 @@ class Supervisor:
         return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
                                 process_group=0, pass_fds=(self.lock_fd,))
 
+    def _ensure_bus(self, url: str) -> None:
+        """As admin, before any role starts and after each restart of nats-server: the streams and the
+        buckets (the org directory, CIVIC_STATUS, CIVIC_INSTANCE)."""
+        import asyncio
+
+        from adapters.bus import ensure_bus
+
+        asyncio.run(asyncio.wait_for(ensure_bus(replace(self.settings, nats_url=url)), 60))
+
+    def _role_env(self, env: dict[str, str], identity: str) -> dict[str, str]:
+        """Each process connects with its own identity's key."""
+        seed = self.credentials.seed_path(identity)
+        return {**env, "CIVIC_NATS_CREDS": str(seed)} if seed.exists() else env
+
+    def _watch_roles(self) -> None:
+        """`civic producer add` wrote roles.json: render the config again and reload the server."""
+        try:
+            mtime = self.credentials.roles_path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime != self.roles_mtime:
+            self.roles_mtime = mtime
+            if self.nats:
+                log.info("credentials changed (%s): reloading nats-server's authorization", self.credentials.roles_path)
+                self.nats.reload()
+
     def _spawn(self, role: Role, env: dict[str, str]) -> None:
         args = [sys.executable, "-m", "civic.roles", role.name, "--data", str(self.settings.data_dir)]
         if role.name == "web":
             args += ["--port", str(self.settings.port)]
-        role.process = self._popen(args, env)
+        role.process = self._popen(args, self._role_env(env, role.name))
         role.started = time.monotonic()
         log.info("started %s (pid %d)", role.name, role.process.pid)
         self._write_status()
@@ -178,6 +215,7 @@ class Supervisor:
         if self.nats and not self.nats.running():
             log.error("nats-server exited (%s); restarting it", self.nats.process.returncode if self.nats.process else "?")
             self._restart_nats()
+        self._watch_roles()
         now = time.monotonic()
         for role in self.roles:
             if role.process is None:
@@ -203,6 +241,10 @@ class Supervisor:
         self._write_status(nats_down=True)
         self.nats = self._new_nats()
         self._write_status()
+        try:  # CIVIC_STATUS lives in memory: a new server needs it again (the streams are on disk)
+            self._ensure_bus(self.nats.url)
+        except Exception as e:
+            log.error("the bus was not set up again after the restart (%s: %s)", type(e).__name__, e)
 
     def _watch_nats(self) -> None:
         """A nats-server whose JetStream met a write error (a full disk) stays stuck after space is
@@ -246,7 +288,8 @@ class Supervisor:
         if self.checkpointer and self.checkpointer.returncode:
             log.error("the scheduled checkpoint failed (exit %s): run `civic audit verify`", self.checkpointer.returncode)
         self.checkpoint_due = time.monotonic() + self.checkpoint_every
-        self.checkpointer = self._popen([sys.executable, "-m", "civic.cli", "audit", "checkpoint", "--data", str(self.settings.data_dir)], env)
+        self.checkpointer = self._popen([sys.executable, "-m", "civic.cli", "audit", "checkpoint", "--data", str(self.settings.data_dir)],
+                                        self._role_env(env, "checkpoint"))
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; stopping", signal.Signals(signum).name)

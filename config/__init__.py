@@ -16,6 +16,10 @@ CIVIC_CHECKPOINT_WITNESS  optional: another NATS server (URL) that also keeps ea
 CIVIC_DATABASE_URL postgresql://user:pass@host:port/db for the event store; default SQLite in the data folder
 CIVIC_INTAKE_MAX_AGE_DAYS  how long CIVIC_INTAKE and CIVIC_REJECTED keep clear data (default 7)
 CIVIC_TIMEZONE     the district's time zone for dashboard days (default Asia/Shanghai)
+CIVIC_NATS_CREDS   the NATS nkey seed file this process connects with (default: its identity's file in
+                   the credentials folder, DIR/credentials/<identity>.nk; docs/security.md)
+CIVIC_CREDENTIALS_DIR  the credentials folder (default DIR/credentials)
+CIVIC_NATS_TLS_CA  a CA file: connect to NATS over TLS, trusting it (URLs tls://...)
 CIVIC_WEB_TLS_CERT, CIVIC_WEB_TLS_KEY  certificate and key files: the web role serves HTTPS
                    (and its session cookie is Secure)
 CIVIC_WEB_SECURE_COOKIES  1 behind a TLS-terminating proxy: the session cookie is Secure
@@ -52,6 +56,12 @@ class Settings:
     """The district's time zone: dashboard days and windows are whole days here."""
     batch_size: int = 1000
     """Most messages the ledger takes in one transaction (and the relay publishes in one go)."""
+    nats_credentials: Path | None = None
+    """The nkey seed file to connect with, whatever the identity (CIVIC_NATS_CREDS)."""
+    credentials_dir: Path | None = None
+    """Where each identity's seed is (CIVIC_CREDENTIALS_DIR; default DIR/credentials)."""
+    nats_tls_ca: Path | None = None
+    """CA file for NATS over TLS (CIVIC_NATS_TLS_CA)."""
     web_tls_cert: Path | None = None
     web_tls_key: Path | None = None
     """The web role's certificate and key (CIVIC_WEB_TLS_CERT, CIVIC_WEB_TLS_KEY): HTTPS when both are set."""
@@ -77,6 +87,9 @@ class Settings:
             timezone=env.get("CIVIC_TIMEZONE", "Asia/Shanghai"),
             stream_replicas=int(env.get("CIVIC_STREAM_REPLICAS", 1)),
             checkpoint_minutes=float(env.get("CIVIC_CHECKPOINT_MINUTES", 10)),
+            nats_credentials=_path(env.get("CIVIC_NATS_CREDS")),
+            credentials_dir=_path(env.get("CIVIC_CREDENTIALS_DIR")),
+            nats_tls_ca=_path(env.get("CIVIC_NATS_TLS_CA")),
             web_tls_cert=Path(env["CIVIC_WEB_TLS_CERT"]) if env.get("CIVIC_WEB_TLS_CERT") else None,
             web_tls_key=Path(env["CIVIC_WEB_TLS_KEY"]) if env.get("CIVIC_WEB_TLS_KEY") else None,
             secure_cookies=env.get("CIVIC_WEB_SECURE_COOKIES", "") in ("1", "true", "yes"),
@@ -119,6 +132,18 @@ class Settings:
         return self.data_dir / "streams.json"
 
     @property
+    def credentials_folder(self) -> Path:
+        return self.credentials_dir or self.data_dir / "credentials"
+
+    def credentials_for(self, identity: str) -> Path | None:
+        """The seed file `identity` connects with: CIVIC_NATS_CREDS if set, else its file in the
+        credentials folder if there is one, else None (a server without authorization)."""
+        if self.nats_credentials:
+            return self.nats_credentials
+        path = self.credentials_folder / f"{identity}.nk"
+        return path if path.exists() else None
+
+    @property
     def keys_path(self) -> Path:
         return self.data_dir / "keys.sqlite"
 
@@ -139,3 +164,12 @@ class Settings:
     def relay_state_path(self) -> Path:
         """The relay's high-water mark: the last position, hash and notification it saw acked."""
         return self.data_dir / "relay-state.json"
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).absolute() if value else None
+
+
+def nats_credentials_from_env() -> Path | None:
+    """CIVIC_NATS_CREDS, for code that takes no Settings (the producer SDK)."""
+    return _path(os.environ.get("CIVIC_NATS_CREDS"))

@@ -34,7 +34,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from adapters.logs import RateLimited
-from adapters.status import ensure_status_bucket, publish_status, read_status
+from adapters.status import publish_status, read_status
 from application.ledger import MAX_DELIVERIES, STORE_FAULTS, Incoming, Ledger, Rejection
 from schemas import topology
 from schemas.status import WriterStatus
@@ -238,8 +238,8 @@ class LedgerWorker:
             log.info("rejected %d: %s", len(outcome.rejections), sorted({r.code for r in outcome.rejections}))
 
     async def _report_start(self) -> None:
-        """Publish this worker's status; a store error reported before the restart stays until a commit."""
-        await ensure_status_bucket(self.js)
+        """Publish this worker's status; a store error reported before the restart stays until a commit.
+        The bucket is the admin's to make (adapters.bus.ensure_bus), as the streams are."""
         before = await read_status(self.js, topology.LEDGER_STATUS_KEY)
         if before is not None and before.error is not None:
             self.status.error, self.status.error_at, self.status.failures = before.error, before.error_at, before.failures

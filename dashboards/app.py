@@ -23,6 +23,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
+from adapters.bus import connect_options
 from config import Settings
 from dashboards import metrics
 from dashboards.accounts import Accounts, accounts_path
@@ -63,7 +64,7 @@ class Web:
         self.settings = settings
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
         self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path, settings, self.read_model_position,
-                                 lambda: unacknowledged_gaps(self.read.db()))
+                                 lambda: unacknowledged_gaps(self.read.db()), connect_options(settings, "web"))
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
         self.accounts = Accounts(accounts_path(settings.data_dir))
         self.limiter = LoginLimiter()

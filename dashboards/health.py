@@ -179,8 +179,10 @@ class HealthProbe:
 
     def __init__(self, nats_url: str, alarm_path: Path | None = None, settings: Settings | None = None,
                  read_model_position: Callable[[], int | None] | None = None,
-                 open_gaps: Callable[[], list[OpenGap]] | None = None):
+                 open_gaps: Callable[[], list[OpenGap]] | None = None, options: dict | None = None):
         self.nats_url = nats_url
+        self.options = options or {}
+        """Connection options beyond the URL: the web identity's credential (adapters.bus.connect_options)."""
         self.open_gaps = open_gaps
         self.settings = settings
         self.alarm_path = alarm_path or (settings.ledger_alarm_path if settings is not None else None)
@@ -191,10 +193,10 @@ class HealthProbe:
         self.last: Readings | None = None
 
     async def connect(self) -> nats.NATS:
-        self.nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, allow_reconnect=True,
+        options = {"servers": self.nats_url.split(","), **self.options}
+        self.nc = await nats.connect(**options, max_reconnect_attempts=-1, allow_reconnect=True,
                                      connect_timeout=2, reconnect_time_wait=0.5)
         return self.nc
-
 
     async def close(self) -> None:
         if self.nc is not None:

@@ -44,7 +44,8 @@ def _feed(settings: Settings, seed: int, tickets: int, rate: float | None, ready
     try:
         url = settings.resolved_nats_url()
         log.info("feeding the simulated district (seed %d, %d tickets) to %s", seed, tickets, url)
-        fed = asyncio.run(feed_url(url, simulate(Plan(seed=seed, tickets=tickets)), rate=rate, progress=False))
+        fed = asyncio.run(feed_url(url, simulate(Plan(seed=seed, tickets=tickets)), rate=rate, progress=False,
+                                   credentials=settings.credentials_for("emit"), tls_ca=settings.nats_tls_ca))
         log.info("demo fed: %s; dashboards at http://127.0.0.1:%d/", fed.summary(), settings.port)
     except Exception:
         log.exception("feeding the simulated district failed")

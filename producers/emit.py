@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import msgspec
 
@@ -25,9 +26,11 @@ def split_events(text: bytes) -> Iterator[bytes]:
             yield line.strip()
 
 
-async def emit_file(nats_url: str, text: bytes, echo: Callable[[str], None], spool_path: str | None = None) -> int:
-    """Publish each event in order (validated locally, sent verbatim); returns how many were refused."""
-    producer = await Producer.connect(nats_url, spool_path)
+async def emit_file(nats_url: str, text: bytes, echo: Callable[[str], None], spool_path: str | None = None,
+                    **options: Any) -> int:
+    """Publish each event in order (validated locally, sent verbatim); returns how many were refused.
+    `options` go to Producer.connect (credentials, tls_ca)."""
+    producer = await Producer.connect(nats_url, spool_path, **options)
     try:
         results = await producer.publish_many(list(split_events(text)))
         for result in results:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -67,12 +68,12 @@ async def feed(producer: Producer, events: Iterable[Event], *, rate: float | Non
 
 
 async def feed_url(url: str, events: Iterable[Event], *, total: int | None = None, rate: float | None = None,
-                   spool_path: Path | None = None, progress: bool = True, label: str = "publishing") -> Fed:
+                   spool_path: Path | None = None, progress: bool = True, label: str = "publishing", **options: Any) -> Fed:
     """Connect, feed, wait for anything spooled, close; with a progress bar on stderr."""
     bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeElapsedColumn(),
                    console=Console(stderr=True), disable=not progress)
     task = bar.add_task(label, total=total)
-    producer = await Producer.connect(url, spool_path)
+    producer = await Producer.connect(url, spool_path, **options)
     try:
         with bar:
             fed = await feed(producer, events, rate=rate, on_progress=lambda n: bar.advance(task, n))

@@ -95,14 +95,14 @@ def count_rows(path: Path, fmt: str) -> int | None:
 
 async def import_file(url: str, path: Path, *, fmt: str | None = None, source: str | None = None,
                       report_path: Path | None = None, spool_path: Path | None = None,
-                      mapper_options: dict[str, Any] | None = None, progress: bool = True) -> ImportReport:
+                      mapper_options: dict[str, Any] | None = None, progress: bool = True, **options: Any) -> ImportReport:
     fmt = detect_format(path, fmt)
     mapper = RowMapper(source or path.name, **(mapper_options or {}))
     report = ImportReport()
     seen: dict[str, int] = {}
     bar = _progress(progress)
     task = bar.add_task(f"importing {path.name}", total=count_rows(path, fmt))
-    producer = await Producer.connect(url, spool_path)
+    producer = await Producer.connect(url, spool_path, **options)
     try:
         with bar:
             chunk: list[tuple[int, str, list]] = []

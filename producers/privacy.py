@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import nats
 
+from adapters.bus import credential_options
 from producers.outcome import Result
 from producers.sdk import Producer
 from schemas import Actor, PersonalDataErased
@@ -19,9 +21,10 @@ class NoRoot(LookupError):
     pass
 
 
-async def root_unit(nats_url: str) -> str:
+async def root_unit(nats_url: str, credentials: Path | None = None, tls_ca: Path | None = None) -> str:
     """The org tree's one root, from the org directory; NoRoot when there are none or several."""
-    nc = await nats.connect(nats_url.split(","), connect_timeout=5, max_reconnect_attempts=2)
+    nc = await nats.connect(nats_url.split(","), connect_timeout=5, max_reconnect_attempts=2,
+                            **credential_options(nats_url.split(","), credentials, tls_ca))
     try:
         kv = await nc.jetstream().key_value(ORG_DIRECTORY)
         roots = [k for k in await kv.keys() if not (await kv.get(k)).value]
@@ -42,9 +45,10 @@ def erasure(resident_id: str, reason: str, org_id: str, actor_id: str = "privacy
 
 
 async def request_erasure(nats_url: str, resident_id: str, reason: str, org_id: str | None = None,
-                          actor_id: str = "privacy-officer") -> Result:
-    event = erasure(resident_id, reason, org_id or await root_unit(nats_url), actor_id)
-    producer = await Producer.connect(nats_url)
+                          actor_id: str = "privacy-officer", credentials: Path | None = None, tls_ca: Path | None = None) -> Result:
+    """`credentials`: a key that may publish to intake (the local `emit` key under `civic up`)."""
+    event = erasure(resident_id, reason, org_id or await root_unit(nats_url, credentials, tls_ca), actor_id)
+    producer = await Producer.connect(nats_url, credentials=credentials, tls_ca=tls_ca)
     try:
         return await producer.publish(event)
     finally:

@@ -1,7 +1,7 @@
 """The producer SDK: events into CIVIC_INTAKE, acked, in order, retried, and spooled to disk
 while NATS is away.
 
-    producer = await Producer.connect(url, spool_path="intake.spool")
+    producer = await Producer.connect(url, spool_path="intake.spool", credentials="producer-hotline-12345.nk")
     result = await producer.publish(event)            # one event
     results = await producer.publish_many(events)     # many, up to max_in_flight unacked at once
     await producer.flush()                            # until anything spooled has been acked
@@ -15,6 +15,9 @@ What it promises (docs/producers.md):
   as duplicates by Nats-Msg-Id) and drops what nats-py buffered for the dead connection.
 - Retries: timeouts, no responders and server restarts are retried with exponential backoff for
   up to `retry_for` seconds without progress; then the rest is spooled (or PublishFailed raised).
+- Credentials: the NATS nkey seed file `civic producer add SYSTEM --org ID` issued
+  (`credentials=`, or CIVIC_NATS_CREDS); keep its name, producer-SYSTEM.nk: the identity it
+  names is the one inbox the server lets it read replies on. `tls_ca=` for a tls:// server.
 - Spool: with a spool_path, events published while NATS is unreachable (or after retries ran out)
   are appended to a durable file and sent in order by a background task once NATS is back, before
   any newer event. See producers/spool.py for why a crash loses nothing and stores nothing twice.
@@ -35,8 +38,9 @@ from typing import Any
 import nats
 from nats.js import errors as js_errors
 
-from adapters.bus import ensure_org_directory
+from adapters.bus import credential_options, ensure_org_directory
 from adapters.compat import drop_unsent
+from config import nats_credentials_from_env
 from producers.directory import OrgDirectory, UnknownOrg
 from producers.outcome import CONNECT_ERRORS, RETRYABLE, Checked, ConnectionLost, PublishFailed, Result, check
 from producers.spool import Spool, Spooled
@@ -75,8 +79,12 @@ class Producer:
 
     def __init__(self, url: str, spool: Spool | None = None, *, max_in_flight: int = 1000, ack_timeout: float = 5.0,
                  retry_for: float = 30.0, connect_timeout: float = 2.0, name: str = "civic-producer",
-                 drain_chunk: int = 2000, org_grace: float = 3.0):
+                 drain_chunk: int = 2000, org_grace: float = 3.0, credentials: str | Path | None = None,
+                 tls_ca: str | Path | None = None):
         self.url, self.spool, self.name = url, spool, name
+        self.credentials = credentials if credentials is not None else nats_credentials_from_env()
+        """The nkey seed file (docs/producers.md); None: a server without authorization."""
+        self.tls_ca = tls_ca
         self.org_grace = org_grace
         self._unknown: dict[str, float] = {}
         """org_id -> until when it is refused without waiting (it was missing after a grace)."""
@@ -389,7 +397,7 @@ class Producer:
 
     async def _open(self) -> None:
         nc = await nats.connect(
-            self.url, name=self.name, connect_timeout=self.connect_timeout, reconnect_time_wait=0.25,
+            self.url, **credential_options(self.url.split(","), self.credentials, self.tls_ca), name=self.name, connect_timeout=self.connect_timeout, reconnect_time_wait=0.25,
             max_reconnect_attempts=1,  # bounded for this first connect; unlimited once connected (below)
             pending_size=0,  # no buffering while reconnecting: we resend ourselves, in order
             disconnected_cb=self._on_disconnect, reconnected_cb=self._on_reconnect, error_cb=self._on_error)

@@ -103,7 +103,7 @@ class EventIndexer:
     async def _follow(self, index: EventIndex, stream: str, subject: str, stop: asyncio.Event) -> None:
         # Intake holds personal data in clear and the index needs only its ids: headers only.
         reader = follow(self.js, index.position(stream), self.batch, stream=stream, subject=subject,
-                        headers_only=stream == event_index.INTAKE)
+                        headers_only=stream != event_index.LEDGER)  # intake and rejections: ids and reasons, never the clear bodies
         try:
             async for msgs in reader:
                 if stop.is_set():

@@ -11,8 +11,9 @@ import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-import nats
 from nats.js import JetStreamContext
+
+from adapters.bus import connect
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from config import Settings
@@ -113,7 +114,7 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
     db = versions.open(version)
     create_schema(db)
     projection = DashboardProjection(db, Clock(settings.timezone))
-    nc = await nats.connect(settings.nats_servers())
+    nc = await connect(settings, "projector")
     js = nc.jetstream()
     store = open_store(settings) if from_store else None
     start, applied = time.perf_counter(), 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from adapters.natsserver import NatsServer
+from adapters.natsserver import NatsServer, fixture_password
 from config import Settings
 
 
@@ -29,7 +29,9 @@ def role_processes():
 
 @pytest.fixture
 def nats_server(tmp_path: Path):
-    server = NatsServer(tmp_path / "nats").start()
+    """An authenticated nats-server: every identity of schemas/permissions.py has its key in
+    tmp_path/credentials, and `url` carries the fixture's admin password, so tests connect with it."""
+    server = NatsServer(tmp_path / "nats", password=fixture_password()).start()
     yield server
     server.stop()
 
@@ -63,7 +65,7 @@ class Pipeline:
 async def running_pipeline(settings: Settings, projector: bool = False):
     """Ledger, relay (and the projector) as tasks of the test's event loop, on real NATS and a
     real store (SQLite or PostgreSQL, as the settings say)."""
-    from adapters.bus import ensure_streams
+    from adapters.bus import connect_options, ensure_org_directory, ensure_streams
     from adapters.eventstore import event_store_env, open_recorder
     from adapters.keys import KeyStore
     from application.ledger import Ledger
@@ -77,8 +79,14 @@ async def running_pipeline(settings: Settings, projector: bool = False):
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
-    connections = [await nats.connect(settings.nats_servers(), max_reconnect_attempts=-1, reconnect_time_wait=0.2) for _ in range(3)]
-    await ensure_streams(connections[0].jetstream(), replicas=settings.stream_replicas)
+    admin = await nats.connect(**connect_options(settings, "admin"))  # as `civic up` does before the roles start
+    await ensure_streams(admin.jetstream(), replicas=settings.stream_replicas)
+    await ensure_org_directory(admin.jetstream(), replicas=settings.stream_replicas)
+    await admin.close()
+    # Each role as its own identity (with settings naming a credentials folder; the fixture's URL
+    # carries its admin password, and then that is used as it is).
+    connections = [await nats.connect(**connect_options(settings, identity), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+                   for identity in ("ledger", "relay", "projector")]
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(LedgerWorker(connections[0], ledger, settings.batch_size).run(stop)),

@@ -217,12 +217,11 @@ def caught_up_in(data_dir: Path, **kw: Any) -> Positions:
     """caught_up() for a `civic up` or `civic demo` running on its own data folder (and the NATS
     server it wrote into it), from synchronous code."""
     async def barrier() -> Positions:
-        import nats
-
+        from adapters.bus import connect
         from config import Settings
 
         settings = Settings(data_dir=data_dir)
-        nc = await nats.connect(settings.nats_servers())
+        nc = await connect(settings, "admin")  # the data folder's admin key: this barrier reads every stream
         try:
             return await caught_up(settings, nc.jetstream(), **kw)
         finally:

@@ -95,10 +95,13 @@ class Stack:
 
     def publish(self, events: list[tuple[Event, str]]) -> None:
         """Acked publishes to intake, as a producer does; returns once JetStream has them."""
-        url = (self.data / "nats.url").read_text().strip()
+        from adapters.bus import connect
+        from config import Settings
+
+        settings = Settings(data_dir=self.data)  # the URL civic up wrote, and its local producers' key
 
         async def send() -> None:
-            nc = await nats.connect(url)
+            nc = await connect(settings, "emit")
             js = nc.jetstream()
             for event, subject in events:
                 await js.publish(subject, s.encode(event), headers={"Nats-Msg-Id": event.event_id})

@@ -15,12 +15,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import msgspec
 import nats
 
 import schemas as s
+from adapters.bus import connect_options
 from adapters.eventstore import open_recorder
 from adapters.process import free_port
 from config import Settings
@@ -149,8 +151,13 @@ class Stack:
 
 
 # -- the producer -------------------------------------------------------------------------------
-async def _publish(url: str, events: list, stop_on_failure: bool) -> list[str]:
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+def _as(stack: Stack, identity: str) -> dict:
+    """nats.connect options for one of the folder's identities (its key in DIR/credentials)."""
+    return connect_options(replace(stack.settings, nats_url=stack.url), identity)
+
+
+async def _publish(stack: Stack, events: list, stop_on_failure: bool) -> list[str]:
+    nc = await nats.connect(**_as(stack, "emit"), connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
     js = nc.jetstream()
     acked = []
     try:
@@ -173,17 +180,17 @@ async def _publish(url: str, events: list, stop_on_failure: bool) -> list[str]:
 
 def feed(stack: Stack, events: list) -> list[str]:
     """Publish with acks (retrying, as a producer does); the ids acked, in order."""
-    return asyncio.run(_publish(stack.url, events, stop_on_failure=False))
+    return asyncio.run(_publish(stack, events, stop_on_failure=False))
 
 
 def feed_while_failing(stack: Stack, events: list) -> list[str]:
     """Publish while a fault lasts: stop at the first event intake does not ack."""
-    return asyncio.run(_publish(stack.url, events, stop_on_failure=True))
+    return asyncio.run(_publish(stack, events, stop_on_failure=True))
 
 
 # -- the invariant ------------------------------------------------------------------------------
-async def _ledger_ids(url: str) -> list[str]:
-    nc = await nats.connect(url)
+async def _ledger_ids(stack: Stack) -> list[str]:
+    nc = await nats.connect(**_as(stack, "auditor"))
     try:
         return [m.headers[EVENT_ID_HEADER] for m in await read_stream(nc.jetstream(), LEDGER, LEDGER_SUBJECTS)]
     finally:
@@ -223,7 +230,7 @@ def assert_recovered(stack: Stack, acked: list[str]) -> None:
     stack.ok(120)
     wait_until(lambda: (h := stack.health()) and h["streams"][1]["last_sequence"] >= n and h.get("dashboard_lag") == 0
                and h["status"] == "ok", 120, f"CIVIC_LEDGER at {n} and the dashboards caught up")
-    in_stream = asyncio.run(_ledger_ids(stack.url))
+    in_stream = asyncio.run(_ledger_ids(stack))
     assert in_stream == acked, f"CIVIC_LEDGER differs from what was acked: {len(in_stream)} vs {n}"
     assert store_ids(stack.settings) == acked, "the event store differs from what was acked"
     verified = civic("audit", "verify", data=stack.data, env=stack.env)

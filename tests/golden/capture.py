@@ -93,7 +93,7 @@ def main() -> None:
         supplement = sum(1 for line in (HERE / "supplement.jsonl").read_text().splitlines() if line.strip())
         events = simulated + supplement
         up.caught_up(events)
-        wire = asyncio.run(ledger_messages((first / "nats.url").read_text().strip()))
+        wire = asyncio.run(ledger_messages((first / "nats.url").read_text().strip(), first))
         msgs = [(w["position"], datetime.fromisoformat(w["stored_at"]), w["stored"].encode(), w["headers"]) for w in wire]
         first_answers = {p: http(up.port, p, up.reader or None) for p in ("/api/orgs/yn/dashboard?to=2022-12-31", "/api/orgs/yn-lg/dashboard?to=2022-12-31",
                                                        "/api/orgs/yn-pm-c04/dashboard?to=2022-12-31", "/api/tickets/MC-GOLDEN-0001")}
@@ -147,7 +147,7 @@ def main() -> None:
         for path, (status, ctype, body) in first_answers.items():
             again = http(up.port, path, up.reader or None)
             print(("same" if again[2] == body else "NOTE: DIFFERENT") + f" answer to {path} from the stack that wrote the ledger and the restored one")
-        republished = asyncio.run(ledger_messages((restored / "nats.url").read_text().strip()))
+        republished = asyncio.run(ledger_messages((restored / "nats.url").read_text().strip(), restored))
         assert [{**w, "stored_at": None} for w in republished] == [{**w, "stored_at": None} for w in wire], "the republished stream differs"
         answers = ask_all(all_questions(m), up.port, token, restored, asof_folder, nats.url, scratch, up.reader)
     finally:

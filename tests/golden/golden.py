@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -178,13 +179,17 @@ class BareNats:
         self.store = store
         self.log = store / "nats-server.log"
         self.log.write_text("")
+        # Authenticated, as every server is: one admin, whose password the URL carries.
+        password = secrets.token_urlsafe(24)
+        config = store.parent / f"{store.name}-auth.conf"
+        config.write_text(f'authorization {{ users = [ {{user: "golden-admin", password: "{password}"}} ] }}\n')
         self.process = subprocess.Popen([nats_server_binary(), "-js", "-sd", str(store), "-a", "127.0.0.1", "-p", "-1",
-                                         "-l", str(self.log)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+                                         "-l", str(self.log), "-c", str(config)], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ready = wait_until(lambda: "Server is ready" in (text := self.log.read_text()) and text, 20, "nats-server ready")
         port = re.search(r"Listening for client connections on [\d.]+:(\d+)", ready)
         assert port, ready
-        self.url = f"nats://127.0.0.1:{port.group(1)}"
+        self.url = f"nats://golden-admin:{password}@127.0.0.1:{port.group(1)}"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -192,13 +197,15 @@ class BareNats:
             self.process.wait(10)
 
 
-async def ledger_messages(url: str) -> list[dict]:
+async def ledger_messages(url: str, data: Path | None = None) -> list[dict]:
     """Every CIVIC_LEDGER message as the wire carries it: position, subject, headers, the stored
-    bytes (as text) and when the stream stored it. nats-py directly, an ordered consumer."""
+    bytes (as text) and when the stream stored it. nats-py directly, an ordered consumer; on a
+    `civic up` of the data folder `data`, as its auditor (key DIR/credentials/auditor.nk)."""
     import nats
     from nats.js.api import ConsumerConfig, DeliverPolicy
 
-    nc = await nats.connect(url)
+    auditor = {"nkeys_seed": str(data / "credentials" / "auditor.nk"), "inbox_prefix": "_INBOX.auditor"} if data else {}
+    nc = await nats.connect(url, **auditor)
     try:
         js = nc.jetstream()
         last = (await js.stream_info("CIVIC_LEDGER")).state.last_seq

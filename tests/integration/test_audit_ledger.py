@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from audit.reader import LedgerMessage, read_ledger
 from bench.replay import publish_ledger
 from civic.cli import app
-from adapters.natsserver import NatsServer
+from adapters.natsserver import NatsServer, fixture_password
 from config import Settings
 from adapters.bus import stream_configs
 from schemas import ledger as wire
@@ -52,7 +52,7 @@ class Built:
 def built(tmp_path_factory):
     """The scripted district through the real pipeline, once for the module."""
     root = tmp_path_factory.mktemp("ledger")
-    server = NatsServer(root / "nats").start()
+    server = NatsServer(root / "nats", password=fixture_password()).start()
     settings = Settings(data_dir=root / "data", nats_url=server.url, batch_size=500)
 
     async def fill() -> list[LedgerMessage]:
@@ -142,7 +142,7 @@ def altered_stream(messages: list[LedgerMessage], alteration: str, p: int) -> li
 
 async def copy_stream(messages: list[LedgerMessage], root: Path, deletable: bool = False) -> NatsServer:
     """A second nats-server whose CIVIC_LEDGER holds these messages, headers and all."""
-    server = NatsServer(root / "nats").start()
+    server = NatsServer(root / "nats", password=fixture_password()).start()
     nc = await nats.connect(server.url)
     js = nc.jetstream(publish_async_max_pending=4000)
     config = next(c for c in stream_configs() if c.name == topology.LEDGER)

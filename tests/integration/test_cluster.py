@@ -14,6 +14,7 @@ import pytest
 import schemas as s
 from audit.reader import read_ledger
 from audit.verify import store_states, verify
+from adapters.bus import connect_options
 from adapters.natsserver import NatsServer
 from config import Settings
 from adapters.eventstore import open_recorder
@@ -36,10 +37,20 @@ def free_ports(n: int) -> list[int]:
 
 @pytest.fixture
 def cluster(tmp_path):
+    """Three nodes, each with the authorization `civic nats-config` renders from a roles file."""
+    from typer.testing import CliRunner
+
+    from adapters.credentials import Credentials
+    from civic.cli import app
+
+    roles = Credentials(tmp_path / "credentials").ensure().roles_path
+    config = tmp_path / "auth.conf"
+    rendered = CliRunner().invoke(app, ["nats-config", str(roles), "--out", str(config)])
+    assert rendered.exit_code == 0, rendered.output
     ports = free_ports(6)
     client, route = ports[:3], ports[3:]
     nodes = [NatsServer(tmp_path / f"n{i}", port=client[i], name=f"n{i}", cluster="civic", cluster_port=route[i],
-                        routes=[f"nats://127.0.0.1:{route[j]}" for j in range(3) if j != i]) for i in range(3)]
+                        routes=[f"nats://127.0.0.1:{route[j]}" for j in range(3) if j != i], config=config) for i in range(3)]
     import threading
 
     threads = [threading.Thread(target=node.start, kwargs={"timeout": 60}) for node in nodes]  # nodes wait for each other
@@ -54,14 +65,17 @@ def cluster(tmp_path):
 
 async def test_a_node_dies_mid_run_and_nothing_is_lost(tmp_path, cluster):
     urls = ",".join(node.url for node in cluster)
-    settings = Settings(data_dir=tmp_path / "data", nats_url=urls, stream_replicas=3, batch_size=500)
-    nc = await nats.connect(urls.split(","), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    # Every role connects as its own identity (running_pipeline), the test as admin.
+    settings = Settings(data_dir=tmp_path / "data", nats_url=urls, stream_replicas=3, batch_size=500,
+                        credentials_dir=tmp_path / "credentials")
+    nc = await nats.connect(**connect_options(settings, "admin"), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
     js = nc.jetstream()
-    from adapters.bus import ensure_streams
+    from adapters.bus import ensure_org_directory, ensure_streams
 
     async def streams_up():
         try:
             await ensure_streams(js, replicas=3)
+            await ensure_org_directory(js, replicas=3)
             return True
         except Exception:
             return False

@@ -42,7 +42,7 @@ def golden(tmp_path_factory):
         token = civic("gateway", "token", "golden", "--org", "*", data=restored).stdout.decode().strip().splitlines()[-1]
         up.indexed(m["last_event_id"], token)
         answers = ask_all(all_questions(m), up.port, token, restored, asof, nats.url, scratch, up.reader)
-        wire = asyncio.run(ledger_messages((restored / "nats.url").read_text().strip()))
+        wire = asyncio.run(ledger_messages((restored / "nats.url").read_text().strip(), restored))
     finally:
         up.stop()
         nats.stop()

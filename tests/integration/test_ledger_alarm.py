@@ -151,10 +151,10 @@ async def test_a_lost_tail_is_republished_and_a_foreign_message_needs_the_operat
 async def test_checkpoints_go_to_a_witness_server_and_verify_reads_them(settings: Settings, js, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from adapters.natsserver import NatsServer
+    from adapters.natsserver import NatsServer, fixture_password
 
     events = await filled(settings)
-    witness = NatsServer(tmp_path / "witness").start()  # another nats-server: out of reach of this data folder
+    witness = NatsServer(tmp_path / "witness", password=fixture_password()).start()  # another nats-server: out of reach of this data folder
     try:
         env = {"CIVIC_CHECKPOINT_WITNESS": witness.url}
         code, output = await asyncio.to_thread(civic, settings, "audit", "checkpoint", env=env)

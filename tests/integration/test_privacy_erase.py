@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 import schemas as s
 from adapters.eventstore import open_position_reader, open_recorder
 from adapters.keys import KeyStore
-from adapters.natsserver import NatsServer
+from adapters.natsserver import NatsServer, fixture_password
 from civic.cli import app
 from config import Settings
 from consumers.eraser import Eraser
@@ -79,7 +79,7 @@ def files_with_markers(folder: Path) -> list[str]:
 
 async def test_an_erased_resident_is_nowhere_in_the_data_folder_or_the_streams(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    server = NatsServer(data / "nats").start()  # as `civic up` runs it: JetStream files inside the data folder
+    server = NatsServer(data / "nats", password=fixture_password()).start()  # as `civic up` runs it: JetStream files inside the data folder
     settings = Settings(data_dir=data, nats_url=server.url, batch_size=500)
     try:
         async with running_pipeline(settings):
@@ -123,7 +123,7 @@ async def test_an_erased_resident_is_nowhere_in_the_data_folder_or_the_streams(t
     finally:
         server.stop()
     assert files_with_markers(data) == [], "no file under the data folder holds the erased resident's data"
-    server = NatsServer(data / "nats").start()
+    server = NatsServer(data / "nats", password=fixture_password()).start()
     try:
         code, output = await asyncio.to_thread(civic, Settings(data_dir=data, nats_url=server.url), "audit", "verify")
         assert code == 0 and output.startswith("ledger ok"), output

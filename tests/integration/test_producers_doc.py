@@ -19,12 +19,17 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 
 
-async def test_the_four_orders_example_runs_and_the_ledger_accepts_every_event(js, pipeline, settings, tmp_path):
+async def test_the_four_orders_example_runs_and_the_ledger_accepts_every_event(js, pipeline, settings, nats_server, tmp_path):
     text = (ROOT / "docs" / "producers.md").read_text(encoding="utf-8")
     code = "\n\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
-    assert 'URL = "nats://127.0.0.1:4222"' in code
+    assert 'URL = "nats://127.0.0.1:4222"' in code and 'CREDS = "producer-district-app.nk"' in code
+    # As the page says: the system's own key, from `civic producer add district-app --org '*'`.
+    from adapters.credentials import Credentials
+
+    Credentials(nats_server.credentials.folder).add_producer("district-app", ["*"], tmp_path / "producer-district-app.nk")
+    nats_server.reload()
     script = tmp_path / "example.py"
-    script.write_text(code.replace('URL = "nats://127.0.0.1:4222"', f'URL = "{settings.nats_url}"'), encoding="utf-8")
+    script.write_text(code.replace('URL = "nats://127.0.0.1:4222"', f'URL = "{nats_server.plain_url}"'), encoding="utf-8")
     done = await asyncio.to_thread(subprocess.run, [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
                                    env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert done.returncode == 0, done.stderr
