@@ -18,6 +18,8 @@ from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageT
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
+from adapters import identity as instance_identity
+from adapters.status import ensure_status_bucket
 from config import Settings
 from schemas.permissions import ADMIN, inbox_prefix
 from schemas.topology import (CHECKPOINT_SUBJECT, CHECKPOINTS, INTAKE, INTAKE_SUBJECTS, LEDGER, LEDGER_SUBJECTS, ORG_DIRECTORY,
@@ -111,13 +113,17 @@ async def connect(settings: Settings, identity: str, **options: Any) -> nats.NAT
 
 
 async def ensure_bus(settings: Settings) -> None:
-    """As admin: the streams and the org directory bucket, made or updated. `civic up` runs it
-    before starting the roles; `civic bus init` does it for a server of one's own."""
+    """As admin: the streams and the buckets (the org directory, CIVIC_STATUS, the instance id in
+    CIVIC_INSTANCE and DIR/streams.json), made or updated. `civic up` runs it before starting the
+    roles and after restarting its nats-server (CIVIC_STATUS lives in memory); `civic bus init`
+    does it for a server of one's own."""
     nc = await connect(settings, ADMIN.name, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
     try:
         js = nc.jetstream()
         await ensure_streams(js, settings.intake_max_age_days, settings.stream_replicas)
         await ensure_org_directory(js, settings.stream_replicas)
+        await ensure_status_bucket(js)
+        await instance_identity.remember(js, settings, create=True)
     finally:
         await nc.close()
 
@@ -125,8 +131,9 @@ async def ensure_bus(settings: Settings) -> None:
 async def connect_role(settings: Settings, identity: str | None = None) -> nats.NATS:
     """Connect a role as its identity (e.g. "eraser"), waiting for the server if it is down
     (nats-py only reconnects after a first success). Without a credential of its own (a server without
-    authorization, or a URL carrying an admin's password) it also makes sure the streams exist,
-    as before authorization; with one, that is the admin's work at start."""
+    authorization, or a URL carrying an admin's password) it also makes sure the streams and the
+    status bucket exist, as before authorization; with one, that is the admin's work at start.
+    Either way the folder learns the server's instance id (adapters/identity.py)."""
     delay = 0.2
     identity = identity or "role"
     options = connect_options(settings, identity)
@@ -134,8 +141,11 @@ async def connect_role(settings: Settings, identity: str | None = None) -> nats.
         try:
             nc = await nats.connect(**options, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                                     connect_timeout=2, name=f"civic-{identity}")
-            if "nkeys_seed" not in options:
+            admin = "nkeys_seed" not in options
+            if admin:
                 await ensure_streams(nc.jetstream(), settings.intake_max_age_days, settings.stream_replicas)
+                await ensure_status_bucket(nc.jetstream())
+            await instance_identity.remember(nc.jetstream(), settings, create=admin)
             return nc
         except (OSError, TimeoutError, nats.errors.Error) as e:
             log.warning("NATS not reachable (%s); retrying in %.1fs", e or type(e).__name__, delay)

@@ -155,3 +155,15 @@ def ledger_recorder(factory: InfrastructureFactory) -> ProcessRecorder:
     topic = get_topic(SQLiteLedgerRecorder) if isinstance(factory, SQLiteFactory) else POSTGRES_LEDGER_RECORDER
     factory.env[factory.PROCESS_RECORDER_TOPIC] = topic
     return factory.process_recorder()
+
+
+def postgres_reachable(database_url: str, timeout: float = 2.0) -> bool:
+    """Whether the PostgreSQL behind CIVIC_DATABASE_URL answers a query now."""
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=max(1, int(timeout))) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except Exception:
+        return False

@@ -18,10 +18,13 @@ import subprocess
 import sys
 import sysconfig
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.credentials import Credentials
+from adapters.process import die_with_parent
 
 TEST_ADMIN = "test-admin"
 
@@ -50,12 +53,17 @@ class NatsServer:
 
     def __init__(self, store: Path, port: int = 0, host: str = "127.0.0.1", config: Path | None = None,
                  name: str | None = None, cluster: str | None = None, cluster_port: int = 0, routes: Sequence[str] = (),
-                 credentials: Path | None = None, password: str | None = None):
+                 credentials: Path | None = None, password: str | None = None,
+                 monitor_port: int = 0, supervised: bool = False, pass_fds: tuple[int, ...] = ()):
         """`config`: a whole configuration of one's own (its authorization too) instead of the
         rendered one. `password`: an admin user `url` carries (tests, the benchmark)."""
         self.store, self.host, self.port, self.config = Path(store), host, port, config
         self.credentials = Credentials(Path(credentials) if credentials else self.store.parent / "credentials")
         self.password = password
+        self.monitor_port = monitor_port
+        """The loopback monitoring port (/healthz, /jsz), 0 for none."""
+        self.supervised, self.pass_fds = supervised, pass_fds
+        """Supervised: dies with its parent, in its own process group; pass_fds: the data folder's lock."""
         self.name = name or f"civic-{os.getpid()}"
         self.cluster, self.cluster_port, self.routes = cluster, cluster_port, list(routes)
         self.process: subprocess.Popen[bytes] | None = None
@@ -102,8 +110,12 @@ class NatsServer:
         if self.cluster:  # a JetStream cluster node: its route port and the other nodes' routes
             args += ["--cluster_name", self.cluster, "--cluster", f"nats://{self.host}:{self.cluster_port}",
                      "--routes", ",".join(self.routes)]
+        if self.monitor_port:
+            args += ["-m", str(self.monitor_port)]  # listens on the client host: loopback
         args += ["-c", str(self.write_config())]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        extra = dict(preexec_fn=die_with_parent, process_group=0, pass_fds=self.pass_fds) if self.supervised else {}
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        **extra)  # type: ignore[call-overload]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log_path.read_text(errors="replace")
@@ -133,3 +145,27 @@ class NatsServer:
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def monitor_url(self) -> str | None:
+        return f"http://{self.host}:{self.monitor_port}" if self.monitor_port else None
+
+
+def jetstream_problem(monitor_url: str, timeout: float = 2.0) -> str | None:
+    """What nats-server's own monitoring says is wrong with JetStream, as a short code, or None.
+
+    /healthz (without js-enabled-only, which only checks that JetStream is on) answers 503 with
+    "write error" once a stream met a storage error such as a full disk: the stream stays in
+    that state, even after space is back, until the server restarts.
+    """
+    try:
+        with urllib.request.urlopen(f"{monitor_url}/healthz", timeout=timeout) as r:
+            r.read()
+    except urllib.error.HTTPError as e:
+        body = e.read().decode(errors="replace").lower()
+        if "write error" in body or "no space" in body:
+            return "jetstream_write_error"
+        return "jetstream_disabled" if "not enabled" in body or "disabled" in body else "jetstream_unhealthy"
+    except OSError:
+        return "monitor_unreachable"
+    return None

@@ -39,6 +39,32 @@ app.add_typer(bus_app, name="bus")
 app.add_typer(users_app, name="users")
 app.add_typer(ops_app, name="ops")
 
+def _settings(data: Optional[Path], identity: str, *, must_answer: bool = True) -> Settings:
+    """Settings whose NATS server is proven to hold this folder's streams (adapters/identity.py),
+    asked as the command's own `identity` (emit, auditor, checkpoint, projector: the one it then
+    connects as): a stale DIR/nats.url is refused with a sentence (exit 2), never followed. `must_answer`:
+    a server that does not answer is exit 2 too (an audit cannot answer without it); producers
+    pass False and handle it themselves (they can spool)."""
+    from dataclasses import replace
+
+    from adapters.identity import WrongStreams, check_url
+    from producers.outcome import CONNECT_ERRORS
+
+    settings = Settings.from_env(data)
+    try:
+        url = asyncio.run(check_url(settings, identity))
+    except WrongStreams as e:
+        typer.echo(f"refused: {e}", err=True)
+        raise typer.Exit(2) from None
+    except CONNECT_ERRORS as e:
+        if not must_answer:
+            return settings
+        typer.echo(f"cannot answer: NATS at {settings.resolved_nats_url()} does not answer ({e or type(e).__name__}); "
+                   f"is `civic up --data {settings.data_dir}` running?", err=True)
+        raise typer.Exit(2) from None
+    return replace(settings, nats_url=url)
+
+
 T = TypeVar("T")
 DataOpt = Annotated[
 Optional[Path], typer.Option("--data", help="Data folder (default $CIVIC_DATA_DIR or ./civic-data).")]
@@ -66,7 +92,7 @@ def emit(
     from producers.emit import emit_file
 
     text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    settings = Settings.from_env(data)
+    settings = _settings(data, "emit", must_answer=False)
     refused = asyncio.run(emit_file(settings.resolved_nats_url(), text, typer.echo, **producing_as(settings)))
     raise typer.Exit(1 if refused else 0)
 
@@ -94,7 +120,7 @@ def ops_ack_gap(
     event = IntakeGapAcknowledged(event_id=f"ack-gap-{gap}-{uuid.uuid4().hex[:12]}", occurred_at=datetime.now(timezone.utc),
                                   source="ops", actor=Actor(role="system", id=operator), org_id=LEDGER_ORG,
                                   gap_id=str(gap), reason=reason)
-    settings = Settings.from_env(data)
+    settings = _settings(data, "emit", must_answer=False)
     refused = asyncio.run(emit_file(settings.resolved_nats_url(), encode(event), typer.echo, **producing_as(settings)))
     raise typer.Exit(1 if refused else 0)
 
@@ -128,7 +154,7 @@ def import_(
 
     if format not in (None, "csv", "jsonl"):
         raise typer.BadParameter("--format is csv or jsonl")
-    settings = Settings.from_env(data)
+    settings = _settings(data, "emit", must_answer=False)
     result = _producing(import_file(settings.resolved_nats_url(), file, fmt=format, source=source,
                                     report_path=report, spool_path=spool,
                                     mapper_options={"pseudonym_key": pseudonym_key.encode()}, **producing_as(settings)))
@@ -161,7 +187,7 @@ def simulate(
         return
     from producers.feed import feed_url
 
-    settings = Settings.from_env(data)
+    settings = _settings(data, "emit", must_answer=False)
     fed = _producing(feed_url(settings.resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
                               label=f"district seed {seed}", **producing_as(settings)))
     typer.echo(fed.summary())
@@ -217,7 +243,7 @@ def ledger_show(
     """Events from a position on, one line each."""
     from audit.show import show
 
-    asyncio.run(show(Settings.from_env(data), start=start, limit=limit, echo=typer.echo))
+    asyncio.run(show(_settings(data, "auditor"), start=start, limit=limit, echo=typer.echo))
 
 
 @ledger_app.command("tail")
@@ -229,7 +255,7 @@ def ledger_tail(
     """The last events of the ledger (and, with --follow, those that arrive)."""
     from audit.show import tail
 
-    asyncio.run(tail(Settings.from_env(data), n=n, follow=follow, echo=typer.echo))
+    asyncio.run(tail(_settings(data, "auditor"), n=n, follow=follow, echo=typer.echo))
 
 
 @ledger_app.command("recover")
@@ -259,7 +285,9 @@ def audit_verify(
     public_key: Annotated[Optional[str], typer.Option(help="The checkpoint signer's public key (hex, or a file holding it); default checkpoint.pub in CIVIC_CHECKPOINT_DIR.")] = None,
     bundle: Annotated[Optional[Path], typer.Option(help="Check an exported bundle folder instead, offline (no server).")] = None,
 ) -> None:
-    """Walk the whole ledger: positions, hash chain, schemas, and agreement with the event store."""
+    """Walk the whole ledger: positions, hash chain, schemas, and agreement with the event store.
+    Exit 0: ok; 1: faulty (the report says where); 2: cannot answer (no server, another
+    instance's streams, unusable checkpoints)."""
     if bundle is not None:
         from audit.bundle import check_bundle
 
@@ -269,10 +297,14 @@ def audit_verify(
     from audit.checkpoint import CheckpointsUnusable
     from audit.show import run_verify
 
+    settings = _settings(data, "auditor")
     try:
-        report = asyncio.run(run_verify(Settings.from_env(data), with_store=store, checkpoints=checkpoints, public_key=public_key))
+        report = asyncio.run(run_verify(settings, with_store=store, checkpoints=checkpoints, public_key=public_key))
     except CheckpointsUnusable as e:
         typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    except Exception as e:  # exit 1 means "faulty": a verify that could not finish is 2, with a sentence
+        typer.echo(f"cannot answer: verify stopped ({type(e).__name__}: {e})", err=True)
         raise typer.Exit(2) from None
     typer.echo(report.summary())
     raise typer.Exit(0 if report.ok else 1)
@@ -296,7 +328,7 @@ def audit_replay(
     from audit.run import run_replay
 
     try:
-        raise typer.Exit(asyncio.run(run_replay(Settings.from_env(data), as_of, org, out, kpi_version)))
+        raise typer.Exit(asyncio.run(run_replay(_settings(data, "auditor"), as_of, org, out, kpi_version)))
     except (UnknownKpiVersion, BadInstant) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
@@ -317,7 +349,7 @@ def audit_trail(
     if len(chosen) != 1:
         typer.echo("name one: a TICKET_ID, --dispute ID or --topic ID", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(asyncio.run(run_trail(Settings.from_env(data), *chosen[0], full_scan=scan)))
+    raise typer.Exit(asyncio.run(run_trail(_settings(data, "auditor"), *chosen[0], full_scan=scan)))
 
 
 @audit_app.command("diff")
@@ -333,7 +365,7 @@ def audit_diff(
     from audit.run import run_diff
 
     try:
-        raise typer.Exit(asyncio.run(run_diff(Settings.from_env(data), report, as_of, kpi_version)))
+        raise typer.Exit(asyncio.run(run_diff(_settings(data, "auditor"), report, as_of, kpi_version)))
     except (UnknownKpiVersion, BadInstant) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
@@ -348,7 +380,7 @@ def audit_checkpoint(
     """Sign the chain head (position, hash) and append it to a checkpoint file kept elsewhere."""
     from audit.run import run_checkpoint
 
-    raise typer.Exit(asyncio.run(run_checkpoint(Settings.from_env(data), key, out)))
+    raise typer.Exit(asyncio.run(run_checkpoint(_settings(data, "checkpoint"), key, out)))
 
 
 @audit_app.command("export")
@@ -365,7 +397,7 @@ def audit_export(
     if start > end:
         typer.echo("--from is after --to", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(asyncio.run(run_export(Settings.from_env(data), org, start.date(), end.date(), folder)))
+    raise typer.Exit(asyncio.run(run_export(_settings(data, "auditor"), org, start.date(), end.date(), folder)))
 
 
 @app.command()
@@ -388,7 +420,7 @@ def projections_rebuild(
     """Rebuild a read model from the ledger beside the live one, then switch dashboards to it."""
     from projections.rebuild import READ_MODELS, rebuild
 
-    settings = Settings.from_env(data)
+    settings = _settings(data, "projector")
     for model in [name] if name else list(READ_MODELS):
         done = asyncio.run(rebuild(settings, model))
         typer.echo(f"{done.name}: v{done.version} is current (was v{done.previous}); {done.events} events in "
@@ -589,7 +621,7 @@ def privacy_erase(
     from producers.privacy import NoRoot, request_erasure
 
     try:
-        settings = Settings.from_env(data)
+        settings = _settings(data, "emit", must_answer=False)
         result = _producing(request_erasure(settings.resolved_nats_url(), resident, reason, org, actor, **producing_as(settings)))
     except NoRoot as e:
         typer.echo(str(e), err=True)

@@ -7,15 +7,18 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 
 from adapters.bus import connect_role
 from config import Settings
 
 log = logging.getLogger("civic")
+EXIT_STORE_FAILING = 75
+"""A role's exit code when its store keeps failing (EX_TEMPFAIL): the supervisor restarts it with backoff."""
 
 
 async def run_ledger(settings: Settings) -> None:
-    from consumers.ledger import LedgerWorker
+    from consumers.ledger import LedgerWorker, StoreFailing
     from adapters.eventstore import event_store_env
     from adapters.keys import KeyStore
     from application.ledger import Ledger
@@ -24,7 +27,12 @@ async def run_ledger(settings: Settings) -> None:
     stop = _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
-    await LedgerWorker(nc, ledger, settings.batch_size).run(stop)
+    try:
+        await LedgerWorker(nc, ledger, settings.batch_size).run(stop)
+    except StoreFailing as e:
+        log.error("%s", e)
+        await nc.close()
+        sys.exit(EXIT_STORE_FAILING)
     await nc.close()  # not drain(): it waits out its timeout on a pull subscription, and all is acked
 
 
@@ -112,6 +120,20 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+def _check_lock() -> None:
+    """Under `civic up` each role holds the data folder's lock (an inherited descriptor of
+    civic.lock): while any of them lives, no second `civic up` can take the folder."""
+    import os
+
+    fd = os.environ.get("CIVIC_LOCK_FD")
+    if fd is None:
+        return  # run on its own (at scale): no folder to share
+    try:
+        os.fstat(int(fd))
+    except (OSError, ValueError):
+        sys.exit(f"started by `civic up` without the data folder's lock (CIVIC_LOCK_FD={fd}); refusing to run beside another stack")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m civic.roles")
     parser.add_argument("role", choices=sorted(ROLES))
@@ -121,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.role:6} %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(args.data, port=args.port, host=args.host)
+    _check_lock()
     try:
         asyncio.run(ROLES[args.role](settings))
     except KeyboardInterrupt:

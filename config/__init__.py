@@ -8,6 +8,8 @@ CIVIC_NATS_URL     an external NATS (JetStream) server or cluster (comma-separat
                    `civic up` runs its own
 CIVIC_STREAM_REPLICAS  replicas of each stream (default 1; 3 on a 3-node cluster)
 CIVIC_CHECKPOINT_MINUTES  how often `civic up` signs the chain head (default 10; 0 disables)
+CIVIC_NATS_MONITOR_URL  nats-server's monitoring endpoint (http://host:port) for health; `civic up`
+                   sets it for its own server
 CIVIC_CHECKPOINT_DIR  the checkpoint signing key and the signed checkpoints, OUTSIDE the data folder
                    (default: the sibling folder DATA_DIR.checkpoints, e.g. ./civic-data.checkpoints)
 CIVIC_CHECKPOINT_WITNESS  optional: another NATS server (URL) that also keeps each checkpoint
@@ -36,6 +38,8 @@ from typing import Any
 class Settings:
     data_dir: Path
     nats_url: str | None = None
+    nats_monitor_url: str | None = None
+    """nats-server's monitoring endpoint (CIVIC_NATS_MONITOR_URL): health asks it about JetStream."""
     database_url: str | None = None
     port: int = 8080
     host: str = "127.0.0.1"
@@ -77,6 +81,7 @@ class Settings:
         settings = cls(
             data_dir=Path(data_dir or env.get("CIVIC_DATA_DIR") or "civic-data").absolute(),
             nats_url=env.get("CIVIC_NATS_URL") or None,
+            nats_monitor_url=env.get("CIVIC_NATS_MONITOR_URL") or None,
             database_url=env.get("CIVIC_DATABASE_URL") or None,
             intake_max_age_days=float(env.get("CIVIC_INTAKE_MAX_AGE_DAYS", 7)),
             timezone=env.get("CIVIC_TIMEZONE", "Asia/Shanghai"),
@@ -115,6 +120,16 @@ class Settings:
     def nats_servers(self) -> list[str]:
         """The server list: CIVIC_NATS_URL may name a cluster, comma-separated."""
         return [u.strip() for u in self.resolved_nats_url().split(",") if u.strip()]
+
+    @property
+    def supervisor_status_path(self) -> Path:
+        """Where `civic up` writes the state of its processes (restarts, who is down) for health."""
+        return self.data_dir / "supervisor.json"
+
+    @property
+    def streams_identity_path(self) -> Path:
+        """The identity of the streams this folder's data belongs to (adapters/identity.py)."""
+        return self.data_dir / "streams.json"
 
     @property
     def credentials_folder(self) -> Path:

@@ -21,7 +21,10 @@ every body as JSON where the ledger needs the raw bytes and the stream sequence 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
+import time
 from datetime import datetime, timezone
 
 import nats
@@ -31,11 +34,39 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from adapters.logs import RateLimited
+from adapters.status import publish_status, read_status
 from application.ledger import MAX_DELIVERIES, STORE_FAULTS, Incoming, Ledger, Rejection
 from schemas import topology
+from schemas.status import WriterStatus
 from schemas.topology import INTAKE, INTAKE_SUBJECTS, LEDGER_CONSUMER, LEDGER_NUDGE, REJECTED
 
 log = logging.getLogger("civic.ledger")
+STORE_FAILURES_BEFORE_EXIT = 3
+"""Consecutive batches failing on the store before the worker exits for a restart."""
+
+
+class StoreFailing(Exception):
+    """The event store keeps failing: exit and let the supervisor restart this role."""
+
+
+def store_error_code(error: BaseException) -> str | None:
+    """A short code for a store or disk error anywhere in the exception's chain, None for others."""
+    seen: BaseException | None = error
+    while seen is not None:
+        text = str(seen).lower()
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC or "disk is full" in text or "no space" in text:
+            return "disk_full"
+        if "readonly" in text or "read-only" in text or isinstance(seen, OSError) and seen.errno == errno.EROFS:
+            return "readonly"
+        module = type(seen).__module__
+        if module.startswith("psycopg") or "connection" in text and "refused" in text:
+            return "unreachable"
+        if module.startswith(("sqlite3", "eventsourcing")) or isinstance(seen, OSError):
+            return "store"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 RETRY_PAUSE = 0.05
 """Seconds before the first retry of a failing message alone; doubled each time (0.75 s in all)."""
 
@@ -72,6 +103,7 @@ class LedgerWorker:
         self.batch_size = batch_size
         self.position = ledger.position()
         self.quiet = RateLimited(log, interval=10.0)
+        self.status = WriterStatus(writer=topology.LEDGER_STATUS_KEY, pid=os.getpid(), started_at=time.time(), position=self.position)
 
     async def run(self, stop: asyncio.Event) -> None:
         destroyed = await asyncio.to_thread(self.ledger.reapply_erasures)
@@ -79,6 +111,7 @@ class LedgerWorker:
             log.warning("destroyed %d resident key(s) that erasures in the ledger had destroyed before "
                         "(a restored key backup?)", destroyed)
         log.info("ledger starts at intake position %d", self.position)
+        await self._report_start()
         pull, fresh = None, True
         while not stop.is_set():
             try:
@@ -113,9 +146,10 @@ class LedgerWorker:
             ready, later = await self._in_order(msgs)
             if ready:
                 await self._settle(ready)
-        except Exception:
+        except Exception as e:
             log.exception("batch of %d failed; it will be redelivered", len(msgs))
-            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m.is_acked))
+            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs if not m.is_acked), return_exceptions=True)
+            await self._failed(e)
             return
         if ready:
             await ready[-1].ack()
@@ -197,10 +231,46 @@ class LedgerWorker:
             raise
         outcome = await asyncio.to_thread(self.ledger.commit, pending)
         self.position = outcome.position
+        await self._committed()
         if outcome.accepted:
             await self.nc.publish(LEDGER_NUDGE, str(outcome.position).encode())
         if outcome.rejections:
             log.info("rejected %d: %s", len(outcome.rejections), sorted({r.code for r in outcome.rejections}))
+
+    async def _report_start(self) -> None:
+        """Publish this worker's status; a store error reported before the restart stays until a commit.
+        The bucket is the admin's to make (adapters.bus.ensure_bus), as the streams are."""
+        before = await read_status(self.js, topology.LEDGER_STATUS_KEY)
+        if before is not None and before.error is not None:
+            self.status.error, self.status.error_at, self.status.failures = before.error, before.error_at, before.failures
+        self.status.store_head = await asyncio.to_thread(self._store_head)
+        await publish_status(self.nc, self.status)
+
+    def _store_head(self) -> int | None:
+        try:
+            return self.ledger.recorder.max_notification_id() or 0
+        except Exception:
+            return None
+
+    async def _committed(self) -> None:
+        self.status.committed_at, self.status.position = time.time(), self.position
+        self.status.error, self.status.error_at, self.status.failures = None, None, 0
+        self.status.store_head = await asyncio.to_thread(self._store_head)
+        await publish_status(self.nc, self.status)
+
+    async def _failed(self, error: BaseException) -> None:
+        """Report the failure; a store that fails batch after batch ends this process."""
+        code = store_error_code(error)
+        self.status.failures += 1
+        if code is not None:
+            self.status.error, self.status.error_at = code, time.time()
+        await publish_status(self.nc, self.status)
+        if code is not None and self.status.failures >= STORE_FAILURES_BEFORE_EXIT:
+            try:
+                await self.nc.flush(timeout=2)  # the report goes out before the process does
+            except Exception:
+                pass
+            raise StoreFailing(f"the event store failed {self.status.failures} batches in a row ({code}); exiting for a restart")
 
     async def _reject(self, r: Rejection, subject: str) -> None:
         """Publish a refusal under the subject the producer used, whatever it was."""

@@ -30,7 +30,7 @@ from dashboards.accounts import Accounts, accounts_path
 from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
 from dashboards.auth import PUBLIC, Authenticate, LoginLimiter, guard
 from dashboards.contacts import Contacts, contact_route
-from dashboards.health import Health, HealthProbe, with_gaps
+from dashboards.health import Health, HealthProbe
 from dashboards.login import login_routes
 from dashboards.pages import SECURITY_HEADERS, web_pages
 from projections.gaps import unacknowledged_gaps
@@ -62,8 +62,9 @@ class Web:
 
     def __init__(self, settings: Settings, unseal: Callable[..., Any] | None = None):
         self.settings = settings
-        self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path, connect_options(settings, "web"))
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
+        self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path, settings, self.read_model_position,
+                                 lambda: unacknowledged_gaps(self.read.db()), connect_options(settings, "web"))
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
         self.accounts = Accounts(accounts_path(settings.data_dir))
         self.limiter = LoginLimiter()
@@ -86,19 +87,16 @@ class Web:
 
         @get("/healthz", opt=PUBLIC, summary="Status and reason codes; with a machine token, streams and lags too")
         async def healthz(request: Request) -> Response[Any]:
-            health = with_gaps(await probe.check(), lambda: unacknowledged_gaps(read.db()))
+            health = await probe.check()  # every rule, the ledger alarm and intake gaps included (dashboards/health.py)
             code = 200 if health.status == "ok" else 503
             account = request.scope.get("user")
             if not (request.scope.get("auth") == "token" and account is not None and account.everything):
                 return Response({"status": health.status, "reasons": reasons(health)}, status_code=code)
-            position = self.read_model_position()
-            if position is not None and health.streams:
-                health.dashboard_lag = max(0, health.streams[1].last_sequence - position)
             return Response(health, status_code=code)
 
         @get("/metrics", media_type=MediaType.TEXT, opt={"machine": True}, summary="Prometheus metrics (a machine token)")
         async def prometheus() -> str:
-            return await metrics.render(probe, self.read_model_position())
+            return await metrics.render(probe)
 
         @get("/openapi.json", include_in_schema=False, opt=PUBLIC)  # the API's description holds no data
         async def openapi(request: Request) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Reading the current version of a read model: one read-only connection per thread,
-re-pointed within a second after a rebuild switches versions."""
+re-pointed within a second after a rebuild switches versions, and opened anew after the
+database dropped it (a PostgreSQL restart)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ class ReadSide:
         if version is None:
             raise NotBuilt(f"the {self.versions.name} read model is not built yet")
         cached = getattr(self.local, "db", None)
+        now = time.monotonic()
+        if cached is not None and cached[0] == version and now - getattr(self.local, "used", now) > 1.0:
+            alive = getattr(cached[1], "alive", None)  # a server connection, idle a while: still there?
+            if alive is not None and not alive():
+                cached = None
+        self.local.used = now
         if cached is None or cached[0] != version:
             if cached:
                 cached[1].close()

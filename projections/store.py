@@ -121,6 +121,16 @@ class PostgresDatabase:
     def close(self) -> None:
         self.conn.close()
 
+    def alive(self) -> bool:
+        """Whether the connection still works (after a PostgreSQL restart it does not)."""
+        if self.conn.broken or self.conn.closed:
+            return False
+        try:
+            self.conn.execute("SELECT 1")
+            return True
+        except Exception:
+            return False
+
 
 class Versions:
     """The versions of one read model and which one is `current`.

@@ -11,7 +11,7 @@ Rules the table keeps (tests/integration/test_bus_permissions.py tries to break 
 - only the relay publishes to the ledger subjects; an upstream system publishes only to the intake
   subjects of its org subtrees; an auditor reads the ledger and nothing else;
 - no runtime identity may delete, purge or reconfigure a stream: only `admin`, which `civic up`
-  uses at start to create the streams and the org directory bucket.
+  uses at start to create the streams and the buckets (org directory, status, instance id).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from schemas.topology import (ERASER_CONSUMER, INTAKE, INTAKE_PREFIX, INTAKE_SUBJECTS, LEDGER, LEDGER_CONSUMER, LEDGER_NUDGE,
-                              LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS)
+from schemas.topology import (ERASER_CONSUMER, INSTANCE, INSTANCE_KEY, INTAKE, INTAKE_PREFIX, INTAKE_SUBJECTS, LEDGER, LEDGER_CONSUMER,
+                              LEDGER_NUDGE, LEDGER_STATUS_KEY, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS, STATUS,
+                              status_subject)
 
 API = "$JS.API"
 ORG_DIRECTORY_STREAM = f"KV_{ORG_DIRECTORY}"
@@ -94,6 +95,22 @@ def reads_directory() -> tuple[str, ...]:
     return reads(ORG_DIRECTORY_STREAM)
 
 
+def reads_key(bucket: str, key: str) -> tuple[str, ...]:
+    """One key of a KV bucket, read (its stream's state, then the key's last value, direct or not)."""
+    stream = f"KV_{bucket}"
+    return (*stream_state(stream), f"{API}.STREAM.MSG.GET.{stream}", f"{API}.DIRECT.GET.{stream}.$KV.{bucket}.{key}")
+
+
+def reads_instance() -> tuple[str, ...]:
+    """The server's instance id (CIVIC_INSTANCE): a role adopts it, a command refuses another instance's server."""
+    return reads_key(INSTANCE, INSTANCE_KEY)
+
+
+def reads_ledger_status() -> tuple[str, ...]:
+    """The ledger's report in CIVIC_STATUS (health's store error, last commit)."""
+    return reads_key(STATUS, LEDGER_STATUS_KEY)
+
+
 def writes_directory() -> tuple[str, ...]:
     return (*stream_state(ORG_DIRECTORY_STREAM), f"$KV.{ORG_DIRECTORY}.>")
 
@@ -120,58 +137,65 @@ def deletes_messages(*streams: str) -> tuple[str, ...]:
 # -- the table -----------------------------------------------------------------------------------
 
 ADMIN = Identity(
-    "admin", "creates and updates the streams and the org directory bucket", "`civic up` at start; `civic bus init`; `civic ledger recover`",
+    "admin", "creates and updates the streams and the buckets (org directory, status, instance id)", "`civic up` at start; `civic bus init`; `civic ledger recover`",
     unrestricted=True, why=("the only identity that may create, update, delete or purge a stream",))
 LEDGER_ROLE = Identity(
     "ledger", "takes intake in order, stores accepted events, publishes refusals",
     "`python -m civic.roles ledger`",
-    publish=(*durable(INTAKE, LEDGER_CONSUMER), *stream_state(INTAKE, REJECTED), REJECTED_SUBJECTS, LEDGER_NUDGE),
+    publish=(*durable(INTAKE, LEDGER_CONSUMER), *stream_state(INTAKE, REJECTED), REJECTED_SUBJECTS, LEDGER_NUDGE,
+             status_subject(LEDGER_STATUS_KEY), *reads_ledger_status(), *reads_instance()),
     why=(f"its durable pull consumer `{LEDGER_CONSUMER}` on {INTAKE}, made anew from the store's position at start",
-         f"publishes refusals to {REJECTED_SUBJECTS} and a nudge on {LEDGER_NUDGE} after each commit"))
+         f"publishes refusals to {REJECTED_SUBJECTS} and a nudge on {LEDGER_NUDGE} after each commit",
+         f"publishes its status (last commit, last store error) to {STATUS} under its key; reads it back at start",
+         f"reads the server's instance id ({INSTANCE})"))
 RELAY = Identity(
     "relay", "publishes the event store's notification log to the ledger stream; keeps the org directory",
     "`python -m civic.roles relay`",
-    publish=(LEDGER_SUBJECTS, *stream_state(LEDGER), f"{API}.STREAM.MSG.GET.{LEDGER}", *writes_directory()),
+    publish=(LEDGER_SUBJECTS, *stream_state(LEDGER), f"{API}.STREAM.MSG.GET.{LEDGER}", *writes_directory(), *reads_instance()),
     subscribe=(LEDGER_NUDGE,),
     why=(f"the only publisher to {LEDGER_SUBJECTS}; resumes from the stream's last message",
-         "puts org changes into the org directory bucket", f"woken by {LEDGER_NUDGE}"))
+         "puts org changes into the org directory bucket", f"woken by {LEDGER_NUDGE}",
+         f"reads the server's instance id ({INSTANCE})"))
 PROJECTOR = Identity(
     "projector", "builds the read models from the ledger, and the event index", "`python -m civic.roles projector`, `civic projections rebuild`",
-    publish=(*reads(LEDGER), *reads(INTAKE), *reads(REJECTED)),
+    publish=(*reads(LEDGER), *reads(INTAKE), *reads(REJECTED), *reads_instance()),
     why=(f"reads {LEDGER} with consumers of its own",
          f"the event index (GET /v1/events/{{id}}) follows {INTAKE} and {REJECTED} for ids and reasons; it asks for "
-         "headers only, which the server cannot enforce: this identity could read their bodies"))
+         "headers only, which the server cannot enforce: this identity could read their bodies",
+         f"reads the server's instance id ({INSTANCE})"))
 WEB = Identity(
     "web", "serves the dashboards, /healthz, /metrics, and the HTTP gateway and Open311 POST",
     "`python -m civic.roles web`",
     publish=(INTAKE_SUBJECTS, *stream_state(INTAKE, LEDGER, REJECTED), f"{API}.CONSUMER.INFO.{INTAKE}.{LEDGER_CONSUMER}",
-             f"{API}.STREAM.MSG.GET.{LEDGER}", *reads_directory()),
+             f"{API}.STREAM.MSG.GET.{LEDGER}", *reads_directory(), *reads_ledger_status(), *reads_instance()),
     why=("publishes to intake for the gateway and Open311, which check each token's org scope themselves",
-         "reads stream counters and the ledger consumer's lag for /healthz and /metrics",
+         f"reads stream counters, the ledger consumer's lag and the ledger's status ({STATUS}) for /healthz and /metrics",
          f"reads one {LEDGER} message by position: a ticket's sealed reporter, for staff in scope (logged)",
-         "reads the org directory to build subjects"))
+         "reads the org directory to build subjects", f"reads the server's instance id ({INSTANCE})"))
 CHECKPOINT = Identity(
     "checkpoint", "signs the chain head every few minutes", "`civic audit checkpoint` under `civic up`",
-    publish=reads(LEDGER), why=(f"reads {LEDGER}, as an auditor does",))
+    publish=(*reads(LEDGER), *reads_instance()), why=(f"reads {LEDGER}, as an auditor does", f"reads the server's instance id ({INSTANCE})"))
 CLOCK = Identity(
     "clock", "the deadline clock (reserved: it does not exist yet): overdue and escalation events into intake",
-    "(the coming deadline clock)", publish=(INTAKE_SUBJECTS, *reads(LEDGER)), reserved=True,
-    why=("publishes time-driven events to intake; reads the ledger for deadlines",))
+    "(the coming deadline clock)", publish=(INTAKE_SUBJECTS, *reads(LEDGER), *reads_instance()), reserved=True,
+    why=("publishes time-driven events to intake; reads the ledger for deadlines", f"reads the server's instance id ({INSTANCE})"))
 ERASER = Identity(
     "eraser", "deletes an erased resident's messages from intake and the rejections", "`python -m civic.roles eraser`",
     publish=(*durable(LEDGER, ERASER_CONSUMER), *stream_state(LEDGER), *reads(INTAKE), *reads(REJECTED),
-             *deletes_messages(INTAKE, REJECTED)),
+             *deletes_messages(INTAKE, REJECTED), *reads_instance()),
     why=(f"follows the erasures in {LEDGER} with its durable consumer `{ERASER_CONSUMER}`",
          f"finds the resident's messages in {INTAKE} and {REJECTED} and deletes them one by one (the only identity "
-         "that may), only those at or below the ledger's stored position"))
+         "that may), only those at or below the ledger's stored position", f"reads the server's instance id ({INSTANCE})"))
 EMIT = Identity(
     "emit", "local producers: publish events to intake", "`civic emit`, `civic import`, `civic simulate`, `civic demo`, `civic privacy erase`",
-    publish=(INTAKE_SUBJECTS, *reads_directory()),
+    publish=(INTAKE_SUBJECTS, *reads_directory(), *reads_instance()),
     why=("publishes to any org's intake subjects: it runs on the service's own host",
-         "reads the org directory to build subjects"))
+         "reads the org directory to build subjects", f"reads the server's instance id ({INSTANCE}): a stale address is refused"))
 AUDITOR = Identity(
     "auditor", "reads the ledger and nothing else", "`civic audit ...`, `civic ledger show`, `civic ledger tail`",
-    publish=reads(LEDGER), why=(f"reads {LEDGER} (sealed personal data only); never intake or rejections",))
+    publish=(*reads(LEDGER), *reads_instance()),
+    why=(f"reads {LEDGER} (sealed personal data only); never intake or rejections",
+         f"reads the server's instance id ({INSTANCE}): a stale address is refused"))
 
 IDENTITIES: tuple[Identity, ...] = (ADMIN, LEDGER_ROLE, RELAY, PROJECTOR, WEB, CHECKPOINT, CLOCK, ERASER, EMIT, AUDITOR)
 """The service's own identities; upstream systems come on top (producer())."""

@@ -50,6 +50,24 @@ ORG_DIRECTORY = "CIVIC_ORGS"
 build subjects (civic.intake.<type>.<org path>) without asking the ledger."""
 
 
+INSTANCE = "CIVIC_INSTANCE"
+"""KV bucket holding one key, INSTANCE_KEY: the id of the instance whose streams this server keeps
+(adapters/identity.py). Not a stream's own property: deleting and re-creating CIVIC_LEDGER (an alarm
+for the relay) leaves it, so a stale address is told apart from a damaged ledger."""
+INSTANCE_KEY = "id"
+
+STATUS = "CIVIC_STATUS"
+"""KV bucket (in memory: it must work when the disk is full) where each writer publishes its
+progress and its last error under its own key; health reads it (schemas/status.py: the value)."""
+LEDGER_STATUS_KEY = "ledger"
+"""The ledger's key in CIVIC_STATUS: the only writer of the event store."""
+
+
+def status_subject(key: str) -> str:
+    """The subject a put of `key` into the status bucket is published on (NATS KV's layout)."""
+    return f"$KV.{STATUS}.{key}"
+
+
 def org_directory_key(org_id: str) -> str:
     """The subject a put of `org_id` into the org directory is published on (NATS KV's layout)."""
     return f"$KV.{ORG_DIRECTORY}.{org_id}"

@@ -63,7 +63,9 @@ def test_only_the_eraser_deletes_intake_and_rejected_messages() -> None:
 def test_an_auditor_reads_the_ledger_and_nothing_else() -> None:
     auditor = permissions.AUDITOR
     assert may_publish(auditor, f"$JS.API.STREAM.MSG.GET.{LEDGER}")
-    assert all(LEDGER in grant for grant in auditor.publish), auditor.publish
+    # the ledger, and the server's instance id (a stale address is refused): nothing else
+    assert all(LEDGER in grant or grant in permissions.reads_instance() for grant in auditor.publish), auditor.publish
+    assert not any(INTAKE in grant or REJECTED in grant for grant in auditor.publish), auditor.publish
     assert not any(g.startswith("civic.") for g in auditor.publish)
 
 
@@ -105,6 +107,18 @@ def test_the_rendered_authorization_has_a_user_per_identity_and_no_anonymous_one
     assert text.count("{nkey:") == len(IDENTITIES) + 1
     assert "no_auth_user" not in text and "password" not in text
     assert text.count("permissions:") == len(IDENTITIES)  # all but admin
+
+
+def test_the_health_buckets_are_granted_exactly() -> None:
+    status_put = "$KV.CIVIC_STATUS.ledger"
+    assert {i.name for i in RUNTIME if may_publish(i, status_put)} == {"ledger"}
+    assert {i.name for i in RUNTIME if may_publish(i, "$JS.API.DIRECT.GET.KV_CIVIC_STATUS.$KV.CIVIC_STATUS.ledger")} == {"ledger", "web"}
+    instance = "$JS.API.DIRECT.GET.KV_CIVIC_INSTANCE.$KV.CIVIC_INSTANCE.id"
+    assert {i.name for i in RUNTIME if may_publish(i, instance)} == {i.name for i in RUNTIME} - {"producer-village"}
+    for bucket in ("KV_CIVIC_STATUS", "KV_CIVIC_INSTANCE"):
+        for action in ("STREAM.DELETE", "STREAM.PURGE", "STREAM.UPDATE", "STREAM.CREATE"):
+            assert not [i.name for i in RUNTIME if may_publish(i, f"$JS.API.{action}.{bucket}")], (action, bucket)
+    assert not [i.name for i in RUNTIME if may_publish(i, "$KV.CIVIC_INSTANCE.id")]
 
 
 def test_docs_security_shows_the_table() -> None:
