@@ -1,7 +1,8 @@
 """The fault suite (issue 12): each scenario breaks one thing under a running `civic up`, checks
 that /healthz names the fault while it lasts, and ends with tests/faults/stack.assert_recovered.
 
-One file per fault: test_kill.py, test_postgres.py, test_store.py, test_disk.py, test_stale_url.py.
+One file per fault: test_kill.py, test_postgres.py, test_store.py, test_disk.py, test_stale_url.py,
+test_poison.py.
 A new scenario (e.g. a poison message among valid ones) is one more file using the `stack`
 fixture, `feed` and `assert_recovered`.
 """
