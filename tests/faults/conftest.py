@@ -3,7 +3,7 @@ that /healthz names the fault while it lasts, and ends with tests/faults/stack.a
 
 One file per fault: test_kill.py, test_postgres.py, test_store.py, test_disk.py, test_stale_url.py,
 test_poison.py.
-A new scenario (e.g. a poison message among valid ones) is one more file using the `stack`
+A new scenario is one more file using the `stack`
 fixture, `feed` and `assert_recovered`.
 """
 
