@@ -155,8 +155,11 @@ class _Reader:
         note = 0
         if info.last_seq:
             note = int((await self.js.get_msg(topology.LEDGER, seq=info.last_seq)).headers[topology.NOTIFICATION_ID_HEADER])  # type: ignore[index]
-        stored = await asyncio.to_thread(self.recorder.max_notification_id) or 0
+        # The ledger's position before the store's events: one commit writes both, so an event
+        # committed between the two reads shows in `stored`, never as a position whose events
+        # were not counted (read the other way round, a commit in between looked level).
         ledger = await asyncio.to_thread(self.recorder.max_tracking_id, topology.INTAKE) or 0  # the ledger's tracking name
+        stored = await asyncio.to_thread(self.recorder.max_notification_id) or 0
         intake = (await self.js.stream_info(topology.INTAKE)).state.last_seq
         return Positions(intake, ledger, stored, info.last_seq, note, projected)
 
