@@ -2,7 +2,7 @@
 (an HTTP client library would cost more than the server we measure), `concurrency`
 connections per target, for `seconds`; prints JSON {target: {p50_ms, p99_ms, max_ms, rps, errors}}.
 
-    python -m bench.loadgen PORT SECONDS CONCURRENCY PATH [PATH ...]
+    python -m bench.loadgen PORT SECONDS CONCURRENCY TOKEN PATH [PATH ...]    (TOKEN: a reader's bearer token)
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import sys
 import time
 
 
-async def worker(port: int, path: str, until: float, latencies: list[float], errors: list[int]) -> None:
+async def worker(port: int, path: str, token: str, until: float, latencies: list[float], errors: list[int]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n".encode()
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+               "Connection: keep-alive\r\n\r\n").encode()
     while time.perf_counter() < until:
         start = time.perf_counter()
         writer.write(request)
@@ -32,13 +33,13 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-async def main(port: int, seconds: float, concurrency: int, paths: list[str]) -> dict[str, dict[str, float]]:
+async def main(port: int, seconds: float, concurrency: int, token: str, paths: list[str]) -> dict[str, dict[str, float]]:
     results = {}
     for path in paths:  # one target at a time, so each figure is its own
         latencies: list[float] = []
         errors: list[int] = []
         until = time.perf_counter() + seconds
-        await asyncio.gather(*(worker(port, path, until, latencies, errors) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(port, path, token, until, latencies, errors) for _ in range(concurrency)))
         latencies.sort()
         results[path] = {"p50_ms": percentile(latencies, 0.5) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
                          "max_ms": latencies[-1] * 1000, "rps": len(latencies) / seconds, "requests": len(latencies),
@@ -47,5 +48,5 @@ async def main(port: int, seconds: float, concurrency: int, paths: list[str]) ->
 
 
 if __name__ == "__main__":
-    port, seconds, concurrency, *paths = sys.argv[1:]
-    print(json.dumps(asyncio.run(main(int(port), float(seconds), int(concurrency), paths))))
+    port, seconds, concurrency, token, *paths = sys.argv[1:]
+    print(json.dumps(asyncio.run(main(int(port), float(seconds), int(concurrency), token, paths))))

@@ -101,9 +101,20 @@ async def until(predicate: Callable[[], Awaitable[bool]], timeout: float, interv
     return time.perf_counter()
 
 
-def get_json(port: int, path: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+def get_json(port: int, path: str, token: str) -> dict[str, Any]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as r:
         return json.load(r)
+
+
+def reader_token(data_dir: Path) -> str:
+    """A bearer token of a district-wide auditor account: the dashboards answer signed-in readers
+    only. Made through the CLI, as an operator would (accounts are the composition root's)."""
+    cli = [sys.executable, "-c", "from civic.cli import app; app()", "users"]
+    subprocess.run([*cli, "add", "bench-reader", "--role", "auditor", "--password", os.urandom(16).hex(),
+                    "--data", str(data_dir)], check=True, capture_output=True)
+    done = subprocess.run([*cli, "token", "bench-reader", "--data", str(data_dir)], check=True, capture_output=True, text=True)
+    return done.stdout.strip().splitlines()[-1]
 
 
 def rss_mb(pid: int, field: str = "VmHWM") -> float:
@@ -119,6 +130,7 @@ class Stack:
     def __init__(self, root: Path, server: NatsServer):
         self.settings = Settings(data_dir=root / "data", nats_url=server.url, port=free_port())
         self.settings.data_dir.mkdir()
+        self.token = reader_token(self.settings.data_dir)
         self.root = root
         self.roles: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -136,7 +148,7 @@ class Stack:
             if p.poll() is not None:
                 tail = (self.root / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{name} exited with {p.returncode}:\n{tail}")
-        return get_json(self.settings.port, "/api/position")["dashboard"]
+        return get_json(self.settings.port, "/api/position", self.token)["dashboard"]
 
     def peak_rss(self) -> dict[str, float]:
         return {name: rss_mb(p.pid) for name, p in self.roles.items() if p.poll() is None}
@@ -325,8 +337,12 @@ async def _ready(stack: Stack, js: JetStreamContext) -> bool:
 async def dashboard_reads(stack: Stack, seconds: float) -> dict[str, dict[str, float]]:
     paths = ["/api/orgs/d/dashboard", "/api/orgs/t3/dashboard", "/api/orgs/t3v5/dashboard", "/api/tickets/T1000"]
     result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bench.loadgen", str(stack.settings.port),
-                                                      str(seconds), "4", *paths], capture_output=True, text=True, check=True)
-    return msgspec.json.decode(result.stdout.strip().splitlines()[-1])
+                                                      str(seconds), "4", stack.token, *paths], capture_output=True, text=True, check=True)
+    reads: dict[str, dict[str, float]] = msgspec.json.decode(result.stdout.strip().splitlines()[-1])
+    failed = {path: r["errors"] for path, r in reads.items() if r["errors"]}
+    if failed:  # a latency of refusals (401, 404) is no dashboard figure
+        raise RuntimeError(f"dashboard reads answered other than 200: {failed}")
+    return reads
 
 
 async def gateway_ingest(stack: Stack, n: int) -> float:
