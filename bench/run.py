@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -260,7 +261,8 @@ async def run(n: int, out: Path, quick: bool = False) -> list[Figure]:
             nc = await nats.connect(server.url)
             js = nc.jetstream(publish_async_max_pending=4000)
             await ensure_streams(js)
-            console.print(f"[bold]civic bench[/]: {n:,} events, 5,000 org units, nats-server at {server.url}")
+            where = urllib.parse.urlsplit(server.url)  # its address, not the admin password in the URL
+            console.print(f"[bold]civic bench[/]: {n:,} events, 5,000 org units, nats-server at {where.hostname}:{where.port}")
 
             sample = list(events(min(n, 200_000)))
             raw = await baseline_chain(server.url, sample)
