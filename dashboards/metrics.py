@@ -16,16 +16,20 @@ def _gauge(lines: list[str], name: str, help_: str, kind: str = "gauge") -> None
     lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
 
 
+def _single(lines: list[str], name: str, help_: str, value: object) -> None:
+    """A gauge with one unlabelled sample."""
+    _gauge(lines, name, help_)
+    lines.append(f"{name} {value}")
+
+
 async def render(probe: HealthProbe) -> str:
     health = await probe.check()
     r = probe.last
     lines: list[str] = []
-    _gauge(lines, "civic_up", "1 when health is ok (every rule of README Operations passes).")
-    lines.append(f"civic_up {int(health.status == 'ok')}")
-    _gauge(lines, "civic_ledger_alarm", "1 while the relay's ledger alarm is raised (the stream disagrees with the store).")
-    lines.append(f"civic_ledger_alarm {int(r is not None and r.ledger_alarm is not None)}")
-    _gauge(lines, "civic_health_status", "0 ok, 1 degraded, 2 faulty.")
-    lines.append(f"civic_health_status {LEVEL[health.status]}")
+    _single(lines, "civic_up", "1 when health is ok (every rule of README Operations passes).", int(health.status == 'ok'))
+    _single(lines, "civic_ledger_alarm", "1 while the relay's ledger alarm is raised (the stream disagrees with the store).",
+            int(r is not None and r.ledger_alarm is not None))
+    _single(lines, "civic_health_status", "0 ok, 1 degraded, 2 faulty.", LEVEL[health.status])
     _gauge(lines, "civic_health_reason", "1 for each health reason that fires now, 0 otherwise.")
     for rule in RULES:
         lines.append(f'civic_health_reason{{reason="{rule.code}",severity="{rule.severity}"}} {int(rule.code in health.reasons)}')
@@ -45,18 +49,15 @@ async def render(probe: HealthProbe) -> str:
     if health.dashboard_lag is not None and LEDGER in last:
         lines.append(f'civic_consumer_lag{{consumer="dashboard"}} {health.dashboard_lag}')
     if r is not None:
-        _gauge(lines, "civic_intake_ack_pending", "Intake messages delivered to the ledger and not yet acknowledged.")
-        lines.append(f"civic_intake_ack_pending {r.intake_ack_pending}")
-        _gauge(lines, "civic_intake_redelivered", "Intake messages redelivered and not yet acknowledged.")
-        lines.append(f"civic_intake_redelivered {r.redelivered}")
-        _gauge(lines, "civic_ledger_progress_age_seconds", "Seconds since the ledger last moved forward.")
-        lines.append(f"civic_ledger_progress_age_seconds {r.progress_age:.1f}")
+        _single(lines, "civic_intake_ack_pending", "Intake messages delivered to the ledger and not yet acknowledged.",
+                r.intake_ack_pending)
+        _single(lines, "civic_intake_redelivered", "Intake messages redelivered and not yet acknowledged.", r.redelivered)
+        _single(lines, "civic_ledger_progress_age_seconds", "Seconds since the ledger last moved forward.",
+                f"{r.progress_age:.1f}")
         if r.disk_free is not None:
-            _gauge(lines, "civic_disk_free_bytes", "Free bytes under the data folder.")
-            lines.append(f"civic_disk_free_bytes {r.disk_free}")
+            _single(lines, "civic_disk_free_bytes", "Free bytes under the data folder.", r.disk_free)
         if r.ledger is not None:
-            _gauge(lines, "civic_store_failures", "The ledger's consecutive failed batches (0 after a commit).")
-            lines.append(f"civic_store_failures {r.ledger.failures}")
+            _single(lines, "civic_store_failures", "The ledger's consecutive failed batches (0 after a commit).", r.ledger.failures)
     if probe.settings is not None:
         processes = supervisor_processes(probe.settings.supervisor_status_path)
         if processes:
