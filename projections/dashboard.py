@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 import schemas as s
+from projections import deadlines
 from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState,
 )
@@ -59,7 +60,7 @@ def _ddl(dialect: str) -> list[str]:
 
 def create_schema(db: Database) -> None:
     with db.transaction():
-        for statement in _ddl(db.dialect):
+        for statement in _ddl(db.dialect) + deadlines.ddl(db.dialect):
             db.execute(statement)
 
 
@@ -127,6 +128,7 @@ class _Fold:
     def __init__(self, projection: DashboardProjection, events: list[tuple[int, s.Event]]):
         self.db, self.clock, self.events = projection.db, projection.clock, events
         self.tickets = self._load_tickets({e.ticket_id for _, e in events if isinstance(e, TicketEvent)})
+        self.deadlines = deadlines.DeadlineFold(self.db, self.clock, self.tickets)
         self.disputes = self._load("disputes", DISPUTE_COLUMNS, {e.dispute_id for _, e in events if isinstance(e, DisputeEvent)})
         self.topics = self._load("topics", TOPIC_COLUMNS, {e.topic_id for _, e in events if isinstance(e, DeliberationEvent)})
         self.delta = Contributions()
@@ -178,6 +180,7 @@ class _Fold:
                 self.tickets[e.ticket_id] = TicketState(e.ticket_id, path, e.org_id, e.category, e.title, e.channel, at, updated_at=at)
             case TicketEvent():
                 self._ticket(self.tickets[e.ticket_id], e, at)
+                self.deadlines.apply(self.tickets[e.ticket_id], e, at)
             case s.DisputeRegistered():
                 self.disputes[e.dispute_id] = dict(dispute_id=e.dispute_id, path=path, category=e.category, risk_grade=e.risk_grade,
                                                    registered_at=at, sessions=0, outcome=None, summary=e.summary, updated_at=at)
@@ -253,6 +256,7 @@ class _Fold:
         db.executemany(_save("disputes", DISPUTE_COLUMNS), [tuple(x[c] for c in DISPUTE_COLUMNS) for x in self.disputes.values()])
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
+        self.deadlines.write()
 
 
 @lru_cache(maxsize=65_536)  # a batch asks for the same few thousand paths again and again
