@@ -1,0 +1,329 @@
+"""The deadline figures (projections/deadlines.py, projections/deadline_queries.py) against an
+independent oracle written from docs/kpis.md ("Deadlines"): tasks per (ticket, round, unit,
+stage), on time and late, withdrawn, overdue now, chased and supervised, the 督办 list and the
+红黑榜. Events go straight into a DashboardProjection on a temporary SQLite file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from fold_kit import CST, T0, Events, batches, open_projection
+from projections.deadline_queries import DeadlineQueries, parse_month
+from projections.facts import Clock
+
+H = timedelta(hours=1)
+SPLITS = ["each", "one", "random"]
+
+# docs/kpis.md#deadline-tasks, written out again.
+STAGES = ("sign_for", "first_contact", "resolve")
+ROLES = ("lead", "supporting")
+WITHDRAWING = {"TicketReturned", "TicketClosed", "TicketVoided", "TicketReopened"}
+
+
+@dataclass
+class OTask:
+    role: str
+    kind: str
+    path: tuple[str, ...]
+    category: str
+    due: datetime
+    met: datetime | None = None
+    withdrawn: datetime | None = None
+    breached: datetime | None = None
+    chased: int = 0
+    supervised: datetime | None = None
+    supervised_by: str | None = None
+
+    @property
+    def owed(self) -> bool:
+        return self.met is None and self.withdrawn is None
+
+
+@dataclass
+class DeadlineOracle:
+    tasks: dict[tuple[str, int, str, str], OTask] = field(default_factory=dict)
+    tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parent: dict[str, str | None] = field(default_factory=dict)
+
+    def path(self, org: str) -> tuple[str, ...]:
+        out = [org]
+        while (p := self.parent.get(out[-1])) is not None:
+            out.append(p)
+        return tuple(reversed(out))
+
+    def of(self, ticket: str) -> list[tuple[tuple[str, int, str, str], OTask]]:
+        return [(k, t) for k, t in self.tasks.items() if k[0] == ticket]
+
+    def feed(self, events: list[Any]) -> DeadlineOracle:
+        for e in events:
+            self.event(e)
+        return self
+
+    def event(self, e: Any) -> None:
+        name, at = e.type, e.occurred_at
+        if name == "OrgUnitRegistered":
+            self.parent[e.org_id] = e.parent_id
+            return
+        if name == "OrgUnitMoved":
+            self.parent[e.org_id] = e.new_parent_id
+            return
+        if name == "TicketRaised":
+            self.tickets[e.ticket_id] = dict(round=1, path=e.org_path, category=e.category)
+            return
+        if not name.startswith("Ticket"):
+            return
+        ticket = self.tickets[e.ticket_id]
+        rnd = ticket["round"]
+        if name == "TicketDispatched":
+            unit, kind = (e.to_unit, "unit") if e.to_unit else (e.to_worker, "grid_worker")
+            for (tid, r, u, _), task in self.of(e.ticket_id):
+                if r == rnd and u != unit and task.owed and task.role == "lead":
+                    task.withdrawn = at
+            old = self.tasks.get((e.ticket_id, rnd, unit, "resolve"))
+            new = OTask("lead", kind, ticket["path"], ticket["category"], e.deadline)
+            if old is not None:  # recorded facts stay with the same (ticket, round, unit, stage)
+                new.breached, new.chased, new.supervised, new.supervised_by = old.breached, old.chased, old.supervised, old.supervised_by
+            self.tasks[(e.ticket_id, rnd, unit, "resolve")] = new
+        elif name == "TicketResolved":
+            for (_, r, _, stage), task in self.of(e.ticket_id):
+                if r == rnd and stage == "resolve" and task.role == "lead" and task.owed:
+                    task.met = at
+            self._withdraw(e.ticket_id, at)
+        elif name in WITHDRAWING or (name == "TicketRated" and e.satisfaction == "dissatisfied"):
+            self._withdraw(e.ticket_id, at)
+            if name == "TicketReopened" or name == "TicketRated":
+                ticket["round"] += 1
+        elif name == "TicketRecategorised":
+            ticket["category"] = e.category
+            for _, task in self.of(e.ticket_id):
+                task.category = e.category
+        elif name == "TicketTransferred":
+            ticket["path"] = self.path(e.to_org_id)
+            for _, task in self.of(e.ticket_id):
+                task.path = ticket["path"]
+
+    def _withdraw(self, ticket: str, at: datetime) -> None:
+        for _, task in self.of(ticket):
+            if task.owed:
+                task.withdrawn = at
+
+    def within(self, org_path: tuple[str, ...]) -> list[tuple[tuple[str, int, str, str], OTask]]:
+        return [(k, t) for k, t in self.tasks.items() if t.path[:len(org_path)] == org_path]
+
+    def figures(self, org_path: tuple[str, ...], lo: date | None, hi: date) -> dict[tuple[str, str, str], Counter]:
+        """(unit, role, stage) -> the kpis.md#timeliness counts of the tasks due in [lo, hi], plus overdue_now."""
+        out: dict[tuple[str, str, str], Counter] = {}
+        for (_, _, unit, stage), t in self.within(org_path):
+            c = out.setdefault((unit, t.role, stage), Counter())
+            if t.owed and t.breached is not None:
+                c["overdue_now"] += 1
+            day = t.due.astimezone(CST).date()
+            if (lo and day < lo) or day > hi:
+                continue
+            c["due"] += 1
+            on_time = t.met is not None and t.met <= t.due
+            late = (t.met is not None and t.met > t.due) or (t.met is None and t.breached is not None)
+            c["on_time"] += on_time
+            c["late"] += late
+            c["chased"] += t.chased > 0
+            c["supervised"] += t.supervised is not None
+            c["breaches_contradicted"] += t.breached is not None and on_time
+        return out
+
+
+def totals(fig: dict[tuple[str, str, str], Counter], by: Any) -> dict[Any, Counter]:
+    out: dict[Any, Counter] = {}
+    for key, c in fig.items():
+        out.setdefault(by(key), Counter()).update(c)
+    return {k: +v for k, v in out.items() if +v}
+
+
+def answered(board: Any) -> dict[tuple[str, str, str], Counter]:
+    """The board's per-unit figures in the oracle's shape (zeros dropped)."""
+    out: dict[tuple[str, str, str], Counter] = {}
+    for u in board.units:
+        for r in u.roles:
+            for s_ in r.stages:
+                f = msgspec.structs.asdict(s_.figures)
+                c = Counter({k: f[k] for k in ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted", "overdue_now")})
+                if +c:
+                    out[(u.unit, r.role, s_.stage)] = +c
+                assert f["not_settled"] == f["due"] - f["on_time"] - f["late"]
+    return out
+
+
+def fold(tmp_path: Path, ev: Events, split: str = "each") -> DeadlineQueries:
+    projection = open_projection(tmp_path)
+    for batch in batches(ev.positioned(), split):
+        projection.apply(batch)
+    return DeadlineQueries(projection.db, Clock())
+
+
+def check(tmp_path: Path, ev: Events, split: str = "each", org: str = "d1", lo: date | None = None, hi: date = date(2027, 1, 1)) -> Any:
+    """The board of `org` must be what the oracle says, unit by unit and in total."""
+    board = fold(tmp_path, ev, split).board(org, lo, hi)
+    oracle = DeadlineOracle().feed(ev.events)
+    want = oracle.figures(oracle.path(org), lo, hi)
+    assert answered(board) == {k: +v for k, v in want.items() if +v}
+    for r in board.roles:
+        want_role = totals(want, lambda k: k[1]).get(r.role, Counter())
+        got = msgspec.structs.asdict(r.total)
+        for name in ("due", "on_time", "late", "chased", "supervised", "overdue_now"):
+            assert got[name] == want_role[name], (r.role, name)
+        settled = want_role["on_time"] + want_role["late"]
+        assert r.total.on_time_rate == (round(want_role["on_time"] / settled, 4) if settled else None)
+    return board
+
+
+def ticket(ev: Events, tid: str, at: datetime, org: str = "c1", category: str = "parking") -> None:
+    ev.add("TicketRaised", at, org=org, ticket_id=tid, category=category)
+
+
+def step(ev: Events, name: str, at: datetime, tid: str = "T1", org: str = "c1", **facts: Any) -> None:
+    if name == "TicketDispatched":
+        facts.setdefault("to_unit", org)
+    ev.add(name, at, org=org, ticket_id=tid, **facts)
+
+
+def lead(board: Any, role: str = "lead", stage: str = "resolve") -> Any:
+    r = next(r for r in board.roles if r.role == role)
+    return next(s_.figures for s_ in r.stages if s_.stage == stage)
+
+
+# -- worked by hand ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_resolved_on_time_and_resolved_late(tmp_path: Path, split: str) -> None:
+    ev = Events()
+    ev.tree()
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, "T1", deadline=T0 + 24 * H)
+    step(ev, "TicketAccepted", T0 + 2 * H, "T1")
+    step(ev, "TicketResolved", T0 + 20 * H, "T1")  # on time
+    ticket(ev, "T2", T0)
+    step(ev, "TicketDispatched", T0 + H, "T2", to_unit="g1", deadline=T0 + 24 * H)
+    step(ev, "TicketAccepted", T0 + 2 * H, "T2")
+    step(ev, "TicketResolved", T0 + 30 * H, "T2")  # six hours late
+    board = check(tmp_path, ev, split)
+    f = lead(board)
+    assert (f.due, f.on_time, f.late, f.not_settled, f.on_time_rate, f.overdue_now) == (2, 1, 1, 0, 0.5, 0)
+    assert [(u.unit, u.name, u.kind) for u in board.units] == [("c1", "unit c1", "unit"), ("g1", "unit g1", "unit")]
+    assert lead(board, "supporting").due == 0, "lead and supporting are counted apart"
+    assert [m.month for m in board.by_month] == ["2026-03"]
+
+
+def test_a_deadline_exactly_met_is_on_time_and_the_window_is_the_deadlines_day(tmp_path: Path) -> None:
+    ev = Events()
+    ev.tree()
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, deadline=T0 + 40 * H)  # due the day after tomorrow, 01:00
+    step(ev, "TicketAccepted", T0 + 2 * H)
+    step(ev, "TicketResolved", T0 + 40 * H)
+    q = fold(tmp_path, ev)
+    due_day = (T0 + 40 * H).date()
+    assert lead(q.board("d1", due_day, due_day)).on_time == 1
+    assert lead(q.board("d1", T0.date(), due_day - timedelta(days=1))).due == 0, "raised before the window, due in it: counted by the deadline"
+    assert lead(q.board("c2", None, due_day)).due == 0, "another subtree"
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_redispatch_to_another_unit_withdraws_the_first_and_a_return_withdraws_all(tmp_path: Path, split: str) -> None:
+    ev = Events()
+    ev.tree()
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, deadline=T0 + 24 * H)
+    step(ev, "TicketDispatched", T0 + 2 * H, to_unit="g1", deadline=T0 + 30 * H)  # c1's task withdrawn, g1 owes it
+    step(ev, "TicketAccepted", T0 + 3 * H)
+    step(ev, "TicketReturned", T0 + 4 * H)  # g1's task withdrawn too
+    step(ev, "TicketDispatched", T0 + 5 * H, deadline=T0 + 50 * H)  # c1 again, same round: a new deadline, owed again
+    board = check(tmp_path, ev, split)
+    assert lead(board).due == 2 and lead(board).not_settled == 2, "c1 again replaced its own task; nothing met or breached"
+    rows = {(u.unit): lead(u) for u in board.units}
+    assert set(rows) == {"c1", "g1"}
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_a_reopened_ticket_starts_a_new_clock(tmp_path: Path, split: str) -> None:
+    ev = Events()
+    ev.tree()
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, deadline=T0 + 24 * H)
+    step(ev, "TicketAccepted", T0 + 2 * H)
+    step(ev, "TicketResolved", T0 + 30 * H)  # round 1: late
+    step(ev, "TicketRated", T0 + 31 * H, satisfaction="dissatisfied", contacted=True)  # round 2
+    step(ev, "TicketDispatched", T0 + 32 * H, deadline=T0 + 56 * H)
+    step(ev, "TicketAccepted", T0 + 33 * H)
+    step(ev, "TicketResolved", T0 + 40 * H)  # round 2: on time
+    board = check(tmp_path, ev, split)
+    f = lead(board)
+    assert (f.due, f.on_time, f.late) == (2, 1, 1), "one task per round"
+
+
+def test_transfer_and_recategorisation_move_the_tasks_with_the_ticket(tmp_path: Path) -> None:
+    ev = Events()
+    ev.tree()
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, deadline=T0 + 3 * H)
+    step(ev, "TicketReturned", T0 + 2 * H)
+    step(ev, "TicketTransferred", T0 + 3 * H, from_org_id="c1", to_org_id="c2", reason="c2's area")
+    step(ev, "TicketRecategorised", T0 + 4 * H, org="c2", category="noise")
+    board = check(tmp_path, ev, org="t2")
+    assert lead(board).due == 1
+    q = DeadlineQueries(open_projection(tmp_path).db, Clock())
+    assert lead(q.board("t2", None, date(2027, 1, 1))).due == 1
+    assert lead(q.board("t1", None, date(2027, 1, 1))).due == 0
+
+
+# -- the ranking ------------------------------------------------------------------------------
+
+
+def test_the_monthly_ranking(tmp_path: Path) -> None:
+    """Four units with 4 settled tasks each in March (rates 1, 0.75, 0.5, 0.25) and one with two:
+    below the minimum of three, it is not ranked; top two and bottom two."""
+    ev = Events()
+    ev.tree()
+    units = {"c1": 4, "c2": 3, "g1": 2, "v1": 1, "h1": 2}
+    n = 0
+    for unit, on_time in units.items():
+        for i in range(4 if unit != "h1" else 2):
+            n += 1
+            tid = f"T{n}"
+            ticket(ev, tid, T0)
+            step(ev, "TicketDispatched", T0 + H, tid, to_unit=unit, deadline=T0 + 24 * H)
+            step(ev, "TicketAccepted", T0 + 2 * H, tid)
+            step(ev, "TicketResolved", T0 + (20 if i < on_time else 30) * H, tid)
+    q = fold(tmp_path, ev, "random")
+    ranking = q.ranking("d1", "2026-03", size=2, min_settled=3)
+    assert ranking.ranked == 4
+    assert [(r.rank, r.unit, r.on_time_rate) for r in ranking.red] == [(1, "c1", 1.0), (2, "c2", 0.75)]
+    assert [(r.rank, r.unit, r.on_time_rate) for r in ranking.black] == [(1, "v1", 0.25), (2, "g1", 0.5)]
+    assert q.ranking("d1", "2026-04").ranked == 0
+    wide = q.ranking("d1", "2026-03", size=5, min_settled=1)
+    assert {r.unit for r in wide.red} == set(units) and wide.black == [], "the 黑榜 never repeats a 红榜 unit"
+    assert [r.unit for r in wide.red] == ["c1", "h1", "c2", "g1", "v1"], "equal rates (c1 4/4, h1 2/2): more settled tasks first"
+    assert parse_month("2026-3") == "2026-03"
+    with pytest.raises(ValueError):
+        parse_month("March")
+
+
+# -- against the oracle, on a simulated district ----------------------------------------------
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_a_simulated_district_folds_to_the_oracles_deadline_figures(tmp_path: Path, district_ledger: Any, split: str) -> None:
+    ev = Events()
+    ev.events = district_ledger
+    board = check(tmp_path, ev, split, org=district_ledger[0].org_id)
+    f = lead(board)
+    assert f.on_time and f.late, "the simulated district has tickets resolved on time and late"
+    days_ = sorted({e.occurred_at.astimezone(CST).date() for e in district_ledger})
+    (tmp_path / "window").mkdir()
+    check(tmp_path / "window", ev, split, org=district_ledger[0].org_id, lo=days_[len(days_) // 3], hi=days_[2 * len(days_) // 3])
