@@ -30,6 +30,7 @@ from dashboards.accounts import Accounts, accounts_path
 from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
 from dashboards.auth import PUBLIC, Authenticate, LoginLimiter, guard
 from dashboards.contacts import Contacts, contact_route
+from dashboards.deadlines import DeadlineController
 from dashboards.health import Health, HealthProbe
 from dashboards.login import login_routes
 from dashboards.pages import SECURITY_HEADERS, web_pages
@@ -105,7 +106,7 @@ class Web:
         secure = self.settings.web_secure_cookies
         own_auth = Router(path="/", route_handlers=list(routes), opt=PUBLIC)  # gateway tokens, Open311 api_key
         return Litestar(
-            route_handlers=[healthz, prometheus, openapi, DashboardController, contact_route(self.contacts),
+            route_handlers=[healthz, prometheus, openapi, DashboardController, DeadlineController, contact_route(self.contacts),
                             *login_routes(self.accounts, self.limiter, secure, SECURITY_HEADERS), own_auth, web_pages(read)],
             dependencies={"read": Provide(lambda: read, sync_to_thread=False), **(dependencies or {})},
             middleware=[DefineMiddleware(Authenticate, accounts=self.accounts, demo_viewer=self.settings.demo_viewer)],

@@ -1,0 +1,119 @@
+"""Issue 13's "Done when", through the whole pipeline to the dashboard figures: tickets walked
+through on a real nats-server with the ledger, relay and projector; the deadline API's answers
+(docs/kpis.md, "Deadlines") worked out by hand; `civic audit replay --as-of` reproducing the
+figures of an earlier instant from the ledger alone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+import schemas as s
+from civic.web import create_app
+from schemas import topology
+from tests.conftest import running_pipeline
+from tests.integration.test_audit_ledger import civic
+from tests.scenario import CST, DISPATCHER, RESIDENT, WORKER, Builder
+from tests.support import bearer, publish_all, stream_count, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def at(day: int, hour: int = 9) -> datetime:
+    return datetime(2026, 4, day, hour, tzinfo=CST)
+
+
+def district() -> Builder:
+    b = Builder()
+    for org, kind, parent in [("yn", "district", None), ("ta", "town", "yn"), ("c1", "community", "ta"), ("c2", "community", "ta"),
+                              ("tb", "town", "yn"), ("v1", "village", "tb")]:
+        b.org(org, kind, parent)
+    return b
+
+
+def dispatched(b: Builder, t: str, org: str, when: datetime, deadline: datetime, unit: str | None = None) -> None:
+    b._add(s.TicketDispatched, when, DISPATCHER, org, ticket_id=t, to_unit=unit or org, deadline=deadline)
+
+
+def walked(b: Builder, t: str, org: str, deadline: datetime, resolved: datetime, unit: str | None = None) -> None:
+    """Raised on the 1st, dispatched, signed for, resolved at `resolved`."""
+    b.raised(t, org, at(1, 8))
+    dispatched(b, t, org, at(1, 9), deadline, unit)
+    b.step(s.TicketAccepted, t, org, at(1, 10))
+    b.step(s.TicketResolved, t, org, resolved, resolution="done")
+
+
+@pytest.fixture
+async def live(tmp_path: Path, nats_server):  # type: ignore[no-untyped-def]
+    from config import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", nats_url=nats_server.url, batch_size=500)
+    async with running_pipeline(settings, projector=True) as running:
+        async with AsyncTestClient(create_app(settings)) as client:
+            client.headers.update(bearer(settings.data_dir))
+            client.settings, client.js = settings, running.projector.js  # type: ignore[attr-defined]
+            yield client
+
+
+async def publish(client, events) -> None:  # type: ignore[no-untyped-def]
+    """Publish, then wait until the ledger holds them and the dashboards have applied them."""
+    await publish_all(client.js, events)
+    want = await stream_count(client.js, topology.INTAKE)
+
+    async def applied():
+        health = (await client.get("/healthz")).json()
+        return health.get("dashboard_lag") == 0 and health["streams"][1]["last_sequence"] == want
+    await wait_for(applied, timeout=60)
+
+
+def lead(board: dict, stage: str = "resolve", role: str = "lead") -> dict:
+    r = next(r for r in board["roles"] if r["role"] == role)
+    return next(x["figures"] for x in r["stages"] if x["stage"] == stage)
+
+
+def unit(board: dict, org: str, role: str = "lead") -> dict:
+    u = next(u for u in board["units"] if u["unit"] == org)
+    return next(r["total"] for r in u["roles"] if r["role"] == role)
+
+
+async def test_late_on_time_and_a_reopened_ticket_with_a_new_clock_then_replay_as_of(live, tmp_path: Path) -> None:
+    b = district()
+    walked(b, "T1", "c1", deadline=at(3), resolved=at(4))     # resolved a day late
+    walked(b, "T2", "c2", deadline=at(3), resolved=at(2))     # on time
+    walked(b, "T3", "c1", deadline=at(3), resolved=at(3, 18))  # round 1: late ...
+    await publish(live, b.events)
+    then = (await live.get("/api/orgs/yn/deadlines")).json()  # every deadline up to today, as the replay asks
+    moment = datetime.now(timezone.utc)
+    f = lead(then)
+    assert (f["due"], f["on_time"], f["late"], f["on_time_rate"], f["overdue_now"]) == (3, 1, 2, 0.3333, 0)
+    assert (unit(then, "c1")["late"], unit(then, "c2")["on_time"]) == (2, 1)
+    assert lead(then, role="supporting")["due"] == 0
+    assert [m["month"] for m in then["by_month"]] == ["2026-04"]
+    ranking = (await live.get("/api/orgs/yn/ranking", params={"month": "2026-04", "min_settled": 1})).json()
+    assert [(r["unit"], r["on_time_rate"]) for r in ranking["red"]] == [("c2", 1.0), ("c1", 0.0)]
+
+    await asyncio.sleep(0.05)  # what follows is stored strictly after the moment
+    b.events = []
+    b.rated("T3", "c1", at(4), "dissatisfied")  # ... reopened: round 2, a new clock
+    dispatched(b, "T3", "c1", at(5), deadline=at(8))
+    b.step(s.TicketAccepted, "T3", "c1", at(5, 10))
+    b.step(s.TicketResolved, "T3", "c1", at(6), resolution="done properly")
+    await publish(live, b.events)
+    now = (await live.get("/api/orgs/yn/deadlines", params={"to": "2026-04-30"})).json()
+    assert (lead(now)["due"], lead(now)["on_time"], lead(now)["late"]) == (4, 2, 2), "one task per round"
+    assert (await live.get("/api/orgs/ta/deadlines", params={"to": "2026-04-30"})).json()["units"] == now["units"]
+    assert lead((await live.get("/api/orgs/tb/deadlines", params={"to": "2026-04-30"})).json())["due"] == 0
+
+    out = tmp_path / "then.json"
+    code, output = await asyncio.to_thread(civic, live.settings.nats_url, live.settings.data_dir, "audit", "replay",
+                                           "--as-of", moment.isoformat(), "--org", "yn", "--deadlines-out", str(out))
+    assert code == 0, output
+    replayed = json.loads(out.read_text())
+    assert replayed["position"] == then["position"]
+    assert replayed == then, "the replay as of the moment answers what the API answered then"
+    assert "overdue now" in output and "lead" in output
