@@ -327,3 +327,85 @@ def test_a_simulated_district_folds_to_the_oracles_deadline_figures(tmp_path: Pa
     days_ = sorted({e.occurred_at.astimezone(CST).date() for e in district_ledger})
     (tmp_path / "window").mkdir()
     check(tmp_path / "window", ev, split, org=district_ledger[0].org_id, lo=days_[len(days_) // 3], hi=days_[2 * len(days_) // 3])
+
+
+# -- one scenario, on SQLite here and on PostgreSQL in tests/integration/test_queries_postgres.py --
+
+
+def scenario() -> Events:
+    """Five units with deadlines in March (on time, late, re-dispatched, reopened, transferred) and
+    one in April, as the ledger stores them."""
+    ev = Events()
+    ev.tree()
+    n = 0
+    for unit, outcomes in {"c1": "++++", "c2": "++-", "g1": "+--", "v1": "---", "h1": "+"}.items():
+        for outcome in outcomes:
+            n += 1
+            tid, org = f"T{n}", unit if unit != "h1" else "v1"
+            ticket(ev, tid, T0 + n * H, org=org)
+            step(ev, "TicketDispatched", T0 + (n + 1) * H, tid, org=org, to_unit=unit, deadline=T0 + (n + 24) * H)
+            step(ev, "TicketAccepted", T0 + (n + 2) * H, tid, org=org)
+            step(ev, "TicketResolved", T0 + (n + (20 if outcome == "+" else 30)) * H, tid, org=org)
+    ticket(ev, "R1", T0)  # reopened: a new clock in round 2, due in April
+    step(ev, "TicketDispatched", T0 + H, "R1", deadline=T0 + 24 * H)
+    step(ev, "TicketAccepted", T0 + 2 * H, "R1")
+    step(ev, "TicketResolved", T0 + 10 * H, "R1")
+    step(ev, "TicketReopened", T0 + 11 * H, "R1", reason="back again")
+    step(ev, "TicketDispatched", T0 + 12 * H, "R1", deadline=datetime(2026, 4, 2, 9, tzinfo=CST))
+    ticket(ev, "X1", T0)  # dispatched, handed back, transferred to c2 and dispatched there
+    step(ev, "TicketDispatched", T0 + H, "X1", deadline=T0 + 5 * H)
+    step(ev, "TicketReturned", T0 + 2 * H, "X1")
+    step(ev, "TicketTransferred", T0 + 3 * H, "X1", from_org_id="c1", to_org_id="c2", reason="c2's area")
+    step(ev, "TicketDispatched", T0 + 4 * H, "X1", org="c2", deadline=T0 + 30 * H)
+    return ev
+
+
+def fold_scenario(db: Any, split: str = "random") -> Events:
+    from projections.dashboard import DashboardProjection, create_schema
+
+    ev = scenario()
+    create_schema(db)
+    projection = DashboardProjection(db, Clock())
+    for batch in batches(ev.positioned(), split):
+        projection.apply(batch)
+    return ev
+
+
+class DeadlineScenario:
+    """The tests; a subclass provides `db`, a read model with scenario() folded in."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def db(cls) -> Any:
+        raise NotImplementedError
+
+    def test_every_unit_and_window_as_the_oracle_says(self, db: Any) -> None:
+        q, oracle = DeadlineQueries(db, Clock()), DeadlineOracle().feed(scenario().events)
+        for org in ("d1", "t1", "t2", "c1", "c2", "v1"):
+            for lo, hi in ((None, date(2026, 12, 31)), (date(2026, 3, 3), date(2026, 3, 3)), (date(2026, 4, 1), date(2026, 4, 30))):
+                board = q.board(org, lo, hi)
+                want = oracle.figures(oracle.path(org), lo, hi)
+                assert answered(board) == {k: +v for k, v in want.items() if +v}, (org, lo, hi)
+        board = q.board("d1", None, date(2026, 12, 31))
+        assert [m.month for m in board.by_month] == ["2026-03", "2026-04"]
+        assert lead(board).on_time == 9 and lead(board).late == 6 and lead(board).not_settled == 3
+
+    def test_the_ranking_and_an_empty_supervision_list(self, db: Any) -> None:
+        q = DeadlineQueries(db, Clock())
+        ranking = q.ranking("d1", "2026-03", size=2, min_settled=3)
+        assert [(r.unit, r.on_time, r.late) for r in ranking.red] == [("c1", 5, 0), ("c2", 2, 1)], "c1: four, and R1's first round"
+        assert [(r.unit, r.on_time, r.late) for r in ranking.black] == [("v1", 0, 3), ("g1", 1, 2)]
+        assert ranking.ranked == 4, "h1 has one settled task: below the minimum"
+        assert q.supervision("d1").units == [], "nothing supervised without the clock's events"
+
+
+class TestDeadlinesOnSQLite(DeadlineScenario):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def db(cls) -> Any:
+        from projections.store import SQLiteDatabase
+
+        db = SQLiteDatabase(Path(":memory:"))
+        fold_scenario(db)
+        yield db
+        db.close()
