@@ -4,7 +4,8 @@ Which event may follow which stage, who may record it and what it does to the st
 round is the lifecycle table (schemas/lifecycle.py); this aggregate applies it and adds the
 rules that need the ticket's own history or facts: one rating per round, a dispatch's
 assignee and deadline, a void that does not point at itself, a transfer from the unit the
-ticket stands at to another.
+ticket stands at to another, a clock event only about a deadline the ticket has and did not meet
+(schemas/clock.py keeps the deadlines: the same fold the clock runs).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from domain.refusal import require
 from schemas import TicketDispatched, TicketRaised, TicketRated, TicketRecategorised, TicketVoided
 from schemas import lifecycle
 from schemas.base import Event
+from schemas.clock import DeadlineBook, DeadlineEvent, check as deadline_check
 from schemas.ticket import TicketEvent, TicketTransferred
 
 
@@ -26,12 +28,14 @@ class Ticket(CivicAggregate):
             case TicketRaised():
                 self.ticket_id, self.org_id, self.category = fact.ticket_id, fact.org_id, fact.category
                 self.round, self.rated_rounds = lifecycle.FIRST_ROUND, set()
+                self.deadlines = DeadlineBook()
             case TicketRated():
                 self.rated_rounds.add(self.round)  # the round it rates, before a dissatisfied rating starts the next
             case TicketRecategorised():
                 self.category = fact.category
             case TicketTransferred():
                 self.org_id = fact.to_org_id
+        self.deadlines.apply(fact)
         stage, new_round = lifecycle.move(fact.type, fact.__getattribute__)
         if stage is not None:
             self.stage = stage
@@ -54,6 +58,9 @@ class Ticket(CivicAggregate):
                 require(self.round not in self.rated_rounds, "already_rated")
             case TicketVoided():
                 require(event.duplicate_of != self.ticket_id, "bad_duplicate", "a ticket cannot duplicate itself")
+            case DeadlineEvent():
+                refusal = deadline_check(self.deadlines, event)
+                require(refusal is None, *(refusal or ("", "")))
             case TicketTransferred():
                 require(event.from_org_id == self.org_id, "bad_transfer",
                         f"ticket {self.ticket_id} stands at {self.org_id}, not {event.from_org_id}")

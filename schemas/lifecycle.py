@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
+from schemas.clock import CLOCK_EVENTS
 from schemas.ticket import (
     TicketAccepted, TicketClosed, TicketDispatched, TicketEvent, TicketProgressNoted, TicketRaised, TicketRated,
     TicketRecategorised, TicketReopened, TicketResolved, TicketReturned, TicketTransferred, TicketVoided,
@@ -91,6 +92,9 @@ RESOLVED_ROUND: frozenset[str] = frozenset(with_status("resolved"))
 AWAITING_DISPATCH = frozenset({"raised", "returned", "reopened"})
 """No one holds it: dispatch decides what happens next (dispatch it, or transfer it)."""
 
+DISPATCHED_ONCE: frozenset[str] = UNFINISHED - {"raised"}
+"""Every unfinished stage a dispatch has been made before (a deadline can exist)."""
+
 LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketRaised, frozenset({"resident", "enterprise", "grid_worker", "dispatcher", "unit", "system"}),
          frozenset(), "raised"),
@@ -110,6 +114,9 @@ LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketRecategorised, DISPATCHERS, UNFINISHED, None),
     # Only while no one holds it; the stage stays: it still awaits dispatch, at the new unit.
     Rule(TicketTransferred, DISPATCHERS, AWAITING_DISPATCH, None),
+    # The deadline clock (schemas/clock.py): the system only, once a dispatch has set a deadline,
+    # stage unchanged; the aggregate checks the deadline itself (schemas.clock.check).
+    *(Rule(cls, frozenset({"system"}), DISPATCHED_ONCE, None) for cls in CLOCK_EVENTS),
 )
 
 RULES: dict[type, Rule] = {rule.event: rule for rule in LIFECYCLE}

@@ -8,10 +8,11 @@ test_ticket_rules.py; these tests check the table's own shape and that the read 
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 import re
 import sqlite3
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import msgspec
 import pytest
@@ -161,7 +162,31 @@ def test_import_columns_walk_the_lifecycle() -> None:
 # -- the aggregate and the read model's fold move alike ----------------------------------------
 
 WALK_FACTS = {"TicketRated": [dict(satisfaction="dissatisfied"), dict(satisfaction="satisfied")]}
-WEIGHT = {"TicketVoided": 0.03, "TicketRecategorised": 0.2}
+CLOCK_STEP = {"DeadlineNearing": -1, "DeadlineBreached": 0, "TicketChased": 1, "TicketSupervised": 2}
+"""Days after the deadline each clock step is dated in the walks."""
+
+
+def weight(name: str, ticket: Any) -> float:
+    """An escalation that has begun tends to run its course (a chase after a breach, supervision after a chase)."""
+    book = ticket.deadlines
+    newest = list(book.deadlines.values())[-1] if book.deadlines else None
+    if newest is not None and newest.met_at is None and name in ("TicketChased", "TicketSupervised"):
+        if {"TicketChased": "breach", "TicketSupervised": "chase"}[name] in newest.steps:
+            return 3.0
+    return WEIGHT.get(name, 1.0)
+
+
+def clock_facts(ticket: Any, name: str) -> dict[str, Any]:
+    """A clock event about the ticket's newest deadline (a refused one when it has none: the walk goes on)."""
+    book = ticket.deadlines
+    if not book.deadlines:
+        return {}
+    d = list(book.deadlines.values())[-1]
+    more = {"TicketChased": dict(chased_by="c1"), "TicketSupervised": dict(escalated_to="d1")}.get(name, {})
+    return dict(round=d.round, unit=d.unit, stage=d.stage, deadline=d.due, at=d.due + timedelta(days=CLOCK_STEP[name]), **more)
+WEIGHT = {"TicketVoided": 0.03, "TicketRecategorised": 0.2, "DeadlineNearing": 0.1, "DeadlineBreached": 0.2,
+          "TicketChased": 0.2, "TicketSupervised": 0.2}
+"""Clock events rarely too: four of them follow every stage after a dispatch."""
 """Rarely void: a voided walk ends at once."""
 
 
@@ -174,16 +199,18 @@ def test_aggregate_and_fold_agree_on_random_walks(tree: Desk, tmp_path: Path) ->
     for tid in tickets:
         tree.raise_ticket(tid)
         stage = START
-        for _ in range(rng.randint(0, 20)):
+        for _ in range(rng.randint(0, 30)):
             choices = [r for r in LIFECYCLE if stage in r.after]
             if not choices:
                 break
-            (rule,) = rng.choices(choices, [WEIGHT.get(tag(r.event), 1.0) for r in choices])
+            (rule,) = rng.choices(choices, [weight(tag(r.event), tree.get("ticket", tid)) for r in choices])
             name = tag(rule.event)
             extra = rng.choice(WALK_FACTS.get(name, [{}]))
             if name == "TicketTransferred":  # from where it stands to another community
                 here = tree.get("ticket", tid).org_id
                 extra = dict(from_org_id=here, to_org_id=rng.choice([u for u in ("c1", "c2", "g1") if u != here]))
+            if name in CLOCK_STEP:  # about the deadline the ticket holds, dated when its rule fires
+                extra = clock_facts(tree.get("ticket", tid), name)
             outcome = tree.send(tree.ev(name, ticket_id=tid, org=tree.get("ticket", tid).org_id, **extra))
             if outcome.accepted:
                 stage = tree.get("ticket", tid).stage

@@ -40,6 +40,10 @@ FACTS: dict[str, dict[str, Any]] = {
     "TicketVoided": {"ticket_id": "t-2", "duplicate_of": "t-1"},
     "TicketRecategorised": {"ticket_id": "t-1", "category": "traffic"},
     "TicketTransferred": {"ticket_id": "t-1", "from_org_id": "g-3", "to_org_id": "g-4", "reason": "物业管辖 the property company's area"},
+    **{tag: {"ticket_id": "t-1", "round": 1, "unit": "g-3", "unit_role": "lead", "stage": "resolve",
+             "deadline": datetime(2026, 3, 3, 9, tzinfo=timezone.utc), **more}
+       for tag, more in (("DeadlineNearing", {}), ("DeadlineBreached", {}), ("TicketChased", {"chased_by": "g-3"}),
+                         ("TicketSupervised", {"escalated_to": "s-1"}))},
     "DisputeRegistered": {"dispute_id": "d-1", "category": "neighbours", "risk_grade": "yellow", "summary": "Noise",
                           "parties": (DisputeParty(resident_id="r-1", role="applicant"),
                                       DisputeParty(resident_id="r-2", role="respondent"))},

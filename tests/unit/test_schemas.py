@@ -60,6 +60,7 @@ def test_the_contract_has_exactly_these_event_types() -> None:
         "TicketRaised", "TicketDispatched", "TicketAccepted", "TicketReturned", "TicketProgressNoted",
         "TicketResolved", "TicketRated", "TicketReopened", "TicketClosed", "TicketVoided", "TicketRecategorised",
         "TicketTransferred",
+        "DeadlineNearing", "DeadlineBreached", "TicketChased", "TicketSupervised",
         "DisputeRegistered", "MediationSessionHeld", "DisputeConcluded",
         "TopicProposed", "MeetingHeld", "TopicDecided", "TopicImplemented",
         "PersonalDataErased",
