@@ -7,8 +7,6 @@ rows and its ledger position are written in one transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
-from operator import add
 from typing import Any
 
 import msgspec
@@ -16,7 +14,8 @@ import msgspec
 import schemas as s
 from projections import deadlines
 from projections.facts import (
-    DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState,
+    DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState, prefixes, rolled_up,
+    upsert as _upsert,
 )
 from projections.store import Database
 from schemas import lifecycle
@@ -62,12 +61,6 @@ def create_schema(db: Database) -> None:
     with db.transaction():
         for statement in _ddl(db.dialect) + deadlines.ddl(db.dialect):
             db.execute(statement)
-
-
-def _upsert(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> str:
-    cols = (*keys, *counters)
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
 
 
 UPSERT_DAILY = _upsert("ticket_daily", ("prefix", "category", "day"), TICKET_COUNTERS)
@@ -179,8 +172,10 @@ class _Fold:
             case s.TicketRaised():
                 self.tickets[e.ticket_id] = TicketState(e.ticket_id, path, e.org_id, e.category, e.title, e.channel, at, updated_at=at)
             case TicketEvent():
-                self._ticket(self.tickets[e.ticket_id], e, at)
-                self.deadlines.apply(self.tickets[e.ticket_id], e, at)
+                ticket = self.tickets[e.ticket_id]
+                round_before = ticket.round
+                self._ticket(ticket, e, at)
+                self.deadlines.apply(ticket, e, at, round_before)
             case s.DisputeRegistered():
                 self.disputes[e.dispute_id] = dict(dispute_id=e.dispute_id, path=path, category=e.category, risk_grade=e.risk_grade,
                                                    registered_at=at, sessions=0, outcome=None, summary=e.summary, updated_at=at)
@@ -257,25 +252,3 @@ class _Fold:
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
         self.deadlines.write()
-
-
-@lru_cache(maxsize=65_536)  # a batch asks for the same few thousand paths again and again
-def prefixes(path: str) -> tuple[str, ...]:
-    """'yn.ta.c1.' -> ('yn.', 'yn.ta.', 'yn.ta.c1.'): the item counts for each unit on its path."""
-    cuts = [i for i, ch in enumerate(path) if ch == "."]
-    return tuple(path[: i + 1] for i in cuts)
-
-
-def rolled_up(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
-    """Deltas keyed by (path, ...) -> the same deltas for every prefix of the path. Rows per
-    ancestor make any unit's figures an equality lookup, whatever the size of its subtree; the
-    batch's rows are folded first, so an ancestor gets one upsert per batch, not one per item."""
-    out: dict[tuple, list[int]] = {}
-    for key, values in deltas.items():
-        if not any(values):
-            continue
-        rest = key[1:]
-        for prefix in prefixes(key[0]):
-            row = out.get((prefix, *rest))
-            out[(prefix, *rest)] = list(values) if row is None else list(map(add, row, values))
-    return out

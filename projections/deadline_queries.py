@@ -9,24 +9,24 @@ Every answer is a function of the read model's rows only (no clock): the live AP
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from projections import KPI_VERSION
-from projections._scope import days, subtree
-from projections.deadlines import ROLES, STAGES
+from projections._scope import days, subtree, within as _within
+from projections.deadlines import COUNTERS, ROLES, STAGES
 from projections.facts import Clock
 from projections.queries import DashboardQueries, NotFound, Org
 from projections.store import Database
 
-# kpis.md#timeliness, as SQL over one task row (CASE, not boolean sums: PostgreSQL too).
+# kpis.md#timeliness over raw task rows (the part-months at a window's edges), the same
+# definitions as projections.deadlines.counts (CASE, not boolean sums: PostgreSQL too).
 _MET_ON_TIME = "met_at IS NOT NULL AND met_at <= due_at"
 _LATE = "(met_at IS NOT NULL AND met_at > due_at) OR (met_at IS NULL AND breached_at IS NOT NULL)"
-_OWED = "met_at IS NULL AND withdrawn_at IS NULL"
-_COUNTS = ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted")
-_SUMS = ", ".join((
+_RAW_SUMS = ", ".join((
     "COUNT(*)",
     f"SUM(CASE WHEN {_MET_ON_TIME} THEN 1 ELSE 0 END)",
     f"SUM(CASE WHEN {_LATE} THEN 1 ELSE 0 END)",
@@ -34,6 +34,7 @@ _SUMS = ", ".join((
     "SUM(CASE WHEN supervised_at IS NOT NULL THEN 1 ELSE 0 END)",
     f"SUM(CASE WHEN breached_at IS NOT NULL AND {_MET_ON_TIME} THEN 1 ELSE 0 END)",
 ))
+_SUMS = ", ".join(f"SUM({c})" for c in COUNTERS)
 
 
 class Timeliness(msgspec.Struct):
@@ -67,9 +68,7 @@ class RoleTimeliness(msgspec.Struct):
 class UnitTimeliness(msgspec.Struct):
     unit: str
     name: str | None
-    """The org unit's name; None for a grid worker (a pseudonymous id)."""
-    kind: str
-    """unit or grid_worker"""
+    """The org unit's name (None if the unit is not in the org tree)."""
     roles: list[RoleTimeliness]
 
 
@@ -85,7 +84,7 @@ class DeadlineBoard(msgspec.Struct):
     timezone: str
     roles: list[RoleTimeliness]
     units: list[UnitTimeliness]
-    """Every unit holding tasks due in the window or overdue now, by unit id."""
+    """Every unit holding tasks due in the window or overdue now (in the subtree's tickets), by unit id."""
     by_month: list[MonthTimeliness]
     position: int
     """The ledger position these figures are as of."""
@@ -110,7 +109,6 @@ class SupervisedItem(msgspec.Struct):
 class UnitSupervision(msgspec.Struct):
     unit: str
     name: str | None
-    kind: str
     count: int
     items: list[SupervisedItem]
     """Oldest deadline first, at most `limit` of `count`."""
@@ -127,7 +125,6 @@ class RankedUnit(msgspec.Struct):
     rank: int
     unit: str
     name: str | None
-    kind: str
     on_time: int
     late: int
     on_time_rate: float
@@ -178,6 +175,29 @@ def _roles(counts: dict[tuple[str, str], dict[str, int]], overdue: dict[tuple[st
     return out
 
 
+def _counted(values: Iterable[Any]) -> dict[str, int]:
+    return {k: int(v or 0) for k, v in zip(COUNTERS, values)}
+
+
+def _months(clock: Clock, start: date | None, end: date) -> tuple[str, str, list[tuple[int, int]]]:
+    """A window of whole days as the whole months inside it (first, last as 'YYYY-MM'; first > last
+    when there is none) and the instants [lo, hi) of its part-months at either edge."""
+    def first_of_next(d: date) -> date:
+        return date(d.year + d.month // 12, d.month % 12 + 1, 1)
+
+    lo_month = "0000-00" if start is None else start.strftime("%Y-%m") if start.day == 1 else first_of_next(start).strftime("%Y-%m")
+    ends_month = end.day == calendar.monthrange(end.year, end.month)[1]
+    hi_month = end.strftime("%Y-%m") if ends_month else (end.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    edges: list[tuple[int, int]] = []
+    if lo_month > hi_month:  # within one month, not whole: all of it is an edge
+        return lo_month, hi_month, [days(clock, start, end)]
+    if start is not None and start.day != 1:
+        edges.append(days(clock, start, first_of_next(start) - timedelta(days=1)))
+    if not ends_month:
+        edges.append(days(clock, end.replace(day=1), end))
+    return lo_month, hi_month, edges
+
+
 class DeadlineQueries:
     def __init__(self, db: Database, clock: Clock | None = None, timezone: str = "Asia/Shanghai"):
         self.db = db
@@ -188,52 +208,60 @@ class DeadlineQueries:
     def _iso(self, instant: int | None) -> str | None:
         return None if instant is None else datetime.fromtimestamp(instant, self.clock.tz).isoformat()
 
-    def _names(self, units: set[str]) -> dict[str, str]:
-        ids = sorted(units)
+    def _names(self, units: Iterable[str]) -> dict[str, str]:
+        ids = sorted(set(units))
         if not ids:
             return {}
         return dict(self.db.query(f"SELECT org_id, name FROM orgs WHERE org_id IN ({', '.join('?' * len(ids))})", ids))
 
-    def _grouped(self, org_id: str, lo: int, hi: int, extra: str = "") -> tuple[Org, list[tuple]]:
-        org = self.orgs.org(org_id)
-        where, params = subtree(self.orgs.prefixes(org_id))
-        rows = self.db.query(f"SELECT role, stage, unit, unit_kind{extra}, {_SUMS} FROM deadline_tasks "
-                             f"WHERE {where} AND due_at >= ? AND due_at < ? GROUP BY role, stage, unit, unit_kind{extra}",
-                             [*params, lo, hi])
-        return org, rows
+    def _per_unit(self, prefixes: list[str], start: date | None, end: date) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
+        """unit -> (role, stage) -> counts of its tasks due in [start, end] in the subtree's tickets:
+        the monthly counters for the whole months, the task rows for the part-months at the edges."""
+        lo_month, hi_month, edges = _months(self.clock, start, end)
+        out: dict[str, dict[tuple[str, str], dict[str, int]]] = {}
+        rows: list[tuple] = []
+        if prefixes and lo_month <= hi_month:
+            rows += self.db.query(f"SELECT unit, role, stage, {_SUMS} FROM deadline_unit_monthly WHERE {_within(prefixes)} "
+                                  "AND month >= ? AND month <= ? GROUP BY unit, role, stage", [*prefixes, lo_month, hi_month])
+        where, params = subtree(prefixes)
+        for lo, hi in edges:
+            rows += self.db.query(f"SELECT unit, role, stage, {_RAW_SUMS} FROM deadline_tasks WHERE {where} "
+                                  "AND due_at >= ? AND due_at < ? GROUP BY unit, role, stage", [*params, lo, hi])
+        for unit, role, stage, *values in rows:
+            _add(out.setdefault(unit, {}).setdefault((role, stage), {}), _counted(values))
+        return out
 
     def board(self, org_id: str, start: date | None, end: date) -> DeadlineBoard:
         """Timeliness of the tasks due in [start, end] in the unit's subtree: per role and stage,
         per holding unit, per month of the deadline; overdue now as of the position."""
-        lo, hi = days(self.clock, start, end)
+        lo, hi = (start or date.min).isoformat(), end.isoformat()
         with self.db.snapshot():  # the position and every figure from one state of the read model
-            org, rows = self._grouped(org_id, lo, hi)
-            where, params = subtree(self.orgs.prefixes(org_id))
-            owed = self.db.query(f"SELECT role, stage, unit, unit_kind, COUNT(*) FROM deadline_tasks WHERE {where} "
-                                 f"AND {_OWED} AND breached_at IS NOT NULL GROUP BY role, stage, unit, unit_kind", params)
-            by_month = self.db.query(f"SELECT role, stage, substr(due_day, 1, 7), {_SUMS} FROM deadline_tasks WHERE {where} "
-                                     f"AND due_at >= ? AND due_at < ? GROUP BY role, stage, substr(due_day, 1, 7)", [*params, lo, hi])
+            org = self.orgs.org(org_id)
+            prefixes = self.orgs.prefixes(org_id)
+            daily = self.db.query(f"SELECT role, stage, substr(day, 1, 7), {_SUMS} FROM deadline_daily WHERE {_within(prefixes)} "
+                                  "AND day >= ? AND day <= ? GROUP BY role, stage, substr(day, 1, 7)", [*prefixes, lo, hi]) if prefixes else []
+            owed = self.db.query(f"SELECT unit, role, stage, SUM(overdue_now) FROM deadline_overdue WHERE {_within(prefixes)} "
+                                 "GROUP BY unit, role, stage", prefixes) if prefixes else []
+            units = self._per_unit(prefixes, start, end)
             position = self.orgs.position()
         totals: dict[tuple[str, str], dict[str, int]] = {}
-        units: dict[tuple[str, str], dict[tuple[str, str], dict[str, int]]] = {}
-        for role, stage, unit, kind, *values in rows:
-            counts = {k: int(v or 0) for k, v in zip(_COUNTS, values)}
-            _add(totals.setdefault((role, stage), {}), counts)
-            _add(units.setdefault((unit, kind), {}).setdefault((role, stage), {}), counts)
-        overdue: dict[tuple[str, str], int] = {}
-        unit_overdue: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
-        for role, stage, unit, kind, n in owed:
-            overdue[(role, stage)] = overdue.get((role, stage), 0) + n
-            unit_overdue.setdefault((unit, kind), {})[(role, stage)] = n
         months: dict[str, dict[tuple[str, str], dict[str, int]]] = {}
-        for role, stage, month, *values in by_month:
-            _add(months.setdefault(month, {}).setdefault((role, stage), {}), {k: int(v or 0) for k, v in zip(_COUNTS, values)})
-        names = self._names({u for u, kind in {*units, *unit_overdue} if kind == "unit"})
+        for role, stage, month, *values in daily:
+            counts = _counted(values)
+            _add(totals.setdefault((role, stage), {}), counts)
+            _add(months.setdefault(month, {}).setdefault((role, stage), {}), counts)
+        overdue: dict[tuple[str, str], int] = {}
+        unit_overdue: dict[str, dict[tuple[str, str], int]] = {}
+        for unit, role, stage, n in owed:
+            if n:
+                overdue[(role, stage)] = overdue.get((role, stage), 0) + int(n)
+                unit_overdue.setdefault(unit, {})[(role, stage)] = int(n)
+        held = sorted(u for u in {*units, *unit_overdue} if any(c.get("due") for c in units.get(u, {}).values()) or u in unit_overdue)
+        names = self._names(held)
         return DeadlineBoard(
             org=org, window_from=start.isoformat() if start else "", window_to=end.isoformat(), timezone=self.timezone,
             roles=_roles(totals, overdue),
-            units=[UnitTimeliness(u, names.get(u), kind, _roles(units.get((u, kind), {}), unit_overdue.get((u, kind), {})))
-                   for u, kind in sorted({*units, *unit_overdue})],
+            units=[UnitTimeliness(u, names.get(u), _roles(units.get(u, {}), unit_overdue.get(u, {}))) for u in held],
             by_month=[MonthTimeliness(m, _roles(months[m], None)) for m in sorted(months)],
             position=position,
         )
@@ -246,50 +274,47 @@ class DeadlineQueries:
             where, params = subtree(self.orgs.prefixes(org_id))
             where = where.replace("path", "d.path")
             rows = self.db.query(
-                "SELECT d.unit, d.unit_kind, d.ticket_id, d.round, d.stage, d.role, d.category, t.title, d.due_at, d.breached_at, "
+                "SELECT d.unit, d.ticket_id, d.round, d.stage, d.role, d.category, t.title, d.due_at, d.breached_at, "
                 "d.chased, d.supervised_at, d.supervised_by FROM deadline_tasks d JOIN tickets t ON t.ticket_id = d.ticket_id "
                 f"WHERE {where} AND d.met_at IS NULL AND d.withdrawn_at IS NULL AND d.supervised_at IS NOT NULL "
                 "ORDER BY d.unit, d.due_at, d.ticket_id, d.round, d.stage", params)
             position = self.orgs.position()
-        grouped: dict[tuple[str, str], list[SupervisedItem]] = {}
-        counts: dict[tuple[str, str], int] = {}
-        for unit, kind, tid, rnd, stage, role, category, title, due, breached, chased, supervised, by in rows:
-            counts[(unit, kind)] = counts.get((unit, kind), 0) + 1
-            items = grouped.setdefault((unit, kind), [])
+        grouped: dict[str, list[SupervisedItem]] = {}
+        counts: dict[str, int] = {}
+        for unit, tid, rnd, stage, role, category, title, due, breached, chased, supervised, by in rows:
+            counts[unit] = counts.get(unit, 0) + 1
+            items = grouped.setdefault(unit, [])
             if len(items) < limit:
                 items.append(SupervisedItem(tid, rnd, stage, role, category, title, self._iso(due) or "", self._iso(breached),
                                             chased, self._iso(supervised) or "", by))
-        names = self._names({u for u, kind in grouped if kind == "unit"})
-        order = sorted(grouped, key=lambda k: (-counts[k], k[0]))
-        return SupervisionList(org, [UnitSupervision(u, names.get(u), kind, counts[(u, kind)], grouped[(u, kind)]) for u, kind in order],
-                               position)
+        names = self._names(grouped)
+        order = sorted(grouped, key=lambda u: (-counts[u], u))
+        return SupervisionList(org, [UnitSupervision(u, names.get(u), counts[u], grouped[u]) for u in order], position)
 
     def ranking(self, org_id: str, month: str, size: int = 5, min_settled: int = 3) -> Ranking:
         """The 红黑榜 of a month (kpis.md#monthly-ranking): units holding tasks due that month,
         ranked by on-time rate over their settled tasks, lead and supporting together."""
-        year, mon = (int(x) for x in month.split("-"))
-        first, last = date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
-        lo, hi = days(self.clock, first, last)
+        month = parse_month(month)
         with self.db.snapshot():
-            org, rows = self._grouped(org_id, lo, hi)
+            org = self.orgs.org(org_id)
+            prefixes = self.orgs.prefixes(org_id)
+            rows = self.db.query(f"SELECT unit, SUM(on_time), SUM(late) FROM deadline_unit_monthly WHERE {_within(prefixes)} "
+                                 "AND month = ? GROUP BY unit", [*prefixes, month]) if prefixes else []
             position = self.orgs.position()
-        per_unit: dict[tuple[str, str], dict[str, int]] = {}
-        for _role, _stage, unit, kind, *values in rows:
-            _add(per_unit.setdefault((unit, kind), {}), {k: int(v or 0) for k, v in zip(_COUNTS, values)})
         scored = []
-        for (unit, kind), c in per_unit.items():
-            settled = c["on_time"] + c["late"]
-            if settled >= max(1, min_settled):
-                scored.append((unit, kind, c["on_time"], c["late"], round(c["on_time"] / settled, 4)))
-        names = self._names({u for u, kind, *_ in scored if kind == "unit"})
+        for unit, on_time, late in rows:
+            on_time, late = int(on_time or 0), int(late or 0)
+            if on_time + late >= max(1, min_settled):
+                scored.append((unit, on_time, late, round(on_time / (on_time + late), 4)))
+        names = self._names(r[0] for r in scored)
 
         def ranked(rows: list[Any]) -> list[RankedUnit]:
-            return [RankedUnit(i, u, names.get(u), kind, on, late, rate) for i, (u, kind, on, late, rate) in enumerate(rows, 1)]
+            return [RankedUnit(i, u, names.get(u), on, late, rate) for i, (u, on, late, rate) in enumerate(rows, 1)]
 
-        red = sorted(scored, key=lambda r: (-r[4], -(r[2] + r[3]), r[0]))[:size]
+        red = sorted(scored, key=lambda r: (-r[3], -(r[1] + r[2]), r[0]))[:size]
         chosen = {r[0] for r in red}
-        black = sorted((r for r in scored if r[0] not in chosen), key=lambda r: (r[4], -(r[2] + r[3]), r[0]))[:size]
-        return Ranking(org, f"{year:04d}-{mon:02d}", min_settled, len(scored), ranked(red), ranked(black), position)
+        black = sorted((r for r in scored if r[0] not in chosen), key=lambda r: (r[3], -(r[1] + r[2]), r[0]))[:size]
+        return Ranking(org, month, min_settled, len(scored), ranked(red), ranked(black), position)
 
 
 def parse_month(text: str) -> str:

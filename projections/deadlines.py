@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from typing import get_args
 
 import schemas as s
-from projections.facts import Clock, TicketState
+from collections import defaultdict
+
+from projections.facts import Clock, TicketState, rolled_up, upsert
 from projections.store import Database
+from schemas.clock import STAGES as CLOCK_STAGES
+from schemas.clock import ENDS, MEETS, NEW_ROUND, DeadlineBreached, DeadlineEvent, TicketChased, TicketSupervised, UnitRole
 from schemas.ticket import TicketTransferred
 
-STAGES = ("sign_for", "first_contact", "resolve")
-"""接单, 首次联系, 办结 (docs/kpis.md#deadline-tasks)."""
-ROLES = ("lead", "supporting")
+STAGES: tuple[str, ...] = CLOCK_STAGES
+"""接单, 首次联系, 办结 (docs/kpis.md#deadline-tasks): the clock's stages."""
+ROLES: tuple[str, ...] = get_args(UnitRole)
 """主办, 协办: counted apart everywhere."""
 
 
@@ -30,10 +35,9 @@ class Task:
     ticket_id: str
     round: int
     unit: str
-    """The org unit holding the task, or the grid worker's pseudonymous id (`unit_kind` says which)."""
+    """The org unit holding the task: the dispatch's unit, else the unit the ticket stands at (as the clock keys it)."""
     stage: str
     role: str
-    unit_kind: str
     path: str
     """The ticket's org path, where the task counts (the ticket's rule, transfers included)."""
     category: str
@@ -68,17 +72,50 @@ COLUMNS = tuple(f.name for f in fields(Task))
 _INTEGERS = {"round", "chased"}
 
 
+COUNTERS = ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted")
+"""docs/kpis.md#timeliness, per task: each is 0 or 1 (see `counts`)."""
+
+
+def counts(task: Task) -> tuple[int, ...]:
+    """What one task adds to each timeliness counter (docs/kpis.md#timeliness)."""
+    on_time = task.met_at is not None and task.met_at <= task.due_at
+    late = (task.met_at is not None and task.met_at > task.due_at) or (task.met_at is None and task.breached_at is not None)
+    return (1, int(on_time), int(late), int(task.chased > 0), int(task.supervised_at is not None),
+            int(on_time and task.breached_at is not None))
+
+
+def overdue_now(task: Task) -> bool:
+    """docs/kpis.md#overdue-now-chased-supervised: a breach recorded, still owed."""
+    return task.pending and task.breached_at is not None
+
+
 def ddl(dialect: str) -> list[str]:
     text = 'TEXT COLLATE "C"' if dialect == "postgres" else "TEXT"
     big = "BIGINT" if dialect == "postgres" else "INTEGER"
     cols = ", ".join(f"{c} {big}" if c.endswith("_at") else f"{c} INTEGER NOT NULL" if c in _INTEGERS else f"{c} {text}"
                      for c in COLUMNS)
+    counters = ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in COUNTERS)
     return [
         f"CREATE TABLE IF NOT EXISTS deadline_tasks ({cols}, PRIMARY KEY (ticket_id, round, unit, stage))",
         "CREATE INDEX IF NOT EXISTS deadline_tasks_due ON deadline_tasks (path, due_at)",
-        # Overdue now and the 督办 list read only the tasks still owed: a small partial index.
-        "CREATE INDEX IF NOT EXISTS deadline_tasks_owed ON deadline_tasks (path, due_at) WHERE met_at IS NULL AND withdrawn_at IS NULL",
+        # The 督办 list reads only the tasks under supervision and still owed: a small partial index.
+        "CREATE INDEX IF NOT EXISTS deadline_tasks_supervised ON deadline_tasks (path, due_at) "
+        "WHERE met_at IS NULL AND withdrawn_at IS NULL AND supervised_at IS NOT NULL",
+        # Counters for every unit on the ticket's path (as ticket_daily): a subtree's figures are
+        # equality lookups, whatever its size. Per deadline day, per holding unit and month, and
+        # the stock of tasks overdue now.
+        f"CREATE TABLE IF NOT EXISTS deadline_daily (prefix {text}, role {text}, stage {text}, day {text}, {counters}, "
+        "PRIMARY KEY (prefix, day, role, stage))",
+        f"CREATE TABLE IF NOT EXISTS deadline_unit_monthly (prefix {text}, unit {text}, role {text}, stage {text}, month {text}, "
+        f"{counters}, PRIMARY KEY (prefix, month, unit, role, stage))",
+        f"CREATE TABLE IF NOT EXISTS deadline_overdue (prefix {text}, unit {text}, role {text}, stage {text}, "
+        "overdue_now INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, unit, role, stage))",
     ]
+
+
+UPSERT_DAILY = upsert("deadline_daily", ("prefix", "role", "stage", "day"), COUNTERS)
+UPSERT_MONTHLY = upsert("deadline_unit_monthly", ("prefix", "unit", "role", "stage", "month"), COUNTERS)
+UPSERT_OVERDUE = upsert("deadline_overdue", ("prefix", "unit", "role", "stage"), ("overdue_now",))
 
 
 SAVE = (f"INSERT INTO deadline_tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
@@ -103,55 +140,94 @@ class DeadlineFold:
             for row in db.query(f"SELECT {', '.join(COLUMNS)} FROM deadline_tasks WHERE ticket_id IN ({', '.join('?' * len(chunk))})", chunk):
                 task = Task(*row)
                 self.tasks[task.key] = task
+        self.daily: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
+        self.monthly: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
+        self.overdue: dict[tuple, list[int]] = defaultdict(lambda: [0])
+        for task in self.tasks.values():
+            self._contribute(task, -1)
+
+    def _contribute(self, task: Task, sign: int) -> None:
+        """The task's counters, added (after the batch) or taken away (before it)."""
+        for key, table in (((task.path, task.role, task.stage, task.due_day), self.daily),
+                           ((task.path, task.unit, task.role, task.stage, task.due_day[:7]), self.monthly)):
+            row = table[key]
+            for i, n in enumerate(counts(task)):
+                row[i] += sign * n
+        if overdue_now(task):
+            self.overdue[(task.path, task.unit, task.role, task.stage)][0] += sign
 
     def of(self, ticket_id: str) -> list[Task]:
         return [t for t in self.tasks.values() if t.ticket_id == ticket_id]
 
-    def apply(self, t: TicketState, e: s.Event, at: int) -> None:
-        """Event e (already folded into the ticket's state t) on the ticket's tasks."""
+    def apply(self, t: TicketState, e: s.Event, at: int, round_before: int) -> None:
+        """Event e (already folded into the ticket's state t; its round before the event given)
+        on the ticket's tasks. Which event meets or ends which stage is schemas/clock.py's table,
+        the one the ledger's aggregate and the clock fold with (their DeadlineBook keeps a
+        ticket's history in memory; here the state is the rows, so the table is applied to them)."""
+        if isinstance(e, DeadlineEvent):
+            self._clock(e, at)
+            return
         match e:
             case s.TicketDispatched():
-                receiver, kind = (e.to_unit, "unit") if e.to_unit else (e.to_worker, "grid_worker")
-                if receiver is None:
-                    return
-                self._dispatch(t, at, receiver, kind, "lead", {"resolve": _ts(e.deadline)})
-            case s.TicketAccepted():
-                self._meet(t, "sign_for", at)
-            case s.TicketResolved():
-                self._meet(t, "resolve", at, role="lead")
-                self._withdraw(t, at)  # the ticket is resolved: what other units still owe lapses
-            case s.TicketReturned() | s.TicketClosed() | s.TicketVoided() | s.TicketReopened():
-                self._withdraw(t, at)
-            case s.TicketRated() if e.satisfaction == "dissatisfied":
-                self._withdraw(t, at)  # reopens: the next dispatch starts a new clock
+                self._dispatch(t, at, e.to_unit or e.org_id, "lead", {"resolve": _ts(e.deadline)})
             case s.TicketRecategorised() | TicketTransferred():
                 for task in self.of(t.ticket_id):  # tasks count where, and under what, the ticket counts
                     task.path, task.category, task.updated_at = t.path, t.category, at
+        for stage in MEETS.get(e.type, ()):
+            self._meet(t.ticket_id, round_before, stage, at, unit=self.holder(t.ticket_id, round_before))
+        if e.type in ENDS or e.type == NEW_ROUND or t.round != round_before or isinstance(e, s.TicketResolved):
+            # Handed back, done, or back to dispatch; and once the lead resolves, what other units still owe lapses.
+            self._withdraw(t.ticket_id, at)
 
-    def _dispatch(self, t: TicketState, at: int, unit: str, kind: str, role: str, due: dict[str, int]) -> None:
+    def holder(self, ticket_id: str, round_: int) -> str | None:
+        """The lead unit of the round's latest dispatch (the one whose tasks are owed)."""
+        leads = [task for task in self.of(ticket_id) if task.round == round_ and task.role == "lead" and task.withdrawn_at is None]
+        return max(leads, key=lambda task: task.dispatched_at).unit if leads else None
+
+    def _clock(self, e: DeadlineEvent, at: int) -> None:
+        """What the clock recorded, on the task it is about (the deadline it names must be the task's:
+        the ledger refuses any other, so a mismatch here is an old deadline, replaced since)."""
+        task = self.tasks.get((e.ticket_id, e.round, e.unit, e.stage))
+        if task is None or task.due_at != _ts(e.deadline):
+            return
+        match e:
+            case DeadlineBreached():
+                task.breached_at = task.breached_at if task.breached_at is not None else at
+            case TicketChased():
+                task.chased += 1
+            case TicketSupervised():
+                if task.supervised_at is None:
+                    task.supervised_at, task.supervised_by = at, e.escalated_to
+        task.updated_at = at
+
+    def _dispatch(self, t: TicketState, at: int, unit: str, role: str, due: dict[str, int | None]) -> None:
+        """A dispatch replaces what the round's earlier dispatch left owed: another unit's tasks
+        are withdrawn; the same unit's are replaced (new deadlines, owed again; what was recorded
+        about the old deadlines was about them, and a new deadline is a new fact to the clock)."""
         for task in self.of(t.ticket_id):
-            if task.round == t.round and task.unit != unit and task.pending and role == "lead" and task.role == "lead":
-                task.withdrawn_at, task.updated_at = at, at  # handed to another lead unit
+            if task.round == t.round and task.pending and task.unit != unit:
+                task.withdrawn_at, task.updated_at = at, at
         for stage, due_at in due.items():
-            old = self.tasks.get((t.ticket_id, t.round, unit, stage))
-            task = Task(t.ticket_id, t.round, unit, stage, role, kind, t.path, t.category, at, due_at, self.clock.day(due_at),
-                        updated_at=at)
-            if old is not None:  # the same unit again in this round: new deadlines, owed again; what was recorded stays
-                task.breached_at, task.chased = old.breached_at, old.chased
-                task.supervised_at, task.supervised_by = old.supervised_at, old.supervised_by
+            if due_at is None:
+                continue  # no deadline for this stage: no task
+            task = Task(t.ticket_id, t.round, unit, stage, role, t.path, t.category, at, due_at, self.clock.day(due_at), updated_at=at)
             self.tasks[task.key] = task
 
-    def _meet(self, t: TicketState, stage: str, at: int, role: str | None = None, unit: str | None = None) -> None:
-        for task in self.of(t.ticket_id):
-            if (task.round == t.round and task.stage == stage and task.pending
-                    and (role is None or task.role == role) and (unit is None or task.unit == unit)):
-                task.met_at, task.updated_at = at, at
+    def _meet(self, ticket_id: str, round_: int, stage: str, at: int, unit: str | None) -> None:
+        task = self.tasks.get((ticket_id, round_, unit or "", stage))
+        if task is not None and task.pending:
+            task.met_at, task.updated_at = at, at
 
-    def _withdraw(self, t: TicketState, at: int) -> None:
-        for task in self.of(t.ticket_id):
+    def _withdraw(self, ticket_id: str, at: int) -> None:
+        for task in self.of(ticket_id):
             if task.pending:
                 task.withdrawn_at, task.updated_at = at, at
 
     def write(self) -> None:
-        if self.tasks:
-            self.db.executemany(SAVE, [task.row() for task in self.tasks.values()])
+        if not self.tasks:
+            return
+        for task in self.tasks.values():
+            self._contribute(task, +1)
+        self.db.executemany(SAVE, [task.row() for task in self.tasks.values()])
+        for sql, deltas in ((UPSERT_DAILY, self.daily), (UPSERT_MONTHLY, self.monthly), (UPSERT_OVERDUE, self.overdue)):
+            self.db.executemany(sql, [(*k, *v) for k, v in rolled_up(deltas).items() if any(v)])

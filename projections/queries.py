@@ -9,7 +9,7 @@ from typing import Any, overload
 import msgspec
 
 from projections import KPI_VERSION
-from projections._scope import subtree
+from projections._scope import subtree, within as _within
 from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
 from projections.store import Database
 from schemas import lifecycle
@@ -151,11 +151,6 @@ def percentiles(counts: dict[int, int]) -> Percentiles:
         return None
 
     return Percentiles(p50=at(0.5), p90=at(0.9), count=total)
-
-
-def _within(prefixes: list[str]) -> str:
-    """SQL for 'counted for this unit': its rows under any path it has had."""
-    return f"prefix IN ({', '.join('?' * len(prefixes))})"
 
 
 def _fold(grouped: dict[tuple[str, ...], dict[str, int]], keep: int | None) -> dict[str, dict[str, int]]:

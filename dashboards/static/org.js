@@ -187,7 +187,7 @@ export class OrgView {
     const unitRows = d.units.flatMap((u) => u.roles.filter((r) => r.total.due || r.total.overdue_now).map((r) => ({ unit: u, role: r })))
       .sort((a, b) => (b.role.total.overdue_now - a.role.total.overdue_now) || ((a.role.total.on_time_rate ?? 2) - (b.role.total.on_time_rate ?? 2)))
       .slice(0, DEADLINE_UNITS_SHOWN);
-    const unitName = (u) => (u.kind === "unit" ? link(this.orgHref(u.unit), u.name ?? u.unit) : u.unit);
+    const unitName = (u) => link(this.orgHref(u.unit), u.name ?? u.unit);
     fill(this.nodes.deadlines, section("deadlines", t("deadlines"), t("deadlines_note"),
       table([
         { label: t("dl_role"), cell: (x) => (x.stage ? "" : h("strong", {}, t(`dl_${x.role}`))) },
@@ -196,13 +196,13 @@ export class OrgView {
       ], rows, { rowProps: (x) => ({ dataset: { role: x.role, stage: x.stage ?? "all" } }) }),
       h("h3", {}, t("dl_units"), " ", h("span", { class: "note" }, t("shown_of", { shown: number(unitRows.length), total: number(d.units.length) }))),
       table([
-        { label: t("unit"), cell: (x) => [unitName(x.unit), " ", h("span", { class: "kind" }, code("kind", x.unit.kind))] },
+        { label: t("unit"), cell: (x) => unitName(x.unit) },
         { label: t("dl_role"), cell: (x) => t(`dl_${x.role.role}`) },
         ...cells((x) => `deadlines.units[${x.unit.unit}].roles[${x.role.role}].total`, (x) => x.role.total),
       ], unitRows, { empty: t("dl_none"), rowProps: (x) => ({ dataset: { unit: x.unit.unit, role: x.role.role } }) })));
     fill(this.nodes.supervision, section("supervision", t("supervision"), t("supervision_note"),
       table([
-        { label: t("unit"), cell: (u) => [u.kind === "unit" ? link(this.orgHref(u.unit), u.name ?? u.unit) : u.unit] },
+        { label: t("unit"), cell: (u) => unitName(u) },
         { label: t("dl_supervised_count"), class: "num", cell: (u) => figure("span", `supervision.units[${u.unit}].count`, u.count, number(u.count)) },
         { label: t("oldest"), class: "text", cell: (u) => u.items.map((x, i) => [i ? ", " : "",
           link(this.ticketHref(x.ticket_id), x.ticket_id), " ", t(`dl_stage_${x.stage}`), " · ", t("deadline"), " ",
@@ -210,7 +210,7 @@ export class OrgView {
       ], supervision.units, { empty: t("supervision_none"), rowProps: (u) => ({ dataset: { unit: u.unit } }) })));
     const board = (key, list) => table([
       { label: "#", class: "num", cell: (r) => number(r.rank) },
-      { label: t("unit"), cell: (r) => (r.kind === "unit" ? link(this.orgHref(r.unit), r.name ?? r.unit) : r.unit) },
+      { label: t("unit"), cell: (r) => unitName(r) },
       { label: t("dl_on_time_rate"), class: "num", cell: (r) => figure("span", `ranking.${key}[${r.unit}].on_time_rate`, r.on_time_rate, rate(r.on_time_rate)) },
       { label: `${t("dl_on_time")} / ${t("dl_late")}`, class: "num", cell: (r) => [
         figure("span", `ranking.${key}[${r.unit}].on_time`, r.on_time, number(r.on_time)), " / ",

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from fold_kit import CST, T0, Events, batches, open_projection
+from fold_kit import CST, T0, Events, batches, deadline_figures, open_projection
 from projections.deadline_queries import DeadlineQueries, parse_month
 from projections.facts import Clock
 
@@ -30,7 +30,6 @@ WITHDRAWING = {"TicketReturned", "TicketClosed", "TicketVoided", "TicketReopened
 @dataclass
 class OTask:
     role: str
-    kind: str
     path: tuple[str, ...]
     category: str
     due: datetime
@@ -77,25 +76,34 @@ class DeadlineOracle:
         if name == "TicketRaised":
             self.tickets[e.ticket_id] = dict(round=1, path=e.org_path, category=e.category)
             return
-        if not name.startswith("Ticket"):
+        if not name.startswith(("Ticket", "Deadline")):
             return
         ticket = self.tickets[e.ticket_id]
         rnd = ticket["round"]
         if name == "TicketDispatched":
-            unit, kind = (e.to_unit, "unit") if e.to_unit else (e.to_worker, "grid_worker")
+            unit = e.to_unit or e.org_id  # the clock's key: the dispatch's unit, else where the ticket stands
             for (tid, r, u, _), task in self.of(e.ticket_id):
-                if r == rnd and u != unit and task.owed and task.role == "lead":
+                if r == rnd and u != unit and task.owed:
                     task.withdrawn = at
-            old = self.tasks.get((e.ticket_id, rnd, unit, "resolve"))
-            new = OTask("lead", kind, ticket["path"], ticket["category"], e.deadline)
-            if old is not None:  # recorded facts stay with the same (ticket, round, unit, stage)
-                new.breached, new.chased, new.supervised, new.supervised_by = old.breached, old.chased, old.supervised, old.supervised_by
-            self.tasks[(e.ticket_id, rnd, unit, "resolve")] = new
-        elif name == "TicketResolved":
-            for (_, r, _, stage), task in self.of(e.ticket_id):
-                if r == rnd and stage == "resolve" and task.role == "lead" and task.owed:
+            ticket["holder"] = unit
+            self.tasks[(e.ticket_id, rnd, unit, "resolve")] = OTask("lead", ticket["path"], ticket["category"], e.deadline)
+        elif name in ("TicketAccepted", "TicketResolved"):
+            # Signing for meets sign_for; resolving meets every stage of the lead (it has signed for it, and been in contact).
+            for stage in ("sign_for",) if name == "TicketAccepted" else STAGES:
+                task = self.tasks.get((e.ticket_id, rnd, ticket.get("holder"), stage))
+                if task is not None and task.owed:
                     task.met = at
-            self._withdraw(e.ticket_id, at)
+            if name == "TicketResolved":
+                self._withdraw(e.ticket_id, at)
+        elif name in ("DeadlineBreached", "TicketChased", "TicketSupervised"):
+            task = self.tasks.get((e.ticket_id, e.round, e.unit, e.stage))
+            if task is not None and task.due == e.deadline:
+                if name == "DeadlineBreached" and task.breached is None:
+                    task.breached = at
+                elif name == "TicketChased":
+                    task.chased += 1
+                elif name == "TicketSupervised" and task.supervised is None:
+                    task.supervised, task.supervised_by = at, e.escalated_to
         elif name in WITHDRAWING or (name == "TicketRated" and e.satisfaction == "dissatisfied"):
             self._withdraw(e.ticket_id, at)
             if name == "TicketReopened" or name == "TicketRated":
@@ -168,7 +176,9 @@ def fold(tmp_path: Path, ev: Events, split: str = "each") -> DeadlineQueries:
 
 def check(tmp_path: Path, ev: Events, split: str = "each", org: str = "d1", lo: date | None = None, hi: date = date(2027, 1, 1)) -> Any:
     """The board of `org` must be what the oracle says, unit by unit and in total."""
-    board = fold(tmp_path, ev, split).board(org, lo, hi)
+    q = fold(tmp_path, ev, split)
+    board = q.board(org, lo, hi)
+    assert [k for k, v in deadline_figures(q.db).items() if v < 0] == [], "a counter taken below zero"
     oracle = DeadlineOracle().feed(ev.events)
     want = oracle.figures(oracle.path(org), lo, hi)
     assert answered(board) == {k: +v for k, v in want.items() if +v}
@@ -215,7 +225,7 @@ def test_resolved_on_time_and_resolved_late(tmp_path: Path, split: str) -> None:
     board = check(tmp_path, ev, split)
     f = lead(board)
     assert (f.due, f.on_time, f.late, f.not_settled, f.on_time_rate, f.overdue_now) == (2, 1, 1, 0, 0.5, 0)
-    assert [(u.unit, u.name, u.kind) for u in board.units] == [("c1", "unit c1", "unit"), ("g1", "unit g1", "unit")]
+    assert [(u.unit, u.name) for u in board.units] == [("c1", "unit c1"), ("g1", "unit g1")]
     assert lead(board, "supporting").due == 0, "lead and supporting are counted apart"
     assert [m.month for m in board.by_month] == ["2026-03"]
 
@@ -280,6 +290,77 @@ def test_transfer_and_recategorisation_move_the_tasks_with_the_ticket(tmp_path: 
     q = DeadlineQueries(open_projection(tmp_path).db, Clock())
     assert lead(q.board("t2", None, date(2027, 1, 1))).due == 1
     assert lead(q.board("t1", None, date(2027, 1, 1))).due == 0
+
+
+# -- what the clock recorded -------------------------------------------------------------------
+
+
+def clock(ev: Events, name: str, at: datetime, due: datetime, tid: str = "T1", unit: str = "c1", stage: str = "resolve",
+          round_: int = 1, **facts: Any) -> None:
+    ev.add(name, at, org="c1", ticket_id=tid, round=round_, unit=unit, stage=stage, deadline=due, **facts)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_breached_chased_supervised_then_resolved_late(tmp_path: Path, split: str) -> None:
+    ev = Events()
+    ev.tree()
+    due = T0 + 24 * H
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, deadline=due)
+    step(ev, "TicketAccepted", T0 + 2 * H)
+    clock(ev, "DeadlineNearing", due - 2 * H, due)
+    clock(ev, "DeadlineBreached", due, due)
+    clock(ev, "TicketChased", due + 24 * H, due, chased_by="c1")
+    clock(ev, "TicketSupervised", due + 48 * H, due, escalated_to="t1")
+    (tmp_path / "before").mkdir()
+    check(tmp_path / "before", ev, split)
+    q = fold(tmp_path, ev, split)
+    f = lead(q.board("d1", None, date(2026, 12, 31)))
+    assert (f.due, f.on_time, f.late, f.overdue_now, f.chased, f.supervised) == (1, 0, 1, 1, 1, 1), "breached: late before it is met"
+    listed = q.supervision("t1")
+    assert [(u.unit, u.count, [(i.ticket_id, i.stage, i.supervised_by, i.chased) for i in u.items]) for u in listed.units] == \
+        [("c1", 1, [("T1", "resolve", "t1", 1)])]
+    assert q.supervision("t2").units == [], "another subtree"
+
+    step(ev, "TicketResolved", due + 60 * H)  # late: leaves overdue now and the 督办 list, stays late
+    (tmp_path / "after").mkdir()
+    check(tmp_path / "after", ev, split)
+    q = DeadlineQueries(open_projection(tmp_path / "after").db, Clock())
+    f = lead(q.board("d1", None, date(2026, 12, 31)))
+    assert (f.due, f.on_time, f.late, f.overdue_now, f.chased, f.supervised, f.breaches_contradicted) == (1, 0, 1, 0, 1, 1, 0)
+    assert q.supervision("d1").units == []
+
+
+def test_an_on_time_event_recorded_after_its_breach_counts_on_time(tmp_path: Path) -> None:
+    """kpis.md#late-on-time-event: the resolution happened before the deadline, recorded after the
+    clock's breach (an offline app syncing): on time, out of overdue now, a breach contradicted;
+    the chase stays counted."""
+    ev = Events()
+    ev.tree()
+    due = T0 + 24 * H
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, deadline=due)
+    step(ev, "TicketAccepted", T0 + 2 * H)
+    clock(ev, "DeadlineBreached", due, due)
+    clock(ev, "TicketChased", due + 24 * H, due, chased_by="c1")
+    before = lead(fold(tmp_path, ev).board("d1", None, date(2026, 12, 31)))
+    assert (before.on_time, before.late, before.overdue_now) == (0, 1, 1)
+    step(ev, "TicketResolved", due - 3 * H)  # occurred three hours before the deadline
+    (tmp_path / "after").mkdir()
+    board = check(tmp_path / "after", ev)
+    f = lead(board)
+    assert (f.on_time, f.late, f.overdue_now, f.chased, f.breaches_contradicted, f.on_time_rate) == (1, 0, 0, 1, 1, 1.0)
+
+
+def test_a_clock_event_about_a_replaced_deadline_changes_nothing(tmp_path: Path) -> None:
+    ev = Events()
+    ev.tree()
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, deadline=T0 + 24 * H)
+    step(ev, "TicketDispatched", T0 + 2 * H, deadline=T0 + 48 * H)  # the same unit, a new deadline: a new task
+    clock(ev, "DeadlineBreached", T0 + 24 * H, T0 + 24 * H)  # about the old one
+    f = lead(check(tmp_path, ev))
+    assert (f.due, f.late, f.overdue_now) == (1, 0, 0)
 
 
 # -- the ranking ------------------------------------------------------------------------------
