@@ -134,7 +134,7 @@ def build(broker: NatsBroker, clock: Clock, start_after: int) -> FastStream:
     start = (dict(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_after + 1) if start_after
              else dict(deliver_policy=DeliverPolicy.ALL))
     config = ConsumerConfig(durable_name=name, ack_policy=NatsAck.EXPLICIT, ack_wait=ACK_WAIT, max_ack_pending=256,
-                            max_deliver=-1, flow_control=True, idle_heartbeat=5.0, **start)  # type: ignore[arg-type]
+                            max_deliver=-1, flow_control=True, idle_heartbeat=5.0, **start)
     ledger = JStream(topology.LEDGER, declare=False)
 
     @broker.subscriber(topology.LEDGER_SUBJECTS, stream=ledger, durable=name, config=config, deliver_policy=config.deliver_policy,

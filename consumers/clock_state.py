@@ -166,6 +166,7 @@ class ClockState:
         return recorded
 
     def _org(self, event: OrgUnitRegistered | OrgUnitMoved) -> None:
+        entry: tuple[str | None, str]
         if isinstance(event, OrgUnitRegistered):
             entry = (event.parent_id, event.kind)
         else:
