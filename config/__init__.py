@@ -69,6 +69,15 @@ class Settings:
     """CIVIC_WEB_SECURE_COOKIES: TLS ends at a proxy in front of the web role."""
     demo_viewer: str | None = None
     """CIVIC_DEMO_VIEWER, set by `civic demo`: readers without a credential are this auditor account."""
+    clock_name: str = "a"
+    """This deadline clock instance's name (CIVIC_CLOCK_NAME; one of schemas.topology.CLOCK_INSTANCES)."""
+    clock_tick: float = 1.0
+    """Seconds between two looks of the clock at what is due (CIVIC_CLOCK_TICK)."""
+    clock_now_file: Path | None = None
+    """CIVIC_CLOCK_NOW_FILE: the clock reads "now" (an RFC 3339 instant) from this file instead of the
+    wall clock: simulations and tests drive time without waiting for it."""
+    clock_webhooks: Path | None = None
+    """CIVIC_CLOCK_WEBHOOKS: a YAML file of per-unit webhooks for the clock's notifications (docs/clock.md)."""
 
     @property
     def web_secure_cookies(self) -> bool:
@@ -96,6 +105,10 @@ class Settings:
             demo_viewer=env.get("CIVIC_DEMO_VIEWER") or None,
             checkpoint_dir=Path(env["CIVIC_CHECKPOINT_DIR"]).absolute() if env.get("CIVIC_CHECKPOINT_DIR") else None,
             checkpoint_witness=env.get("CIVIC_CHECKPOINT_WITNESS") or None,
+            clock_name=env.get("CIVIC_CLOCK_NAME", "a"),
+            clock_tick=float(env.get("CIVIC_CLOCK_TICK", 1.0)),
+            clock_now_file=_path(env.get("CIVIC_CLOCK_NOW_FILE")),
+            clock_webhooks=_path(env.get("CIVIC_CLOCK_WEBHOOKS")),
         )
         # overrides: whichever fields the caller sets (port=...); replace() refuses unknown names.
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
@@ -159,6 +172,11 @@ class Settings:
         """Written by the relay when CIVIC_LEDGER disagrees with the store; read by /healthz; cleared
         only by `civic ledger recover`."""
         return self.data_dir / "ledger-alarm.json"
+
+    @property
+    def clock_state_path(self) -> Path:
+        """The deadline clock's state (its deadlines, its ledger position): one file per instance."""
+        return self.data_dir / f"clock-{self.clock_name}.sqlite"
 
     @property
     def relay_state_path(self) -> Path:

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Annotated, ClassVar, Literal, get_args
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args
 
 from msgspec import Meta
 
@@ -51,7 +51,7 @@ class DeadlineEvent(TicketEvent, frozen=True, kw_only=True):
         Reason("unknown_deadline", "The ticket has no such deadline (round, unit, stage and instant) open.", False),
         Reason("deadline_met", "The ticket met this deadline before the rule fired.", False),
         Reason("not_due", "The event is dated before the instant its rule fires.", False),
-        Reason("not_escalated", "A chase follows a recorded breach, supervision a recorded chase.", False),
+        Reason("not_escalated", "A chase or supervision follows a recorded breach, a second chase the first.", False),
     )
     step: ClassVar[Step]
     """Which step of the clock this event records."""
@@ -63,6 +63,11 @@ class DeadlineEvent(TicketEvent, frozen=True, kw_only=True):
     stage: DeadlineStage
     deadline: AwareDatetime
     """The deadline as the ticket holds it (the dispatch's, moved by an approved extension)."""
+
+    @property
+    def step_key(self) -> str:
+        """The step as event ids and the deadline's record name it: chases are numbered (chase-1, chase-2)."""
+        return self.step
 
 
 class DeadlineNearing(DeadlineEvent, tag=True, frozen=True, kw_only=True):
@@ -85,6 +90,12 @@ class TicketChased(DeadlineEvent, tag=True, frozen=True, kw_only=True):
 
     chased_by: OrgId
     """The unit that chases: the ticket's own centre (the unit it stands at)."""
+    chase: Annotated[int, Meta(ge=1)] = 1
+    """Which chase of this deadline (the policy may chase more than once)."""
+
+    @property
+    def step_key(self) -> str:
+        return f"chase-{self.chase}"
 
 
 class TicketSupervised(DeadlineEvent, tag=True, frozen=True, kw_only=True):
@@ -134,7 +145,7 @@ class Deadline:
     met_by: str | None = None
     """The event type that met or ended it."""
     steps: set[str] = field(default_factory=set)
-    """The clock steps recorded for it."""
+    """The clock steps recorded for it (step keys: reminder, breach, chase-1, chase-2, supervision)."""
 
     @property
     def key(self) -> Key:
@@ -179,7 +190,7 @@ class DeadlineBook:
         elif isinstance(event, DeadlineEvent):
             found = self.deadlines.get((event.round, event.unit, event.stage))
             if found is not None:
-                found.steps.add(event.step)
+                found.steps.add(event.step_key)
                 changed.append(found)
         elif event.type in MEETS:
             for stage in MEETS[event.type]:
@@ -207,27 +218,33 @@ def _dissatisfied(event: Event) -> bool:
 
 # -- the escalation schedule ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Escalation:
-    """When each step fires, relative to the deadline, and who supervises. From the deadline policy."""
+class Planned(NamedTuple):
+    """One step the clock will record for a deadline, if the stage is still not met at `at`."""
 
-    remind_before: timedelta
-    chase_after: timedelta
-    """After the deadline (the breach)."""
-    supervise_after: timedelta
-    """After the deadline; later than the chase."""
-    supervisor_levels_up: int = 1
-    """How many levels above the ticket's unit the supervising unit stands (1: its parent)."""
+    step_key: str
+    """reminder, breach, chase-1, chase-2, ..., supervision."""
+    at: datetime
+    """The instant the rule fires: the event's occurred_at."""
 
-    def instant(self, step: str, due: datetime) -> datetime:
-        """The instant `step` fires for a deadline due at `due`."""
-        offsets = {"reminder": -self.remind_before, "breach": timedelta(0), "chase": self.chase_after,
-                   "supervision": self.supervise_after}
-        return due + offsets[step]
 
-    def supervisor(self, org_path: tuple[str, ...]) -> str:
-        """The unit escalated to: the ancestor `supervisor_levels_up` above the last of org_path (the root at most)."""
-        return org_path[max(0, len(org_path) - 1 - self.supervisor_levels_up)]
+def step_event(planned: Planned, deadline: Deadline, *, ticket_id: str, org_id: str, chased_by: str,
+               escalated_to: str | None) -> DeadlineEvent:
+    """The clock event for one planned step: its id and its bytes depend on nothing but these values."""
+    from schemas.base import Actor  # noqa: PLC0415 - beside the one use
+
+    kind, _, n = planned.step_key.partition("-")
+    common: dict[str, Any] = dict(
+        event_id=clock_event_id(ticket_id, deadline.round, deadline.unit, deadline.stage, planned.step_key, deadline.due),
+        occurred_at=planned.at, source=CLOCK_SOURCE, actor=Actor(role="system", id=CLOCK_SOURCE), org_id=org_id,
+        ticket_id=ticket_id, round=deadline.round, unit=deadline.unit, unit_role=deadline.unit_role,
+        stage=deadline.stage, deadline=deadline.due)
+    if kind == "chase":
+        return TicketChased(**common, chased_by=chased_by, chase=int(n))
+    if kind == "supervision":
+        if escalated_to is None:
+            raise ValueError("supervision needs the unit escalated to")
+        return TicketSupervised(**common, escalated_to=escalated_to)
+    return BY_STEP[kind](**common)
 
 
 def check(book: DeadlineBook, event: DeadlineEvent) -> tuple[str, str] | None:
@@ -248,7 +265,8 @@ def check(book: DeadlineBook, event: DeadlineEvent) -> tuple[str, str] | None:
         assert found.met_at is not None
         return "deadline_met", (f"{event.stage} was met by {found.met_by} at {found.met_at.isoformat()}, "
                                 f"before the {event.step} at {event.occurred_at.isoformat()}")
-    before = {"chase": "breach", "supervision": "chase"}.get(event.step)
+    before = "breach" if isinstance(event, TicketSupervised) else (
+        ("breach" if event.chase == 1 else f"chase-{event.chase - 1}") if isinstance(event, TicketChased) else None)
     if before is not None and before not in found.steps:
         return "not_escalated", f"no {before} is recorded for this deadline"
     return None

@@ -1,0 +1,207 @@
+"""The deadline clock end to end: a real nats-server, the ledger and the relay as tasks, the clock as
+a FastStream app connected as the `clock` identity, and a simulated now the test moves (no test
+sleeps for a deadline; a test that nothing happened waits on the barrier: the clock has read the
+whole ledger at a tick after the new now, and the pipeline has caught up)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faststream.nats import NatsBroker
+
+import schemas as s
+from adapters.bus import connect_options
+from config import Settings
+from consumers.clock import Clock, ClockConfig, run
+from consumers.clock_state import ClockState, Escalation
+from schemas import topology
+from schemas.clock import CLOCK_EVENTS
+from schemas.topology import intake_subject
+from tests.conftest import running_pipeline
+from tests.scenario import CST, DISPATCHER, RESIDENT, SYSTEM, WORKER
+from tests.support import caught_up, publish_all, read_stream
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=CST)
+DUE = T0 + timedelta(hours=4)
+TERMS = Escalation(remind_before=timedelta(hours=1), chase_after=(timedelta(hours=1), timedelta(hours=5)),
+                   supervise_after=timedelta(hours=8), levels=("street",))
+PATHS = {"d1": ("d1",), "s1": ("d1", "s1"), "c1": ("d1", "s1", "c1")}
+CLOCK_TYPES = {cls.__struct_config__.tag for cls in CLOCK_EVENTS}
+
+
+class SimulatedNow:
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def ev(cls: type[s.Event], n: int, org: str, actor: s.Actor, at: datetime, **fields: Any) -> tuple[s.Event, str]:
+    e = cls(event_id=f"ck-{n}", occurred_at=at, source="centre", actor=actor, org_id=org, **fields)
+    return e, intake_subject(e, PATHS[org])
+
+
+def tree() -> list[tuple[s.Event, str]]:
+    return [ev(s.OrgUnitRegistered, 1, "d1", SYSTEM, T0 - timedelta(days=30), kind="district", name="Yongning"),
+            ev(s.OrgUnitRegistered, 2, "s1", SYSTEM, T0 - timedelta(days=30), kind="street", name="Pumiao", parent_id="d1"),
+            ev(s.OrgUnitRegistered, 3, "c1", SYSTEM, T0 - timedelta(days=30), kind="community", name="Longxiang", parent_id="s1")]
+
+
+def ticket(tid: str, n: int, due: datetime = DUE, at: datetime = T0) -> list[tuple[s.Event, str]]:
+    return [ev(s.TicketRaised, n, "c1", RESIDENT, at, ticket_id=tid, category="parking", title="cars block the gate"),
+            ev(s.TicketDispatched, n + 1, "c1", DISPATCHER, at + timedelta(minutes=5), ticket_id=tid, to_unit="c1", deadline=due)]
+
+
+class Running:
+    def __init__(self, settings: Settings, js: Any, now: SimulatedNow):
+        self.settings, self.js, self.now = settings, js, now
+        self.clocks: dict[str, tuple[Clock, asyncio.Task[None], asyncio.Event]] = {}
+
+    def start(self, name: str = "a") -> Clock:
+        state = ClockState(self.settings.data_dir / f"clock-{name}.sqlite")
+        clock = Clock(state, ClockConfig(name=name, escalation=lambda category, kind: TERMS, tick=0.05, quiet=0), self.now)
+        broker = NatsBroker(**connect_options(self.settings, "clock"))
+        stop = asyncio.Event()
+        self.clocks[name] = (clock, asyncio.create_task(run(broker, clock, stop)), stop)
+        return clock
+
+    async def stop(self, name: str, kill: bool = False) -> None:
+        clock, task, stop = self.clocks.pop(name)
+        if kill:
+            task.cancel()
+        else:
+            stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+        clock.state.close()
+
+    async def at(self, when: datetime) -> None:
+        """Move now to `when` and wait until every clock has looked at the whole ledger after it and
+        the pipeline has taken what they published (twice: a breach's chase may follow it)."""
+        self.now.at = when
+        for _ in range(2):
+            for clock, _, _ in self.clocks.values():
+                await self.settled(clock, when)
+            await caught_up(self.settings, self.js)
+
+    async def settled(self, clock: Clock, when: datetime) -> None:
+        for _ in range(600):
+            info = await self.js.stream_info(topology.LEDGER)
+            if clock.state.position >= info.state.last_seq and clock.until is not None and clock.until >= when \
+                    and clock.ticks_after(info.state.last_seq):
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"clock {clock.config.name} did not settle at {when}: {clock.state.position}, {clock.until}")
+
+    async def clock_events(self, ticket_id: str) -> list[s.Event]:
+        msgs = await read_stream(self.js, topology.LEDGER, topology.LEDGER_SUBJECTS)
+        events = [s.decode(m.data, max_bytes=None) for m in msgs]
+        return [e for e in events if e.type in CLOCK_TYPES and getattr(e, "ticket_id", None) == ticket_id]
+
+
+@pytest.fixture
+async def live(tmp_path: Path, nats_server):  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path / "data", nats_url=nats_server.url, batch_size=500)
+    async with running_pipeline(settings) as pipeline:
+        import nats
+
+        nc = await nats.connect(**connect_options(settings, "admin"))
+        running = Running(settings, nc.jetstream(), SimulatedNow(T0))
+        await publish_all(running.js, tree())
+        try:
+            yield running
+        finally:
+            for name in list(running.clocks):
+                await running.stop(name)
+            await nc.close()
+        del pipeline
+
+
+def steps(events: list[s.Event]) -> list[tuple[str, datetime]]:
+    return [(e.step_key, e.occurred_at) for e in events]  # type: ignore[attr-defined]
+
+
+async def test_a_ticket_resolved_late_is_reminded_breached_chased_and_supervised(live: Running) -> None:
+    await publish_all(live.js, ticket("T1", 10))
+    live.start()
+    await live.at(T0 + timedelta(hours=2))
+    assert await live.clock_events("T1") == []
+    await live.at(DUE - timedelta(minutes=30))
+    assert steps(await live.clock_events("T1")) == [("reminder", DUE - timedelta(hours=1))]
+    await live.at(DUE + timedelta(hours=1, seconds=1))
+    assert steps(await live.clock_events("T1")) == [("reminder", DUE - timedelta(hours=1)), ("breach", DUE),
+                                                    ("chase-1", DUE + timedelta(hours=1))]
+    await live.at(DUE + timedelta(hours=9))
+    events = await live.clock_events("T1")
+    assert steps(events) == [("reminder", DUE - timedelta(hours=1)), ("breach", DUE), ("chase-1", DUE + timedelta(hours=1)),
+                             ("chase-2", DUE + timedelta(hours=5)), ("supervision", DUE + timedelta(hours=8))]
+    assert events[-1].escalated_to == "s1"  # type: ignore[attr-defined]
+    assert {e.actor.role for e in events} == {"system"} and {e.unit for e in events} == {"c1"}  # type: ignore[attr-defined]
+    await publish_all(live.js, [ev(s.TicketAccepted, 20, "c1", WORKER, DUE + timedelta(hours=9), ticket_id="T1"),
+                                ev(s.TicketResolved, 21, "c1", WORKER, DUE + timedelta(hours=10), ticket_id="T1", resolution="moved")])
+    await live.at(DUE + timedelta(days=3))
+    assert len(await live.clock_events("T1")) == 5  # resolved: nothing more
+
+
+async def test_a_ticket_resolved_on_time_records_nothing(live: Running) -> None:
+    await publish_all(live.js, [*ticket("T2", 10), ev(s.TicketAccepted, 12, "c1", WORKER, T0 + timedelta(hours=1), ticket_id="T2"),
+                                ev(s.TicketResolved, 13, "c1", WORKER, T0 + timedelta(hours=2), ticket_id="T2", resolution="done")])
+    live.start()
+    await live.at(DUE + timedelta(days=5))
+    assert await live.clock_events("T2") == []
+
+
+async def test_two_instances_at_once_the_ledger_keeps_one_copy(live: Running) -> None:
+    await publish_all(live.js, ticket("T3", 10))
+    a, b = live.start("a"), live.start("b")
+    await live.at(DUE + timedelta(hours=9))
+    events = await live.clock_events("T3")
+    assert [k for k, _ in steps(events)] == ["reminder", "breach", "chase-1", "chase-2", "supervision"]
+    assert a.published + b.published >= 5  # each published what was due; the ledger kept one of each
+
+
+async def test_killed_mid_escalation_and_restarted_nothing_twice_nothing_missed(live: Running) -> None:
+    await publish_all(live.js, ticket("T4", 10))
+    live.start()
+    await live.at(DUE + timedelta(minutes=1))
+    assert [k for k, _ in steps(await live.clock_events("T4"))] == ["reminder", "breach"]
+    await live.stop("a", kill=True)
+    live.now.at = DUE + timedelta(hours=9)  # time passes while it is down
+    live.start()
+    await live.at(DUE + timedelta(hours=9))
+    assert [k for k, _ in steps(await live.clock_events("T4"))] == ["reminder", "breach", "chase-1", "chase-2", "supervision"]
+
+
+async def test_catching_up_history_never_breaches_a_ticket_resolved_on_time_later(live: Running) -> None:
+    """A year of history already in the ledger, the clock started after it: tickets resolved on time
+    a few events after their dispatch are never breached; the late ones are, dated at their deadlines."""
+    history: list[tuple[s.Event, str]] = []
+    start = T0 - timedelta(days=200)
+    for i in range(100):
+        at = start + timedelta(days=2 * i)
+        history += ticket(f"H{i}", 1000 + 10 * i, due=at + timedelta(hours=4), at=at)
+        late = i % 10 == 0
+        done = at + timedelta(hours=6 if late else 3)
+        history += [ev(s.TicketAccepted, 1000 + 10 * i + 2, "c1", WORKER, done - timedelta(minutes=30), ticket_id=f"H{i}"),
+                    ev(s.TicketResolved, 1000 + 10 * i + 3, "c1", WORKER, done, ticket_id=f"H{i}", resolution="done")]
+    await publish_all(live.js, history)
+    await caught_up(live.settings, live.js)
+    live.now.at = T0
+    began = asyncio.get_running_loop().time()
+    live.start()
+    await live.at(T0)
+    took = asyncio.get_running_loop().time() - began
+    breached = {e.ticket_id for e in (await clock_all(live)) if e.type == "DeadlineBreached"}  # type: ignore[attr-defined]
+    assert breached == {f"H{i}" for i in range(0, 100, 10)}
+    assert took < 20, took
+
+
+async def clock_all(live: Running) -> list[s.Event]:
+    msgs = await read_stream(live.js, topology.LEDGER, topology.LEDGER_SUBJECTS)
+    return [e for e in (s.decode(m.data, max_bytes=None) for m in msgs) if e.type in CLOCK_TYPES]
