@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -117,3 +117,98 @@ async def test_late_on_time_and_a_reopened_ticket_with_a_new_clock_then_replay_a
     assert replayed["position"] == then["position"]
     assert replayed == then, "the replay as of the moment answers what the API answered then"
     assert "overdue now" in output and "lead" in output
+
+
+# -- with the deadline clock (consumers/clock.py), driven by a simulated now ------------------------
+
+
+@pytest.fixture
+async def clocked(tmp_path: Path, nats_server):  # type: ignore[no-untyped-def]
+    """The pipeline with the projector, the web app, and d-clock's harness for clock instances on a
+    simulated now (tests/integration/test_clock.py)."""
+    import nats
+
+    from adapters.bus import connect_options
+    from config import Settings
+    from tests.integration.test_clock import T0 as CLOCK_T0, Running, SimulatedNow, tree
+
+    settings = Settings(data_dir=tmp_path / "data", nats_url=nats_server.url, batch_size=500)
+    async with running_pipeline(settings, projector=True):
+        nc = await nats.connect(**connect_options(settings, "admin"))
+        running = Running(settings, nc.jetstream(), SimulatedNow(CLOCK_T0))
+        await publish_all(running.js, tree())
+        async with AsyncTestClient(create_app(settings)) as client:
+            client.headers.update(bearer(settings.data_dir))
+            running.client = client  # type: ignore[attr-defined]
+            try:
+                yield running
+            finally:
+                for name in list(running.clocks):
+                    await running.stop(name)
+                await nc.close()
+
+
+async def level(running) -> None:  # type: ignore[no-untyped-def]
+    """Everything published is in the ledger and in the read model."""
+    from tests.support import caught_up
+
+    await caught_up(running.settings, running.js, projector=True)
+
+
+async def test_resolved_late_breached_chased_supervised_on_the_dashboards_and_replayed(clocked, tmp_path: Path) -> None:
+    from tests.integration.test_clock import DUE, WORKER as CLOCK_WORKER, ev, ticket
+
+    api = clocked.client
+    await publish_all(clocked.js, [*ticket("T1", 10), *ticket("T2", 20),
+                                   ev(s.TicketAccepted, 22, "c1", CLOCK_WORKER, DUE - timedelta(hours=3), ticket_id="T2"),
+                                   ev(s.TicketResolved, 23, "c1", CLOCK_WORKER, DUE - timedelta(hours=1), ticket_id="T2", resolution="done")])
+    clocked.start()
+    await clocked.at(DUE + timedelta(hours=9))  # T1: breached, chased twice, supervised; T2: on time, nothing
+    await level(clocked)
+    then = (await api.get("/api/orgs/d1/deadlines")).json()
+    moment = datetime.now(timezone.utc)
+    f = lead(then)
+    assert (f["due"], f["on_time"], f["late"], f["overdue_now"], f["chased"], f["supervised"]) == (2, 1, 1, 1, 1, 1)
+    listed = (await api.get("/api/orgs/s1/supervision")).json()
+    assert [(u["unit"], u["count"], [(i["ticket_id"], i["supervised_by"], i["chased"]) for i in u["items"]]) for u in listed["units"]] \
+        == [("c1", 1, [("T1", "s1", 2)])], "on the 督办 list of the street it was escalated to, chased twice"
+    timeline = (await api.get("/api/tickets/T1")).json()
+    assert [e["type"] for e in timeline["events"]][2:] == ["DeadlineNearing", "DeadlineBreached", "TicketChased", "TicketChased",
+                                                          "TicketSupervised"]
+
+    await asyncio.sleep(0.05)  # what follows is stored strictly after the moment
+    await publish_all(clocked.js, [ev(s.TicketAccepted, 30, "c1", CLOCK_WORKER, DUE + timedelta(hours=9), ticket_id="T1"),
+                                   ev(s.TicketResolved, 31, "c1", CLOCK_WORKER, DUE + timedelta(hours=10), ticket_id="T1", resolution="moved")])
+    await clocked.at(DUE + timedelta(days=3))
+    await level(clocked)
+    now = (await api.get("/api/orgs/d1/deadlines")).json()
+    f = lead(now)
+    assert (f["due"], f["on_time"], f["late"], f["overdue_now"], f["chased"], f["supervised"]) == (2, 1, 1, 0, 1, 1)
+    assert (await api.get("/api/orgs/d1/supervision")).json()["units"] == []
+    ranking = (await api.get("/api/orgs/d1/ranking", params={"month": DUE.strftime("%Y-%m"), "min_settled": 1})).json()
+    assert [(r["unit"], r["on_time"], r["late"]) for r in ranking["red"]] == [("c1", 1, 1)]
+
+    out = tmp_path / "then.json"
+    code, output = await asyncio.to_thread(civic, clocked.settings.nats_url, clocked.settings.data_dir, "audit", "replay",
+                                           "--as-of", moment.isoformat(), "--org", "d1", "--deadlines-out", str(out))
+    assert code == 0, output
+    assert json.loads(out.read_text()) == then, "overdue, chased, supervised and on-time as they stood, from the ledger alone"
+
+
+async def test_two_clocks_and_one_killed_mid_escalation_count_each_step_once(clocked) -> None:
+    from tests.integration.test_clock import DUE, ticket
+
+    api = clocked.client
+    await publish_all(clocked.js, ticket("T3", 10))
+    clocked.start("a")
+    clocked.start("b")
+    await clocked.at(DUE + timedelta(hours=2))  # breached, chased once
+    await clocked.stop("a", kill=True)
+    clocked.now.at = DUE + timedelta(hours=9)  # time passes while it is down; b goes on
+    clocked.start("a")
+    await clocked.at(DUE + timedelta(hours=9))
+    await level(clocked)
+    types = [e["type"] for e in (await api.get("/api/tickets/T3")).json()["events"]]
+    assert types.count("DeadlineBreached") == 1 and types.count("TicketChased") == 2 and types.count("TicketSupervised") == 1
+    f = lead((await api.get("/api/orgs/d1/deadlines")).json())
+    assert (f["due"], f["late"], f["overdue_now"], f["chased"], f["supervised"]) == (1, 1, 1, 1, 1)
