@@ -54,6 +54,7 @@ class _Book(msgspec.Struct):
     round: int
     holder: str | None
     deadlines: list[Deadline]
+    requests: dict[str, str | None] = {}
 
 
 class TicketClock(msgspec.Struct):
@@ -69,7 +70,7 @@ class TicketClock(msgspec.Struct):
 
     def fold(self) -> DeadlineBook:
         book = DeadlineBook()
-        book.round, book.holder = self.book.round, self.book.holder
+        book.round, book.holder, book.requests = self.book.round, self.book.holder, dict(self.book.requests)
         book.deadlines = {d.key: d for d in self.book.deadlines}
         return book
 
@@ -152,7 +153,7 @@ class ClockState:
             return []
         book = clock.fold()
         book.apply(event)
-        clock.book = _Book(book.round, book.holder, list(book.deadlines.values()))
+        clock.book = _Book(book.round, book.holder, list(book.deadlines.values()), book.requests)
         clock.org_id, clock.org_path = event.org_id, event.org_path or clock.org_path
         if isinstance(event, TicketRecategorised):
             clock.category = event.category
@@ -212,6 +213,8 @@ class ClockState:
         in order per deadline (a breach before its chases)."""
         for clock in self.tickets.values():
             for d in clock.book.deadlines:
+                if d.paused:
+                    continue
                 terms = escalation(clock.category, self.orgs.get(d.unit, (None, ""))[1])
                 for planned in terms.plan(d.due):
                     if planned.at > until or not d.open_at(planned.at):
