@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -42,6 +43,7 @@ from nats.js.api import AckPolicy as NatsAck, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from consumers.clock_state import ClockState, EscalationFor
+from consumers.webhooks import Webhooks
 from schemas import topology
 from schemas.clock import DeadlineEvent, TicketSupervised
 from schemas.intake import EVENTS_BY_TYPE, decode, encode
@@ -87,6 +89,7 @@ class Clock:
         """CIVIC_LEDGER's last sequence at the last tick."""
         self.notify: Callable[[DeadlineEvent], Awaitable[None]] | None = None
         self.publish: Callable[[str, bytes, str], Awaitable[None]] | None = None
+        self.deliveries: set[asyncio.Task[bool]] = set()
 
     async def on_ledger(self, seq: int, subject: str, data: bytes) -> bool:
         """Fold one ledger message; False if it is not the next one (it will come again)."""
@@ -128,7 +131,7 @@ def units_to_notify(event: DeadlineEvent) -> tuple[str, ...]:
     return (event.unit, event.escalated_to) if isinstance(event, TicketSupervised) else (event.unit,)
 
 
-def build(broker: NatsBroker, clock: Clock, start_after: int) -> FastStream:
+def build(broker: NatsBroker, clock: Clock, start_after: int, webhooks: Webhooks | None = None) -> FastStream:
     """The FastStream app: the durable push subscriber on CIVIC_LEDGER and the intake publisher."""
     name = consumer_name(clock.config.name)
     start = (dict(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_after + 1) if start_after
@@ -137,8 +140,15 @@ def build(broker: NatsBroker, clock: Clock, start_after: int) -> FastStream:
                             max_deliver=-1, flow_control=True, idle_heartbeat=5.0, **start)
     ledger = JStream(topology.LEDGER, declare=False)
 
-    @broker.subscriber(topology.LEDGER_SUBJECTS, stream=ledger, durable=name, config=config, deliver_policy=config.deliver_policy,
-                       ack_policy=AckPolicy.MANUAL, title="ledger", description="Every accepted event, in order.")
+    with warnings.catch_warnings():
+        # FastStream warns that a durable push consumer does not scale across instances: on purpose,
+        # each clock instance has its own consumer and reads the whole ledger (ClockState is per instance).
+        warnings.filterwarnings("ignore", "The JetStream Push consumer with the `durable` option", RuntimeWarning)
+        subscriber = broker.subscriber(
+            topology.LEDGER_SUBJECTS, stream=ledger, durable=name, config=config, deliver_policy=config.deliver_policy,
+            ack_policy=AckPolicy.MANUAL, title="ledger", description="Every accepted event, in order.")
+
+    @subscriber
     async def on_ledger(msg: NatsMessage) -> None:
         raw = msg.raw_message
         seq = raw.metadata.sequence.stream
@@ -154,6 +164,10 @@ def build(broker: NatsBroker, clock: Clock, start_after: int) -> FastStream:
         data = encode(event)
         for unit in units_to_notify(event):
             await broker.publish(data, topology.notification_subject(unit), headers={topology.EVENT_ID_HEADER: event.event_id})
+            if webhooks is not None:  # in the background: a slow endpoint never holds up the ledger's reading
+                task = asyncio.create_task(webhooks.deliver(unit, event.event_id, data))
+                clock.deliveries.add(task)
+                task.add_done_callback(clock.deliveries.discard)
         clock.notified += 1
 
     clock.notify, clock.publish = notify, publish
@@ -169,9 +183,9 @@ async def fresh_consumer(broker: NatsBroker, name: str) -> None:
         pass
 
 
-async def run(broker: NatsBroker, clock: Clock, stop: asyncio.Event) -> None:
+async def run(broker: NatsBroker, clock: Clock, stop: asyncio.Event, webhooks: Webhooks | None = None) -> None:
     """Start the subscriber from the stored position, then tick until `stop`."""
-    build(broker, clock, clock.state.position)
+    build(broker, clock, clock.state.position, webhooks)
     await broker.connect()
     await fresh_consumer(broker, clock.config.name)
     await broker.start()
@@ -192,3 +206,6 @@ async def run(broker: NatsBroker, clock: Clock, stop: asyncio.Event) -> None:
     finally:
         log.info("clock %s stops at %d after %.0fs", clock.config.name, clock.state.position, time.monotonic() - started)
         await broker.stop()
+        if webhooks is not None:
+            await asyncio.gather(*clock.deliveries, return_exceptions=True)
+            await webhooks.close()

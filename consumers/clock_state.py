@@ -13,12 +13,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import msgspec
 
 from schemas.base import Event
+from schemas.policy import DeadlineRules, Terms
 from schemas.clock import Deadline, DeadlineBook, DeadlineEvent, Planned, step_event
 from schemas.organisation import OrgUnitMoved, OrgUnitRegistered
 from schemas.ticket import TicketClosed, TicketEvent, TicketRaised, TicketRecategorised, TicketVoided
@@ -26,10 +28,22 @@ from schemas.ticket import TicketClosed, TicketEvent, TicketRaised, TicketRecate
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+class Escalation(Protocol):
+    """When each step fires for one deadline, and which org kinds supervise."""
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The org kinds supervision escalates to: the nearest ancestor of the unit whose kind is listed."""
+        ...
+
+    def plan(self, deadline: Deadline) -> list[Planned]:
+        """The steps for this deadline, in the order they fire."""
+        ...
+
+
 @dataclass(frozen=True)
-class Escalation:
-    """When each step fires for one deadline and who supervises: the deadline policy's terms for
-    the ticket's category and unit (consumers/clock.py builds it from config/deadlines.yaml)."""
+class FixedEscalation:
+    """Escalation in calendar time, the same for every ticket (a policy of hours only)."""
 
     remind_before: timedelta
     chase_after: tuple[timedelta, ...]
@@ -37,23 +51,55 @@ class Escalation:
     supervise_after: timedelta
     """After the deadline."""
     levels: tuple[str, ...]
-    """The org kinds supervision escalates to: the nearest ancestor of the unit whose kind is listed."""
 
-    def plan(self, due: datetime) -> list[Planned]:
+    def plan(self, deadline: Deadline) -> list[Planned]:
+        due = deadline.due
         steps = [Planned("reminder", due - self.remind_before), Planned("breach", due)]
         steps += [Planned(f"chase-{n}", due + after) for n, after in enumerate(self.chase_after, 1)]
         steps.append(Planned("supervision", due + self.supervise_after))
         return steps
 
 
+@dataclass(frozen=True)
+class PolicyEscalation:
+    """The deadline policy's terms for one ticket (config/deadlines.yaml), counted on its calendar
+    with THE deadline function (schemas.calendar.deadline_after), as the ledger counts deadlines."""
+
+    rules: DeadlineRules
+    terms: Terms
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return self.terms.supervise.levels if self.terms.supervise else ()
+
+    def plan(self, deadline: Deadline) -> list[Planned]:
+        due, terms = deadline.due, self.terms
+        steps = []
+        if terms.reminder_before is not None:  # counted back in calendar time: a reminder is a courtesy, not a deadline
+            steps.append(Planned("reminder", due - self.rules.calendar.budget(terms.reminder_before)))
+        steps.append(Planned("breach", due))
+        stage = "supporting" if deadline.unit_role == "supporting" and deadline.stage == "resolve" else deadline.stage
+        if terms.chase is not None and stage in terms.chase.stages:
+            steps += [Planned(f"chase-{n}", self.rules.due(due, after)) for n, after in enumerate(terms.chase.after, 1)]
+        if terms.supervise is not None:
+            steps.append(Planned("supervision", self.rules.due(due, terms.supervise.after)))
+        return sorted(steps, key=lambda p: p.at)
+
+
+def policy_escalation(rules: DeadlineRules) -> EscalationFor:
+    """(category, level) -> the policy's escalation for a ticket of that category dispatched to a unit of that kind."""
+    return lambda category, level: PolicyEscalation(rules, rules.terms(category, level or None))
+
+
 EscalationFor = Callable[[str, str], Escalation]
-"""(category, kind of the deadline's unit) -> its escalation terms."""
+"""(category, kind of the unit the ticket is dispatched to) -> its escalation terms."""
 
 
 class _Book(msgspec.Struct):
     round: int
     holder: str | None
     deadlines: list[Deadline]
+    requests: dict[str, str | None] = {}
 
 
 class TicketClock(msgspec.Struct):
@@ -69,7 +115,7 @@ class TicketClock(msgspec.Struct):
 
     def fold(self) -> DeadlineBook:
         book = DeadlineBook()
-        book.round, book.holder = self.book.round, self.book.holder
+        book.round, book.holder, book.requests = self.book.round, self.book.holder, dict(self.book.requests)
         book.deadlines = {d.key: d for d in self.book.deadlines}
         return book
 
@@ -152,7 +198,7 @@ class ClockState:
             return []
         book = clock.fold()
         book.apply(event)
-        clock.book = _Book(book.round, book.holder, list(book.deadlines.values()))
+        clock.book = _Book(book.round, book.holder, list(book.deadlines.values()), book.requests)
         clock.org_id, clock.org_path = event.org_id, event.org_path or clock.org_path
         if isinstance(event, TicketRecategorised):
             clock.category = event.category
@@ -212,8 +258,10 @@ class ClockState:
         in order per deadline (a breach before its chases)."""
         for clock in self.tickets.values():
             for d in clock.book.deadlines:
-                terms = escalation(clock.category, self.orgs.get(d.unit, (None, ""))[1])
-                for planned in terms.plan(d.due):
+                if d.paused:
+                    continue
+                terms = escalation(clock.category, self.orgs.get(clock.book.holder or d.unit, (None, ""))[1])
+                for planned in terms.plan(d):
                     if planned.at > until or not d.open_at(planned.at):
                         break
                     if planned.step_key in d.steps:

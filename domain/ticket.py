@@ -53,7 +53,7 @@ class Ticket(CivicAggregate):
         match event:
             case TicketDispatched():
                 require(event.to_unit or event.to_worker, "no_assignee")
-                require(event.deadline > event.occurred_at, "bad_deadline")
+                require(event.deadline is None or event.deadline > event.occurred_at, "bad_deadline")
             case TicketRated():
                 require(self.round not in self.rated_rounds, "already_rated")
             case TicketVoided():

@@ -204,7 +204,9 @@ class _Fold:
         t.updated_at = at
         match e:
             case s.TicketDispatched():
-                t.deadline, t.to_unit, t.to_worker = int(e.deadline.timestamp()), e.to_unit, e.to_worker
+                # The ledger fills a deadline the producer left out, so a stored dispatch always has one.
+                t.deadline = int(e.deadline.timestamp()) if e.deadline is not None else None
+                t.to_unit, t.to_worker = e.to_unit, e.to_worker
                 t.first_dispatched_at = t.first_dispatched_at or at
             case s.TicketAccepted():
                 t.first_accepted_at = t.first_accepted_at or at

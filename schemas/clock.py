@@ -26,8 +26,9 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args
 from msgspec import Meta
 
 from schemas.base import AwareDatetime, Event, OrgId, Reason, tag_of
-from schemas.ticket import (TicketAccepted, TicketClosed, TicketDispatched, TicketEvent, TicketReopened, TicketResolved,
-                            TicketReturned, TicketVoided)
+from schemas.ticket import (TicketAccepted, TicketClosed, TicketContacted, TicketDispatched, TicketEvent, TicketExtensionApproved,
+                            TicketExtensionRequested, TicketPaused, TicketReopened, TicketResolved, TicketResumed,
+                            TicketReturned, TicketTaskAccepted, TicketTaskCompleted, TicketVoided)
 
 DeadlineStage = Literal["sign_for", "first_contact", "resolve"]
 """sign_for: the unit signs for the ticket (接单, TicketAccepted); first_contact: it first contacts the
@@ -146,6 +147,8 @@ class Deadline:
     """The event type that met or ended it."""
     steps: set[str] = field(default_factory=set)
     """The clock steps recorded for it (step keys: reminder, breach, chase-1, chase-2, supervision)."""
+    paused: bool = False
+    """Waiting for the resident (TicketPaused): the clock does not run until TicketResumed moves `due`."""
 
     @property
     def key(self) -> Key:
@@ -158,10 +161,14 @@ class Deadline:
 
 MEETS: dict[str, tuple[DeadlineStage, ...]] = {
     tag_of(TicketAccepted): ("sign_for",),
+    tag_of(TicketContacted): ("first_contact",),
     tag_of(TicketResolved): ("sign_for", "first_contact", "resolve"),
+    tag_of(TicketTaskAccepted): ("sign_for",),
+    tag_of(TicketTaskCompleted): ("sign_for", "resolve"),
 }
-"""Event type -> the stages it meets for the unit holding the ticket. A resolution meets the earlier
-stages too: a unit that resolved it has signed for it and, by then, been in contact."""
+"""Event type -> the stages it meets, for the lead (or, with a `unit` field, for that supporting unit).
+A resolution meets the earlier stages too: a unit that resolved it has signed for it and, by then,
+been in contact."""
 ENDS: frozenset[str] = frozenset({tag_of(TicketReturned), tag_of(TicketClosed), tag_of(TicketVoided)})
 """Event types after which the open deadlines stop counting: the unit handed it back, or the ticket is done."""
 NEW_ROUND = tag_of(TicketReopened)
@@ -174,6 +181,8 @@ class DeadlineBook:
         self.round = 1
         self.holder: str | None = None
         """The unit the current dispatch names (the lead)."""
+        self.requests: dict[str, str | None] = {}
+        """Pending extension requests: event id -> the supporting unit asking (None: the lead)."""
         self.deadlines: dict[Key, Deadline] = {}
 
     def apply(self, event: Event) -> list[Deadline]:
@@ -184,17 +193,45 @@ class DeadlineBook:
             for d in self.open_deadlines():  # a re-dispatch replaces what the previous dispatch set
                 del self.deadlines[d.key]
             self.holder = unit
-            deadline = Deadline(self.round, unit, "lead", "resolve", event.deadline)
-            self.deadlines[deadline.key] = deadline
-            changed.append(deadline)
+            wanted: list[tuple[str, UnitRole, DeadlineStage, datetime | None]] = [
+                (unit, "lead", "sign_for", event.sign_for_by), (unit, "lead", "first_contact", event.contact_by),
+                (unit, "lead", "resolve", event.deadline)]
+            for task in event.supporting:
+                wanted += [(task.unit, "supporting", "sign_for", task.sign_for_by), (task.unit, "supporting", "resolve", task.deadline)]
+            for who, role, stage, due in wanted:
+                if due is not None:  # on the wire a producer may leave it out; the stored dispatch has it
+                    deadline = Deadline(self.round, who, role, stage, due)
+                    self.deadlines[deadline.key] = deadline
+                    changed.append(deadline)
+        elif isinstance(event, TicketExtensionRequested):
+            self.requests[event.event_id] = event.unit
+        elif isinstance(event, TicketExtensionApproved):
+            found = self.deadlines.get((self.round, self.requests.pop(event.request_id, None) or self.holder or "", "resolve"))
+            if found is not None:
+                found.due, found.steps = event.until, set()
+                changed.append(found)
+        elif isinstance(event, TicketPaused):
+            for found in self.open_deadlines():
+                if found.stage == "resolve":
+                    found.paused = True
+                    changed.append(found)
+        elif isinstance(event, TicketResumed):
+            for moved in event.deadlines:
+                found = self.deadlines.get((self.round, moved.unit or self.holder or "", "resolve"))
+                if found is not None:
+                    found.due, found.steps, found.paused = moved.deadline, set(), False
+                    changed.append(found)
+            for found in self.open_deadlines():
+                found.paused = False
         elif isinstance(event, DeadlineEvent):
             found = self.deadlines.get((event.round, event.unit, event.stage))
             if found is not None:
                 found.steps.add(event.step_key)
                 changed.append(found)
         elif event.type in MEETS:
+            unit = getattr(event, "unit", None) or self.holder or ""
             for stage in MEETS[event.type]:
-                found = self.deadlines.get((self.round, self.holder or "", stage))
+                found = self.deadlines.get((self.round, unit, stage))
                 if found is not None and found.met_at is None:
                     found.met_at, found.met_by = event.occurred_at, event.type
                     changed.append(found)

@@ -6,6 +6,7 @@ whole ledger at a tick after the new now, and the pipeline has caught up)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import schemas as s
 from adapters.bus import connect_options
 from config import Settings
 from consumers.clock import Clock, ClockConfig, run
-from consumers.clock_state import ClockState, Escalation
+from consumers.clock_state import ClockState, FixedEscalation
 from schemas import topology
 from schemas.clock import CLOCK_EVENTS
 from schemas.topology import intake_subject
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=CST)
 DUE = T0 + timedelta(hours=4)
-TERMS = Escalation(remind_before=timedelta(hours=1), chase_after=(timedelta(hours=1), timedelta(hours=5)),
+TERMS = FixedEscalation(remind_before=timedelta(hours=1), chase_after=(timedelta(hours=1), timedelta(hours=5)),
                    supervise_after=timedelta(hours=8), levels=("street",))
 PATHS = {"d1": ("d1",), "s1": ("d1", "s1"), "c1": ("d1", "s1", "c1")}
 CLOCK_TYPES = {cls.__struct_config__.tag for cls in CLOCK_EVENTS}
@@ -60,14 +61,16 @@ def ticket(tid: str, n: int, due: datetime = DUE, at: datetime = T0) -> list[tup
 
 
 class Running:
-    def __init__(self, settings: Settings, js: Any, now: SimulatedNow):
+    def __init__(self, settings: Settings, js: Any, now: SimulatedNow, as_clock: Settings):
         self.settings, self.js, self.now = settings, js, now
+        self.as_clock = as_clock
+        """Settings that connect with the `clock` identity's own key: the server enforces its grants."""
         self.clocks: dict[str, tuple[Clock, asyncio.Task[None], asyncio.Event]] = {}
 
     def start(self, name: str = "a") -> Clock:
         state = ClockState(self.settings.data_dir / f"clock-{name}.sqlite")
         clock = Clock(state, ClockConfig(name=name, escalation=lambda category, kind: TERMS, tick=0.05, quiet=0), self.now)
-        broker = NatsBroker(**connect_options(self.settings, "clock"))
+        broker = NatsBroker(**connect_options(self.as_clock, "clock"), logger=logging.getLogger("clock"), log_level=logging.DEBUG)
         stop = asyncio.Event()
         self.clocks[name] = (clock, asyncio.create_task(run(broker, clock, stop)), stop)
         return clock
@@ -112,7 +115,8 @@ async def live(tmp_path: Path, nats_server):  # type: ignore[no-untyped-def]
         import nats
 
         nc = await nats.connect(**connect_options(settings, "admin"))
-        running = Running(settings, nc.jetstream(), SimulatedNow(T0))
+        as_clock = Settings(data_dir=settings.data_dir, nats_url=nats_server.plain_url, credentials_dir=nats_server.credentials.folder)
+        running = Running(settings, nc.jetstream(), SimulatedNow(T0), as_clock)
         await publish_all(running.js, tree())
         try:
             yield running

@@ -134,10 +134,11 @@ def test_org_refs_name_fields_of_the_type(cls: type[Event]) -> None:
 
 
 def test_declared_org_refs() -> None:
-    assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {"TicketDispatched": ("to_unit",),
-                                                                              "TicketTransferred": ("to_org_id",),
-                                                                              "TicketChased": ("chased_by",),
-                                                                              "TicketSupervised": ("escalated_to",)}
+    assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {
+        "TicketDispatched": ("to_unit",), "TicketAccepted": ("unit",), "TicketResolved": ("unit",),
+        "TicketTransferred": ("to_org_id",), "TicketExtensionRequested": ("unit",),
+        "TicketTaskAccepted": ("unit",), "TicketTaskCompleted": ("unit",),
+        "TicketChased": ("chased_by",), "TicketSupervised": ("escalated_to",)}
 
 
 def test_declared_refusals_are_listed_reasons() -> None:
