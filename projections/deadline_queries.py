@@ -33,6 +33,8 @@ _RAW_SUMS = ", ".join((
     "SUM(CASE WHEN chased > 0 THEN 1 ELSE 0 END)",
     "SUM(CASE WHEN supervised_at IS NOT NULL THEN 1 ELSE 0 END)",
     f"SUM(CASE WHEN breached_at IS NOT NULL AND {_MET_ON_TIME} THEN 1 ELSE 0 END)",
+    "SUM(extended)",
+    "SUM(paused)",
 ))
 _SUMS = ", ".join(f"SUM({c})" for c in COUNTERS)
 
@@ -49,6 +51,11 @@ class Timeliness(msgspec.Struct):
     chased: int
     supervised: int
     breaches_contradicted: int
+    """Breaches recorded about tasks that the meeting event shows were met on time (kpis.md#late-on-time-event)."""
+    extended: int
+    """Tasks whose deadline an approved extension moved."""
+    paused: int
+    """Tasks whose deadline a pause (waiting for the resident) moved."""
     overdue_now: int | None
     """Breached, not met, not withdrawn, as of the answer's position (not windowed; null in months)."""
 
@@ -152,7 +159,8 @@ def timeliness(c: dict[str, int], overdue_now: int | None) -> Timeliness:
     return Timeliness(due=due, on_time=on_time, late=late, not_settled=due - on_time - late,
                       on_time_rate=_rate(on_time, on_time + late),  # kpis.md#timeliness
                       chased=c.get("chased", 0), supervised=c.get("supervised", 0),
-                      breaches_contradicted=c.get("breaches_contradicted", 0), overdue_now=overdue_now)
+                      breaches_contradicted=c.get("breaches_contradicted", 0), extended=c.get("extended", 0),
+                      paused=c.get("paused", 0), overdue_now=overdue_now)
 
 
 def _add(target: dict[str, int], counts: dict[str, int]) -> None:

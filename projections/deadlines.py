@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import get_args
 
 import schemas as s
@@ -20,7 +21,9 @@ from projections.facts import Clock, TicketState, rolled_up, upsert
 from projections.store import Database
 from schemas.clock import STAGES as CLOCK_STAGES
 from schemas.clock import ENDS, MEETS, NEW_ROUND, DeadlineBreached, DeadlineEvent, TicketChased, TicketSupervised, UnitRole
-from schemas.ticket import TicketTransferred
+from schemas.ticket import (
+    TicketExtensionApproved, TicketExtensionRefused, TicketExtensionRequested, TicketResumed, TicketTransferred,
+)
 
 STAGES: tuple[str, ...] = CLOCK_STAGES
 """接单, 首次联系, 办结 (docs/kpis.md#deadline-tasks): the clock's stages."""
@@ -53,6 +56,12 @@ class Task:
     supervised_at: int | None = None
     supervised_by: str | None = None
     """The org unit the supervision escalated to."""
+    extension_request: str | None = None
+    """The event id of an extension request awaiting a decision (its approval moves `due_at`)."""
+    extended: int = 0
+    """1 once an approved extension moved the deadline."""
+    paused: int = 0
+    """1 once a resumption after a pause moved the deadline."""
     updated_at: int = 0
 
     @property
@@ -69,10 +78,10 @@ class Task:
 
 
 COLUMNS = tuple(f.name for f in fields(Task))
-_INTEGERS = {"round", "chased"}
+_INTEGERS = {"round", "chased", "extended", "paused"}
 
 
-COUNTERS = ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted")
+COUNTERS = ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted", "extended", "paused")
 """docs/kpis.md#timeliness, per task: each is 0 or 1 (see `counts`)."""
 
 
@@ -81,7 +90,7 @@ def counts(task: Task) -> tuple[int, ...]:
     on_time = task.met_at is not None and task.met_at <= task.due_at
     late = (task.met_at is not None and task.met_at > task.due_at) or (task.met_at is None and task.breached_at is not None)
     return (1, int(on_time), int(late), int(task.chased > 0), int(task.supervised_at is not None),
-            int(on_time and task.breached_at is not None))
+            int(on_time and task.breached_at is not None), task.extended, task.paused)
 
 
 def overdue_now(task: Task) -> bool:
@@ -161,28 +170,57 @@ class DeadlineFold:
 
     def apply(self, t: TicketState, e: s.Event, at: int, round_before: int) -> None:
         """Event e (already folded into the ticket's state t; its round before the event given)
-        on the ticket's tasks. Which event meets or ends which stage is schemas/clock.py's table,
-        the one the ledger's aggregate and the clock fold with (their DeadlineBook keeps a
-        ticket's history in memory; here the state is the rows, so the table is applied to them)."""
+        on the ticket's tasks, as schemas/clock.py's DeadlineBook folds a ticket's deadlines for the
+        ledger's aggregate and the clock: the same tables (MEETS, ENDS, NEW_ROUND) and the same
+        moves. The book keeps a ticket's history in memory; here the state is the rows."""
         if isinstance(e, DeadlineEvent):
             self._clock(e, at)
             return
         match e:
             case s.TicketDispatched():
-                self._dispatch(t, at, e.to_unit or e.org_id, "lead", {"resolve": _ts(e.deadline)})
+                lead = e.to_unit or e.org_id
+                units = {lead: ("lead", {"sign_for": e.sign_for_by, "first_contact": e.contact_by, "resolve": e.deadline})}
+                for support in e.supporting:
+                    units[support.unit] = ("supporting", {"sign_for": support.sign_for_by, "resolve": support.deadline})
+                self._dispatch(t, at, units)
+            case TicketExtensionRequested():
+                task = self.tasks.get((t.ticket_id, t.round, e.unit or self.holder(t.ticket_id, t.round) or "", "resolve"))
+                if task is not None and task.pending:
+                    task.extension_request, task.updated_at = e.event_id, at
+            case TicketExtensionApproved():
+                for task in self.of(t.ticket_id):
+                    if task.extension_request == e.request_id and task.pending:
+                        self._move(task, _ts(e.until), at)
+                        task.extension_request, task.extended = None, 1
+            case TicketExtensionRefused():
+                for task in self.of(t.ticket_id):
+                    if task.extension_request == e.request_id:
+                        task.extension_request, task.updated_at = None, at
+            case TicketResumed():
+                for moved in e.deadlines:
+                    task = self.tasks.get((t.ticket_id, t.round, moved.unit or self.holder(t.ticket_id, t.round) or "", "resolve"))
+                    if task is not None and task.pending and task.due_at != _ts(moved.deadline):
+                        self._move(task, _ts(moved.deadline), at)
+                        task.paused = 1
             case s.TicketRecategorised() | TicketTransferred():
                 for task in self.of(t.ticket_id):  # tasks count where, and under what, the ticket counts
                     task.path, task.category, task.updated_at = t.path, t.category, at
-        for stage in MEETS.get(e.type, ()):
-            self._meet(t.ticket_id, round_before, stage, at, unit=self.holder(t.ticket_id, round_before))
-        if e.type in ENDS or e.type == NEW_ROUND or t.round != round_before or isinstance(e, s.TicketResolved):
-            # Handed back, done, or back to dispatch; and once the lead resolves, what other units still owe lapses.
-            self._withdraw(t.ticket_id, at)
+        if e.type in MEETS:
+            unit = getattr(e, "unit", None) or self.holder(t.ticket_id, round_before)
+            for stage in MEETS[e.type]:
+                self._meet(t.ticket_id, round_before, stage, at, unit)
+        if e.type in ENDS or e.type == NEW_ROUND or t.round != round_before:
+            self._withdraw(t.ticket_id, at)  # handed back, done, or back to dispatch for a new round
 
     def holder(self, ticket_id: str, round_: int) -> str | None:
         """The lead unit of the round's latest dispatch (the one whose tasks are owed)."""
         leads = [task for task in self.of(ticket_id) if task.round == round_ and task.role == "lead" and task.withdrawn_at is None]
         return max(leads, key=lambda task: task.dispatched_at).unit if leads else None
+
+    def _move(self, task: Task, due_at: int, at: int) -> None:
+        """A new deadline for the task (an extension, a resumption): to the clock a new fact, so the
+        breach recorded about the old one no longer makes it late; chases and supervision stay counted."""
+        task.due_at, task.due_day, task.breached_at, task.updated_at = due_at, self.clock.day(due_at), None, at
 
     def _clock(self, e: DeadlineEvent, at: int) -> None:
         """What the clock recorded, on the task it is about (the deadline it names must be the task's:
@@ -200,18 +238,21 @@ class DeadlineFold:
                     task.supervised_at, task.supervised_by = at, e.escalated_to
         task.updated_at = at
 
-    def _dispatch(self, t: TicketState, at: int, unit: str, role: str, due: dict[str, int | None]) -> None:
-        """A dispatch replaces what the round's earlier dispatch left owed: another unit's tasks
-        are withdrawn; the same unit's are replaced (new deadlines, owed again; what was recorded
-        about the old deadlines was about them, and a new deadline is a new fact to the clock)."""
+    def _dispatch(self, t: TicketState, at: int, units: dict[str, tuple[str, dict[str, datetime | None]]]) -> None:
+        """A dispatch replaces what the round's earlier dispatch left owed: tasks it does not give
+        again are withdrawn; those it gives again are replaced (new deadlines, owed again: to the
+        clock a new deadline is a new fact, and what it recorded about the old one stays in the ledger)."""
+        given = {(unit, stage) for unit, (_, due) in units.items() for stage, at_ in due.items() if at_ is not None}
         for task in self.of(t.ticket_id):
-            if task.round == t.round and task.pending and task.unit != unit:
+            if task.round == t.round and task.pending and (task.unit, task.stage) not in given:
                 task.withdrawn_at, task.updated_at = at, at
-        for stage, due_at in due.items():
-            if due_at is None:
-                continue  # no deadline for this stage: no task
-            task = Task(t.ticket_id, t.round, unit, stage, role, t.path, t.category, at, due_at, self.clock.day(due_at), updated_at=at)
-            self.tasks[task.key] = task
+        for unit, (role, due) in units.items():
+            for stage, instant in due.items():
+                if instant is None:
+                    continue  # no deadline for this stage: no task
+                due_at = _ts(instant)
+                task = Task(t.ticket_id, t.round, unit, stage, role, t.path, t.category, at, due_at, self.clock.day(due_at), updated_at=at)
+                self.tasks[task.key] = task
 
     def _meet(self, ticket_id: str, round_: int, stage: str, at: int, unit: str | None) -> None:
         task = self.tasks.get((ticket_id, round_, unit or "", stage))

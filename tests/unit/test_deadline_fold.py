@@ -25,6 +25,9 @@ SPLITS = ["each", "one", "random"]
 STAGES = ("sign_for", "first_contact", "resolve")
 ROLES = ("lead", "supporting")
 WITHDRAWING = {"TicketReturned", "TicketClosed", "TicketVoided", "TicketReopened"}
+MEETS_STAGES = {"TicketAccepted": ("sign_for",), "TicketContacted": ("first_contact",), "TicketResolved": STAGES,
+                "TicketTaskAccepted": ("sign_for",), "TicketTaskCompleted": ("sign_for", "resolve")}
+"""Which event meets which stages: of the lead, or of the supporting unit the event names."""
 
 
 @dataclass
@@ -39,6 +42,8 @@ class OTask:
     chased: int = 0
     supervised: datetime | None = None
     supervised_by: str | None = None
+    extended: bool = False
+    paused: bool = False
 
     @property
     def owed(self) -> bool:
@@ -81,20 +86,35 @@ class DeadlineOracle:
         ticket = self.tickets[e.ticket_id]
         rnd = ticket["round"]
         if name == "TicketDispatched":
-            unit = e.to_unit or e.org_id  # the clock's key: the dispatch's unit, else where the ticket stands
-            for (tid, r, u, _), task in self.of(e.ticket_id):
-                if r == rnd and u != unit and task.owed:
+            lead = e.to_unit or e.org_id  # the clock's key: the dispatch's unit, else where the ticket stands
+            wanted = [(lead, "lead", "sign_for", e.sign_for_by), (lead, "lead", "first_contact", e.contact_by),
+                      (lead, "lead", "resolve", e.deadline)]
+            for task in e.supporting:
+                wanted += [(task.unit, "supporting", "sign_for", task.sign_for_by), (task.unit, "supporting", "resolve", task.deadline)]
+            wanted = [w for w in wanted if w[3] is not None]
+            for (tid, r, u, stage), task in self.of(e.ticket_id):
+                if r == rnd and task.owed and (u, stage) not in {(w[0], w[2]) for w in wanted}:
                     task.withdrawn = at
-            ticket["holder"] = unit
-            self.tasks[(e.ticket_id, rnd, unit, "resolve")] = OTask("lead", ticket["path"], ticket["category"], e.deadline)
-        elif name in ("TicketAccepted", "TicketResolved"):
-            # Signing for meets sign_for; resolving meets every stage of the lead (it has signed for it, and been in contact).
-            for stage in ("sign_for",) if name == "TicketAccepted" else STAGES:
-                task = self.tasks.get((e.ticket_id, rnd, ticket.get("holder"), stage))
+            ticket["holder"] = lead
+            for unit, role, stage, due in wanted:
+                self.tasks[(e.ticket_id, rnd, unit, stage)] = OTask(role, ticket["path"], ticket["category"], due)
+        elif name in MEETS_STAGES:
+            unit = getattr(e, "unit", None) or ticket.get("holder")
+            for stage in MEETS_STAGES[name]:
+                task = self.tasks.get((e.ticket_id, rnd, unit, stage))
                 if task is not None and task.owed:
                     task.met = at
-            if name == "TicketResolved":
-                self._withdraw(e.ticket_id, at)
+        elif name == "TicketExtensionRequested":
+            ticket.setdefault("requests", {})[e.event_id] = e.unit or ticket.get("holder")
+        elif name == "TicketExtensionApproved":
+            task = self.tasks.get((e.ticket_id, rnd, ticket.get("requests", {}).pop(e.request_id, None), "resolve"))
+            if task is not None and task.owed:
+                task.due, task.breached, task.extended = e.until, None, True
+        elif name == "TicketResumed":
+            for moved in e.deadlines:
+                task = self.tasks.get((e.ticket_id, rnd, moved.unit or ticket.get("holder"), "resolve"))
+                if task is not None and task.owed and task.due != moved.deadline:
+                    task.due, task.breached, task.paused = moved.deadline, None, True
         elif name in ("DeadlineBreached", "TicketChased", "TicketSupervised"):
             task = self.tasks.get((e.ticket_id, e.round, e.unit, e.stage))
             if task is not None and task.due == e.deadline:
@@ -143,6 +163,8 @@ class DeadlineOracle:
             c["chased"] += t.chased > 0
             c["supervised"] += t.supervised is not None
             c["breaches_contradicted"] += t.breached is not None and on_time
+            c["extended"] += t.extended
+            c["paused"] += t.paused
         return out
 
 
@@ -160,7 +182,8 @@ def answered(board: Any) -> dict[tuple[str, str, str], Counter]:
         for r in u.roles:
             for s_ in r.stages:
                 f = msgspec.structs.asdict(s_.figures)
-                c = Counter({k: f[k] for k in ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted", "overdue_now")})
+                c = Counter({k: f[k] for k in ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted", "extended",
+                                               "paused", "overdue_now")})
                 if +c:
                     out[(u.unit, r.role, s_.stage)] = +c
                 assert f["not_settled"] == f["due"] - f["on_time"] - f["late"]
@@ -361,6 +384,80 @@ def test_a_clock_event_about_a_replaced_deadline_changes_nothing(tmp_path: Path)
     clock(ev, "DeadlineBreached", T0 + 24 * H, T0 + 24 * H)  # about the old one
     f = lead(check(tmp_path, ev))
     assert (f.due, f.late, f.overdue_now) == (1, 0, 0)
+
+
+# -- the rules' events: stages, supporting units, extensions, pauses ------------------------------
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_a_lead_and_two_supporting_units_each_counted_for_itself(tmp_path: Path, split: str) -> None:
+    """c1 leads (signed for late, contacted in time, resolved in time); g1 supports and is on time;
+    v1 supports, signs for in time and completes its task a day late, after the lead resolved."""
+    import schemas as s_
+
+    ev = Events()
+    ev.tree()
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, deadline=T0 + 72 * H, sign_for_by=T0 + 3 * H, contact_by=T0 + 24 * H,
+         supporting=(s_.SupportingTask(unit="g1", task="clear the drain", deadline=T0 + 48 * H, sign_for_by=T0 + 5 * H),
+                     s_.SupportingTask(unit="v1", task="lend the truck", deadline=T0 + 48 * H, sign_for_by=T0 + 5 * H)))
+    step(ev, "TicketAccepted", T0 + 4 * H)  # an hour late
+    step(ev, "TicketTaskAccepted", T0 + 4 * H, unit="g1")
+    step(ev, "TicketTaskAccepted", T0 + 5 * H, unit="v1")  # exactly at its deadline: on time
+    step(ev, "TicketContacted", T0 + 6 * H)
+    step(ev, "TicketTaskCompleted", T0 + 30 * H, unit="g1")
+    step(ev, "TicketResolved", T0 + 40 * H)
+    step(ev, "TicketTaskCompleted", T0 + 72 * H, unit="v1")  # after the lead resolved: still its own task, late
+    board = check(tmp_path, ev, split)
+    assert [(s_.stage, s_.figures.on_time, s_.figures.late) for s_ in next(r for r in board.roles if r.role == "lead").stages] == \
+        [("sign_for", 0, 1), ("first_contact", 1, 0), ("resolve", 1, 0)]
+    assert [(s_.stage, s_.figures.on_time, s_.figures.late) for s_ in next(r for r in board.roles if r.role == "supporting").stages] == \
+        [("sign_for", 2, 0), ("first_contact", 0, 0), ("resolve", 1, 1)]
+    per_unit = {u.unit: {r.role: (r.total.on_time, r.total.late) for r in u.roles if r.total.due} for u in board.units}
+    assert per_unit == {"c1": {"lead": (2, 1)}, "g1": {"supporting": (2, 0)}, "v1": {"supporting": (1, 1)}}
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_extended_then_on_time_and_a_refused_extension(tmp_path: Path, split: str) -> None:
+    ev = Events()
+    ev.tree()
+    for tid, decision in (("T1", "TicketExtensionApproved"), ("T2", "TicketExtensionRefused")):
+        ticket(ev, tid, T0)
+        step(ev, "TicketDispatched", T0 + H, tid, deadline=T0 + 24 * H)
+        step(ev, "TicketAccepted", T0 + 2 * H, tid)
+        request = ev.add("TicketExtensionRequested", T0 + 10 * H, org="c1", ticket_id=tid, until=T0 + 72 * H,
+                         reason="the part is on order").event_id
+        facts = dict(until=T0 + 60 * H) if decision == "TicketExtensionApproved" else dict(reason="a day is enough")
+        step(ev, decision, T0 + 11 * H, tid, request_id=request, **facts)
+        step(ev, "TicketResolved", T0 + 50 * H, tid)  # on time against the extension, late against the first deadline
+    board = check(tmp_path, ev, split)
+    f = lead(board)
+    assert (f.due, f.on_time, f.late, f.extended) == (2, 1, 1, 1)
+    day_of_extension = (T0 + 60 * H).date()
+    q = DeadlineQueries(open_projection(tmp_path).db, Clock())
+    assert lead(q.board("d1", day_of_extension, day_of_extension)).on_time == 1, "counted on the day of its new deadline"
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_a_pause_moves_the_deadline_as_the_ledger_wrote_it(tmp_path: Path, split: str) -> None:
+    import schemas as s_
+
+    ev = Events()
+    ev.tree()
+    due = T0 + 24 * H
+    ticket(ev, "T1", T0)
+    step(ev, "TicketDispatched", T0 + H, deadline=due)
+    step(ev, "TicketAccepted", T0 + 2 * H)
+    clock(ev, "DeadlineBreached", due, due)  # recorded while it ran ...
+    step(ev, "TicketPaused", due + H, reason="the resident is away")
+    step(ev, "TicketResumed", due + 49 * H, deadlines=(s_.UnitDeadline(unit=None, deadline=due + 60 * H),))
+    board = check(tmp_path, ev, split)
+    f = lead(board)
+    assert (f.due, f.late, f.overdue_now, f.paused) == (1, 0, 0, 1), "... about the old deadline: the new one has not passed"
+    step(ev, "TicketResolved", due + 55 * H)
+    (tmp_path / "done").mkdir()
+    f = lead(check(tmp_path / "done", ev, split))
+    assert (f.on_time, f.late, f.paused) == (1, 0, 1)
 
 
 # -- the ranking ------------------------------------------------------------------------------
