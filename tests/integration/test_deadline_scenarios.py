@@ -18,8 +18,9 @@ from civic.web import create_app
 from schemas import topology
 from tests.conftest import running_pipeline
 from tests.integration.test_audit_ledger import civic
-from tests.scenario import CST, DISPATCHER, RESIDENT, WORKER, Builder
-from tests.support import bearer, publish_all, stream_count, wait_for
+from schemas.clock import DeadlineEvent
+from tests.scenario import CST, DISPATCHER, RESIDENT, SYSTEM, WORKER, Builder
+from tests.support import bearer, publish_all, read_stream, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +136,8 @@ async def clocked(tmp_path: Path, nats_server):  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=tmp_path / "data", nats_url=nats_server.url, batch_size=500)
     async with running_pipeline(settings, projector=True):
         nc = await nats.connect(**connect_options(settings, "admin"))
-        running = Running(settings, nc.jetstream(), SimulatedNow(CLOCK_T0))
+        as_clock = Settings(data_dir=settings.data_dir, nats_url=nats_server.plain_url, credentials_dir=nats_server.credentials.folder)
+        running = Running(settings, nc.jetstream(), SimulatedNow(CLOCK_T0), as_clock)  # the clock with its own identity
         await publish_all(running.js, tree())
         async with AsyncTestClient(create_app(settings)) as client:
             client.headers.update(bearer(settings.data_dir))
@@ -212,3 +214,115 @@ async def test_two_clocks_and_one_killed_mid_escalation_count_each_step_once(clo
     assert types.count("DeadlineBreached") == 1 and types.count("TicketChased") == 2 and types.count("TicketSupervised") == 1
     f = lead((await api.get("/api/orgs/d1/deadlines")).json())
     assert (f["due"], f["late"], f["overdue_now"], f["chased"], f["supervised"]) == (1, 1, 1, 1, 1)
+
+
+TEAM = {"d1": ("d1",), "s1": ("d1", "s1"), "c1": ("d1", "s1", "c1"), "c2": ("d1", "s1", "c2"), "c3": ("d1", "s1", "c3")}
+UNIT = s.Actor(role="unit", id="unit-desk")
+
+
+class Walk:
+    """Events of the clock harness's district (d1 > s1 > c1) with two more communities, c2 and c3."""
+
+    def __init__(self) -> None:
+        self.n = 100
+
+    def __call__(self, cls: type[s.Event], org: str, actor: s.Actor, at: datetime, **fields: object) -> tuple[s.Event, str]:
+        self.n += 1
+        e = cls(event_id=f"dd-{self.n}", occurred_at=at, source="centre", actor=actor, org_id=org, **fields)
+        return e, topology.intake_subject(e, TEAM[org])
+
+
+def clock_steps(events: list[s.Event], ticket_id: str) -> list[tuple[str, int, str, str, str, datetime]]:
+    """(step, round, unit, role, stage, instant) of the clock events the ledger holds about a ticket."""
+    return [(e.step_key, e.round, e.unit, e.unit_role, e.stage, e.occurred_at)  # type: ignore[attr-defined]
+            for e in events if isinstance(e, DeadlineEvent) and e.ticket_id == ticket_id]
+
+
+async def test_signed_late_extended_reopened_and_a_team_of_three_exactly_the_events_the_rules_say(clocked, tmp_path: Path) -> None:
+    """With the clock harness's terms (remind 1 h before, chase 1 h and 5 h after, supervise 8 h after,
+    escalated to the street): S1 signed for late; E1 extended before its deadline, then on time; R1
+    resolved late, reopened, on time in round 2 (a new clock); M1 led by c1 with c2 and c3 supporting,
+    c3 completing its task late. Each records exactly the clock events its deadlines call for, the
+    dashboards count each unit's own timeliness, and the replay as of mid-way gives back the API then."""
+    from tests.integration.test_clock import T0 as T
+
+    api, ev, h = clocked.client, Walk(), timedelta(hours=1)
+    await publish_all(clocked.js, [ev(s.OrgUnitRegistered, c, SYSTEM, T - timedelta(days=30), kind="community", name=f"community {c}",
+                                      parent_id="s1") for c in ("c2", "c3")])
+
+    def raised(t: str) -> tuple[s.Event, str]:
+        return ev(s.TicketRaised, "c1", RESIDENT, T, ticket_id=t, category="parking", title=f"ticket {t}")
+
+    start = [
+        raised("S1"), ev(s.TicketDispatched, "c1", DISPATCHER, T + h / 12, ticket_id="S1", to_unit="c1", deadline=T + 48 * h,
+                         sign_for_by=T + 2 * h),
+        raised("E1"), ev(s.TicketDispatched, "c1", DISPATCHER, T + h / 12, ticket_id="E1", to_unit="c1", deadline=T + 4 * h),
+        ev(s.TicketAccepted, "c1", WORKER, T + h, ticket_id="E1"),
+        ev(s.TicketExtensionRequested, "c1", WORKER, T + 1.5 * h, ticket_id="E1", until=T + 30 * h, reason="the part is on order"),
+    ]
+    request = start[-1][0].event_id
+    start += [
+        ev(s.TicketExtensionApproved, "c1", DISPATCHER, T + 2 * h, ticket_id="E1", request_id=request, until=T + 28 * h),
+        ev(s.TicketResolved, "c1", WORKER, T + 20 * h, ticket_id="E1", resolution="part fitted"),
+        raised("R1"), ev(s.TicketDispatched, "c1", DISPATCHER, T + h / 12, ticket_id="R1", to_unit="c1", deadline=T + 4 * h),
+        ev(s.TicketAccepted, "c1", WORKER, T + h, ticket_id="R1"),
+        raised("M1"), ev(s.TicketDispatched, "c1", DISPATCHER, T + h / 12, ticket_id="M1", to_unit="c1", deadline=T + 48 * h,
+                         sign_for_by=T + 2 * h, supporting=(
+                             s.SupportingTask(unit="c2", task="clear the drain", deadline=T + 10 * h, sign_for_by=T + 2 * h),
+                             s.SupportingTask(unit="c3", task="lend the truck", deadline=T + 10 * h, sign_for_by=T + 2 * h))),
+        ev(s.TicketAccepted, "c1", WORKER, T + h / 2, ticket_id="M1"),
+        ev(s.TicketTaskAccepted, "c1", UNIT, T + h / 2, ticket_id="M1", unit="c2"),
+        ev(s.TicketTaskAccepted, "c1", UNIT, T + 0.75 * h, ticket_id="M1", unit="c3"),
+        ev(s.TicketTaskCompleted, "c1", UNIT, T + 8 * h, ticket_id="M1", unit="c2", result="drain cleared"),
+    ]
+    await publish_all(clocked.js, start)
+    clocked.start()
+    await clocked.at(T + 3 * h)
+    await publish_all(clocked.js, [ev(s.TicketAccepted, "c1", WORKER, T + 3.5 * h, ticket_id="S1")])  # 1.5 h late
+    await clocked.at(T + 4 * h + timedelta(seconds=1))
+    await publish_all(clocked.js, [ev(s.TicketResolved, "c1", WORKER, T + 4.5 * h, ticket_id="R1", resolution="moved")])
+    await clocked.at(T + 6 * h)
+    await publish_all(clocked.js, [
+        ev(s.TicketRated, "c1", RESIDENT, T + 7 * h, ticket_id="R1", contacted=True, resolved=False, satisfaction="dissatisfied"),
+        ev(s.TicketDispatched, "c1", DISPATCHER, T + 8 * h, ticket_id="R1", to_unit="c1", deadline=T + 30 * h),
+        ev(s.TicketAccepted, "c1", WORKER, T + 9 * h, ticket_id="R1"),
+        ev(s.TicketResolved, "c1", WORKER, T + 16 * h, ticket_id="R1", resolution="bollards"),
+        ev(s.TicketResolved, "c1", WORKER, T + 16 * h, ticket_id="S1", resolution="done")])
+    await clocked.at(T + 18 * h + timedelta(seconds=1))
+    await level(clocked)
+    then = (await api.get("/api/orgs/d1/deadlines")).json()
+    moment = datetime.now(timezone.utc)
+    listed = (await api.get("/api/orgs/d1/supervision")).json()
+    assert [(u["unit"], [(i["ticket_id"], i["role"], i["stage"], i["supervised_by"]) for i in u["items"]]) for u in listed["units"]] \
+        == [("c3", [("M1", "supporting", "resolve", "s1")])]
+
+    await asyncio.sleep(0.05)
+    await publish_all(clocked.js, [ev(s.TicketTaskCompleted, "c1", UNIT, T + 19 * h, ticket_id="M1", unit="c3", result="truck lent"),
+                                   ev(s.TicketResolved, "c1", WORKER, T + 20 * h, ticket_id="M1", resolution="done together")])
+    await clocked.at(T + 72 * h)
+    await level(clocked)
+
+    ledger = [s.decode(m.data, max_bytes=None) for m in await read_stream(clocked.js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
+    assert clock_steps(ledger, "S1") == [("reminder", 1, "c1", "lead", "sign_for", T + h), ("breach", 1, "c1", "lead", "sign_for", T + 2 * h),
+                                         ("chase-1", 1, "c1", "lead", "sign_for", T + 3 * h)]
+    assert clock_steps(ledger, "E1") == [], "extended before its deadline, resolved before the new one"
+    assert clock_steps(ledger, "R1") == [("reminder", 1, "c1", "lead", "resolve", T + 3 * h), ("breach", 1, "c1", "lead", "resolve", T + 4 * h)], \
+        "round 2's new clock never ran out"
+    assert clock_steps(ledger, "M1") == [(step, 1, "c3", "supporting", "resolve", T + at * h) for step, at in
+                                         (("reminder", 9), ("breach", 10), ("chase-1", 11), ("chase-2", 15), ("supervision", 18))]
+
+    board = (await api.get("/api/orgs/d1/deadlines")).json()
+    stages = {(r["role"], x["stage"]): (x["figures"]["on_time"], x["figures"]["late"]) for r in board["roles"] for x in r["stages"]}
+    assert stages == {("lead", "sign_for"): (1, 1), ("lead", "first_contact"): (0, 0), ("lead", "resolve"): (4, 1),
+                      ("supporting", "sign_for"): (2, 0), ("supporting", "first_contact"): (0, 0), ("supporting", "resolve"): (1, 1)}
+    assert lead(board)["extended"] == 1 and lead(board, role="supporting")["supervised"] == 1
+    per_unit = {u["unit"]: {r["role"]: (r["total"]["on_time"], r["total"]["late"], r["total"]["overdue_now"]) for r in u["roles"]
+                            if r["total"]["due"]} for u in board["units"]}
+    assert per_unit == {"c1": {"lead": (5, 2, 0)}, "c2": {"supporting": (2, 0, 0)}, "c3": {"supporting": (1, 1, 0)}}
+
+    out = tmp_path / "then.json"
+    code, output = await asyncio.to_thread(civic, clocked.settings.nats_url, clocked.settings.data_dir, "audit", "replay",
+                                           "--as-of", moment.isoformat(), "--org", "d1", "--deadlines-out", str(out))
+    assert code == 0, output
+    assert json.loads(out.read_text()) == then
+    assert lead(then, role="supporting")["overdue_now"] == 1, "c3 was overdue then"
