@@ -30,7 +30,7 @@ from dashboards.accounts import Accounts, accounts_path
 from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
 from dashboards.auth import PUBLIC, Authenticate, LoginLimiter, guard
 from dashboards.contacts import Contacts, contact_route
-from dashboards.deadlines import DeadlineController
+from dashboards.deadlines import Calendar, DeadlineController
 from dashboards.health import Health, HealthProbe
 from dashboards.login import login_routes
 from dashboards.pages import SECURITY_HEADERS, web_pages
@@ -68,6 +68,7 @@ class Web:
                                  lambda: unacknowledged_gaps(self.read.db()), connect_options(settings, "web"))
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
         self.accounts = Accounts(accounts_path(settings.data_dir))
+        self.calendar = Calendar(settings)  # the deadline policy and calendar, for the pages to say what they count with
         self.limiter = LoginLimiter()
         self.contacts = Contacts(self.connection, settings.keys_path, unseal, self.accounts)
 
@@ -84,7 +85,7 @@ class Web:
 
     def app(self, routes: Sequence[ControllerRouterHandler] = (), dependencies: Mapping[str, Provide] | None = None) -> Litestar:
         """The app: health, metrics, the dashboards' API, then `routes`, then the pages."""
-        probe, read = self.probe, self.read
+        probe, read, calendar = self.probe, self.read, self.calendar
 
         @get("/healthz", opt=PUBLIC, summary="Status and reason codes; with a machine token, streams and lags too")
         async def healthz(request: Request) -> Response[Any]:
@@ -108,7 +109,8 @@ class Web:
         return Litestar(
             route_handlers=[healthz, prometheus, openapi, DashboardController, DeadlineController, contact_route(self.contacts),
                             *login_routes(self.accounts, self.limiter, secure, SECURITY_HEADERS), own_auth, web_pages(read)],
-            dependencies={"read": Provide(lambda: read, sync_to_thread=False), **(dependencies or {})},
+            dependencies={"read": Provide(lambda: read, sync_to_thread=False),
+                          "calendar": Provide(lambda: calendar, sync_to_thread=False), **(dependencies or {})},
             middleware=[DefineMiddleware(Authenticate, accounts=self.accounts, demo_viewer=self.settings.demo_viewer)],
             guards=[guard],
             exception_handlers={ValidationException: invalid_params, Invalid: invalid_params, NotBuilt: not_built},

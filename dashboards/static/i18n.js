@@ -53,6 +53,8 @@ const LABELS = {
     dl_supervised_count: "督办件数",
     ranking: "红黑榜（{month}）", ranking_note: "按当月到期任务的按时率排名；已结任务少于 {min} 件的单位不排名",
     ranking_red: "红榜", ranking_black: "黑榜", ranking_none: "暂无上榜单位",
+    calendar_missing: "{years} 年节假日安排尚未公布：其间的工作日仅按周末计算",
+    calendar_problem: "时限规则无法读取：{problem}",
   },
   en: {
     brand: "Grassroots governance dashboard",
@@ -105,6 +107,8 @@ const LABELS = {
     dl_supervised_count: "Items",
     ranking: "Ranking ({month})", ranking_note: "by on-time rate of the tasks due that month; units with fewer than {min} settled are not ranked",
     ranking_red: "Red list (best)", ranking_black: "Black list (worst)", ranking_none: "No unit ranked",
+    calendar_missing: "No official holiday schedule for {years} yet: working days there count weekends only",
+    calendar_problem: "The deadline policy cannot be read: {problem}",
   },
 };
 

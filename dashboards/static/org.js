@@ -65,7 +65,7 @@ export class OrgView {
   /** Fetch everything the page shows for the current window; returns the ledger position shown. */
   async refresh() {
     const w = windowParams(), id = encodeURIComponent(this.orgId);
-    const [board, tickets, workload, disputes, topics, roots, deadlines, supervision, ranking] = await Promise.all([
+    const [board, tickets, workload, disputes, topics, roots, deadlines, supervision, ranking, calendar] = await Promise.all([
       getJSON(`/api/orgs/${id}/dashboard`, w),
       this.fetchTickets(),
       getJSON(`/api/orgs/${id}/workload`),
@@ -75,9 +75,11 @@ export class OrgView {
       getJSON(`/api/orgs/${id}/deadlines`, w),
       getJSON(`/api/orgs/${id}/supervision`),
       getJSON(`/api/orgs/${id}/ranking`, { month: (w.to || today()).slice(0, 7) }),
+      this.calendar ?? getJSON("/api/deadline-calendar"),
     ]);
+    this.calendar = calendar;
     setTimeZone(board.timezone);
-    this.data = { board, tickets, workload, disputes, topics, roots, deadlines, supervision, ranking };
+    this.data = { board, tickets, workload, disputes, topics, roots, deadlines, supervision, ranking, calendar };
     this.render();
     return board.position;
   }
@@ -188,7 +190,11 @@ export class OrgView {
       .sort((a, b) => (b.role.total.overdue_now - a.role.total.overdue_now) || ((a.role.total.on_time_rate ?? 2) - (b.role.total.on_time_rate ?? 2)))
       .slice(0, DEADLINE_UNITS_SHOWN);
     const unitName = (u) => link(this.orgHref(u.unit), u.name ?? u.unit);
-    fill(this.nodes.deadlines, section("deadlines", t("deadlines"), t("deadlines_note"),
+    const cal = this.data.calendar;
+    const calendarNote = cal.problem ? h("p", { class: "note alert", id: "calendar-note" }, t("calendar_problem", { problem: cal.problem }))
+      : cal.missing.length ? h("p", { class: "note alert", id: "calendar-note" }, t("calendar_missing", { years: cal.missing.join(", ") }))
+        : null;
+    fill(this.nodes.deadlines, section("deadlines", t("deadlines"), t("deadlines_note"), calendarNote,
       table([
         { label: t("dl_role"), cell: (x) => (x.stage ? "" : h("strong", {}, t(`dl_${x.role}`))) },
         { label: t("stage"), cell: (x) => (x.stage ? t(`dl_stage_${x.stage}`) : t("all")) },
