@@ -8,9 +8,10 @@ transaction, then acked: a crash before the commit redelivers it; after it, the 
 makes the redelivery a no-op.
 
 Subscription mode: push, not pull. FastStream 0.7.8's pull loops (PullSub, batch or not) catch
-nats.errors.TimeoutError around `fetch`, while nats-py 2.16's fetch raises a bare
-asyncio.TimeoutError when the consumer is idle, so the consume task dies after one idle fetch
-timeout (consumers/ledger.py keeps nats-py for the same reason). A push consumer has no fetch: the
+only nats.errors.TimeoutError around `fetch`, while nats-py 2.16's fetch also raises a bare
+asyncio.TimeoutError (when an idle fetch's deadline is spent between its two requests), which ends
+the consume task: the subscriber stops receiving (tests/unit/test_clock_subscription.py;
+consumers/ledger.py keeps nats-py for the same reason). A push consumer has no fetch: the
 server delivers into the subscription's callback, and idle heartbeats keep it honest. Messages
 come one at a time, in order (max_workers 1), which the clock needs: a ticket's events fold in order.
 
@@ -95,7 +96,7 @@ class Clock:
         """Fold one ledger message; False if it is not the next one (it will come again)."""
         if seq <= self.state.position:
             return True
-        if seq != self.state.position + 1 and self.state.position > 0:
+        if seq != self.state.position + 1:  # a redelivery overtook its predecessor: wait for it
             return False
         event_type = subject.split(".")[2] if subject.count(".") >= 2 else ""
         event = decode(data, max_bytes=None) if event_type in self.config.interested else None
