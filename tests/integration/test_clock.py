@@ -17,6 +17,7 @@ from faststream.nats import NatsBroker
 import schemas as s
 from adapters.bus import connect_options
 from config import Settings
+from dashboards.health import HealthProbe
 from consumers.clock import Clock, ClockConfig, run
 from consumers.clock_state import ClockState, FixedEscalation
 from schemas import topology
@@ -204,6 +205,14 @@ async def test_catching_up_history_never_breaches_a_ticket_resolved_on_time_late
     breached = {e.ticket_id for e in (await clock_all(live)) if e.type == "DeadlineBreached"}  # type: ignore[attr-defined]
     assert breached == {f"H{i}" for i in range(0, 100, 10)}
     assert took < 20, took
+    # Health reads the clock's position from its consumer, as the web role (its own grants).
+    as_web = Settings(data_dir=live.settings.data_dir, nats_url=live.as_clock.nats_url, credentials_dir=live.as_clock.credentials_dir)
+    probe = HealthProbe(as_web.nats_url or "", options=connect_options(as_web, "web"))
+    try:
+        health = await probe.check()
+    finally:
+        await probe.close()
+    assert health.clock_lag == {"clock-a": 0} and "clock_lag" not in health.reasons
 
 
 async def clock_all(live: Running) -> list[s.Event]:
