@@ -33,19 +33,19 @@ def test_history_published_while_the_clock_reads_is_judged_by_its_own_time(tmp_p
     state = ClockState(tmp_path / "c.sqlite")
     state.read(1, ev(s.TicketRaised, 1, OLD, ticket_id="A", category="parking", title="t"))
     state.read(2, ev(s.TicketDispatched, 2, OLD, ticket_id="A", to_unit="c1", deadline=OLD + timedelta(hours=4)))
-    state.mark(NOW, 2)  # the ledger is growing: not quiet
+    state.mark(NOW, 2, real=100.0)  # the ledger is growing: not quiet
     assert due(state) == []  # the history read so far is only at OLD
     state.read(3, ev(s.TicketAccepted, 3, OLD + timedelta(hours=2), ticket_id="A"))
     state.read(4, ev(s.TicketResolved, 4, OLD + timedelta(hours=3), ticket_id="A", resolution="done"))
     state.read(5, ev(s.TicketRaised, 5, OLD + timedelta(days=1), ticket_id="B", category="parking", title="t"))
-    state.mark(NOW + timedelta(seconds=1), 9)
+    state.mark(NOW + timedelta(seconds=1), 9, real=101.0)
     assert due(state) == []  # A was resolved on time: nothing, though the wall clock is far past its deadline
     state.read(6, ev(s.TicketDispatched, 6, OLD + timedelta(days=1), ticket_id="B", to_unit="c1",
                      deadline=OLD + timedelta(days=1, hours=4)))
     for n in (7, 8, 9):
         state.read(n, ev(s.TicketProgressNoted, n, OLD + timedelta(days=1, hours=n - 6), ticket_id="X", note="-"))
     assert due(state) == [("B", "DeadlineNearing")]  # history has reached 1 day 3 h: B's reminder, not yet its breach
-    state.mark(NOW + timedelta(seconds=QUIET + 2), 9)  # nothing new for QUIET seconds: the wall clock counts
+    state.mark(NOW + timedelta(seconds=1), 9, real=101.0 + QUIET)  # nothing new for QUIET real seconds: now counts
     assert due(state) == [("B", "DeadlineNearing"), ("B", "DeadlineBreached"), ("B", "TicketChased"), ("B", "TicketSupervised")]
 
 
@@ -53,8 +53,8 @@ def test_a_mark_counts_only_once_the_clock_has_read_that_far(tmp_path: Path) -> 
     state = ClockState(tmp_path / "c.sqlite")
     state.read(1, ev(s.TicketRaised, 1, OLD, ticket_id="A", category="parking", title="t"))
     state.read(2, ev(s.TicketDispatched, 2, OLD, ticket_id="A", to_unit="c1", deadline=OLD + timedelta(hours=4)))
-    state.mark(NOW, 3)
-    state.mark(NOW + timedelta(seconds=QUIET + 1), 3)
+    state.mark(NOW, 3, real=100.0)
+    state.mark(NOW, 3, real=100.0 + QUIET)
     assert due(state) == []  # message 3 (perhaps A's resolution) is not read yet
     state.read(3, ev(s.TicketAccepted, 3, OLD + timedelta(hours=5), ticket_id="A"))
     assert [t for _, t in due(state)] == ["DeadlineNearing", "DeadlineBreached", "TicketChased", "TicketSupervised"]
@@ -64,7 +64,7 @@ def test_the_state_resumes_from_its_file(tmp_path: Path) -> None:
     state = ClockState(tmp_path / "c.sqlite")
     state.read(1, ev(s.TicketRaised, 1, OLD, ticket_id="A", category="parking", title="t"))
     state.read(2, ev(s.TicketDispatched, 2, OLD, ticket_id="A", to_unit="c1", deadline=OLD + timedelta(hours=4)))
-    state.mark(NOW, 2)
+    state.mark(NOW, 2, real=100.0)
     state.close()
     again = ClockState(tmp_path / "c.sqlite")
     assert again.position == 2 and list(again.tickets) == ["A"] and again.marks
