@@ -126,7 +126,8 @@ async def run_clock(settings: Settings) -> None:
     nc = await connect_role(settings, "clock")  # waits for the server and learns its instance id, as every role does
     await nc.close()
     now = wall_clock if settings.clock_now_file is None else _now_from(settings.clock_now_file)
-    config = ClockConfig(name=settings.clock_name, escalation=policy_escalation(load_rules(settings)), tick=settings.clock_tick)
+    config = ClockConfig(name=settings.clock_name, escalation=policy_escalation(load_rules(settings)), tick=settings.clock_tick,
+                         quiet=settings.clock_quiet)
     clock = Clock(ClockState(settings.clock_state_path), config, now)
     broker = NatsBroker(**connect_options(settings, "clock"), max_reconnect_attempts=-1, reconnect_time_wait=1,
                         logger=log, log_level=logging.DEBUG)

@@ -82,6 +82,9 @@ class Settings:
     """This deadline clock instance's name (CIVIC_CLOCK_NAME; one of schemas.topology.CLOCK_INSTANCES)."""
     clock_tick: float = 1.0
     """Seconds between two looks of the clock at what is due (CIVIC_CLOCK_TICK)."""
+    clock_quiet: float = 5.0
+    """CIVIC_CLOCK_QUIET: seconds without a new ledger message after which the clock trusts its own now
+    (until then, while history is still arriving, only the history's own time; consumers/clock_state.py)."""
     clock_now_file: Path | None = None
     """CIVIC_CLOCK_NOW_FILE: the clock reads "now" (an RFC 3339 instant) from this file instead of the
     wall clock: simulations and tests drive time without waiting for it."""
@@ -118,6 +121,7 @@ class Settings:
             calendar_dir=_path(env.get("CIVIC_CALENDAR_DIR")),
             clock_name=env.get("CIVIC_CLOCK_NAME", "a"),
             clock_tick=float(env.get("CIVIC_CLOCK_TICK", 1.0)),
+            clock_quiet=float(env.get("CIVIC_CLOCK_QUIET", 5.0)),
             clock_now_file=_path(env.get("CIVIC_CLOCK_NOW_FILE")),
             clock_webhooks=_path(env.get("CIVIC_CLOCK_WEBHOOKS")),
         )

@@ -8,9 +8,10 @@ transaction, then acked: a crash before the commit redelivers it; after it, the 
 makes the redelivery a no-op.
 
 Subscription mode: push, not pull. FastStream 0.7.8's pull loops (PullSub, batch or not) catch
-nats.errors.TimeoutError around `fetch`, while nats-py 2.16's fetch raises a bare
-asyncio.TimeoutError when the consumer is idle, so the consume task dies after one idle fetch
-timeout (consumers/ledger.py keeps nats-py for the same reason). A push consumer has no fetch: the
+only nats.errors.TimeoutError around `fetch`, while nats-py 2.16's fetch also raises a bare
+asyncio.TimeoutError (when an idle fetch's deadline is spent between its two requests), which ends
+the consume task: the subscriber stops receiving (tests/unit/test_clock_subscription.py;
+consumers/ledger.py keeps nats-py for the same reason). A push consumer has no fetch: the
 server delivers into the subscription's callback, and idle heartbeats keep it honest. Messages
 come one at a time, in order (max_workers 1), which the clock needs: a ticket's events fold in order.
 
@@ -35,7 +36,9 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import WithJsonSchema
 
 from faststream import AckPolicy, FastStream
 from faststream.nats import JStream, NatsBroker, NatsMessage
@@ -45,7 +48,9 @@ from nats.js.errors import NotFoundError
 from consumers.clock_state import ClockState, EscalationFor
 from consumers.webhooks import Webhooks
 from schemas import topology
-from schemas.clock import DeadlineEvent, TicketSupervised
+from schemas.base import tag_of
+from schemas.clock import CLOCK_EVENTS, DeadlineEvent, TicketSupervised
+from schemas.export import event_schema
 from schemas.intake import EVENTS_BY_TYPE, decode, encode
 
 log = logging.getLogger("civic.clock")
@@ -55,6 +60,35 @@ ACK_WAIT = 30.0
 
 def wall_clock() -> datetime:
     return datetime.now(timezone.utc)
+
+
+CLOCK_TYPES = tuple(tag_of(cls) for cls in CLOCK_EVENTS)
+READ_TYPES = tuple(t for t, cls in EVENTS_BY_TYPE.items() if cls.family.name in ("ticket", "org"))
+"""The ledger's event types the clock folds (the rest it reads past)."""
+def inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """An event's JSON Schema (schemas/export.py) with its `$defs` written in place: FastStream builds
+    AsyncAPI payloads with pydantic, which resolves only the references it made itself."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk({**defs[ref.removeprefix("#/$defs/")], **{k: v for k, v in node.items() if k != "$ref"}})
+            return {k: walk(v) for k, v in node.items() if k not in ("$defs", "$schema", "$id")}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+    out: dict[str, Any] = walk(schema)
+    return out
+
+
+LedgerBody = Annotated[bytes, WithJsonSchema({"anyOf": [inlined(event_schema(t)) for t in READ_TYPES],
+                                              "description": "A CIVIC_LEDGER message: the event's stored bytes."})]
+
+
+async def _raw(msg: NatsMessage) -> bytes:
+    return msg.body
 
 
 @dataclass
@@ -68,8 +102,7 @@ class ClockConfig:
     """Seconds without a new ledger message after which the ledger counts as quiet (ClockState.settled_until)."""
     notify_within: timedelta = timedelta(days=1)
     """Clock events older than this when read (catching up on history) are not notified."""
-    interested: frozenset[str] = field(default_factory=lambda: frozenset(
-        t for t, cls in EVENTS_BY_TYPE.items() if cls.family.name in ("ticket", "org")))
+    interested: frozenset[str] = field(default_factory=lambda: frozenset(READ_TYPES))
 
 
 def consumer_name(name: str) -> str:
@@ -95,7 +128,7 @@ class Clock:
         """Fold one ledger message; False if it is not the next one (it will come again)."""
         if seq <= self.state.position:
             return True
-        if seq != self.state.position + 1 and self.state.position > 0:
+        if seq != self.state.position + 1:  # a redelivery overtook its predecessor: wait for it
             return False
         event_type = subject.split(".")[2] if subject.count(".") >= 2 else ""
         event = decode(data, max_bytes=None) if event_type in self.config.interested else None
@@ -139,6 +172,14 @@ def build(broker: NatsBroker, clock: Clock, start_after: int, webhooks: Webhooks
     config = ConsumerConfig(durable_name=name, ack_policy=NatsAck.EXPLICIT, ack_wait=ACK_WAIT, max_ack_pending=256,
                             max_deliver=-1, flow_control=True, idle_heartbeat=5.0, **start)
     ledger = JStream(topology.LEDGER, declare=False)
+    intake = JStream(topology.INTAKE, declare=False)
+    # One publisher per clock event type, on exactly the subjects the clock identity may publish to;
+    # their payload schemas are the contract's (schemas/export.py), so FastStream's AsyncAPI
+    # description says what the project's does (tests/unit/test_clock_asyncapi.py compares them).
+    publishers = {tag: broker.publisher(topology.subject("intake", tag, [">"]), stream=intake, title=f"intake:{tag}",
+                                        description=f"{tag} into intake, as the system.",
+                                        schema=Annotated[bytes, WithJsonSchema(inlined(event_schema(tag)))])
+                  for tag in CLOCK_TYPES}
 
     with warnings.catch_warnings():
         # FastStream warns that a durable push consumer does not scale across instances: on purpose,
@@ -146,10 +187,11 @@ def build(broker: NatsBroker, clock: Clock, start_after: int, webhooks: Webhooks
         warnings.filterwarnings("ignore", "The JetStream Push consumer with the `durable` option", RuntimeWarning)
         subscriber = broker.subscriber(
             topology.LEDGER_SUBJECTS, stream=ledger, durable=name, config=config, deliver_policy=config.deliver_policy,
-            ack_policy=AckPolicy.MANUAL, title="ledger", description="Every accepted event, in order.")
+            ack_policy=AckPolicy.MANUAL, title="ledger", description="Every accepted event, in order.",
+            decoder=_raw)  # the body as stored: the clock decodes it once, with msgspec
 
     @subscriber
-    async def on_ledger(msg: NatsMessage) -> None:
+    async def on_ledger(body: LedgerBody, msg: NatsMessage) -> None:
         raw = msg.raw_message
         seq = raw.metadata.sequence.stream
         if await clock.on_ledger(seq, raw.subject, raw.data):
@@ -158,7 +200,8 @@ def build(broker: NatsBroker, clock: Clock, start_after: int, webhooks: Webhooks
             await msg.nack(delay=0.2)
 
     async def publish(subject: str, data: bytes, event_id: str) -> None:
-        await broker.publish(data, subject, headers={"Nats-Msg-Id": event_id}, stream=topology.INTAKE)
+        event_type = topology.parse_intake_subject(subject)[0]
+        await publishers[event_type].publish(data, subject, headers={"Nats-Msg-Id": event_id}, stream=topology.INTAKE)
 
     async def notify(event: DeadlineEvent) -> None:
         data = encode(event)

@@ -11,6 +11,7 @@ a local file costs no round trip and no bus permission beyond the clock's consum
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -126,13 +127,15 @@ _decode_ticket = msgspec.json.Decoder(TicketClock).decode
 
 @dataclass
 class Mark:
-    """At wall-clock instant `observed`, CIVIC_LEDGER's last sequence was `last_seq`, as it had been
-    since `since`: once the clock has read up to last_seq, it has seen everything the ledger held
-    at `observed`."""
+    """At instant `observed` (the clock's now), CIVIC_LEDGER's last sequence was `last_seq`: once the
+    clock has read up to last_seq, it has seen everything the ledger held then. `taken` and `since`
+    are real time (seconds since the epoch): when the mark was taken, and since when last_seq had
+    not changed (how long the ledger had been quiet; real time, whatever the clock's now says)."""
 
     observed: float
     last_seq: int
     since: float
+    taken: float
 
 
 @dataclass
@@ -155,14 +158,14 @@ class ClockState:
             CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, ledger_time REAL NOT NULL);
             CREATE TABLE IF NOT EXISTS tickets (ticket_id TEXT PRIMARY KEY, state BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS orgs (org_id TEXT PRIMARY KEY, parent TEXT, kind TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS marks (observed REAL NOT NULL, last_seq INTEGER NOT NULL, since REAL NOT NULL);
+            CREATE TABLE IF NOT EXISTS marks (observed REAL NOT NULL, last_seq INTEGER NOT NULL, since REAL NOT NULL, taken REAL NOT NULL);
         """)
         row = self.db.execute("SELECT seq, ledger_time FROM position").fetchone()
         if row:
             self.position, self.ledger_time = row
         self.tickets = {t: _decode_ticket(state) for t, state in self.db.execute("SELECT ticket_id, state FROM tickets")}
         self.orgs = {o: (p, k) for o, p, k in self.db.execute("SELECT org_id, parent, kind FROM orgs")}
-        self.marks = [Mark(*r) for r in self.db.execute("SELECT observed, last_seq, since FROM marks ORDER BY observed")]
+        self.marks = [Mark(*r) for r in self.db.execute("SELECT observed, last_seq, since, taken FROM marks ORDER BY taken")]
 
     def close(self) -> None:
         self.db.close()
@@ -223,23 +226,24 @@ class ClockState:
 
     # -- the barrier ---------------------------------------------------------------------------
 
-    def mark(self, observed: datetime, last_seq: int) -> None:
+    def mark(self, observed: datetime, last_seq: int, real: float | None = None) -> None:
         """Store what the ledger held at `observed`; marks the position has passed are folded into one."""
-        at = observed.timestamp()
+        taken = time.time() if real is None else real
         before = self.marks[-1] if self.marks else None
-        m = Mark(at, last_seq, before.since if before and before.last_seq == last_seq and before.observed <= at else at)
+        since = before.since if before and before.last_seq == last_seq and before.taken <= taken else taken
+        m = Mark(observed.timestamp(), last_seq, since, taken)
         passed = [x for x in self.marks if x.last_seq <= self.position]
         keep = [x for x in self.marks if x.last_seq > self.position][-50:]  # a bounded backlog while catching up
         self.marks = [*passed[-1:], *keep, m]
         with self._transaction():
             self.db.execute("DELETE FROM marks")
-            self.db.executemany("INSERT INTO marks VALUES (?, ?, ?)", [(x.observed, x.last_seq, x.since) for x in self.marks])
+            self.db.executemany("INSERT INTO marks VALUES (?, ?, ?, ?)", [(x.observed, x.last_seq, x.since, x.taken) for x in self.marks])
 
     def settled_until(self, quiet: float) -> datetime:
         """The latest instant up to which the ledger, as read so far, is complete.
 
-        A mark counts once the position has reached its last sequence. It vouches for its wall-clock
-        instant when the ledger was quiet then (no new message for `quiet` seconds), or else only
+        A mark counts once the position has reached its last sequence. It vouches for its instant
+        when the ledger was quiet then (no new message for `quiet` seconds of real time), or else only
         up to the ledger's own time (the latest occurred_at read): while history is being published
         (a backfill, the demo's year in a minute) an event stamped before a deadline may still be
         on its way, so the history read so far must itself have passed the deadline.
@@ -247,7 +251,7 @@ class ClockState:
         best = 0.0
         for m in self.marks:
             if m.last_seq <= self.position:
-                vouched = m.observed if m.observed - m.since >= quiet else min(m.observed, self.ledger_time)
+                vouched = m.observed if m.taken - m.since >= quiet else min(m.observed, self.ledger_time)
                 best = max(best, vouched)
         return EPOCH + timedelta(seconds=best)
 

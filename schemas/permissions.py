@@ -169,9 +169,10 @@ WEB = Identity(
     "web", "serves the dashboards, /healthz, /metrics, and the HTTP gateway and Open311 POST",
     "`python -m civic.roles web`",
     publish=(INTAKE_SUBJECTS, *stream_state(INTAKE, LEDGER, REJECTED), f"{API}.CONSUMER.INFO.{INTAKE}.{LEDGER_CONSUMER}",
+             *(f"{API}.CONSUMER.INFO.{LEDGER}.{clock_consumer(n)}" for n in CLOCK_INSTANCES),
              f"{API}.STREAM.MSG.GET.{LEDGER}", *reads_directory(), *reads_ledger_status(), *reads_instance()),
     why=("publishes to intake for the gateway and Open311, which check each token's org scope themselves",
-         f"reads stream counters, the ledger consumer's lag and the ledger's status ({STATUS}) for /healthz and /metrics",
+         f"reads stream counters, the ledger's and the clocks' consumer lag and the ledger's status ({STATUS}) for /healthz and /metrics",
          f"reads one {LEDGER} message by position: a ticket's sealed reporter, for staff in scope (logged)",
          "reads the org directory to build subjects", f"reads the server's instance id ({INSTANCE})"))
 CHECKPOINT = Identity(

@@ -17,6 +17,7 @@ from faststream.nats import NatsBroker
 import schemas as s
 from adapters.bus import connect_options
 from config import Settings
+from dashboards.health import HealthProbe
 from consumers.clock import Clock, ClockConfig, run
 from consumers.clock_state import ClockState, FixedEscalation
 from schemas import topology
@@ -67,12 +68,12 @@ class Running:
         """Settings that connect with the `clock` identity's own key: the server enforces its grants."""
         self.clocks: dict[str, tuple[Clock, asyncio.Task[None], asyncio.Event]] = {}
 
-    def start(self, name: str = "a") -> Clock:
+    def start(self, name: str = "a", webhooks: Any = None) -> Clock:
         state = ClockState(self.settings.data_dir / f"clock-{name}.sqlite")
         clock = Clock(state, ClockConfig(name=name, escalation=lambda category, kind: TERMS, tick=0.05, quiet=0), self.now)
         broker = NatsBroker(**connect_options(self.as_clock, "clock"), logger=logging.getLogger("clock"), log_level=logging.DEBUG)
         stop = asyncio.Event()
-        self.clocks[name] = (clock, asyncio.create_task(run(broker, clock, stop)), stop)
+        self.clocks[name] = (clock, asyncio.create_task(run(broker, clock, stop, webhooks)), stop)
         return clock
 
     async def stop(self, name: str, kill: bool = False) -> None:
@@ -204,8 +205,85 @@ async def test_catching_up_history_never_breaches_a_ticket_resolved_on_time_late
     breached = {e.ticket_id for e in (await clock_all(live)) if e.type == "DeadlineBreached"}  # type: ignore[attr-defined]
     assert breached == {f"H{i}" for i in range(0, 100, 10)}
     assert took < 20, took
+    # Health reads the clock's position from its consumer, as the web role (its own grants).
+    as_web = Settings(data_dir=live.settings.data_dir, nats_url=live.as_clock.nats_url, credentials_dir=live.as_clock.credentials_dir)
+    probe = HealthProbe(as_web.nats_url or "", options=connect_options(as_web, "web"))
+    try:
+        health = await probe.check()
+    finally:
+        await probe.close()
+    assert health.clock_lag == {"clock-a": 0} and "clock_lag" not in health.reasons
 
 
 async def clock_all(live: Running) -> list[s.Event]:
     msgs = await read_stream(live.js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     return [e for e in (s.decode(m.data, max_bytes=None) for m in msgs) if e.type in CLOCK_TYPES]
+
+
+class Hooked:
+    """A local HTTP endpoint: fails its first delivery (status 503), then records what it is sent."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.refused = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if outer.refused == 0:
+                    outer.refused += 1
+                    self.send_response(503)
+                else:
+                    outer.received.append((dict(self.headers), body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def test_reminders_and_chases_reach_the_unit_on_its_subject_and_its_webhook(live: Running, tmp_path: Path) -> None:
+    import hmac
+    import hashlib
+
+    from consumers.webhooks import Webhooks
+
+    hooked = Hooked()
+    spec = tmp_path / "webhooks.yaml"
+    spec.write_text(f"units:\n  c1:\n    url: {hooked.url}\n    secret_env: HOOK_SECRET_C1\n  s1:\n    url: {hooked.url}\n"
+                    "    secret_env: HOOK_SECRET_S1\n", encoding="utf-8")
+    webhooks = Webhooks.load(spec, {"HOOK_SECRET_C1": "c1-secret", "HOOK_SECRET_S1": "s1-secret"})
+    webhooks.retries = (0.05, 0.05, 0.05)
+    heard: dict[str, list[str]] = {"c1": [], "s1": []}
+    for unit in heard:
+        async def hear(m: Any, unit: str = unit) -> None:
+            heard[unit].append(m.headers[topology.EVENT_ID_HEADER])
+        await live.js._nc.subscribe(topology.notification_subject(unit), cb=hear)
+    await publish_all(live.js, ticket("T5", 10))
+    live.now.at = DUE + timedelta(hours=9)  # notified: events within a day of now
+    live.start(webhooks=webhooks)
+    await live.at(DUE + timedelta(hours=9))
+    ids = [e.event_id for e in await live.clock_events("T5")]
+    await live.js._nc.flush()
+    for _ in range(200):
+        if len(hooked.received) == len(ids) + 1:
+            break
+        await asyncio.sleep(0.02)
+    assert heard["c1"] == ids  # every step, in order, to the unit
+    assert heard["s1"] == [ids[-1]]  # supervision also to the street escalated to
+    assert hooked.refused == 1  # the first delivery failed and was tried again
+    got = sorted((h["Civic-Event-Id"], h["Civic-Signature"], body) for h, body in hooked.received)
+    assert sorted({g[0] for g in got}) == sorted(ids)
+    for event_id, signature, body in got:
+        secrets = [b"c1-secret", b"s1-secret"]
+        assert any(signature == "sha256=" + hmac.new(k, body, hashlib.sha256).hexdigest() for k in secrets)
+        assert s.decode(body, max_bytes=None).event_id == event_id
+    hooked.server.shutdown()
