@@ -89,7 +89,7 @@ class Settings:
     """CIVIC_CLOCK_NOW_FILE: the clock reads "now" (an RFC 3339 instant) from this file instead of the
     wall clock: simulations and tests drive time without waiting for it."""
     clock_webhooks: Path | None = None
-    """CIVIC_CLOCK_WEBHOOKS: a YAML file of per-unit webhooks for the clock's notifications (docs/clock.md)."""
+    """CIVIC_CLOCK_WEBHOOKS: a YAML file of per-unit webhooks for the clock's notifications (README, "The deadline clock")."""
 
     @property
     def web_secure_cookies(self) -> bool:

@@ -1,4 +1,4 @@
-"""Per-unit webhooks for the deadline clock's notifications (docs/clock.md, "Webhooks").
+"""Per-unit webhooks for the deadline clock's notifications (README, "The deadline clock").
 
 A YAML file (CIVIC_CLOCK_WEBHOOKS) maps units to an HTTPS endpoint and the name of the
 environment variable holding its secret (never the secret itself: the file may be committed):

@@ -287,3 +287,22 @@ async def test_reminders_and_chases_reach_the_unit_on_its_subject_and_its_webhoo
         assert any(signature == "sha256=" + hmac.new(k, body, hashlib.sha256).hexdigest() for k in secrets)
         assert s.decode(body, max_bytes=None).event_id == event_id
     hooked.server.shutdown()
+
+
+async def test_an_on_time_resolution_arriving_after_its_breach_is_kept_and_nothing_more_escalates(live: Running) -> None:
+    """docs/kpis.md: the breach stays, the late-arriving resolution (dated before the deadline) is
+    accepted with its own time, no chase follows; the deadline counts as late."""
+    await publish_all(live.js, ticket("T6", 10))
+    live.start()
+    await live.at(DUE + timedelta(minutes=30))
+    assert [k for k, _ in steps(await live.clock_events("T6"))] == ["reminder", "breach"]
+    late_report = [ev(s.TicketAccepted, 12, "c1", WORKER, DUE - timedelta(hours=2), ticket_id="T6"),
+                   ev(s.TicketResolved, 13, "c1", WORKER, DUE - timedelta(minutes=30), ticket_id="T6", resolution="done")]
+    await publish_all(live.js, late_report)
+    await live.at(DUE + timedelta(days=3))
+    msgs = await read_stream(live.js, topology.LEDGER, topology.LEDGER_SUBJECTS)
+    history = [(e.type, e.occurred_at) for e in (s.decode(m.data, max_bytes=None) for m in msgs)
+               if getattr(e, "ticket_id", None) == "T6"]
+    assert [t for t, _ in history] == ["TicketRaised", "TicketDispatched", "DeadlineNearing", "DeadlineBreached",
+                                       "TicketAccepted", "TicketResolved"]
+    assert history[-1][1] == DUE - timedelta(minutes=30)
