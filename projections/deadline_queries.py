@@ -24,15 +24,15 @@ from projections.store import Database
 
 # kpis.md#timeliness over raw task rows (the part-months at a window's edges), the same
 # definitions as projections.deadlines.counts (CASE, not boolean sums: PostgreSQL too).
-_MET_ON_TIME = "met_at IS NOT NULL AND met_at <= due_at"
-_LATE = "(met_at IS NOT NULL AND met_at > due_at) OR (met_at IS NULL AND breached_at IS NOT NULL)"
+_IN_TIME = "met_at IS NOT NULL AND met_at <= due_at"
+_LATE = "breached_at IS NOT NULL OR (met_at IS NOT NULL AND met_at > due_at)"
 _RAW_SUMS = ", ".join((
     "COUNT(*)",
-    f"SUM(CASE WHEN {_MET_ON_TIME} THEN 1 ELSE 0 END)",
+    f"SUM(CASE WHEN {_IN_TIME} AND breached_at IS NULL THEN 1 ELSE 0 END)",
     f"SUM(CASE WHEN {_LATE} THEN 1 ELSE 0 END)",
     "SUM(CASE WHEN chased > 0 THEN 1 ELSE 0 END)",
     "SUM(CASE WHEN supervised_at IS NOT NULL THEN 1 ELSE 0 END)",
-    f"SUM(CASE WHEN breached_at IS NOT NULL AND {_MET_ON_TIME} THEN 1 ELSE 0 END)",
+    f"SUM(CASE WHEN breached_at IS NOT NULL AND {_IN_TIME} THEN 1 ELSE 0 END)",
     "SUM(extended)",
     "SUM(paused)",
 ))
@@ -50,8 +50,8 @@ class Timeliness(msgspec.Struct):
     """on_time / (on_time + late); null when nothing is settled."""
     chased: int
     supervised: int
-    breaches_contradicted: int
-    """Breaches recorded about tasks that the meeting event shows were met on time (kpis.md#late-on-time-event)."""
+    late_reports: int
+    """Of `late`, tasks whose meeting event is dated in time but reached the ledger after the breach (kpis.md#late-on-time-event)."""
     extended: int
     """Tasks whose deadline an approved extension moved."""
     paused: int
@@ -154,37 +154,47 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def timeliness(c: dict[str, int], overdue_now: int | None) -> Timeliness:
-    due, on_time, late = c.get("due", 0), c.get("on_time", 0), c.get("late", 0)
+Counts = list[int]
+"""The COUNTERS of projections.deadlines, in that order."""
+_ZERO: Counts = [0] * len(COUNTERS)
+_I = {name: i for i, name in enumerate(COUNTERS)}
+
+
+def timeliness(c: Counts, overdue_now: int | None) -> Timeliness:
+    due, on_time, late = c[_I["due"]], c[_I["on_time"]], c[_I["late"]]
     return Timeliness(due=due, on_time=on_time, late=late, not_settled=due - on_time - late,
                       on_time_rate=_rate(on_time, on_time + late),  # kpis.md#timeliness
-                      chased=c.get("chased", 0), supervised=c.get("supervised", 0),
-                      breaches_contradicted=c.get("breaches_contradicted", 0), extended=c.get("extended", 0),
-                      paused=c.get("paused", 0), overdue_now=overdue_now)
+                      chased=c[_I["chased"]], supervised=c[_I["supervised"]], late_reports=c[_I["late_reports"]],
+                      extended=c[_I["extended"]], paused=c[_I["paused"]], overdue_now=overdue_now)
 
 
-def _add(target: dict[str, int], counts: dict[str, int]) -> None:
-    for k, v in counts.items():
-        target[k] = target.get(k, 0) + v
+def _add(target: dict[Any, Counts], key: Any, counts: Counts) -> None:
+    row = target.get(key)
+    target[key] = list(counts) if row is None else [a + b for a, b in zip(row, counts)]
 
 
-def _roles(counts: dict[tuple[str, str], dict[str, int]], overdue: dict[tuple[str, str], int] | None) -> list[RoleTimeliness]:
-    """Counts keyed (role, stage) -> every role with its total and its stages (all of them, zeros too)."""
+def _roles(counts: dict[tuple[str, str], Counts], overdue: dict[tuple[str, str], int] | None,
+           every_role: bool = True) -> list[RoleTimeliness]:
+    """Counts keyed (role, stage) -> each role with its total and its stages (all three, zeros too);
+    every role, or (for a unit) only those it holds tasks in."""
     out = []
     for role in ROLES:
-        total: dict[str, int] = {}
+        if not every_role and not any((role, stage) in counts for stage in STAGES) \
+                and not (overdue and any(r == role for r, _ in overdue)):
+            continue
+        total: dict[str, Counts] = {}
         stages = []
         for stage in STAGES:
-            c = counts.get((role, stage), {})
-            _add(total, c)
+            c = counts.get((role, stage), _ZERO)
+            _add(total, "", c)
             stages.append(StageTimeliness(stage, timeliness(c, None if overdue is None else overdue.get((role, stage), 0))))
         owed = None if overdue is None else sum(n for (r, _), n in overdue.items() if r == role)
-        out.append(RoleTimeliness(role, timeliness(total, owed), stages))
+        out.append(RoleTimeliness(role, timeliness(total.get("", _ZERO), owed), stages))
     return out
 
 
-def _counted(values: Iterable[Any]) -> dict[str, int]:
-    return {k: int(v or 0) for k, v in zip(COUNTERS, values)}
+def _counted(values: Iterable[Any]) -> Counts:
+    return [int(v or 0) for v in values]
 
 
 def _months(clock: Clock, start: date | None, end: date) -> tuple[str, str, list[tuple[int, int]]]:
@@ -222,11 +232,11 @@ class DeadlineQueries:
             return {}
         return dict(self.db.query(f"SELECT org_id, name FROM orgs WHERE org_id IN ({', '.join('?' * len(ids))})", ids))
 
-    def _per_unit(self, prefixes: list[str], start: date | None, end: date) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
+    def _per_unit(self, prefixes: list[str], start: date | None, end: date) -> dict[str, dict[tuple[str, str], Counts]]:
         """unit -> (role, stage) -> counts of its tasks due in [start, end] in the subtree's tickets:
         the monthly counters for the whole months, the task rows for the part-months at the edges."""
         lo_month, hi_month, edges = _months(self.clock, start, end)
-        out: dict[str, dict[tuple[str, str], dict[str, int]]] = {}
+        out: dict[str, dict[tuple[str, str], Counts]] = {}
         rows: list[tuple] = []
         if prefixes and lo_month <= hi_month:
             rows += self.db.query(f"SELECT unit, role, stage, {_SUMS} FROM deadline_unit_monthly WHERE {_within(prefixes)} "
@@ -236,7 +246,7 @@ class DeadlineQueries:
             rows += self.db.query(f"SELECT unit, role, stage, {_RAW_SUMS} FROM deadline_tasks WHERE {where} "
                                   "AND due_at >= ? AND due_at < ? GROUP BY unit, role, stage", [*params, lo, hi])
         for unit, role, stage, *values in rows:
-            _add(out.setdefault(unit, {}).setdefault((role, stage), {}), _counted(values))
+            _add(out.setdefault(unit, {}), (role, stage), _counted(values))
         return out
 
     def board(self, org_id: str, start: date | None, end: date) -> DeadlineBoard:
@@ -252,24 +262,24 @@ class DeadlineQueries:
                                  "GROUP BY unit, role, stage", prefixes) if prefixes else []
             units = self._per_unit(prefixes, start, end)
             position = self.orgs.position()
-        totals: dict[tuple[str, str], dict[str, int]] = {}
-        months: dict[str, dict[tuple[str, str], dict[str, int]]] = {}
+        totals: dict[tuple[str, str], Counts] = {}
+        months: dict[str, dict[tuple[str, str], Counts]] = {}
         for role, stage, month, *values in daily:
             counts = _counted(values)
-            _add(totals.setdefault((role, stage), {}), counts)
-            _add(months.setdefault(month, {}).setdefault((role, stage), {}), counts)
+            _add(totals, (role, stage), counts)
+            _add(months.setdefault(month, {}), (role, stage), counts)
         overdue: dict[tuple[str, str], int] = {}
         unit_overdue: dict[str, dict[tuple[str, str], int]] = {}
         for unit, role, stage, n in owed:
             if n:
                 overdue[(role, stage)] = overdue.get((role, stage), 0) + int(n)
                 unit_overdue.setdefault(unit, {})[(role, stage)] = int(n)
-        held = sorted(u for u in {*units, *unit_overdue} if any(c.get("due") for c in units.get(u, {}).values()) or u in unit_overdue)
+        held = sorted(u for u in {*units, *unit_overdue} if any(c[0] for c in units.get(u, {}).values()) or u in unit_overdue)
         names = self._names(held)
         return DeadlineBoard(
             org=org, window_from=start.isoformat() if start else "", window_to=end.isoformat(), timezone=self.timezone,
             roles=_roles(totals, overdue),
-            units=[UnitTimeliness(u, names.get(u), _roles(units.get(u, {}), unit_overdue.get(u, {}))) for u in held],
+            units=[UnitTimeliness(u, names.get(u), _roles(units.get(u, {}), unit_overdue.get(u, {}), every_role=False)) for u in held],
             by_month=[MonthTimeliness(m, _roles(months[m], None)) for m in sorted(months)],
             position=position,
         )

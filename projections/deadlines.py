@@ -81,16 +81,16 @@ COLUMNS = tuple(f.name for f in fields(Task))
 _INTEGERS = {"round", "chased", "extended", "paused"}
 
 
-COUNTERS = ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted", "extended", "paused")
+COUNTERS = ("due", "on_time", "late", "chased", "supervised", "late_reports", "extended", "paused")
 """docs/kpis.md#timeliness, per task: each is 0 or 1 (see `counts`)."""
 
 
 def counts(task: Task) -> tuple[int, ...]:
     """What one task adds to each timeliness counter (docs/kpis.md#timeliness)."""
-    on_time = task.met_at is not None and task.met_at <= task.due_at
-    late = (task.met_at is not None and task.met_at > task.due_at) or (task.met_at is None and task.breached_at is not None)
-    return (1, int(on_time), int(late), int(task.chased > 0), int(task.supervised_at is not None),
-            int(on_time and task.breached_at is not None), task.extended, task.paused)
+    in_time = task.met_at is not None and task.met_at <= task.due_at
+    late = task.breached_at is not None or (task.met_at is not None and task.met_at > task.due_at)
+    return (1, int(in_time and not late), int(late), int(task.chased > 0), int(task.supervised_at is not None),
+            int(in_time and late), task.extended, task.paused)
 
 
 def overdue_now(task: Task) -> bool:

@@ -191,7 +191,7 @@ def ticket_rows(db: Database) -> dict[str, dict[str, Any]]:
     return {r[0]: dict(zip(TICKET_ROW, r)) for r in db.query(f"SELECT {', '.join(TICKET_ROW)} FROM tickets")}
 
 
-DEADLINE_FIGURES = ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted")
+DEADLINE_FIGURES = ("due", "on_time", "late", "chased", "supervised", "late_reports")
 COUNTER_TABLES = {"ticket_daily", "ticket_flow", "ticket_hist", "dispute_daily", "topic_daily",
                   "deadline_daily", "deadline_unit_monthly", "deadline_overdue"}
 

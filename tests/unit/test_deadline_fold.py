@@ -156,13 +156,13 @@ class DeadlineOracle:
             if (lo and day < lo) or day > hi:
                 continue
             c["due"] += 1
-            on_time = t.met is not None and t.met <= t.due
-            late = (t.met is not None and t.met > t.due) or (t.met is None and t.breached is not None)
-            c["on_time"] += on_time
+            in_time = t.met is not None and t.met <= t.due
+            late = t.breached is not None or (t.met is not None and t.met > t.due)  # a recorded breach stands
+            c["on_time"] += in_time and not late
             c["late"] += late
             c["chased"] += t.chased > 0
             c["supervised"] += t.supervised is not None
-            c["breaches_contradicted"] += t.breached is not None and on_time
+            c["late_reports"] += in_time and late
             c["extended"] += t.extended
             c["paused"] += t.paused
         return out
@@ -182,7 +182,7 @@ def answered(board: Any) -> dict[tuple[str, str, str], Counter]:
         for r in u.roles:
             for s_ in r.stages:
                 f = msgspec.structs.asdict(s_.figures)
-                c = Counter({k: f[k] for k in ("due", "on_time", "late", "chased", "supervised", "breaches_contradicted", "extended",
+                c = Counter({k: f[k] for k in ("due", "on_time", "late", "chased", "supervised", "late_reports", "extended",
                                                "paused", "overdue_now")})
                 if +c:
                     out[(u.unit, r.role, s_.stage)] = +c
@@ -350,13 +350,13 @@ def test_breached_chased_supervised_then_resolved_late(tmp_path: Path, split: st
     check(tmp_path / "after", ev, split)
     q = DeadlineQueries(open_projection(tmp_path / "after").db, Clock())
     f = lead(q.board("d1", None, date(2026, 12, 31)))
-    assert (f.due, f.on_time, f.late, f.overdue_now, f.chased, f.supervised, f.breaches_contradicted) == (1, 0, 1, 0, 1, 1, 0)
+    assert (f.due, f.on_time, f.late, f.overdue_now, f.chased, f.supervised, f.late_reports) == (1, 0, 1, 0, 1, 1, 0)
     assert q.supervision("d1").units == []
 
 
-def test_an_on_time_event_recorded_after_its_breach_counts_on_time(tmp_path: Path) -> None:
-    """kpis.md#late-on-time-event: the resolution happened before the deadline, recorded after the
-    clock's breach (an offline app syncing): on time, out of overdue now, a breach contradicted;
+def test_an_on_time_event_recorded_after_its_breach_counts_late(tmp_path: Path) -> None:
+    """kpis.md#late-on-time-event: the resolution is dated before the deadline but reached the ledger
+    after the clock's breach: the breach stands (late, a late report), it leaves overdue now, and
     the chase stays counted."""
     ev = Events()
     ev.tree()
@@ -372,7 +372,7 @@ def test_an_on_time_event_recorded_after_its_breach_counts_on_time(tmp_path: Pat
     (tmp_path / "after").mkdir()
     board = check(tmp_path / "after", ev)
     f = lead(board)
-    assert (f.on_time, f.late, f.overdue_now, f.chased, f.breaches_contradicted, f.on_time_rate) == (1, 0, 0, 1, 1, 1.0)
+    assert (f.on_time, f.late, f.overdue_now, f.chased, f.late_reports, f.on_time_rate) == (0, 1, 0, 1, 1, 0.0)
 
 
 def test_a_clock_event_about_a_replaced_deadline_changes_nothing(tmp_path: Path) -> None:
