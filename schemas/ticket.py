@@ -242,7 +242,8 @@ class TicketResumed(TicketEvent, tag=True, frozen=True):
 class TicketTaskAccepted(TicketEvent, tag=True, frozen=True):
     """A supporting unit (协办) signs for its task."""
 
-    refusals = (Reason("not_supporting_unit", "The unit is not a supporting unit of the current dispatch.", True),)
+    refusals = (Reason("not_supporting_unit", "The unit is not a supporting unit of the current dispatch.", True),
+                Reason("already_signed_for", "This supporting unit already signed for its task.", False))
     org_refs = ("unit",)
 
     unit: OrgId
