@@ -22,7 +22,7 @@ from adapters.compat import reset_aggregate_cache
 from adapters.deadlines import shipped_rules
 from adapters.eventstore import ledger_recorder
 from adapters.keys import KeyStore
-from application.timekeeping import fill_dispatch, fill_resumed
+from application.timekeeping import fill_decision, fill_dispatch, fill_resumed
 from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id, conflicting, fingerprint, sealed_macs
 from domain.deliberation import Deliberation
 from domain.dispute import Dispute
@@ -38,7 +38,7 @@ from schemas.families import CREATING_TYPES, FAMILY_OF_TYPE
 from schemas.intake import DecodeFailure, decode, encode
 from schemas.pipeline import LEDGER_ORG, GapEvent
 from schemas.policy import DeadlineRules
-from schemas.ticket import TicketDispatched, TicketResumed
+from schemas.ticket import TicketDispatched, TicketExtensionApproved, TicketExtensionRefused, TicketResumed
 from schemas.topology import INTAKE  # also the tracking name: the position is the last intake sequence processed
 
 MAX_DELIVERIES = 5
@@ -419,6 +419,8 @@ class Ledger(Application):
             return fill_dispatch(event, ticket, level.kind if level else None, self.rules)
         if isinstance(event, TicketResumed):
             return fill_resumed(event, ticket, self.rules)
+        if isinstance(event, TicketExtensionApproved | TicketExtensionRefused):
+            return fill_decision(event, ticket)
         return event
 
     def _erase(self, event: PersonalDataErased) -> PersonalDataErased:

@@ -14,7 +14,7 @@ import msgspec
 
 from domain.ticket import Ticket
 from schemas.policy import DeadlineRules, Stage
-from schemas.ticket import TicketDispatched, TicketResumed, UnitDeadline
+from schemas.ticket import TicketDispatched, TicketExtensionApproved, TicketExtensionRefused, TicketResumed, UnitDeadline
 
 
 LEAD_CLOCKS: tuple[tuple[str, Stage], ...] = (("deadline", "resolve"), ("sign_for_by", "sign_for"), ("contact_by", "first_contact"))
@@ -67,3 +67,11 @@ def fill_resumed(event: TicketResumed, ticket: Ticket, rules: DeadlineRules) -> 
             moved = rules.resumed(deadline, ticket.counting, paused, event.occurred_at)
             deadlines.append(UnitDeadline(unit=unit, deadline=moved))
     return msgspec.structs.replace(event, deadlines=tuple(deadlines), filled=("deadlines",))
+
+
+def fill_decision(event: TicketExtensionApproved | TicketExtensionRefused, ticket: Ticket
+                  ) -> TicketExtensionApproved | TicketExtensionRefused:
+    """The answer to an extension request with the clock it is about, as the request named it,
+    so that readers need not match requests and answers."""
+    unit = ticket.requested(event.request_id)
+    return msgspec.structs.replace(event, unit=unit, filled=("unit",)) if unit is not None else event

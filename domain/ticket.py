@@ -85,11 +85,11 @@ class Ticket(CivicAggregate):
             case TicketExtensionRequested():
                 self.requests[fact.unit if fact.unit != self.lead else LEAD] = Request(fact.event_id, fact.until)
             case TicketExtensionApproved():
-                unit = self._requested(fact.request_id)
+                unit = self.requested(fact.request_id)
                 self.requests.pop(unit)
                 self._move(unit, fact.until)
             case TicketExtensionRefused():
-                self.requests.pop(self._requested(fact.request_id))
+                self.requests.pop(self.requested(fact.request_id))
             case TicketPaused():
                 self.paused_since = fact.occurred_at
             case TicketResumed():
@@ -112,8 +112,8 @@ class Ticket(CivicAggregate):
         else:
             self.tasks[unit].deadline = deadline
 
-    def _requested(self, request_id: str) -> str | None:
-        """The clock whose pending request `request_id` is; Refused if none awaits a decision."""
+    def requested(self, request_id: str) -> str | None:
+        """The clock (LEAD or a supporting unit) whose pending request `request_id` is; Refused if none awaits a decision."""
         for unit, request in self.requests.items():
             if request.event_id == request_id:
                 return unit
@@ -163,12 +163,12 @@ class Ticket(CivicAggregate):
                 require(current is None or event.until > current, "bad_extension",
                         f"{event.until.isoformat()} is not later than the deadline now, {current and current.isoformat()}")
             case TicketExtensionApproved():
-                unit = self._requested(event.request_id)
+                unit = self.requested(event.request_id)
                 current, asked = self.deadline_of(unit), self.requests[unit].until
                 require((current is None or event.until > current) and event.until <= asked, "bad_extension",
                         f"{event.until.isoformat()} is not after the deadline now or later than the {asked.isoformat()} asked for")
             case TicketExtensionRefused():
-                self._requested(event.request_id)
+                self.requested(event.request_id)
             case TicketPaused():
                 require(self.paused_since is None, "already_paused")
             case TicketResumed():

@@ -221,3 +221,62 @@ def test_a_lead_and_two_supporting_units_each_with_their_own_clock(tree: Desk) -
 def test_bad_supporting_units(tree: Desk, supporting: tuple[s.SupportingTask, ...], code: str) -> None:
     tree.raise_ticket("T1")
     tree.refused(tree.ev("TicketDispatched", ticket_id="T1", at=MON, deadline=None, supporting=supporting), code)
+
+
+def test_an_answer_names_the_clock_its_request_was_about(tree: Desk) -> None:
+    tree.raise_ticket("T1")
+    dispatch(tree, supporting=(TASK,))
+    for n, (unit, answer) in enumerate([("c2", "TicketExtensionApproved"), (None, "TicketExtensionRefused")]):
+        ask = tree.ev("TicketExtensionRequested", ticket_id="T1", unit=unit, at=at(3, 3, 9 + n), until=at(3, 20))
+        tree.ok(ask)
+        extra = dict(until=at(3, 19)) if answer.endswith("Approved") else dict(reason="no")
+        tree.ok(tree.ev(answer, ticket_id="T1", request_id=ask.event_id, at=at(3, 3, 9 + n, 30), **extra))
+        stored = last(tree, s.EVENTS_BY_TYPE[answer])
+        assert (stored.unit, stored.filled) == ((unit, ("unit",)) if unit else (None, ()))
+    tree.refused(tree.ev("TicketExtensionRefused", ticket_id="T1", request_id="ev-1", reason="no", unit="c2"),
+                 "sealed_by_producer")
+
+
+def test_the_sdk_refuses_what_the_ledger_writes_before_sending() -> None:
+    from civic_kit import make
+    from producers.outcome import Checked, check
+
+    result = check(make("TicketDispatched", policy_version="mine"))
+    assert not isinstance(result, Checked) and not result.accepted
+    assert result.reason == "sealed_by_producer: only the ledger writes policy_version" and result.field == "policy_version"
+    assert isinstance(check(make("TicketDispatched", deadline=None)), Checked)
+
+
+def test_the_read_models_overdue_follows_the_deadline_as_it_stands(tree: Desk, tmp_path: Any) -> None:
+    """An approved extension of the lead's deadline and a pause move the deadline the dashboards'
+    "overdue" counts from (docs/kpis.md#overdue); a supporting unit's extension does not."""
+    from projections.dashboard import DashboardProjection, create_schema
+    from projections.facts import Clock
+    from projections.queries import TicketQueries
+    from projections.store import SQLiteDatabase
+
+    tree.raise_ticket("T1")
+    dispatch(tree, deadline=at(3, 4, 18), supporting=(TASK,))
+    db = SQLiteDatabase(tmp_path / "dashboard.sqlite")
+    create_schema(db)
+    projection, queries = DashboardProjection(db), TicketQueries(db, Clock("Asia/Shanghai"))
+    applied = 0
+
+    def deadline(now: datetime) -> tuple[str | None, bool]:
+        nonlocal applied
+        events = tree.stored_events()
+        projection.apply(list(enumerate(events, 1))[applied:])
+        applied = len(events)
+        summary = queries.timeline("T1", int(now.timestamp())).ticket
+        return summary.deadline, summary.overdue
+
+    assert deadline(at(3, 5)) == (at(3, 4, 18).isoformat(), True)
+    ask = tree.ev("TicketExtensionRequested", ticket_id="T1", unit="c2", at=at(3, 3), until=at(3, 20))
+    tree.ok(ask, tree.ev("TicketExtensionApproved", ticket_id="T1", request_id=ask.event_id, until=at(3, 20), at=at(3, 3, 1)))
+    assert deadline(at(3, 5)) == (at(3, 4, 18).isoformat(), True)
+    ask = tree.ev("TicketExtensionRequested", ticket_id="T1", at=at(3, 3, 2), until=at(3, 6, 18))
+    tree.ok(ask, tree.ev("TicketExtensionApproved", ticket_id="T1", request_id=ask.event_id, until=at(3, 6, 18), at=at(3, 3, 3)))
+    assert deadline(at(3, 5)) == (at(3, 6, 18).isoformat(), False)
+    tree.ok(tree.ev("TicketPaused", ticket_id="T1", at=at(3, 4, 18), reason="away"),
+            tree.ev("TicketResumed", ticket_id="T1", at=at(3, 5, 18)))
+    assert deadline(at(3, 7)) == (at(3, 7, 18).isoformat(), False)
