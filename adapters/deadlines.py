@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import yaml
 
-from config import Settings
+from config import SHIPPED, Settings
 from schemas.calendar import WorkingCalendar, YearSchedule
 from schemas.policy import DeadlinePolicy, DeadlineRules
 
@@ -76,3 +76,8 @@ def load_rules(settings: Settings) -> DeadlineRules:
     """The policy and calendar Settings name (the shipped ones by default)."""
     policy = load_policy(settings.deadline_policy_path)
     return DeadlineRules(policy, load_calendar(settings.calendar_folder, policy, settings.timezone))
+
+
+def shipped_rules(timezone: str = "Asia/Shanghai") -> DeadlineRules:
+    """The policy and calendar shipped with the package."""
+    return load_rules(Settings(data_dir=SHIPPED, timezone=timezone))

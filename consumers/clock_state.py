@@ -268,8 +268,8 @@ class ClockState:
                 for planned in terms.plan(d):
                     if planned.at > until or not d.open_at(planned.at):
                         break
-                    if planned.step_key in d.steps:
-                        continue
+                    if planned.step_key in d.steps or planned.step_key == "reminder" and d.opened and planned.at <= d.opened:
+                        continue  # recorded already; or a reminder that would come before the dispatch itself
                     escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
                     event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
                                        chased_by=clock.org_id, escalated_to=escalated)

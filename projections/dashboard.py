@@ -223,6 +223,10 @@ class _Fold:
                 t.voided_at, t.duplicate_of = at, e.duplicate_of
             case s.TicketRecategorised():
                 t.category = e.category
+            case s.TicketExtensionApproved() if e.unit is None:  # the deadline here is the lead's; tasks have their own
+                t.deadline = int(e.until.timestamp())
+            case s.TicketResumed():
+                t.deadline = next((int(d.deadline.timestamp()) for d in e.deadlines if d.unit is None), t.deadline)
             case TicketTransferred():  # every figure moves with it: the batch adds it back at the new path
                 t.org_id, t.path = e.to_org_id, self.db.query("SELECT path FROM orgs WHERE org_id=?", (e.to_org_id,))[0][0]
         stage, new_round = lifecycle.move(e.type, e.__getattribute__)

@@ -154,6 +154,14 @@ def tag_of(cls: type[msgspec.Struct]) -> str:
     return tag
 
 
+def written_by_ledger(event: Event) -> list[str]:
+    """The fields of `event` only the ledger writes that are set: none, in what a producer sends."""
+    if not event.ledger_writes:
+        return []
+    defaults = {f.name: f.default for f in msgspec.structs.fields(event)}
+    return [f for f in event.ledger_writes if getattr(event, f) != defaults[f]]
+
+
 def as_sent(event: Event) -> Event:
     """The event without the values the ledger filled in (named in its `filled` field, if it has
     one: "deadline", or "supporting.0.deadline" for a field of the first element of a tuple).

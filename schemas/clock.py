@@ -149,6 +149,8 @@ class Deadline:
     """The clock steps recorded for it (step keys: reminder, breach, chase-1, chase-2, supervision)."""
     paused: bool = False
     """Waiting for the resident (TicketPaused): the clock does not run until TicketResumed moves `due`."""
+    opened: datetime | None = None
+    """When the dispatch that set it happened: a reminder due before then is not sent."""
 
     @property
     def key(self) -> Key:
@@ -200,7 +202,7 @@ class DeadlineBook:
                 wanted += [(task.unit, "supporting", "sign_for", task.sign_for_by), (task.unit, "supporting", "resolve", task.deadline)]
             for who, role, stage, due in wanted:
                 if due is not None:  # on the wire a producer may leave it out; the stored dispatch has it
-                    deadline = Deadline(self.round, who, role, stage, due)
+                    deadline = Deadline(self.round, who, role, stage, due, opened=event.occurred_at)
                     self.deadlines[deadline.key] = deadline
                     changed.append(deadline)
         elif isinstance(event, TicketExtensionRequested):

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from schemas.calendar import Allowance, OfficeSpan, WorkingCalendar, deadline_after
+from schemas.calendar import Allowance, Basis, OfficeSpan, WorkingCalendar, deadline_after, resumed_deadline
 from schemas.organisation import OrgKind
 
 Stage = Literal["sign_for", "first_contact", "resolve", "supporting"]
@@ -143,3 +143,7 @@ class DeadlineRules:
     def due(self, start: datetime, allowance: Allowance, pauses: Sequence[tuple[datetime, datetime]] = ()) -> datetime:
         """deadline_after on this calendar."""
         return deadline_after(self.calendar, start, allowance, pauses)
+
+    def resumed(self, deadline: datetime, basis: Basis, paused: datetime, resumed: datetime) -> datetime:
+        """resumed_deadline on this calendar."""
+        return resumed_deadline(self.calendar, deadline, basis, paused, resumed)

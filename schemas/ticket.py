@@ -198,17 +198,28 @@ class TicketExtensionApproved(TicketEvent, tag=True, frozen=True):
     earlier than asked, never earlier than the current deadline)."""
 
     refusals = (Reason("no_extension_request", "No extension request for this deadline awaits a decision.", False),)
+    ledger_writes = ("unit", "filled")
 
     request_id: EventId
     """The event_id of the TicketExtensionRequested it answers."""
     until: AwareDatetime
+    unit: OrgId | None = None
+    """Written by the ledger: the supporting unit whose task's deadline moves, as the request named
+    it; None: the lead's resolve deadline."""
+    filled: tuple[str, ...] = ()
+    """Written by the ledger only: ("unit",) when it named a supporting unit."""
 
 
 class TicketExtensionRefused(TicketEvent, tag=True, frozen=True):
     """延期驳回: dispatch refuses the pending request; the deadline stays."""
 
+    ledger_writes = ("unit", "filled")
+
     request_id: EventId
     reason: ShortText
+    unit: OrgId | None = None
+    """Written by the ledger, as on TicketExtensionApproved."""
+    filled: tuple[str, ...] = ()
 
 
 class TicketPaused(TicketEvent, tag=True, frozen=True):
@@ -242,7 +253,8 @@ class TicketResumed(TicketEvent, tag=True, frozen=True):
 class TicketTaskAccepted(TicketEvent, tag=True, frozen=True):
     """A supporting unit (协办) signs for its task."""
 
-    refusals = (Reason("not_supporting_unit", "The unit is not a supporting unit of the current dispatch.", True),)
+    refusals = (Reason("not_supporting_unit", "The unit is not a supporting unit of the current dispatch.", True),
+                Reason("already_signed_for", "This supporting unit already signed for its task.", False))
     org_refs = ("unit",)
 
     unit: OrgId

@@ -56,9 +56,17 @@ def tree() -> list[tuple[s.Event, str]]:
             ev(s.OrgUnitRegistered, 3, "c1", SYSTEM, T0 - timedelta(days=30), kind="community", name="Longxiang", parent_id="s1")]
 
 
-def ticket(tid: str, n: int, due: datetime = DUE, at: datetime = T0) -> list[tuple[s.Event, str]]:
-    return [ev(s.TicketRaised, n, "c1", RESIDENT, at, ticket_id=tid, category="parking", title="cars block the gate"),
-            ev(s.TicketDispatched, n + 1, "c1", DISPATCHER, at + timedelta(minutes=5), ticket_id=tid, to_unit="c1", deadline=due)]
+def ticket(tid: str, n: int, due: datetime = DUE, at: datetime = T0, signed: bool = True) -> list[tuple[s.Event, str]]:
+    """Raised and dispatched with all three deadlines named (sign for within an hour, first contact
+    within two, resolve by `due`); unless `signed` is False, signed for and contacted on time, so
+    only the resolve deadline is left to the clock."""
+    events = [ev(s.TicketRaised, n, "c1", RESIDENT, at, ticket_id=tid, category="parking", title="cars block the gate"),
+              ev(s.TicketDispatched, n + 1, "c1", DISPATCHER, at + timedelta(minutes=5), ticket_id=tid, to_unit="c1",
+                 deadline=due, sign_for_by=at + timedelta(hours=1), contact_by=at + timedelta(hours=2))]
+    if signed:
+        events += [ev(s.TicketAccepted, n + 5, "c1", WORKER, at + timedelta(minutes=30), ticket_id=tid),
+                   ev(s.TicketContacted, n + 6, "c1", WORKER, at + timedelta(minutes=40), ticket_id=tid, how="phone")]
+    return events
 
 
 class Running:
@@ -148,15 +156,35 @@ async def test_a_ticket_resolved_late_is_reminded_breached_chased_and_supervised
                              ("chase-2", DUE + timedelta(hours=5)), ("supervision", DUE + timedelta(hours=8))]
     assert events[-1].escalated_to == "s1"  # type: ignore[attr-defined]
     assert {e.actor.role for e in events} == {"system"} and {e.unit for e in events} == {"c1"}  # type: ignore[attr-defined]
-    await publish_all(live.js, [ev(s.TicketAccepted, 20, "c1", WORKER, DUE + timedelta(hours=9), ticket_id="T1"),
-                                ev(s.TicketResolved, 21, "c1", WORKER, DUE + timedelta(hours=10), ticket_id="T1", resolution="moved")])
+    await publish_all(live.js, [ev(s.TicketResolved, 21, "c1", WORKER, DUE + timedelta(hours=10), ticket_id="T1", resolution="moved")])
     await live.at(DUE + timedelta(days=3))
     assert len(await live.clock_events("T1")) == 5  # resolved: nothing more
 
 
+async def test_a_ticket_signed_for_late_then_resolved_on_time(live: Running) -> None:
+    """Sign-for due at 10:00: reminded, breached, chased; signed for at 11:30, which ends that
+    escalation (supervision would have come at 18:00); then contacted and resolved on time."""
+    await publish_all(live.js, ticket("T7", 10, signed=False))
+    live.start()
+    await live.at(T0 + timedelta(hours=2, minutes=30))
+    sign_for = T0 + timedelta(hours=1)
+    contact = T0 + timedelta(hours=2)
+    await publish_all(live.js, [ev(s.TicketAccepted, 15, "c1", WORKER, T0 + timedelta(hours=2, minutes=31), ticket_id="T7"),
+                                ev(s.TicketContacted, 16, "c1", WORKER, T0 + timedelta(hours=2, minutes=32), ticket_id="T7"),
+                                ev(s.TicketResolved, 17, "c1", WORKER, T0 + timedelta(hours=3), ticket_id="T7", resolution="done")])
+    await live.at(DUE + timedelta(days=3))
+    events = await live.clock_events("T7")
+    by_stage = {stage: [(e.step_key, e.occurred_at) for e in events if e.stage == stage]  # type: ignore[attr-defined]
+                for stage in ("sign_for", "first_contact", "resolve")}
+    assert by_stage == {  # no reminder before the dispatch itself (09:05), none for a met stage
+        "sign_for": [("breach", sign_for), ("chase-1", sign_for + timedelta(hours=1))],
+        "first_contact": [("reminder", contact - timedelta(hours=1)), ("breach", contact)],
+        "resolve": []}
+
+
 async def test_a_ticket_resolved_on_time_records_nothing(live: Running) -> None:
-    await publish_all(live.js, [*ticket("T2", 10), ev(s.TicketAccepted, 12, "c1", WORKER, T0 + timedelta(hours=1), ticket_id="T2"),
-                                ev(s.TicketResolved, 13, "c1", WORKER, T0 + timedelta(hours=2), ticket_id="T2", resolution="done")])
+    await publish_all(live.js, [*ticket("T2", 10), ev(s.TicketResolved, 13, "c1", WORKER, T0 + timedelta(hours=2), ticket_id="T2",
+                                                      resolution="done")])
     live.start()
     await live.at(DUE + timedelta(days=5))
     assert await live.clock_events("T2") == []
@@ -193,8 +221,7 @@ async def test_catching_up_history_never_breaches_a_ticket_resolved_on_time_late
         history += ticket(f"H{i}", 1000 + 10 * i, due=at + timedelta(hours=4), at=at)
         late = i % 10 == 0
         done = at + timedelta(hours=6 if late else 3)
-        history += [ev(s.TicketAccepted, 1000 + 10 * i + 2, "c1", WORKER, done - timedelta(minutes=30), ticket_id=f"H{i}"),
-                    ev(s.TicketResolved, 1000 + 10 * i + 3, "c1", WORKER, done, ticket_id=f"H{i}", resolution="done")]
+        history += [ev(s.TicketResolved, 1000 + 10 * i + 3, "c1", WORKER, done, ticket_id=f"H{i}", resolution="done")]
     await publish_all(live.js, history)
     await caught_up(live.settings, live.js)
     live.now.at = T0
@@ -296,13 +323,12 @@ async def test_an_on_time_resolution_arriving_after_its_breach_is_kept_and_nothi
     live.start()
     await live.at(DUE + timedelta(minutes=30))
     assert [k for k, _ in steps(await live.clock_events("T6"))] == ["reminder", "breach"]
-    late_report = [ev(s.TicketAccepted, 12, "c1", WORKER, DUE - timedelta(hours=2), ticket_id="T6"),
-                   ev(s.TicketResolved, 13, "c1", WORKER, DUE - timedelta(minutes=30), ticket_id="T6", resolution="done")]
+    late_report = [ev(s.TicketResolved, 13, "c1", WORKER, DUE - timedelta(minutes=30), ticket_id="T6", resolution="done")]
     await publish_all(live.js, late_report)
     await live.at(DUE + timedelta(days=3))
     msgs = await read_stream(live.js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     history = [(e.type, e.occurred_at) for e in (s.decode(m.data, max_bytes=None) for m in msgs)
                if getattr(e, "ticket_id", None) == "T6"]
-    assert [t for t, _ in history] == ["TicketRaised", "TicketDispatched", "DeadlineNearing", "DeadlineBreached",
-                                       "TicketAccepted", "TicketResolved"]
+    assert [t for t, _ in history] == ["TicketRaised", "TicketDispatched", "TicketAccepted", "TicketContacted",
+                                       "DeadlineNearing", "DeadlineBreached", "TicketResolved"]
     assert history[-1][1] == DUE - timedelta(minutes=30)

@@ -88,7 +88,7 @@ def test_an_on_time_event_arriving_after_its_breach_is_kept_and_ends_the_escalat
                   dispatched.ev("TicketResolved", ticket_id="T1", at=DUE - timedelta(hours=1)))
     dispatched.refused(step("chase-2"), "deadline_met")
     book = dispatched.get("ticket", "T1").deadlines
-    (deadline,) = book.deadlines.values()
+    deadline = book.deadlines[(1, "c1", "resolve")]
     assert deadline.met_at == DUE - timedelta(hours=1) and deadline.steps == {"reminder", "breach"}
 
 

@@ -161,26 +161,19 @@ def test_import_columns_walk_the_lifecycle() -> None:
 
 # -- the aggregate and the read model's fold move alike ----------------------------------------
 
-WALK_FACTS = {"TicketRated": [dict(satisfaction="dissatisfied"), dict(satisfaction="satisfied")]}
+WALK_FACTS = {"TicketRated": [dict(satisfaction="dissatisfied"), dict(satisfaction="satisfied")],
+              # c1 leads; c2 supports, on some dispatches (a task event on the others is refused)
+              "TicketDispatched": [{}, dict(supporting=(s.SupportingTask(unit="c2", task="clear the drain"),))]}
 WEIGHT = {"TicketVoided": 0.03, "TicketRecategorised": 0.2,
-          **{t: 0.1 for t in ("TicketContacted", "TicketExtensionRequested", "TicketExtensionApproved",
-                              "TicketExtensionRefused", "TicketPaused", "TicketResumed", "TicketTaskAccepted",
-                              "TicketTaskCompleted")},
+          **{t: 0.2 for t in ("TicketContacted", "TicketExtensionRequested", "TicketPaused", "TicketTaskAccepted",
+                               "TicketTaskCompleted")},
+          # accepted only after a request or a pause: tried only then (see weight())
+          "TicketExtensionApproved": 2.0, "TicketExtensionRefused": 2.0, "TicketResumed": 2.0,
           "DeadlineNearing": 0.1, "DeadlineBreached": 0.2, "TicketChased": 0.2, "TicketSupervised": 0.2}
 """Rarely void: a voided walk ends at once. The deadline, unit and clock events leave the stage as
 it is: rarer, so that the walks still reach every stage."""
 CLOCK_STEP = {"DeadlineNearing": -1, "DeadlineBreached": 0, "TicketChased": 1, "TicketSupervised": 2}
 """Days after the deadline each clock step is dated in the walks."""
-
-
-def weight(name: str, ticket: Any) -> float:
-    """An escalation that has begun tends to run its course (a chase after a breach, supervision after a chase)."""
-    book = ticket.deadlines
-    newest = list(book.deadlines.values())[-1] if book.deadlines else None
-    if newest is not None and newest.met_at is None and name in ("TicketChased", "TicketSupervised"):
-        if {"TicketChased": "breach", "TicketSupervised": "chase-1"}[name] in newest.steps:
-            return 3.0
-    return WEIGHT.get(name, 1.0)
 
 
 def clock_facts(ticket: Any, name: str) -> dict[str, Any]:
@@ -191,6 +184,22 @@ def clock_facts(ticket: Any, name: str) -> dict[str, Any]:
     d = list(book.deadlines.values())[-1]
     more = {"TicketChased": dict(chased_by="c1"), "TicketSupervised": dict(escalated_to="d1")}.get(name, {})
     return dict(round=d.round, unit=d.unit, stage=d.stage, deadline=d.due, at=d.due + timedelta(days=CLOCK_STEP[name]), **more)
+
+
+def weight(name: str, ticket: Any) -> float:
+    """How likely the walk tries `name` next; an answer to a request or a resumption only when
+    one is pending (else it would almost always be refused); an escalation that has begun tends to
+    run its course (a chase after a breach, supervision after the first chase)."""
+    if name in ("TicketExtensionApproved", "TicketExtensionRefused") and not getattr(ticket, "requests"):
+        return 0.0
+    if name == "TicketResumed" and getattr(ticket, "paused_since") is None:
+        return 0.0
+    book = ticket.deadlines
+    newest = list(book.deadlines.values())[-1] if book.deadlines else None
+    if newest is not None and newest.met_at is None and name in ("TicketChased", "TicketSupervised"):
+        if {"TicketChased": "breach", "TicketSupervised": "chase-1"}[name] in newest.steps:
+            return 3.0
+    return WEIGHT.get(name, 1.0)
 
 
 def test_aggregate_and_fold_agree_on_random_walks(tree: Desk, tmp_path: Path) -> None:
@@ -212,6 +221,10 @@ def test_aggregate_and_fold_agree_on_random_walks(tree: Desk, tmp_path: Path) ->
             if name == "TicketTransferred":  # from where it stands to another community
                 here = tree.get("ticket", tid).org_id
                 extra = dict(from_org_id=here, to_org_id=rng.choice([u for u in ("c1", "c2", "g1") if u != here]))
+            if name in ("TicketExtensionApproved", "TicketExtensionRefused"):  # answer the pending request, if any
+                pending = list(tree.get("ticket", tid).requests.values())
+                extra = dict(request_id=pending[0].event_id, **({"until": pending[0].until} if name.endswith("Approved") else {})) \
+                    if pending else {}
             if name in CLOCK_STEP:  # about the deadline the ticket holds, dated when its rule fires
                 extra = clock_facts(tree.get("ticket", tid), name)
             outcome = tree.send(tree.ev(name, ticket_id=tid, org=tree.get("ticket", tid).org_id, **extra))
