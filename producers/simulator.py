@@ -24,6 +24,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import schemas as s
 from producers import texts
+from producers.deadline_story import DeadlineStory
 from producers.district import CST, District, build_district, org_events
 from producers.people import Residents
 from schemas.base import ActorRole, Event
@@ -102,6 +103,7 @@ class Activity:
         self.councils = [u for u in district.of_kind("council") if district.parent_kind(u) == "village"]
         self.enterprises = district.of_kind("enterprise")
         self.residents = Residents(district)
+        self.deadlines = DeadlineStory(district, str(plan.seed), SIM_NAMESPACE)
         rng = random.Random(f"civic-sim:{plan.seed}")
         self.duplicate = [i > 0 and random.Random(f"{plan.seed}:dup:{i}").random() < 0.01 for i in range(plan.tickets)]
         self.starts = sorted(
@@ -125,6 +127,7 @@ class Activity:
                 yield heapq.heappop(queue)[2]
             if kind == 0:
                 story = self.ticket(next(ticket_no), at)  # numbered in the order raised
+                self.deadlines.add_to(story)  # supporting units, contacts, extensions, pauses (issue 13)
             elif kind == 1:
                 story = self.dispute(i, at)
             else:
