@@ -326,3 +326,54 @@ async def test_signed_late_extended_reopened_and_a_team_of_three_exactly_the_eve
     assert code == 0, output
     assert json.loads(out.read_text()) == then
     assert lead(then, role="supporting")["overdue_now"] == 1, "c3 was overdue then"
+
+
+async def test_paused_over_national_day_and_a_make_up_saturday_counted_from_the_policy(clocked) -> None:
+    """Deadlines the ledger computes from the shipped policy (resolve: 5 working days of office
+    hours 08:00-12:00 and 14:30-17:30) and the 2026 calendar. P1, dispatched Tuesday 29 September
+    10:00, is due Monday 12 October 10:00 (National Day 1-7 October off, Saturday 10 October a
+    make-up working day); paused from 30 September 10:00 to Friday 9 October 10:00, its remaining
+    28 office hours run to Wednesday 14 October 10:00, so resolving it on Tuesday 13 October is on
+    time and the clock, past the first deadline, records nothing. K1, dispatched Friday 9 October
+    10:00, is due Thursday 15 October 10:00 because the 调休 Saturday counts (Friday 16th without
+    it): resolved at 14:30 that Thursday, it is late, reminded, breached and chased once."""
+    from datetime import datetime as dt
+
+    api, ev, h = clocked.client, Walk(), timedelta(hours=1)
+
+    def at_(month: int, day: int, hour: float) -> datetime:
+        return dt(2026, month, day, tzinfo=CST) + timedelta(hours=hour)
+
+    def ticket(t: str, dispatched: datetime) -> list[tuple[s.Event, str]]:
+        return [ev(s.TicketRaised, "c1", RESIDENT, dispatched - h, ticket_id=t, category="parking", title=f"ticket {t}"),
+                ev(s.TicketDispatched, "c1", DISPATCHER, dispatched, ticket_id=t, to_unit="c1"),  # the ledger fills every deadline
+                ev(s.TicketAccepted, "c1", WORKER, dispatched + h / 2, ticket_id=t),
+                ev(s.TicketContacted, "c1", WORKER, dispatched + h, ticket_id=t, how="phone")]
+
+    await publish_all(clocked.js, [*ticket("P1", at_(9, 29, 10)),
+                                   ev(s.TicketPaused, "c1", WORKER, at_(9, 30, 10), ticket_id="P1", reason="the resident is away for the holiday"),
+                                   ev(s.TicketResumed, "c1", WORKER, at_(10, 9, 10), ticket_id="P1"),
+                                   *ticket("K1", at_(10, 9, 10))])
+    clocked.start()
+    await clocked.at(at_(10, 13, 12))  # past P1's first deadline: the pause moved it
+    await publish_all(clocked.js, [ev(s.TicketResolved, "c1", WORKER, at_(10, 13, 15), ticket_id="P1", resolution="done")])
+    await clocked.at(at_(10, 15, 14))
+    await publish_all(clocked.js, [ev(s.TicketResolved, "c1", WORKER, at_(10, 15, 14.5), ticket_id="K1", resolution="done")])
+    await clocked.at(at_(10, 17, 12))
+    await level(clocked)
+
+    p1 = (await api.get("/api/tickets/P1")).json()["events"]
+    dispatch = next(e for e in p1 if e["type"] == "TicketDispatched")["detail"]
+    resumed = next(e for e in p1 if e["type"] == "TicketResumed")["detail"]
+    assert datetime.fromisoformat(dispatch["deadline"]) == at_(10, 12, 10)
+    assert [datetime.fromisoformat(d["deadline"]) for d in resumed["deadlines"]] == [at_(10, 14, 10)]
+    k1 = (await api.get("/api/tickets/K1")).json()["events"]
+    assert datetime.fromisoformat(next(e for e in k1 if e["type"] == "TicketDispatched")["detail"]["deadline"]) == at_(10, 15, 10)
+
+    ledger = [s.decode(m.data, max_bytes=None) for m in await read_stream(clocked.js, topology.LEDGER, topology.LEDGER_SUBJECTS)]
+    assert clock_steps(ledger, "P1") == []
+    assert clock_steps(ledger, "K1") == [("reminder", 1, "c1", "lead", "resolve", at_(10, 15, 9)),
+                                         ("breach", 1, "c1", "lead", "resolve", at_(10, 15, 10)),
+                                         ("chase-1", 1, "c1", "lead", "resolve", at_(10, 15, 11))]
+    f = lead((await api.get("/api/orgs/d1/deadlines", params={"from": "2026-10-01", "to": "2026-10-31"})).json())
+    assert (f["due"], f["on_time"], f["late"], f["paused"], f["chased"], f["overdue_now"]) == (2, 1, 1, 1, 1, 0)
