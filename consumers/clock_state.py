@@ -100,7 +100,6 @@ class _Book(msgspec.Struct):
     round: int
     holder: str | None
     deadlines: list[Deadline]
-    requests: dict[str, str | None] = {}
 
 
 class TicketClock(msgspec.Struct):
@@ -116,7 +115,7 @@ class TicketClock(msgspec.Struct):
 
     def fold(self) -> DeadlineBook:
         book = DeadlineBook()
-        book.round, book.holder, book.requests = self.book.round, self.book.holder, dict(self.book.requests)
+        book.round, book.holder = self.book.round, self.book.holder
         book.deadlines = {d.key: d for d in self.book.deadlines}
         return book
 
@@ -201,7 +200,7 @@ class ClockState:
             return []
         book = clock.fold()
         book.apply(event)
-        clock.book = _Book(book.round, book.holder, list(book.deadlines.values()), book.requests)
+        clock.book = _Book(book.round, book.holder, list(book.deadlines.values()))
         clock.org_id, clock.org_path = event.org_id, event.org_path or clock.org_path
         if isinstance(event, TicketRecategorised):
             clock.category = event.category

@@ -27,7 +27,7 @@ from msgspec import Meta
 
 from schemas.base import AwareDatetime, Event, OrgId, Reason, tag_of
 from schemas.ticket import (TicketAccepted, TicketClosed, TicketContacted, TicketDispatched, TicketEvent, TicketExtensionApproved,
-                            TicketExtensionRequested, TicketPaused, TicketReopened, TicketResolved, TicketResumed,
+                            TicketPaused, TicketReopened, TicketResolved, TicketResumed,
                             TicketReturned, TicketTaskAccepted, TicketTaskCompleted, TicketVoided)
 
 DeadlineStage = Literal["sign_for", "first_contact", "resolve"]
@@ -183,8 +183,6 @@ class DeadlineBook:
         self.round = 1
         self.holder: str | None = None
         """The unit the current dispatch names (the lead)."""
-        self.requests: dict[str, str | None] = {}
-        """Pending extension requests: event id -> the supporting unit asking (None: the lead)."""
         self.deadlines: dict[Key, Deadline] = {}
 
     def apply(self, event: Event) -> list[Deadline]:
@@ -205,10 +203,8 @@ class DeadlineBook:
                     deadline = Deadline(self.round, who, role, stage, due, opened=event.occurred_at)
                     self.deadlines[deadline.key] = deadline
                     changed.append(deadline)
-        elif isinstance(event, TicketExtensionRequested):
-            self.requests[event.event_id] = event.unit
-        elif isinstance(event, TicketExtensionApproved):
-            found = self.deadlines.get((self.round, self.requests.pop(event.request_id, None) or self.holder or "", "resolve"))
+        elif isinstance(event, TicketExtensionApproved):  # `unit` is the ledger's: the request's unit, None for the lead
+            found = self.deadlines.get((self.round, event.unit or self.holder or "", "resolve"))
             if found is not None:
                 found.due, found.steps = event.until, set()
                 changed.append(found)
