@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import nats
 import pytest
 from faststream.nats import NatsBroker
 
@@ -26,7 +27,7 @@ from schemas.clock import CLOCK_EVENTS
 from schemas.topology import intake_subject
 from tests.conftest import running_pipeline
 from tests.scenario import CST, DISPATCHER, RESIDENT, SYSTEM, WORKER
-from tests.support import caught_up, publish_all, read_stream
+from tests.support import caught_up, publish_all, read_stream, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -381,3 +382,42 @@ async def test_a_lead_and_a_supporting_unit_with_their_own_clocks_a_pause_and_an
 async def all_events(live: Running, ticket_id: str) -> list[s.Event]:
     msgs = await read_stream(live.js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     return [e for e in (s.decode(m.data, max_bytes=None) for m in msgs) if getattr(e, "ticket_id", None) == ticket_id]
+
+
+async def test_a_units_receiver_hears_its_own_notifications_only(tmp_path: Path, nats_server) -> None:  # type: ignore[no-untyped-def]
+    """`civic producer notified c1` issues a key that may subscribe to civic.notify.c1 and nothing else;
+    the clock's key may publish there but may not publish another event type to intake."""
+    from adapters.credentials import Credentials
+    from tests.integration.test_bus_permissions import Attempts
+
+    creds = Credentials(nats_server.credentials.folder)
+    creds.add_notified("c1")
+    nats_server.reload()
+    bus = Settings(data_dir=tmp_path / "data", nats_url=nats_server.plain_url, credentials_dir=creds.folder)
+
+    async def admitted() -> bool:  # nats-server reloads on SIGHUP, in its own time
+        try:
+            nc = await nats.connect(**connect_options(bus, "notified-c1"), allow_reconnect=False, connect_timeout=1)
+        except Exception:
+            return False
+        await nc.close()
+        return True
+    await wait_for(admitted, timeout=10)
+    heard: list[bytes] = []
+    async with Attempts(bus, "notified-c1") as c1:
+        async def hear(m: Any) -> None:
+            heard.append(m.data)
+        await c1.nc.subscribe(topology.notification_subject("c1"), cb=hear)
+        await c1.nc.subscribe(topology.notification_subject("c2"))
+        await c1.nc.flush()
+        async with Attempts(bus, "clock") as clock:
+            await clock.nc.publish(topology.notification_subject("c1"), b"reminder")
+            await clock.nc.flush()
+            resolved = topology.subject("intake", "TicketResolved", PATHS["c1"])
+            await clock.refused({clock.js.publish(resolved, b"{}"): f'publish to "{resolved}"'})
+        for _ in range(50):
+            if heard:
+                break
+            await asyncio.sleep(0.02)
+        assert heard == [b"reminder"]
+        assert any("permissions violation for subscription to \"civic.notify.c2\"" in e for e in c1.errors), c1.errors
