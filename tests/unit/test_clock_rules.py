@@ -1,6 +1,6 @@
 """The ticket's rules for the clock's events (schemas/clock.py `check`, applied by domain/ticket.py),
 through the ledger application: what it accepts, what it refuses and why, and how an on-time event
-that reaches the ledger after its breach was recorded is kept (docs/kpis.md#deadlines-and-the-clock)."""
+that reaches the ledger after its breach was recorded is kept (docs/kpis.md, "Deadlines: what the clock records")."""
 
 from __future__ import annotations
 
