@@ -79,8 +79,7 @@ class PolicyEscalation:
         if terms.reminder_before is not None:  # counted back in calendar time: a reminder is a courtesy, not a deadline
             steps.append(Planned("reminder", due - self.rules.calendar.budget(terms.reminder_before)))
         steps.append(Planned("breach", due))
-        stage = "supporting" if deadline.unit_role == "supporting" and deadline.stage == "resolve" else deadline.stage
-        if terms.chase is not None and stage in terms.chase.stages:
+        if terms.chase is not None and deadline.stage in terms.chase.stages:
             steps += [Planned(f"chase-{n}", self.rules.due(due, after)) for n, after in enumerate(terms.chase.after, 1)]
         if terms.supervise is not None:
             steps.append(Planned("supervision", self.rules.due(due, terms.supervise.after)))

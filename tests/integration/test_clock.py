@@ -370,9 +370,9 @@ async def test_a_lead_and_a_supporting_unit_with_their_own_clocks_a_pause_and_an
     events = await live.clock_events("T8")
     c2 = [(e.stage, e.step_key, e.occurred_at) for e in events if e.unit == "c2"]  # type: ignore[attr-defined]
     assert {e.unit_role for e in events if e.unit == "c2"} == {"supporting"}  # type: ignore[attr-defined]
-    assert c2 == [("resolve", "reminder", task_due - timedelta(hours=1)), ("resolve", "breach", task_due),
-                  ("resolve", "chase-1", task_due + timedelta(hours=1)), ("resolve", "chase-2", task_due + timedelta(hours=5)),
-                  ("resolve", "supervision", task_due + timedelta(hours=8))]
+    assert c2 == [("supporting", "reminder", task_due - timedelta(hours=1)), ("supporting", "breach", task_due),
+                  ("supporting", "chase-1", task_due + timedelta(hours=1)), ("supporting", "chase-2", task_due + timedelta(hours=5)),
+                  ("supporting", "supervision", task_due + timedelta(hours=8))]
     # The lead: nothing at DUE (extended), nothing while paused; only the moved deadline's reminder.
     assert [(e.stage, e.step_key, e.occurred_at, e.deadline) for e in events if e.unit == "c1"] == [  # type: ignore[attr-defined]
         ("resolve", "reminder", moved - timedelta(hours=1), moved)]
