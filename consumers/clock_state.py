@@ -79,8 +79,7 @@ class PolicyEscalation:
         if terms.reminder_before is not None:  # counted back in calendar time: a reminder is a courtesy, not a deadline
             steps.append(Planned("reminder", due - self.rules.calendar.budget(terms.reminder_before)))
         steps.append(Planned("breach", due))
-        stage = "supporting" if deadline.unit_role == "supporting" and deadline.stage == "resolve" else deadline.stage
-        if terms.chase is not None and stage in terms.chase.stages:
+        if terms.chase is not None and deadline.stage in terms.chase.stages:
             steps += [Planned(f"chase-{n}", self.rules.due(due, after)) for n, after in enumerate(terms.chase.after, 1)]
         if terms.supervise is not None:
             steps.append(Planned("supervision", self.rules.due(due, terms.supervise.after)))
@@ -100,7 +99,6 @@ class _Book(msgspec.Struct):
     round: int
     holder: str | None
     deadlines: list[Deadline]
-    requests: dict[str, str | None] = {}
 
 
 class TicketClock(msgspec.Struct):
@@ -116,7 +114,7 @@ class TicketClock(msgspec.Struct):
 
     def fold(self) -> DeadlineBook:
         book = DeadlineBook()
-        book.round, book.holder, book.requests = self.book.round, self.book.holder, dict(self.book.requests)
+        book.round, book.holder = self.book.round, self.book.holder
         book.deadlines = {d.key: d for d in self.book.deadlines}
         return book
 
@@ -201,7 +199,7 @@ class ClockState:
             return []
         book = clock.fold()
         book.apply(event)
-        clock.book = _Book(book.round, book.holder, list(book.deadlines.values()), book.requests)
+        clock.book = _Book(book.round, book.holder, list(book.deadlines.values()))
         clock.org_id, clock.org_path = event.org_id, event.org_path or clock.org_path
         if isinstance(event, TicketRecategorised):
             clock.category = event.category

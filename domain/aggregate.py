@@ -21,7 +21,6 @@ from eventsourcing.domain import Aggregate, AggregateCreated, AggregateEvent
 from domain.refusal import Refused
 from schemas import Event, encode
 from schemas.base import as_sent
-from schemas.intake import to_builtins
 
 ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:civic-ledger")
 
@@ -35,14 +34,11 @@ def aggregate_id(family: str, entity_id: str) -> UUID:
 def content_digest(event: Event) -> str:
     """The event's content as its producer sent it: minus what the ledger adds (sealed data, the
     org path, erased keys, filled-in deadlines) and the clear personal data. Fields a type gained
-    later (`added`) count only when set, so events stored before them keep their digest."""
+    later (`added`) count only when set (schemas.intake.encode), so events stored before them keep
+    their digest."""
     written = {"erased_keys": ()} if "erased_keys" in event.__struct_fields__ else {}  # also the ledger's (PersonalDataErased)
     bare = msgspec.structs.replace(as_sent(event), personal=(), sealed=(), org_path=(), **written)
-    if not bare.added:
-        return hashlib.sha256(encode(bare)).hexdigest()
-    defaults = {f.name: f.default for f in msgspec.structs.fields(bare) if f.name in bare.added}
-    content = {k: v for k, v in to_builtins(bare).items() if k not in defaults or getattr(bare, k) != defaults[k]}
-    return hashlib.sha256(msgspec.json.encode(content)).hexdigest()
+    return hashlib.sha256(encode(bare)).hexdigest()
 
 
 def fingerprint(event: Event, macs: tuple[tuple[str, str], ...]) -> str:

@@ -13,6 +13,8 @@ import msgspec
 
 import schemas as s
 from projections import deadlines
+from projections.clocks import Clocks
+from projections.clocks import ddl as clock_ddl
 from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState, prefixes, rolled_up,
     upsert as _upsert,
@@ -53,6 +55,7 @@ def _ddl(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS tickets_worker ON tickets (to_worker, raised_at)",
         f"CREATE TABLE IF NOT EXISTS disputes (dispute_id {text} PRIMARY KEY, path {text}, category {text}, risk_grade {text}, registered_at {big}, sessions INTEGER, outcome {text}, summary {text}, updated_at {big})",
         f"CREATE TABLE IF NOT EXISTS topics (topic_id {text} PRIMARY KEY, path {text}, title {text}, proposed_at {big}, stage {text}, decision {text}, votes_for INTEGER, votes_against INTEGER, votes_abstained INTEGER, updated_at {big})",
+        *clock_ddl(text, big),
         f"CREATE TABLE IF NOT EXISTS trail (kind {text} NOT NULL, entity_id {text} NOT NULL, position {big} NOT NULL, type {text} NOT NULL, occurred_at {big} NOT NULL, actor_role {text}, actor_id {text}, detail {text}, PRIMARY KEY (kind, entity_id, position))",
     ]
 
@@ -124,6 +127,7 @@ class _Fold:
         self.deadlines = deadlines.DeadlineFold(self.db, self.clock, self.tickets)
         self.disputes = self._load("disputes", DISPUTE_COLUMNS, {e.dispute_id for _, e in events if isinstance(e, DisputeEvent)})
         self.topics = self._load("topics", TOPIC_COLUMNS, {e.topic_id for _, e in events if isinstance(e, DeliberationEvent)})
+        self.clocks = Clocks(self.db, self.tickets)
         self.delta = Contributions()
         for t in self.tickets.values():
             self.delta.ticket(t, self.clock, -1)
@@ -176,6 +180,7 @@ class _Fold:
                 round_before = ticket.round
                 self._ticket(ticket, e, at)
                 self.deadlines.apply(ticket, e, at, round_before)
+                self.clocks.apply(position, e, ticket.path, ticket.category, ticket.round)
             case s.DisputeRegistered():
                 self.disputes[e.dispute_id] = dict(dispute_id=e.dispute_id, path=path, category=e.category, risk_grade=e.risk_grade,
                                                    registered_at=at, sessions=0, outcome=None, summary=e.summary, updated_at=at)
@@ -258,3 +263,4 @@ class _Fold:
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
         self.deadlines.write()
+        self.clocks.write()

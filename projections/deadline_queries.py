@@ -17,22 +17,23 @@ import msgspec
 
 from projections import KPI_VERSION
 from projections._scope import days, subtree, within as _within
-from projections.deadlines import COUNTERS, ROLES, STAGES
+from projections.deadlines import COUNTERS, ROLE_STAGES, ROLES
 from projections.facts import Clock
 from projections.queries import DashboardQueries, NotFound, Org
 from projections.store import Database
 
 # kpis.md#timeliness over raw task rows (the part-months at a window's edges), the same
 # definitions as projections.deadlines.counts (CASE, not boolean sums: PostgreSQL too).
-_IN_TIME = "met_at IS NOT NULL AND met_at <= due_at"
-_LATE = "breached_at IS NOT NULL OR (met_at IS NOT NULL AND met_at > due_at)"
+_MET_ON_TIME = "met_at IS NOT NULL AND met_at <= due_at"
+_LATE = "(met_at IS NOT NULL AND met_at > due_at) OR (met_at IS NULL AND breached_at IS NOT NULL)"
 _RAW_SUMS = ", ".join((
     "COUNT(*)",
-    f"SUM(CASE WHEN {_IN_TIME} AND breached_at IS NULL THEN 1 ELSE 0 END)",
+    f"SUM(CASE WHEN {_MET_ON_TIME} THEN 1 ELSE 0 END)",
     f"SUM(CASE WHEN {_LATE} THEN 1 ELSE 0 END)",
     "SUM(CASE WHEN chased > 0 THEN 1 ELSE 0 END)",
     "SUM(CASE WHEN supervised_at IS NOT NULL THEN 1 ELSE 0 END)",
-    f"SUM(CASE WHEN breached_at IS NOT NULL AND {_IN_TIME} THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN breached_at IS NOT NULL THEN 1 ELSE 0 END)",
+    f"SUM(CASE WHEN breached_at IS NOT NULL AND {_MET_ON_TIME} THEN 1 ELSE 0 END)",
     "SUM(extended)",
     "SUM(paused)",
 ))
@@ -50,8 +51,10 @@ class Timeliness(msgspec.Struct):
     """on_time / (on_time + late); null when nothing is settled."""
     chased: int
     supervised: int
+    breached: int
+    """Tasks with a recorded DeadlineBreached."""
     late_reports: int
-    """Of `late`, tasks whose meeting event is dated in time but reached the ledger after the breach (kpis.md#late-on-time-event)."""
+    """Of `breached`, tasks met on time by a report that reached the ledger after the breach (kpis.md#late-on-time-event)."""
     extended: int
     """Tasks whose deadline an approved extension moved."""
     paused: int
@@ -164,7 +167,8 @@ def timeliness(c: Counts, overdue_now: int | None) -> Timeliness:
     due, on_time, late = c[_I["due"]], c[_I["on_time"]], c[_I["late"]]
     return Timeliness(due=due, on_time=on_time, late=late, not_settled=due - on_time - late,
                       on_time_rate=_rate(on_time, on_time + late),  # kpis.md#timeliness
-                      chased=c[_I["chased"]], supervised=c[_I["supervised"]], late_reports=c[_I["late_reports"]],
+                      chased=c[_I["chased"]], supervised=c[_I["supervised"]], breached=c[_I["breached"]],
+                      late_reports=c[_I["late_reports"]],
                       extended=c[_I["extended"]], paused=c[_I["paused"]], overdue_now=overdue_now)
 
 
@@ -179,12 +183,12 @@ def _roles(counts: dict[tuple[str, str], Counts], overdue: dict[tuple[str, str],
     every role, or (for a unit) only those it holds tasks in."""
     out = []
     for role in ROLES:
-        if not every_role and not any((role, stage) in counts for stage in STAGES) \
+        if not every_role and not any((role, stage) in counts for stage in ROLE_STAGES[role]) \
                 and not (overdue and any(r == role for r, _ in overdue)):
             continue
         total: dict[str, Counts] = {}
         stages = []
-        for stage in STAGES:
+        for stage in ROLE_STAGES[role]:
             c = counts.get((role, stage), _ZERO)
             _add(total, "", c)
             stages.append(StageTimeliness(stage, timeliness(c, None if overdue is None else overdue.get((role, stage), 0))))

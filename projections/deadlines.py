@@ -19,16 +19,17 @@ from collections import defaultdict
 
 from projections.facts import Clock, TicketState, rolled_up, upsert
 from projections.store import Database
-from schemas.clock import STAGES as CLOCK_STAGES
 from schemas.clock import ENDS, MEETS, NEW_ROUND, DeadlineBreached, DeadlineEvent, TicketChased, TicketSupervised, UnitRole
-from schemas.ticket import (
-    TicketExtensionApproved, TicketExtensionRefused, TicketExtensionRequested, TicketResumed, TicketTransferred,
-)
+from schemas.policy import Stage
+from schemas.ticket import TicketExtensionApproved, TicketResumed, TicketTransferred
 
-STAGES: tuple[str, ...] = CLOCK_STAGES
-"""接单, 首次联系, 办结 (docs/kpis.md#deadline-tasks): the clock's stages."""
+STAGES: tuple[str, ...] = get_args(Stage)
+"""The policy's and the clock's stages (docs/kpis.md#deadline-tasks)."""
 ROLES: tuple[str, ...] = get_args(UnitRole)
 """主办, 协办: counted apart everywhere."""
+ROLE_STAGES: dict[str, tuple[str, ...]] = {"lead": ("sign_for", "first_contact", "resolve"), "supporting": ("sign_for", "supporting")}
+"""The stages a dispatch gives each role (schemas/clock.py's DeadlineBook opens the same): the lead
+signs for it, contacts the resident and resolves it; a supporting unit signs for its task and does it."""
 
 
 @dataclass
@@ -56,8 +57,6 @@ class Task:
     supervised_at: int | None = None
     supervised_by: str | None = None
     """The org unit the supervision escalated to."""
-    extension_request: str | None = None
-    """The event id of an extension request awaiting a decision (its approval moves `due_at`)."""
     extended: int = 0
     """1 once an approved extension moved the deadline."""
     paused: int = 0
@@ -81,16 +80,17 @@ COLUMNS = tuple(f.name for f in fields(Task))
 _INTEGERS = {"round", "chased", "extended", "paused"}
 
 
-COUNTERS = ("due", "on_time", "late", "chased", "supervised", "late_reports", "extended", "paused")
+COUNTERS = ("due", "on_time", "late", "chased", "supervised", "breached", "late_reports", "extended", "paused")
 """docs/kpis.md#timeliness, per task: each is 0 or 1 (see `counts`)."""
 
 
 def counts(task: Task) -> tuple[int, ...]:
     """What one task adds to each timeliness counter (docs/kpis.md#timeliness)."""
-    in_time = task.met_at is not None and task.met_at <= task.due_at
-    late = task.breached_at is not None or (task.met_at is not None and task.met_at > task.due_at)
-    return (1, int(in_time and not late), int(late), int(task.chased > 0), int(task.supervised_at is not None),
-            int(in_time and late), task.extended, task.paused)
+    on_time = task.met_at is not None and task.met_at <= task.due_at
+    late = (task.met_at is not None and task.met_at > task.due_at) or (task.met_at is None and task.breached_at is not None)
+    breached = task.breached_at is not None
+    return (1, int(on_time), int(late), int(task.chased > 0), int(task.supervised_at is not None), int(breached),
+            int(on_time and breached), task.extended, task.paused)
 
 
 def overdue_now(task: Task) -> bool:
@@ -181,24 +181,16 @@ class DeadlineFold:
                 lead = e.to_unit or e.org_id
                 units = {lead: ("lead", {"sign_for": e.sign_for_by, "first_contact": e.contact_by, "resolve": e.deadline})}
                 for support in e.supporting:
-                    units[support.unit] = ("supporting", {"sign_for": support.sign_for_by, "resolve": support.deadline})
+                    units[support.unit] = ("supporting", {"sign_for": support.sign_for_by, "supporting": support.deadline})
                 self._dispatch(t, at, units)
-            case TicketExtensionRequested():
-                task = self.tasks.get((t.ticket_id, t.round, e.unit or self.holder(t.ticket_id, t.round) or "", "resolve"))
+            case TicketExtensionApproved():  # `unit` is the ledger's: the request's unit, None for the lead
+                task = self._resolving(t, e.unit)
                 if task is not None and task.pending:
-                    task.extension_request, task.updated_at = e.event_id, at
-            case TicketExtensionApproved():
-                for task in self.of(t.ticket_id):
-                    if task.extension_request == e.request_id and task.pending:
-                        self._move(task, _ts(e.until), at)
-                        task.extension_request, task.extended = None, 1
-            case TicketExtensionRefused():
-                for task in self.of(t.ticket_id):
-                    if task.extension_request == e.request_id:
-                        task.extension_request, task.updated_at = None, at
+                    self._move(task, _ts(e.until), at)
+                    task.extended = 1
             case TicketResumed():
                 for moved in e.deadlines:
-                    task = self.tasks.get((t.ticket_id, t.round, moved.unit or self.holder(t.ticket_id, t.round) or "", "resolve"))
+                    task = self._resolving(t, moved.unit)
                     if task is not None and task.pending and task.due_at != _ts(moved.deadline):
                         self._move(task, _ts(moved.deadline), at)
                         task.paused = 1
@@ -211,6 +203,13 @@ class DeadlineFold:
                 self._meet(t.ticket_id, round_before, stage, at, unit)
         if e.type in ENDS or e.type == NEW_ROUND or t.round != round_before:
             self._withdraw(t.ticket_id, at)  # handed back, done, or back to dispatch for a new round
+
+    def _resolving(self, t: TicketState, unit: str | None) -> Task | None:
+        """The lead's resolve task (unit None, or the lead), or a supporting unit's task."""
+        holder = self.holder(t.ticket_id, t.round)
+        if unit is None or unit == holder:
+            return self.tasks.get((t.ticket_id, t.round, holder or "", "resolve"))
+        return self.tasks.get((t.ticket_id, t.round, unit, "supporting"))
 
     def holder(self, ticket_id: str, round_: int) -> str | None:
         """The lead unit of the round's latest dispatch (the one whose tasks are owed)."""

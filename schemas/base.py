@@ -9,7 +9,7 @@ type's `schema_version` and ships an upcaster (schemas/evolution.py).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
@@ -152,6 +152,18 @@ def tag_of(cls: type[msgspec.Struct]) -> str:
     if not isinstance(tag, str):  # None for an untagged class, an int only if one were declared
         raise TypeError(f"{cls.__name__} is not a tagged event type")
     return tag
+
+
+def stated(event: Event) -> dict[str, Any]:
+    """The event as builtins, the fields its type gained later (`added`) left out while at their
+    default: what a reader shows and what a fingerprint covers, so the answers and fingerprints
+    of events stored before those fields existed do not change. (JSON-encoded, it is byte for byte
+    the event's encoding when no added field is set.)"""
+    builtins: dict[str, Any] = msgspec.to_builtins(event)
+    if not event.added:
+        return builtins
+    defaults = {f.name: f.default for f in msgspec.structs.fields(event) if f.name in event.added}
+    return {k: v for k, v in builtins.items() if k not in defaults or getattr(event, k) != defaults[k]}
 
 
 def written_by_ledger(event: Event) -> list[str]:

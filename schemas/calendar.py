@@ -102,6 +102,9 @@ class WorkingCalendar:
         self.years: dict[int, YearSchedule] = {s.year: s for s in schedules}
         self.day_length = sum((_minutes(s.end) - _minutes(s.start) for s in spans), 0)
         """Minutes of office hours in one working day: the length of one working day."""
+        self._office: dict[date, list[tuple[datetime, datetime]]] = {}
+        """Each day's office spans, computed once: a working-day deadline walks a week of them, and
+        the ledger computes several per dispatch (time zones make each ~15 µs to build)."""
 
     # -- days ------------------------------------------------------------------------------------
 
@@ -129,9 +132,14 @@ class WorkingCalendar:
 
     def office(self, day: date) -> list[tuple[datetime, datetime]]:
         """The office spans of `day` as UTC instants; none on a day off."""
-        if not self.is_working_day(day):
-            return []
-        return [(_at(day, s.start, self.tz), _at(day, s.end, self.tz)) for s in self.office_hours]
+        spans = self._office.get(day)
+        if spans is None:
+            spans = [(_at(day, s.start, self.tz), _at(day, s.end, self.tz)) for s in self.office_hours] \
+                if self.is_working_day(day) else []
+            if len(self._office) > 20_000:  # some fifty years of days: a bound, never reached in practice
+                self._office.clear()
+            self._office[day] = spans
+        return spans
 
     # -- durations -------------------------------------------------------------------------------
 
@@ -152,6 +160,7 @@ class WorkingCalendar:
         total = ZERO
         day = start.astimezone(self.tz).date()
         last = end.astimezone(self.tz).date()
+        start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)  # compared with UTC spans: fast
         while day <= last:
             for a, b in self.office(day):
                 lo, hi = max(a, start), min(b, end)
@@ -168,6 +177,7 @@ class WorkingCalendar:
             return (start + max(budget, ZERO)).astimezone(self.tz)
         left = budget
         day = start.astimezone(self.tz).date()
+        start = start.astimezone(timezone.utc)  # compared with UTC spans: an aware comparison across zones is slow
         for _ in range(MAX_SEARCH_DAYS):
             for a, b in self.office(day):
                 a = max(a, start)

@@ -26,19 +26,20 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args
 from msgspec import Meta
 
 from schemas.base import AwareDatetime, Event, OrgId, Reason, tag_of
+from schemas.policy import Stage
 from schemas.ticket import (TicketAccepted, TicketClosed, TicketContacted, TicketDispatched, TicketEvent, TicketExtensionApproved,
-                            TicketExtensionRequested, TicketPaused, TicketReopened, TicketResolved, TicketResumed,
+                            TicketPaused, TicketReopened, TicketResolved, TicketResumed,
                             TicketReturned, TicketTaskAccepted, TicketTaskCompleted, TicketVoided)
 
-DeadlineStage = Literal["sign_for", "first_contact", "resolve"]
-"""sign_for: the unit signs for the ticket (接单, TicketAccepted); first_contact: it first contacts the
-resident; resolve: it reports the ticket resolved (办结, TicketResolved)."""
+DeadlineStage = Stage
+"""The policy's clocks (schemas/policy.py): the lead's sign_for (接单, TicketAccepted), first_contact
+(TicketContacted) and resolve (办结, TicketResolved); a supporting unit's sign_for (TicketTaskAccepted)
+and supporting, its task (TicketTaskCompleted)."""
 UnitRole = Literal["lead", "supporting"]
 """主办 (the lead unit: the ticket resolves when it resolves) or 协办 (a supporting unit)."""
 Step = Literal["reminder", "breach", "chase", "supervision"]
 """The clock's steps for one deadline, in the order they fire."""
 STEPS: tuple[Step, ...] = get_args(Step)
-STAGES: tuple[DeadlineStage, ...] = get_args(DeadlineStage)
 CLOCK_SOURCE = "clock"
 """The `source` and the actor id of every clock event: the system's own clock."""
 
@@ -156,6 +157,12 @@ class Deadline:
     def key(self) -> Key:
         return self.round, self.unit, self.stage
 
+    def move(self, due: datetime) -> None:
+        """A new deadline is a new clock's worth of steps; the same one (a deadline already passed when
+        a pause began stays where it was) keeps what was recorded."""
+        if due != self.due:
+            self.due, self.steps = due, set()
+
     def open_at(self, instant: datetime) -> bool:
         """Whether the stage was still not met at `instant` (a stage met exactly at the deadline is on time)."""
         return self.met_at is None or self.met_at > instant
@@ -166,7 +173,7 @@ MEETS: dict[str, tuple[DeadlineStage, ...]] = {
     tag_of(TicketContacted): ("first_contact",),
     tag_of(TicketResolved): ("sign_for", "first_contact", "resolve"),
     tag_of(TicketTaskAccepted): ("sign_for",),
-    tag_of(TicketTaskCompleted): ("sign_for", "resolve"),
+    tag_of(TicketTaskCompleted): ("sign_for", "supporting"),
 }
 """Event type -> the stages it meets, for the lead (or, with a `unit` field, for that supporting unit).
 A resolution meets the earlier stages too: a unit that resolved it has signed for it and, by then,
@@ -183,8 +190,6 @@ class DeadlineBook:
         self.round = 1
         self.holder: str | None = None
         """The unit the current dispatch names (the lead)."""
-        self.requests: dict[str, str | None] = {}
-        """Pending extension requests: event id -> the supporting unit asking (None: the lead)."""
         self.deadlines: dict[Key, Deadline] = {}
 
     def apply(self, event: Event) -> list[Deadline]:
@@ -199,29 +204,28 @@ class DeadlineBook:
                 (unit, "lead", "sign_for", event.sign_for_by), (unit, "lead", "first_contact", event.contact_by),
                 (unit, "lead", "resolve", event.deadline)]
             for task in event.supporting:
-                wanted += [(task.unit, "supporting", "sign_for", task.sign_for_by), (task.unit, "supporting", "resolve", task.deadline)]
+                wanted += [(task.unit, "supporting", "sign_for", task.sign_for_by), (task.unit, "supporting", "supporting", task.deadline)]
             for who, role, stage, due in wanted:
                 if due is not None:  # on the wire a producer may leave it out; the stored dispatch has it
                     deadline = Deadline(self.round, who, role, stage, due, opened=event.occurred_at)
                     self.deadlines[deadline.key] = deadline
                     changed.append(deadline)
-        elif isinstance(event, TicketExtensionRequested):
-            self.requests[event.event_id] = event.unit
-        elif isinstance(event, TicketExtensionApproved):
-            found = self.deadlines.get((self.round, self.requests.pop(event.request_id, None) or self.holder or "", "resolve"))
+        elif isinstance(event, TicketExtensionApproved):  # `unit` is the ledger's: the request's unit, None for the lead
+            found = self._resolving(event.unit)
             if found is not None:
-                found.due, found.steps = event.until, set()
+                found.move(event.until)
                 changed.append(found)
         elif isinstance(event, TicketPaused):
             for found in self.open_deadlines():
-                if found.stage == "resolve":
+                if found.stage in ("resolve", "supporting"):
                     found.paused = True
                     changed.append(found)
         elif isinstance(event, TicketResumed):
             for moved in event.deadlines:
-                found = self.deadlines.get((self.round, moved.unit or self.holder or "", "resolve"))
+                found = self._resolving(moved.unit)
                 if found is not None:
-                    found.due, found.steps, found.paused = moved.deadline, set(), False
+                    found.move(moved.deadline)
+                    found.paused = False
                     changed.append(found)
             for found in self.open_deadlines():
                 found.paused = False
@@ -242,9 +246,19 @@ class DeadlineBook:
                 found.met_at, found.met_by = event.occurred_at, event.type
                 changed.append(found)
         if event.type == NEW_ROUND or _dissatisfied(event):
+            for found in self.open_deadlines():  # the round's clocks stop with it (a supporting task left undone)
+                found.met_at, found.met_by = event.occurred_at, event.type
+                changed.append(found)
             self.round += 1
             self.holder = None
         return changed
+
+    def _resolving(self, unit: str | None) -> Deadline | None:
+        """The clock an extension or a resumption moves: the lead's resolve (unit None or the lead),
+        or a supporting unit's task."""
+        if unit is None or unit == self.holder:
+            return self.deadlines.get((self.round, self.holder or "", "resolve"))
+        return self.deadlines.get((self.round, unit, "supporting"))
 
     def open_deadlines(self) -> list[Deadline]:
         return [d for d in self.deadlines.values() if d.met_at is None and d.round == self.round]
@@ -302,7 +316,8 @@ def check(book: DeadlineBook, event: DeadlineEvent) -> tuple[str, str] | None:
         return "not_due", f"a {event.step} dated {event.occurred_at.isoformat()} is before the deadline {found.due.isoformat()}"
     if not found.open_at(event.occurred_at):
         assert found.met_at is not None
-        return "deadline_met", (f"{event.stage} was met by {found.met_by} at {found.met_at.isoformat()}, "
+        how = "met" if found.met_by in MEETS else "stopped"  # a return, a new round, closing or voiding stops it
+        return "deadline_met", (f"{event.stage} was {how} by {found.met_by} at {found.met_at.isoformat()}, "
                                 f"before the {event.step} at {event.occurred_at.isoformat()}")
     before = "breach" if isinstance(event, TicketSupervised) else (
         ("breach" if event.chase == 1 else f"chase-{event.chase - 1}") if isinstance(event, TicketChased) else None)

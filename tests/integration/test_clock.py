@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import nats
 import pytest
 from faststream.nats import NatsBroker
 
@@ -25,7 +27,7 @@ from schemas.clock import CLOCK_EVENTS
 from schemas.topology import intake_subject
 from tests.conftest import running_pipeline
 from tests.scenario import CST, DISPATCHER, RESIDENT, SYSTEM, WORKER
-from tests.support import caught_up, publish_all, read_stream
+from tests.support import caught_up, publish_all, read_stream, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +35,7 @@ T0 = datetime(2026, 3, 2, 9, tzinfo=CST)
 DUE = T0 + timedelta(hours=4)
 TERMS = FixedEscalation(remind_before=timedelta(hours=1), chase_after=(timedelta(hours=1), timedelta(hours=5)),
                    supervise_after=timedelta(hours=8), levels=("street",))
-PATHS = {"d1": ("d1",), "s1": ("d1", "s1"), "c1": ("d1", "s1", "c1")}
+PATHS = {"d1": ("d1",), "s1": ("d1", "s1"), "c1": ("d1", "s1", "c1"), "c2": ("d1", "s1", "c2")}
 CLOCK_TYPES = {cls.__struct_config__.tag for cls in CLOCK_EVENTS}
 
 
@@ -53,7 +55,8 @@ def ev(cls: type[s.Event], n: int, org: str, actor: s.Actor, at: datetime, **fie
 def tree() -> list[tuple[s.Event, str]]:
     return [ev(s.OrgUnitRegistered, 1, "d1", SYSTEM, T0 - timedelta(days=30), kind="district", name="Yongning"),
             ev(s.OrgUnitRegistered, 2, "s1", SYSTEM, T0 - timedelta(days=30), kind="street", name="Pumiao", parent_id="d1"),
-            ev(s.OrgUnitRegistered, 3, "c1", SYSTEM, T0 - timedelta(days=30), kind="community", name="Longxiang", parent_id="s1")]
+            ev(s.OrgUnitRegistered, 3, "c1", SYSTEM, T0 - timedelta(days=30), kind="community", name="Longxiang", parent_id="s1"),
+            ev(s.OrgUnitRegistered, 4, "c2", SYSTEM, T0 - timedelta(days=30), kind="community", name="Nanhu", parent_id="s1")]
 
 
 def ticket(tid: str, n: int, due: datetime = DUE, at: datetime = T0, signed: bool = True) -> list[tuple[s.Event, str]]:
@@ -318,7 +321,7 @@ async def test_reminders_and_chases_reach_the_unit_on_its_subject_and_its_webhoo
 
 async def test_an_on_time_resolution_arriving_after_its_breach_is_kept_and_nothing_more_escalates(live: Running) -> None:
     """docs/kpis.md: the breach stays, the late-arriving resolution (dated before the deadline) is
-    accepted with its own time, no chase follows; the deadline counts as late."""
+    accepted with its own time (so the clock counts as met on time), and no chase follows."""
     await publish_all(live.js, ticket("T6", 10))
     live.start()
     await live.at(DUE + timedelta(minutes=30))
@@ -332,3 +335,89 @@ async def test_an_on_time_resolution_arriving_after_its_breach_is_kept_and_nothi
     assert [t for t, _ in history] == ["TicketRaised", "TicketDispatched", "TicketAccepted", "TicketContacted",
                                        "DeadlineNearing", "DeadlineBreached", "TicketResolved"]
     assert history[-1][1] == DUE - timedelta(minutes=30)
+
+
+async def test_a_lead_and_a_supporting_unit_with_their_own_clocks_a_pause_and_an_extension(live: Running) -> None:
+    """Lead c1 (resolve by DUE) and supporting c2 (its task by DUE - 1 h, signed for on time).
+    c2's task is late: breached and chased for c2 (role supporting), supervised at the street.
+    The lead asks for an extension to DUE + 2 h, approved before DUE: no breach at DUE; then a pause
+    (waiting for the resident) stops the lead's clock past its new deadline; the resumption moves it,
+    and the lead resolves before the moved deadline: only that deadline's reminder for the lead."""
+    task_due = DUE - timedelta(hours=1)
+    raised, dispatched = ticket("T8", 10, signed=False)[:2]
+    d = dispatched[0]
+    dispatched = (msgspec.structs.replace(d, supporting=(s.SupportingTask(unit="c2", task="clear the drain", deadline=task_due,
+                                                                           sign_for_by=T0 + timedelta(hours=1)),)), dispatched[1])
+    await publish_all(live.js, [raised, dispatched,
+                                ev(s.TicketAccepted, 15, "c1", WORKER, T0 + timedelta(minutes=20), ticket_id="T8"),
+                                ev(s.TicketContacted, 16, "c1", WORKER, T0 + timedelta(minutes=25), ticket_id="T8"),
+                                ev(s.TicketTaskAccepted, 17, "c1", s.Actor(role="unit", id="c2-office"), T0 + timedelta(minutes=30),
+                                   ticket_id="T8", unit="c2"),
+                                ev(s.TicketExtensionRequested, 18, "c1", WORKER, T0 + timedelta(hours=2), ticket_id="T8",
+                                   until=DUE + timedelta(hours=2), reason="the part is on order"),
+                                ev(s.TicketExtensionApproved, 19, "c1", DISPATCHER, T0 + timedelta(hours=2, minutes=10), ticket_id="T8",
+                                   request_id="ck-18", until=DUE + timedelta(hours=2)),
+                                ev(s.TicketPaused, 20, "c1", WORKER, DUE + timedelta(hours=1), ticket_id="T8", reason="the resident is away")])
+    live.start()
+    await live.at(DUE + timedelta(hours=6))
+    await publish_all(live.js, [ev(s.TicketResumed, 21, "c1", WORKER, DUE + timedelta(hours=6), ticket_id="T8")])
+    await caught_up(live.settings, live.js)
+    resumed = [e for e in await all_events(live, "T8") if e.type == "TicketResumed"][0]
+    moved = resumed.deadlines[0].deadline  # type: ignore[attr-defined]  # the ledger wrote it: the hour left, counted from now
+    assert moved == DUE + timedelta(hours=7)
+    await publish_all(live.js, [ev(s.TicketResolved, 22, "c1", WORKER, moved - timedelta(minutes=5), ticket_id="T8", resolution="done")])
+    await live.at(DUE + timedelta(days=2))
+    events = await live.clock_events("T8")
+    c2 = [(e.stage, e.step_key, e.occurred_at) for e in events if e.unit == "c2"]  # type: ignore[attr-defined]
+    assert {e.unit_role for e in events if e.unit == "c2"} == {"supporting"}  # type: ignore[attr-defined]
+    assert c2 == [("supporting", "reminder", task_due - timedelta(hours=1)), ("supporting", "breach", task_due),
+                  ("supporting", "chase-1", task_due + timedelta(hours=1)), ("supporting", "chase-2", task_due + timedelta(hours=5)),
+                  ("supporting", "supervision", task_due + timedelta(hours=8))]
+    # The lead: nothing at DUE (extended), nothing while paused; only the moved deadline's reminder.
+    assert [(e.stage, e.step_key, e.occurred_at, e.deadline) for e in events if e.unit == "c1"] == [  # type: ignore[attr-defined]
+        ("resolve", "reminder", moved - timedelta(hours=1), moved)]
+    assert [e.escalated_to for e in events if e.type == "TicketSupervised"] == ["s1"]  # type: ignore[attr-defined]
+
+
+async def all_events(live: Running, ticket_id: str) -> list[s.Event]:
+    msgs = await read_stream(live.js, topology.LEDGER, topology.LEDGER_SUBJECTS)
+    return [e for e in (s.decode(m.data, max_bytes=None) for m in msgs) if getattr(e, "ticket_id", None) == ticket_id]
+
+
+async def test_a_units_receiver_hears_its_own_notifications_only(tmp_path: Path, nats_server) -> None:  # type: ignore[no-untyped-def]
+    """`civic producer notified c1` issues a key that may subscribe to civic.notify.c1 and nothing else;
+    the clock's key may publish there but may not publish another event type to intake."""
+    from adapters.credentials import Credentials
+    from tests.integration.test_bus_permissions import Attempts
+
+    creds = Credentials(nats_server.credentials.folder)
+    creds.add_notified("c1")
+    nats_server.reload()
+    bus = Settings(data_dir=tmp_path / "data", nats_url=nats_server.plain_url, credentials_dir=creds.folder)
+
+    async def admitted() -> bool:  # nats-server reloads on SIGHUP, in its own time
+        try:
+            nc = await nats.connect(**connect_options(bus, "notified-c1"), allow_reconnect=False, connect_timeout=1)
+        except Exception:
+            return False
+        await nc.close()
+        return True
+    await wait_for(admitted, timeout=10)
+    heard: list[bytes] = []
+    async with Attempts(bus, "notified-c1") as c1:
+        async def hear(m: Any) -> None:
+            heard.append(m.data)
+        await c1.nc.subscribe(topology.notification_subject("c1"), cb=hear)
+        await c1.nc.subscribe(topology.notification_subject("c2"))
+        await c1.nc.flush()
+        async with Attempts(bus, "clock") as clock:
+            await clock.nc.publish(topology.notification_subject("c1"), b"reminder")
+            await clock.nc.flush()
+            resolved = topology.subject("intake", "TicketResolved", PATHS["c1"])
+            await clock.refused({clock.js.publish(resolved, b"{}"): f'publish to "{resolved}"'})
+        for _ in range(50):
+            if heard:
+                break
+            await asyncio.sleep(0.02)
+        assert heard == [b"reminder"]
+        assert any("permissions violation for subscription to \"civic.notify.c2\"" in e for e in c1.errors), c1.errors

@@ -92,11 +92,13 @@ async def test_late_on_time_and_a_reopened_ticket_with_a_new_clock_then_replay_a
     moment = datetime.now(timezone.utc)
     f = lead(then)
     assert (f["due"], f["on_time"], f["late"], f["on_time_rate"], f["overdue_now"]) == (3, 1, 2, 0.3333, 0)
-    assert (unit(then, "c1")["late"], unit(then, "c2")["on_time"]) == (2, 1)
-    assert lead(then, role="supporting")["due"] == 0
+    # The ledger filled the sign-for (4 h) and first-contact (24 h) deadlines from the policy; with no
+    # TicketContacted, the resolution meets first contact: late for T1 and T3, on time (24 h exactly) for T2.
+    assert (unit(then, "c1")["on_time"], unit(then, "c1")["late"], unit(then, "c2")["on_time"], unit(then, "c2")["late"]) == (2, 4, 3, 0)
+    assert lead(then, "supporting", role="supporting")["due"] == 0
     assert [m["month"] for m in then["by_month"]] == ["2026-04"]
     ranking = (await live.get("/api/orgs/yn/ranking", params={"month": "2026-04", "min_settled": 1})).json()
-    assert [(r["unit"], r["on_time_rate"]) for r in ranking["red"]] == [("c2", 1.0), ("c1", 0.0)]
+    assert [(r["unit"], r["on_time_rate"]) for r in ranking["red"]] == [("c2", 1.0), ("c1", 0.3333)]
 
     await asyncio.sleep(0.05)  # what follows is stored strictly after the moment
     b.events = []
@@ -161,8 +163,8 @@ async def test_resolved_late_breached_chased_supervised_on_the_dashboards_and_re
     from tests.integration.test_clock import DUE, WORKER as CLOCK_WORKER, ev, ticket
 
     api = clocked.client
+    # Both signed for and contacted in time (the harness's ticket()): only the resolve deadline is left to the clock.
     await publish_all(clocked.js, [*ticket("T1", 10), *ticket("T2", 20),
-                                   ev(s.TicketAccepted, 22, "c1", CLOCK_WORKER, DUE - timedelta(hours=3), ticket_id="T2"),
                                    ev(s.TicketResolved, 23, "c1", CLOCK_WORKER, DUE - timedelta(hours=1), ticket_id="T2", resolution="done")])
     clocked.start()
     await clocked.at(DUE + timedelta(hours=9))  # T1: breached, chased twice, supervised; T2: on time, nothing
@@ -175,12 +177,11 @@ async def test_resolved_late_breached_chased_supervised_on_the_dashboards_and_re
     assert [(u["unit"], u["count"], [(i["ticket_id"], i["supervised_by"], i["chased"]) for i in u["items"]]) for u in listed["units"]] \
         == [("c1", 1, [("T1", "s1", 2)])], "on the 督办 list of the street it was escalated to, chased twice"
     timeline = (await api.get("/api/tickets/T1")).json()
-    assert [e["type"] for e in timeline["events"]][2:] == ["DeadlineNearing", "DeadlineBreached", "TicketChased", "TicketChased",
+    assert [e["type"] for e in timeline["events"]][4:] == ["DeadlineNearing", "DeadlineBreached", "TicketChased", "TicketChased",
                                                           "TicketSupervised"]
 
     await asyncio.sleep(0.05)  # what follows is stored strictly after the moment
-    await publish_all(clocked.js, [ev(s.TicketAccepted, 30, "c1", CLOCK_WORKER, DUE + timedelta(hours=9), ticket_id="T1"),
-                                   ev(s.TicketResolved, 31, "c1", CLOCK_WORKER, DUE + timedelta(hours=10), ticket_id="T1", resolution="moved")])
+    await publish_all(clocked.js, [ev(s.TicketResolved, 31, "c1", CLOCK_WORKER, DUE + timedelta(hours=10), ticket_id="T1", resolution="moved")])
     await clocked.at(DUE + timedelta(days=3))
     await level(clocked)
     now = (await api.get("/api/orgs/d1/deadlines")).json()
@@ -188,7 +189,7 @@ async def test_resolved_late_breached_chased_supervised_on_the_dashboards_and_re
     assert (f["due"], f["on_time"], f["late"], f["overdue_now"], f["chased"], f["supervised"]) == (2, 1, 1, 0, 1, 1)
     assert (await api.get("/api/orgs/d1/supervision")).json()["units"] == []
     ranking = (await api.get("/api/orgs/d1/ranking", params={"month": DUE.strftime("%Y-%m"), "min_settled": 1})).json()
-    assert [(r["unit"], r["on_time"], r["late"]) for r in ranking["red"]] == [("c1", 1, 1)]
+    assert [(r["unit"], r["on_time"], r["late"]) for r in ranking["red"]] == [("c1", 5, 1)], "signed for and contacted in time, T1 resolved late"
 
     out = tmp_path / "then.json"
     code, output = await asyncio.to_thread(civic, clocked.settings.nats_url, clocked.settings.data_dir, "audit", "replay",
@@ -294,7 +295,7 @@ async def test_signed_late_extended_reopened_and_a_team_of_three_exactly_the_eve
     moment = datetime.now(timezone.utc)
     listed = (await api.get("/api/orgs/d1/supervision")).json()
     assert [(u["unit"], [(i["ticket_id"], i["role"], i["stage"], i["supervised_by"]) for i in u["items"]]) for u in listed["units"]] \
-        == [("c3", [("M1", "supporting", "resolve", "s1")])]
+        == [("c3", [("M1", "supporting", "supporting", "s1")])]
 
     await asyncio.sleep(0.05)
     await publish_all(clocked.js, [ev(s.TicketTaskCompleted, "c1", UNIT, T + 19 * h, ticket_id="M1", unit="c3", result="truck lent"),
@@ -308,24 +309,25 @@ async def test_signed_late_extended_reopened_and_a_team_of_three_exactly_the_eve
     assert clock_steps(ledger, "E1") == [], "extended before its deadline, resolved before the new one"
     assert clock_steps(ledger, "R1") == [("reminder", 1, "c1", "lead", "resolve", T + 3 * h), ("breach", 1, "c1", "lead", "resolve", T + 4 * h)], \
         "round 2's new clock never ran out"
-    assert clock_steps(ledger, "M1") == [(step, 1, "c3", "supporting", "resolve", T + at * h) for step, at in
+    assert clock_steps(ledger, "M1") == [(step, 1, "c3", "supporting", "supporting", T + at * h) for step, at in
                                          (("reminder", 9), ("breach", 10), ("chase-1", 11), ("chase-2", 15), ("supervision", 18))]
 
     board = (await api.get("/api/orgs/d1/deadlines")).json()
     stages = {(r["role"], x["stage"]): (x["figures"]["on_time"], x["figures"]["late"]) for r in board["roles"] for x in r["stages"]}
-    assert stages == {("lead", "sign_for"): (1, 1), ("lead", "first_contact"): (0, 0), ("lead", "resolve"): (4, 1),
-                      ("supporting", "sign_for"): (2, 0), ("supporting", "first_contact"): (0, 0), ("supporting", "resolve"): (1, 1)}
-    assert lead(board)["extended"] == 1 and lead(board, role="supporting")["supervised"] == 1
+    # The first-contact deadlines (and E1's and R1's sign-for) the ledger filled from the policy: met in time.
+    assert stages == {("lead", "sign_for"): (4, 1), ("lead", "first_contact"): (5, 0), ("lead", "resolve"): (4, 1),
+                      ("supporting", "sign_for"): (2, 0), ("supporting", "supporting"): (1, 1)}
+    assert lead(board)["extended"] == 1 and lead(board, "supporting", role="supporting")["supervised"] == 1
     per_unit = {u["unit"]: {r["role"]: (r["total"]["on_time"], r["total"]["late"], r["total"]["overdue_now"]) for r in u["roles"]
                             if r["total"]["due"]} for u in board["units"]}
-    assert per_unit == {"c1": {"lead": (5, 2, 0)}, "c2": {"supporting": (2, 0, 0)}, "c3": {"supporting": (1, 1, 0)}}
+    assert per_unit == {"c1": {"lead": (13, 2, 0)}, "c2": {"supporting": (2, 0, 0)}, "c3": {"supporting": (1, 1, 0)}}
 
     out = tmp_path / "then.json"
     code, output = await asyncio.to_thread(civic, clocked.settings.nats_url, clocked.settings.data_dir, "audit", "replay",
                                            "--as-of", moment.isoformat(), "--org", "d1", "--deadlines-out", str(out))
     assert code == 0, output
     assert json.loads(out.read_text()) == then
-    assert lead(then, role="supporting")["overdue_now"] == 1, "c3 was overdue then"
+    assert lead(then, "supporting", role="supporting")["overdue_now"] == 1, "c3 was overdue then"
 
 
 async def test_paused_over_national_day_and_a_make_up_saturday_counted_from_the_policy(clocked) -> None:

@@ -201,7 +201,7 @@ def ticket_rows(db: Database) -> dict[str, dict[str, Any]]:
     return {r[0]: dict(zip(TICKET_ROW, r)) for r in db.query(f"SELECT {', '.join(TICKET_ROW)} FROM tickets")}
 
 
-DEADLINE_FIGURES = ("due", "on_time", "late", "chased", "supervised", "late_reports")
+DEADLINE_FIGURES = ("due", "on_time", "late", "chased", "supervised", "breached", "late_reports", "extended", "paused")
 COUNTER_TABLES = {"ticket_daily", "ticket_flow", "ticket_hist", "dispute_daily", "topic_daily",
                   "deadline_daily", "deadline_unit_monthly", "deadline_overdue"}
 

@@ -1,6 +1,6 @@
 """The ticket's rules for the clock's events (schemas/clock.py `check`, applied by domain/ticket.py),
 through the ledger application: what it accepts, what it refuses and why, and how an on-time event
-that reaches the ledger after its breach was recorded is kept (docs/kpis.md#deadlines-and-the-clock)."""
+that reaches the ledger after its breach was recorded is kept (docs/kpis.md, "Deadlines: what the clock records")."""
 
 from __future__ import annotations
 
@@ -100,3 +100,18 @@ def test_a_reopened_ticket_starts_a_new_clock_and_the_old_round_keeps_its_own(di
     due2 = DUE + timedelta(days=3)
     dispatched.ok(dispatched.ev("TicketDispatched", ticket_id="T1", to_unit="c1", deadline=due2, at=DUE + timedelta(hours=7)))
     dispatched.ok(step("breach", round=2, due=due2))
+
+
+def test_a_supporting_task_left_undone_stops_with_its_round(tree: Desk) -> None:
+    """c2's task (due a day after the lead's) is not done when the resident reopens the ticket:
+    that round's clocks stop there; a breach of the task dated after the reopen is refused."""
+    tree.raise_ticket("T1")
+    task_due = DUE + timedelta(days=1)
+    tree.ok(tree.ev("TicketDispatched", ticket_id="T1", to_unit="c1", deadline=DUE, at=T0,
+                    supporting=(s.SupportingTask(unit="c2", task="clear the drain", deadline=task_due),)))
+    tree.ok(tree.ev("TicketAccepted", ticket_id="T1", at=T0 + timedelta(hours=1)),
+            tree.ev("TicketResolved", ticket_id="T1", at=T0 + timedelta(hours=5)),
+            tree.ev("TicketReopened", ticket_id="T1", at=T0 + timedelta(hours=6)))
+    task = Deadline(1, "c2", "supporting", "supporting", task_due)
+    breach = step_event(Planned("breach", task_due), task, ticket_id="T1", org_id="c1", chased_by="c1", escalated_to=None)
+    assert tree.refused(breach, "deadline_met").detail.startswith("supporting was stopped by TicketReopened")

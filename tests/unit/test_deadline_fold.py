@@ -23,10 +23,11 @@ SPLITS = ["each", "one", "random"]
 
 # docs/kpis.md#deadline-tasks, written out again.
 STAGES = ("sign_for", "first_contact", "resolve")
+"""The lead's stages; a supporting unit's are sign_for and supporting (its task)."""
 ROLES = ("lead", "supporting")
 WITHDRAWING = {"TicketReturned", "TicketClosed", "TicketVoided", "TicketReopened"}
 MEETS_STAGES = {"TicketAccepted": ("sign_for",), "TicketContacted": ("first_contact",), "TicketResolved": STAGES,
-                "TicketTaskAccepted": ("sign_for",), "TicketTaskCompleted": ("sign_for", "resolve")}
+                "TicketTaskAccepted": ("sign_for",), "TicketTaskCompleted": ("sign_for", "supporting")}
 """Which event meets which stages: of the lead, or of the supporting unit the event names."""
 
 
@@ -90,7 +91,7 @@ class DeadlineOracle:
             wanted = [(lead, "lead", "sign_for", e.sign_for_by), (lead, "lead", "first_contact", e.contact_by),
                       (lead, "lead", "resolve", e.deadline)]
             for task in e.supporting:
-                wanted += [(task.unit, "supporting", "sign_for", task.sign_for_by), (task.unit, "supporting", "resolve", task.deadline)]
+                wanted += [(task.unit, "supporting", "sign_for", task.sign_for_by), (task.unit, "supporting", "supporting", task.deadline)]
             wanted = [w for w in wanted if w[3] is not None]
             for (tid, r, u, stage), task in self.of(e.ticket_id):
                 if r == rnd and task.owed and (u, stage) not in {(w[0], w[2]) for w in wanted}:
@@ -104,15 +105,13 @@ class DeadlineOracle:
                 task = self.tasks.get((e.ticket_id, rnd, unit, stage))
                 if task is not None and task.owed:
                     task.met = at
-        elif name == "TicketExtensionRequested":
-            ticket.setdefault("requests", {})[e.event_id] = e.unit or ticket.get("holder")
-        elif name == "TicketExtensionApproved":
-            task = self.tasks.get((e.ticket_id, rnd, ticket.get("requests", {}).pop(e.request_id, None), "resolve"))
+        elif name == "TicketExtensionApproved":  # the ledger names the request's unit: None for the lead
+            task = self.tasks.get(self.resolving(e.ticket_id, rnd, e.unit))
             if task is not None and task.owed:
                 task.due, task.breached, task.extended = e.until, None, True
         elif name == "TicketResumed":
             for moved in e.deadlines:
-                task = self.tasks.get((e.ticket_id, rnd, moved.unit or ticket.get("holder"), "resolve"))
+                task = self.tasks.get(self.resolving(e.ticket_id, rnd, moved.unit))
                 if task is not None and task.owed and task.due != moved.deadline:
                     task.due, task.breached, task.paused = moved.deadline, None, True
         elif name in ("DeadlineBreached", "TicketChased", "TicketSupervised"):
@@ -137,6 +136,10 @@ class DeadlineOracle:
             for _, task in self.of(e.ticket_id):
                 task.path = ticket["path"]
 
+    def resolving(self, ticket: str, rnd: int, unit: str | None) -> tuple[str, int, str, str]:
+        holder = self.tickets[ticket].get("holder")
+        return (ticket, rnd, holder, "resolve") if unit is None or unit == holder else (ticket, rnd, unit, "supporting")
+
     def _withdraw(self, ticket: str, at: datetime) -> None:
         for _, task in self.of(ticket):
             if task.owed:
@@ -156,13 +159,14 @@ class DeadlineOracle:
             if (lo and day < lo) or day > hi:
                 continue
             c["due"] += 1
-            in_time = t.met is not None and t.met <= t.due
-            late = t.breached is not None or (t.met is not None and t.met > t.due)  # a recorded breach stands
-            c["on_time"] += in_time and not late
+            on_time = t.met is not None and t.met <= t.due  # the meeting event's time decides
+            late = (t.met is not None and t.met > t.due) or (t.met is None and t.breached is not None)
+            c["on_time"] += on_time
             c["late"] += late
+            c["breached"] += t.breached is not None
             c["chased"] += t.chased > 0
             c["supervised"] += t.supervised is not None
-            c["late_reports"] += in_time and late
+            c["late_reports"] += on_time and t.breached is not None
             c["extended"] += t.extended
             c["paused"] += t.paused
         return out
@@ -182,7 +186,7 @@ def answered(board: Any) -> dict[tuple[str, str, str], Counter]:
         for r in u.roles:
             for s_ in r.stages:
                 f = msgspec.structs.asdict(s_.figures)
-                c = Counter({k: f[k] for k in ("due", "on_time", "late", "chased", "supervised", "late_reports", "extended",
+                c = Counter({k: f[k] for k in ("due", "on_time", "late", "chased", "supervised", "breached", "late_reports", "extended",
                                                "paused", "overdue_now")})
                 if +c:
                     out[(u.unit, r.role, s_.stage)] = +c
@@ -249,7 +253,7 @@ def test_resolved_on_time_and_resolved_late(tmp_path: Path, split: str) -> None:
     f = lead(board)
     assert (f.due, f.on_time, f.late, f.not_settled, f.on_time_rate, f.overdue_now) == (2, 1, 1, 0, 0.5, 0)
     assert [(u.unit, u.name) for u in board.units] == [("c1", "unit c1"), ("g1", "unit g1")]
-    assert lead(board, "supporting").due == 0, "lead and supporting are counted apart"
+    assert lead(board, "supporting", "supporting").due == 0, "lead and supporting are counted apart"
     assert [m.month for m in board.by_month] == ["2026-03"]
 
 
@@ -354,10 +358,10 @@ def test_breached_chased_supervised_then_resolved_late(tmp_path: Path, split: st
     assert q.supervision("d1").units == []
 
 
-def test_an_on_time_event_recorded_after_its_breach_counts_late(tmp_path: Path) -> None:
+def test_an_on_time_event_recorded_after_its_breach_counts_on_time_and_breached(tmp_path: Path) -> None:
     """kpis.md#late-on-time-event: the resolution is dated before the deadline but reached the ledger
-    after the clock's breach: the breach stands (late, a late report), it leaves overdue now, and
-    the chase stays counted."""
+    after the clock's breach: on time (the meeting event's time), still breached (a late report),
+    out of overdue now; the chase stays counted."""
     ev = Events()
     ev.tree()
     due = T0 + 24 * H
@@ -372,7 +376,7 @@ def test_an_on_time_event_recorded_after_its_breach_counts_late(tmp_path: Path) 
     (tmp_path / "after").mkdir()
     board = check(tmp_path / "after", ev)
     f = lead(board)
-    assert (f.on_time, f.late, f.overdue_now, f.chased, f.late_reports, f.on_time_rate) == (0, 1, 0, 1, 1, 0.0)
+    assert (f.on_time, f.late, f.breached, f.overdue_now, f.chased, f.late_reports, f.on_time_rate) == (1, 0, 1, 0, 1, 1, 1.0)
 
 
 def test_a_clock_event_about_a_replaced_deadline_changes_nothing(tmp_path: Path) -> None:
@@ -412,7 +416,7 @@ def test_a_lead_and_two_supporting_units_each_counted_for_itself(tmp_path: Path,
     assert [(s_.stage, s_.figures.on_time, s_.figures.late) for s_ in next(r for r in board.roles if r.role == "lead").stages] == \
         [("sign_for", 0, 1), ("first_contact", 1, 0), ("resolve", 1, 0)]
     assert [(s_.stage, s_.figures.on_time, s_.figures.late) for s_ in next(r for r in board.roles if r.role == "supporting").stages] == \
-        [("sign_for", 2, 0), ("first_contact", 0, 0), ("resolve", 1, 1)]
+        [("sign_for", 2, 0), ("supporting", 1, 1)]
     per_unit = {u.unit: {r.role: (r.total.on_time, r.total.late) for r in u.roles if r.total.due} for u in board.units}
     assert per_unit == {"c1": {"lead": (2, 1)}, "g1": {"supporting": (2, 0)}, "v1": {"supporting": (1, 1)}}
 

@@ -133,3 +133,20 @@ def test_settings_name_other_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CIVIC_CALENDAR_DIR", str(tmp_path / "cal"))
     rules = load_rules(Settings.from_env(tmp_path / "data"))
     assert rules.version == "t1" and rules.calendar.years == {}
+
+
+def test_civic_ops_deadlines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from civic.cli import app
+
+    run = CliRunner().invoke(app, ["ops", "deadlines", "--data", str(tmp_path), "--category", "parking", "--level",
+                                   "community", "--from", "2026-09-30T10:00+0800"])
+    assert run.exit_code == 0, run.output
+    lines = run.output.splitlines()
+    assert lines[0].startswith("policy 2026.11-1 (") and lines[1].startswith("calendar 2004-2026 (")
+    assert "resolve        5 working days     due 2026-10-13T10:00:00+08:00" in lines
+    assert "supporting     3 working days     due 2026-10-10T10:00:00+08:00" in lines  # the make-up Saturday
+    monkeypatch.setenv("CIVIC_DEADLINE_POLICY", str(write(tmp_path, GOOD.replace("{hours: 4}", "{days: 4}"))))
+    run = CliRunner().invoke(app, ["ops", "deadlines", "--data", str(tmp_path)])
+    assert run.exit_code == 2 and "defaults.sign_for: Object contains unknown field `days`" in run.output

@@ -280,3 +280,19 @@ def test_the_read_models_overdue_follows_the_deadline_as_it_stands(tree: Desk, t
     tree.ok(tree.ev("TicketPaused", ticket_id="T1", at=at(3, 4, 18), reason="away"),
             tree.ev("TicketResumed", ticket_id="T1", at=at(3, 5, 18)))
     assert deadline(at(3, 7)) == (at(3, 7, 18).isoformat(), False)
+
+
+NEW_TYPES = ("TicketContacted", "TicketExtensionRequested", "TicketExtensionApproved", "TicketExtensionRefused",
+             "TicketPaused", "TicketResumed", "TicketTaskAccepted", "TicketTaskCompleted")
+
+
+@pytest.mark.parametrize("event_type", NEW_TYPES)
+def test_the_producers_local_check_takes_the_new_events(event_type: str) -> None:
+    """The SDK and `civic emit` validate through this check (producers/outcome.py); the gateway and
+    the ledger decode with the same schemas.decode, so what passes here passes there."""
+    from civic_kit import make
+    from producers.outcome import Checked, check
+
+    event = make(event_type)
+    checked = check(event)
+    assert isinstance(checked, Checked) and checked.event == event and checked.data == s.encode(event)

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas import TicketDispatched, TicketRaised
+from schemas import SupportingTask, TicketDispatched, TicketRaised
 from schemas.evolution import UPCASTERS, upcast
 from schemas.intake import CURRENT_VERSION, EVENTS_BY_TYPE, DecodeFailure, decode, encode
 
@@ -203,3 +203,15 @@ def test_a_dispatch_may_leave_its_deadlines_to_the_ledger() -> None:
     # An explicit deadline is part of it.
     assert content_digest(msgspec.structs.replace(sent, deadline=due)) != content_digest(sent)
     assert decode(encode(stored)) == stored
+
+
+def test_added_fields_are_written_only_when_set() -> None:
+    """An event that does not use the fields its type gained keeps the bytes it had before them."""
+    old = next(iter(OLD_DIGESTS))
+    event = decode(old)
+    assert encode(event) == encode(msgspec.convert(json.loads(old), TicketDispatched))
+    written = json.loads(encode(event))
+    assert not set(TicketDispatched.added) & set(written) and written["deadline"] == "2026-01-06T10:00:00+08:00"
+    with_units = msgspec.structs.replace(event, supporting=(SupportingTask(unit="u2", task="t"),))
+    assert json.loads(encode(with_units))["supporting"] == [{"unit": "u2", "task": "t", "deadline": None, "sign_for_by": None}]
+    assert decode(encode(with_units)) == with_units
