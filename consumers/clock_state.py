@@ -285,6 +285,15 @@ class ClockState:
             at = parent
         return seen
 
+    def path_of(self, org_id: str) -> tuple[str, ...]:
+        """The unit's org path as the org tree stands now (after any OrgUnitMoved): the intake subject
+        a clock event is published on must name it, or the ledger refuses it (subject_mismatch)."""
+        path, at = [org_id], self.orgs.get(org_id, (None, ""))[0]
+        while at is not None and at not in path:
+            path.append(at)
+            at = self.orgs.get(at, (None, ""))[0]
+        return tuple(reversed(path))
+
     def sent(self, clock: TicketClock, event_id: str) -> None:
         clock.sent.append(event_id)
         with self._transaction():
