@@ -148,7 +148,8 @@ class Clock:
         self.seen_seq = last_seq
         n = 0
         for clock, event in list(self.state.due(until, self.config.escalation)):
-            await self.publish(topology.intake_subject(event, clock.org_path or (clock.org_id,)), encode(event), event.event_id)
+            path = self.state.org_path(clock.org_id, clock.org_path)  # where the unit stands now: it may have moved
+            await self.publish(topology.intake_subject(event, path), encode(event), event.event_id)
             self.state.sent(clock, event.event_id)
             n += 1
         self.published += n
