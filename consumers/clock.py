@@ -148,8 +148,7 @@ class Clock:
         self.seen_seq = last_seq
         n = 0
         for clock, event in list(self.state.due(until, self.config.escalation)):
-            # The unit's path now, not as the ticket's events recorded it: the unit may have moved since.
-            path = self.state.path_of(clock.org_id) if clock.org_id in self.state.orgs else clock.org_path or (clock.org_id,)
+            path = self.state.org_path(clock.org_id, clock.org_path)  # where the unit stands now: it may have moved
             await self.publish(topology.intake_subject(event, path), encode(event), event.event_id)
             self.state.sent(clock, event.event_id)
             n += 1

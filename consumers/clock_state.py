@@ -274,6 +274,17 @@ class ClockState:
                     if event.event_id not in clock.sent:
                         yield clock, event
 
+    def org_path(self, org_id: str, recorded: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The org ids from the root down to `org_id` as the tree stands now (a unit may have moved
+        since the ticket's events were recorded); `recorded` if the clock does not know the unit."""
+        if org_id not in self.orgs:
+            return recorded or (org_id,)
+        out, at = [org_id], self.orgs[org_id][0]
+        while at is not None and len(out) <= 64:
+            out.append(at)
+            at = self.orgs.get(at, (None, ""))[0]
+        return tuple(reversed(out))
+
     def supervisor(self, unit: str, levels: tuple[str, ...]) -> str:
         """The nearest ancestor of `unit` whose kind is in `levels`; the root if none is."""
         seen, at = unit, self.orgs.get(unit, (None, ""))[0]
@@ -284,15 +295,6 @@ class ClockState:
                 return at
             at = parent
         return seen
-
-    def path_of(self, org_id: str) -> tuple[str, ...]:
-        """The unit's org path as the org tree stands now (after any OrgUnitMoved): the intake subject
-        a clock event is published on must name it, or the ledger refuses it (subject_mismatch)."""
-        path, at = [org_id], self.orgs.get(org_id, (None, ""))[0]
-        while at is not None and at not in path:
-            path.append(at)
-            at = self.orgs.get(at, (None, ""))[0]
-        return tuple(reversed(path))
 
     def sent(self, clock: TicketClock, event_id: str) -> None:
         clock.sent.append(event_id)

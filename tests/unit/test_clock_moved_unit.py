@@ -23,9 +23,9 @@ def test_the_path_of_a_moved_unit_is_the_current_one(tmp_path: Path) -> None:
     for n, event in enumerate([org(1, "yn", "district", None), org(2, "ta", "town", "yn"), org(3, "tb", "town", "yn"),
                                org(4, "v1", "village", "ta")], 1):
         state.read(n, event)
-    assert state.path_of("v1") == ("yn", "ta", "v1")
+    assert state.org_path("v1") == ("yn", "ta", "v1")
     state.read(5, s.OrgUnitMoved(event_id="m1", occurred_at=T0 + timedelta(days=8), source="t", actor=SYSTEM, org_id="v1",
                                  new_parent_id="tb"))
-    assert state.path_of("v1") == ("yn", "tb", "v1")
+    assert state.org_path("v1") == ("yn", "tb", "v1")
     state.close()
-    assert ClockState(tmp_path / "c.sqlite").path_of("v1") == ("yn", "tb", "v1"), "read back after a restart"
+    assert ClockState(tmp_path / "c.sqlite").org_path("v1") == ("yn", "tb", "v1"), "read back after a restart"
