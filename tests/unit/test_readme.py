@@ -1,19 +1,23 @@
-"""The README's event catalogue: one example per event type, each a valid event."""
+"""The README: its event catalogue (one example per event type, each a valid event) and its code
+blocks, each marked with what it is (tests/readme.py): system commands pass `bash -n`, every
+`civic ...` it names parses against the CLI. tests/e2e/test_readme.py runs the console blocks."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+import shutil
+import subprocess
+
+import pytest
 
 import schemas as s
-
-README = Path(__file__).parents[2] / "README.md"
+from tests.readme import LANGUAGES, README, blocks, civic_lines, cli_problem, commands, inline_commands, normalise
 
 
 def catalogue_examples() -> dict[str, bytes]:
     text = README.read_text(encoding="utf-8")
     section = text.split("## Event catalogue", 1)[1].split("\n## ", 1)[0]
-    return {m.group(1): m.group(2).encode() for m in re.finditer(r"#### `(\w+)`.*?```json\n(.*?)\n```", section, re.S)}
+    return {m.group(1): m.group(2).encode() for m in re.finditer(r"#### `(\w+)`.*?```json[^\n]*\n(.*?)\n```", section, re.S)}
 
 
 def test_every_event_type_has_an_example_that_decodes() -> None:
@@ -28,3 +32,57 @@ def test_the_reason_table_lists_every_reason_code() -> None:
 
     text = README.read_text(encoding="utf-8")
     assert all(f"| `{code}` |" in text for code in REASONS)
+
+
+def test_every_block_says_what_it_is() -> None:
+    for block in blocks(README.read_text(encoding="utf-8")):
+        assert block.language in LANGUAGES, f"README.md:{block.line}: a ``` block needs one of {sorted(LANGUAGES)} (tests/readme.py)"
+        if block.language == "console":
+            assert commands(block), f"README.md:{block.line}: a console block without a `$ ` command"
+        if "file" in block.attributes:
+            assert block.language in ("json", "jsonl", "yaml"), f"README.md:{block.line}: file= on a {block.language} block"
+
+
+def test_system_commands_are_valid_shell() -> None:
+    for block in blocks(README.read_text(encoding="utf-8")):
+        if block.language in ("sh", "bash"):
+            checked = subprocess.run(["bash", "-n"], input=block.text, text=True, capture_output=True)
+            assert checked.returncode == 0, f"README.md:{block.line}: {checked.stderr}"
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed (scripts/test installs it)")
+def test_compose_snippets_are_valid(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for block in blocks(README.read_text(encoding="utf-8")):
+        if block.language == "yaml" and "compose" in block.attributes:
+            (tmp_path / "docker-compose.yml").write_text(block.text, encoding="utf-8")
+            checked = subprocess.run(["docker-compose", "config", "-q"], cwd=tmp_path, text=True, capture_output=True)
+            assert checked.returncode == 0, f"README.md:{block.line}: {checked.stderr}"
+
+
+def test_every_civic_command_named_parses() -> None:
+    """In shell and console blocks and in the prose: the commands and options exist."""
+    text = README.read_text(encoding="utf-8")
+    named = [(b.line, c) for b in blocks(text) if b.language in ("sh", "bash") for c in civic_lines(b.text)]
+    named += [(c.line, line) for b in blocks(text) if b.language == "console" for c in commands(b)
+              for line in civic_lines(c.command)]
+    named += inline_commands(text)
+    assert len(named) > 50
+    problems = [f"README.md:{line}: {problem}" for line, command in named if (problem := cli_problem(command))]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_checks_catch_what_they_are_for() -> None:
+    """The harness's own parts, against known answers (a check that cannot fail is no check)."""
+    assert cli_problem("civic emit events.jsonl --data civic-data") is None
+    assert "no command" in (cli_problem("civic ledger shwo") or "")
+    assert "No such option" in (cli_problem("civic emit x --nats-prot 4222") or "")
+    assert "extra argument" in (cli_problem("civic audit verify now") or "")
+    assert cli_problem("civic users add NAME --role staff --org ID") is None  # placeholders are the reader's
+    text = "```console retry=5\n$ civic audit verify --data d\nledger ok: 3 events\n$ true\n```\n```text\nx\n```\n"
+    console, other = blocks(text)
+    assert console.attributes == {"retry": "5"} and other.language == "text"
+    assert [(c.command, c.expected) for c in commands(console)] == [("civic audit verify --data d", ["ledger ok: 3 events"]), ("true", [])]
+    line = "ledger ok: 7 events, head 9f813120b5f889a25e5870185519d8bcd0a7f0fd5ad3e91c4e0b61f7b9d1a1b4 at 2026-11-26T13:00:54+08:00"
+    assert normalise([line]) == ["ledger ok: 7 events, head <HASH> at <TIME>"]
+    assert normalise(["in 0.0s, 6,757 events/s  "]) == ["in <S>s, <N> events/s"]
+    assert normalise(["a", ""]) == ["a"] and normalise(["7 events"]) != normalise(["8 events"])
