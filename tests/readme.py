@@ -2,7 +2,7 @@
 
 How README.md marks its blocks (the fence's info string: a language, then attributes):
 
-    ```console            a session: each `$ ` line is a command, run by tests/e2e/test_readme.py in
+    ```console            a session: each `$ ` line is a command, run by tests/e2e/test_readme_runs.py in
                           one bash, in README order, on one fresh data folder and one `civic up`;
                           the lines after it, up to the next `$ `, are the output it must print
                           (normalised: see `normalise`). A command ending in `&` runs in the
@@ -12,7 +12,7 @@ How README.md marks its blocks (the fence's info string: a language, then attrib
     ```console retry=60   ... each command is retried for up to 60 s until its output matches
     ```json file=NAME     an example that is also written, in README order, as one line of NAME in
     ```jsonl file=NAME    the session's folder (JSON Lines; `jsonl`: each line of the block)
-    ```yaml file=NAME     the block, written as NAME in the session's folder
+    ```yaml file=NAME     the block, written as NAME in the session's folder (also ```csv file=NAME)
     ```json               an example only (the event catalogue's are decoded by tests/unit/test_readme.py)
     ```sh / ```bash       system commands, not run: `bash -n` checks them, and every `civic ...`
                           line in them must parse against the CLI (the command and its options exist)
@@ -21,7 +21,7 @@ How README.md marks its blocks (the fence's info string: a language, then attrib
 
 Every fence names a language: a bare ``` fails tests/unit/test_readme.py, so a new block is
 classified by whoever adds it. Inline `civic ...` spans in the prose must parse against the CLI too.
-To re-capture the outputs after a deliberate change: CIVIC_README_UPDATE=1 pytest tests/e2e/test_readme.py
+To re-capture the outputs after a deliberate change: CIVIC_README_UPDATE=1 pytest tests/e2e/test_readme_runs.py
 rewrites each console block's output with what the commands printed (then read the diff).
 """
 
@@ -35,7 +35,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 README = Path(__file__).parents[1] / "README.md"
-LANGUAGES = {"console", "json", "jsonl", "sh", "bash", "yaml", "text"}
+LANGUAGES = {"console", "json", "jsonl", "csv", "sh", "bash", "yaml", "text"}
 FENCE = re.compile(r"^```(.*)$")
 
 
@@ -112,7 +112,7 @@ alike, so the README shows real-looking values."""
 
 SHOWN_FOLDER = "~/civic-ledger"
 """Where the README's sessions say they ran: the harness's fresh folder is shown as this."""
-PROGRESS = re.compile(r"\d+/(\d+|\?)\s+[0-9,.]+ events/s")
+PROGRESS = re.compile(r"━.*\b\d+/(\d+|\?)\b|\b\d+/(\d+|\?)\s+[0-9,.]+ events/s")
 """A progress bar's line (rich draws its last state even when not on a terminal): not shown."""
 
 

@@ -1,6 +1,6 @@
 """The README: its event catalogue (one example per event type, each a valid event) and its code
 blocks, each marked with what it is (tests/readme.py): system commands pass `bash -n`, every
-`civic ...` it names parses against the CLI. tests/e2e/test_readme.py runs the console blocks."""
+`civic ...` it names parses against the CLI. tests/e2e/test_readme_runs.py runs the console blocks."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_every_block_says_what_it_is() -> None:
         if block.language == "console":
             assert commands(block), f"README.md:{block.line}: a console block without a `$ ` command"
         if "file" in block.attributes:
-            assert block.language in ("json", "jsonl", "yaml"), f"README.md:{block.line}: file= on a {block.language} block"
+            assert block.language in ("json", "jsonl", "yaml", "csv"), f"README.md:{block.line}: file= on a {block.language} block"
 
 
 def test_system_commands_are_valid_shell() -> None:

@@ -126,7 +126,7 @@ def write_files(block: Block, folder: Path) -> None:
     if not name:
         return
     path = folder / name
-    if block.language == "yaml":
+    if block.language in ("yaml", "csv"):
         path.write_text(block.text + "\n", encoding="utf-8")
         return
     lines = [line for line in block.text.splitlines() if line.strip()]
