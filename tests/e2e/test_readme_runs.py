@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -48,8 +49,10 @@ class Shell:
         # this worktree), and `python -m tests.scenario` finds the clone as it does from its root.
         env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", COLUMNS="120", NO_COLOR="1",
                    TERM="dumb", TZ="Asia/Shanghai", PYTHONUNBUFFERED="1", PYTHONPATH=str(README.parent))
+        # Its own process group: whatever the README leaves running goes with it, even after a hang.
         self.process = subprocess.Popen(["bash", "--noprofile", "--norc"], cwd=folder, env=env, text=True, bufsize=1,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -87,13 +90,26 @@ class Shell:
             out.append(line)
 
     def close(self) -> None:
-        """Stop what the README left running (its `civic up`), as Ctrl-C would, and the shell."""
+        """Stop what the README left running (its `civic up`s), as Ctrl-C would, then the shell;
+        a shell stuck in a command is stopped with its whole process group."""
         try:
             self.run('for p in $(jobs -p); do kill -TERM "$p"; done; wait', timeout=60)
-        finally:
             assert self.process.stdin is not None
             self.process.stdin.close()
             self.process.wait(10)
+        except (AssertionError, subprocess.TimeoutExpired, OSError):
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.process.pid, sig)
+                    self.process.wait(15)
+                    break
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    continue
+
+    def logs(self) -> str:
+        """The background jobs' output (the services' logs), for a failure's message."""
+        return "\n".join(f"--- {log.name} (last lines):\n{log.read_text(errors='replace')[-2000:]}"
+                         for log in sorted(self.folder.glob(".readme-bg-*.log")))
 
 
 def run_command(shell: Shell, block: Block, command: Command, last: bool, folder: Path) -> tuple[list[str], str | None]:
@@ -157,6 +173,7 @@ def test_every_console_block_runs_and_prints_what_the_readme_shows(tmp_path: Pat
                 if problem:
                     problems.append(problem)
     finally:
+        logs = shell.logs()
         shell.close()
     took = time.monotonic() - started
     if UPDATE:
@@ -164,7 +181,7 @@ def test_every_console_block_runs_and_prints_what_the_readme_shows(tmp_path: Pat
         print(f"README.md: outputs re-captured from {sum(map(len, outputs.values()))} commands in {took:.0f}s")
         return
     assert outputs, "README.md has no console block"
-    assert not problems, "\n\n".join(problems)
+    assert not problems, "\n\n".join(problems) + "\n\n" + logs
 
 
 def rewrite(text: str, outputs: dict[int, list[tuple[Command, list[str]]]], folder: Path) -> None:
