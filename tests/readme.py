@@ -2,27 +2,38 @@
 
 How README.md marks its blocks (the fence's info string: a language, then attributes):
 
-    ```console            a session: each `$ ` line is a command, run by tests/e2e/test_readme_runs.py in
-                          one bash, in README order, on one fresh data folder and one `civic up`;
-                          the lines after it, up to the next `$ `, are the output it must print
-                          (normalised: see `normalise`). A command ending in `&` runs in the
-                          background, its output to .readme-bg-N.log. The port 8080 in a command
-                          is the harness's free port.
+    ```console            a session: each `$ ` line is a command, typed by tests/e2e/test_readme_runs.py
+                          into one bash, in README order, in one fresh folder (shown as
+                          ~/civic-ledger); the lines after it, up to the next `$ `, are what it
+                          must print (compared after `normalise`). Variables and background jobs
+                          carry over, as in a terminal. A command ending in `&` runs in the
+                          background, its output to .readme-bg-N.log (shown when the test fails).
     ```console exit=1     ... and the block's last command exits 1 (every other command exits 0)
-    ```console retry=60   ... each command is retried for up to 60 s until its output matches
-    ```json file=NAME     an example that is also written, in README order, as one line of NAME in
-    ```jsonl file=NAME    the session's folder (JSON Lines; `jsonl`: each line of the block)
-    ```yaml file=NAME     the block, written as NAME in the session's folder (also ```csv file=NAME)
+    ```console retry=30   ... each command is run again, for up to 30 s, until its output matches
+                          (a reading that waits for the ledger to catch up)
+    ```json file=NAME     an example that is also appended, in README order, as one line of NAME
+                          in the session's folder, before the next console block runs
+    ```jsonl file=NAME    ... each line of the block appended to NAME
+    ```yaml file=NAME     the block written as NAME (also ```csv file=NAME)
     ```json               an example only (the event catalogue's are decoded by tests/unit/test_readme.py)
-    ```sh / ```bash       system commands, not run: `bash -n` checks them, and every `civic ...`
-                          line in them must parse against the CLI (the command and its options exist)
+    ```sh / ```bash       system commands, not run: `bash -n` checks them, and every `civic ...` in
+                          them must parse against the CLI (the command and its options exist)
     ```yaml compose       a docker-compose snippet: `docker-compose config` checks it
     ```text               not code: diagrams, formulas
 
 Every fence names a language: a bare ``` fails tests/unit/test_readme.py, so a new block is
-classified by whoever adds it. Inline `civic ...` spans in the prose must parse against the CLI too.
-To re-capture the outputs after a deliberate change: CIVIC_README_UPDATE=1 pytest tests/e2e/test_readme_runs.py
-rewrites each console block's output with what the commands printed (then read the diff).
+classified by whoever adds it. The `civic` commands of console blocks and inline `civic ...` spans
+in the prose must parse against the CLI too.
+
+Ports: 8080-8099 in a command are free ports of the test (the same README port, the same free
+port), and `civic up`/`civic demo` without --port get 8080's. Outputs: progress bars are left out;
+instants, run-time ids, hashes, speeds, ports, keys, tokens and the OS user are normalised (RULES).
+The shell has the test's venv first on PATH (`civic`, `python`), the clone's root on PYTHONPATH
+(`python -m tests.scenario` works as from the root), TZ=Asia/Shanghai, COLUMNS=120.
+
+After a deliberate change (a command's output, a new block), re-capture every output with
+    CIVIC_README_UPDATE=1 .venv/bin/python -m pytest tests/e2e/test_readme_runs.py
+which rewrites each console block's output with what its commands printed; read the diff.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class Shell:
             self.lines.put(line)
 
     def rewrite(self, command: str) -> str:
-        """The README's ports (8080, 8081...) are free ones here; a background job writes to a log."""
+        """The README's ports (8080-8099) are free ones here; a background job writes to a log."""
         if command.startswith(("civic up", "civic demo")) and "--port" not in command:
             command = re.sub(r"^civic (up|demo)", rf"civic \1 --port {README_PORT}", command)
         command = re.sub(r"(?<=:|\s)(80[89]\d)\b", lambda m: str(self.ports.setdefault(m.group(1), free_port())), command)
