@@ -8,6 +8,8 @@ made on purpose; read the diff before committing it.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import queue
 import re
@@ -152,6 +154,34 @@ def write_files(block: Block, folder: Path) -> None:
         out.writelines(line + "\n" for line in lines)
 
 
+async def ledger_event_ids(data: Path) -> set[str]:
+    """The event ids in a service's CIVIC_LEDGER, read as the auditor identity reads them."""
+    from adapters.bus import connect
+    from config import Settings
+    from schemas import topology
+
+    nc = await connect(Settings(data_dir=data), "auditor")
+    try:
+        js = nc.jetstream()
+        last = (await js.stream_info(topology.LEDGER)).state.last_seq
+        return {(await js.get_msg(topology.LEDGER, seq=n)).headers[topology.EVENT_ID_HEADER]  # type: ignore[index]
+                for n in range(1, last + 1)}
+    finally:
+        await nc.close()
+
+
+def refused_from(text: str, folder: Path) -> list[str]:
+    """The catalogue's events (README: "every one accepted") that are not in the ledger they were emitted to.
+
+    Checked apart from the printed output, so that re-capturing the outputs cannot make a refusal
+    the README's truth."""
+    emitted = re.search(r"^\$ civic emit catalogue\.jsonl --data (\S+)", text, re.M)
+    assert emitted, "README.md no longer emits catalogue.jsonl: the event catalogue is not run"
+    ids = [json.loads(line)["event_id"] for line in (folder / "catalogue.jsonl").read_text(encoding="utf-8").splitlines()]
+    in_ledger = asyncio.run(ledger_event_ids(folder / emitted.group(1)))
+    return [i for i in ids if i not in in_ledger]
+
+
 def test_every_console_block_runs_and_prints_what_the_readme_shows(tmp_path: Path) -> None:
     text = README.read_text(encoding="utf-8")
     folder = tmp_path / "session"
@@ -172,9 +202,11 @@ def test_every_console_block_runs_and_prints_what_the_readme_shows(tmp_path: Pat
                 outputs[block.line].append((command, output))
                 if problem:
                     problems.append(problem)
+        refused = refused_from(text, folder)
     finally:
         logs = shell.logs()
         shell.close()
+    assert not refused, f"catalogue.jsonl: the ledger did not take {refused}; the catalogue must tell a story a fresh service accepts"
     took = time.monotonic() - started
     if UPDATE:
         rewrite(text, outputs, folder)

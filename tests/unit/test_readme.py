@@ -86,3 +86,16 @@ def test_the_checks_catch_what_they_are_for() -> None:
     assert normalise([line]) == ["ledger ok: 7 events, head <HASH> at <TIME>"]
     assert normalise(["in 0.0s, 6,757 events/s  "]) == ["in <S>s, <N> events/s"]
     assert normalise(["a", ""]) == ["a"] and normalise(["7 events"]) != normalise(["8 events"])
+
+
+def test_every_catalogue_example_is_in_the_story() -> None:
+    """Each example of the catalogue (but the pipeline's two, which only the ledger records) goes
+    into catalogue.jsonl, which the README's test emits into a fresh service: all must be accepted."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Event catalogue")
+    pipeline = text.index("### The pipeline itself", start)
+    first_line, pipeline_line = text.count("\n", 0, start) + 1, text.count("\n", 0, pipeline) + 1
+    examples = [b for b in blocks(text) if b.language in ("json", "jsonl") and first_line < b.line < pipeline_line]
+    assert len(examples) > 20
+    missing = [b.line for b in examples if b.attributes.get("file") != "catalogue.jsonl"]
+    assert not missing, f"README.md lines {missing}: mark the example ```json file=catalogue.jsonl and keep the story in order"
