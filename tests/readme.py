@@ -18,7 +18,8 @@ How README.md marks its blocks (the fence's info string: a language, then attrib
     ```json               an example only (the event catalogue's are decoded by tests/unit/test_readme.py)
     ```sh / ```bash       system commands, not run: `bash -n` checks them, and every `civic ...` in
                           them must parse against the CLI (the command and its options exist)
-    ```yaml compose       a docker-compose snippet: `docker-compose config` checks it
+    ```yaml compose       a docker-compose snippet, an override of docker-compose.yml: `docker-compose
+                          config` checks the two merged
     ```text               not code: diagrams, formulas
 
 Every fence names a language: a bare ``` fails tests/unit/test_readme.py, so a new block is

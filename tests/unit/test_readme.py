@@ -44,6 +44,7 @@ def test_every_block_says_what_it_is() -> None:
 
 
 def test_system_commands_are_valid_shell() -> None:
+    assert subprocess.run(["bash", "-n"], input="for x in; do (", text=True, capture_output=True).returncode != 0
     for block in blocks(README.read_text(encoding="utf-8")):
         if block.language in ("sh", "bash"):
             checked = subprocess.run(["bash", "-n"], input=block.text, text=True, capture_output=True)
@@ -52,11 +53,19 @@ def test_system_commands_are_valid_shell() -> None:
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed (scripts/test installs it)")
 def test_compose_snippets_are_valid(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    for block in blocks(README.read_text(encoding="utf-8")):
-        if block.language == "yaml" and "compose" in block.attributes:
-            (tmp_path / "docker-compose.yml").write_text(block.text, encoding="utf-8")
-            checked = subprocess.run(["docker-compose", "config", "-q"], cwd=tmp_path, text=True, capture_output=True)
-            assert checked.returncode == 0, f"README.md:{block.line}: {checked.stderr}"
+    """A compose snippet is an override of docker-compose.yml: checked merged with it."""
+    snippets = [b for b in blocks(README.read_text(encoding="utf-8")) if b.language == "yaml" and "compose" in b.attributes]
+    assert snippets, "README.md shows no compose snippet (```yaml compose)"
+    for block in snippets:
+        override = tmp_path / f"override-{block.line}.yml"
+        override.write_text(block.text, encoding="utf-8")
+        checked = subprocess.run(["docker-compose", "-f", str(README.parent / "docker-compose.yml"), "-f", str(override),
+                                  "--project-directory", str(README.parent), "config", "-q"], text=True, capture_output=True)
+        assert checked.returncode == 0, f"README.md:{block.line}: {checked.stderr}"
+        broken = tmp_path / "broken.yml"
+        broken.write_text(block.text.replace("services:", "servics:"), encoding="utf-8")
+        assert subprocess.run(["docker-compose", "-f", str(README.parent / "docker-compose.yml"), "-f", str(broken),
+                               "config", "-q"], capture_output=True).returncode != 0  # the check can fail
 
 
 def test_every_civic_command_named_parses() -> None:
