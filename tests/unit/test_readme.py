@@ -108,3 +108,40 @@ def test_every_catalogue_example_is_in_the_story() -> None:
     assert len(examples) > 20
     missing = [b.line for b in examples if b.attributes.get("file") != "catalogue.jsonl"]
     assert not missing, f"README.md lines {missing}: mark the example ```json file=catalogue.jsonl and keep the story in order"
+
+
+RUN_ELSEWHERE = {
+    "civic demo": "tests/e2e/test_civic_demo.py",
+    "civic simulate": "tests/integration/test_simulate.py",
+    "civic bench": ".ci/run",
+}
+"""The commands of the README's shell blocks that its console sessions do not run (a service of
+their own, minutes of work), and where they are run instead."""
+
+
+def test_every_command_of_the_shell_blocks_is_run() -> None:
+    """Each `civic` command a shell block lists is run by a console block of the README, or by the
+    test named in RUN_ELSEWHERE (which must run it)."""
+    text = README.read_text(encoding="utf-8")
+    run = {_command_path(line) for b in blocks(text) if b.language == "console" for c in commands(b)
+           for line in civic_lines(c.command)}
+    listed = {_command_path(line) for b in blocks(text) if b.language in ("sh", "bash") for line in civic_lines(b.text)}
+    root = README.parent
+    for command in sorted(listed - run):
+        assert command in RUN_ELSEWHERE, f"README.md lists `{command}`, which no console block runs"
+        where = (root / RUN_ELSEWHERE[command]).read_text(encoding="utf-8")
+        assert command.split()[-1] in where, f"{RUN_ELSEWHERE[command]} does not run `{command}`"
+
+
+def _command_path(line: str) -> str:
+    """`civic users add NAME --role x` -> `civic users add`: the words before the first argument."""
+    from tests.readme import _cli
+
+    words, command, path = line.split()[1:], _cli(), ["civic"]
+    while hasattr(command, "get_command") and words:
+        sub = command.get_command(command.make_context("civic", [], resilient_parsing=True), words[0])
+        if sub is None:
+            break
+        path.append(words.pop(0))
+        command = sub
+    return " ".join(path)
