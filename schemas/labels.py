@@ -17,11 +17,13 @@ from typing import Literal, get_args
 
 from schemas import lifecycle
 from schemas.base import ActorRole
+from schemas.clock import UnitRole
 from schemas.categories import CATEGORIES, DISPUTE_CATEGORIES
 from schemas.dispute import PartyRole, RiskGrade
 from schemas.families import ENVELOPE
 from schemas.intake import EVENTS_BY_TYPE
 from schemas.organisation import OrgKind
+from schemas.policy import Stage as DeadlineStage
 from schemas.rejected import REASONS
 from schemas.ticket import TICKET_EVENTS, Channel, Satisfaction
 
@@ -70,6 +72,8 @@ CHANNELS: Names = {
     "enterprise_platform": ("企业平台", "enterprise platform"), "import": ("导入", "import"), "other": ("其他", "other"),
 }
 EVENTS: Names = {
+    "DeadlineNearing": ("时限提醒", "Deadline nearing"), "DeadlineBreached": ("超期", "Deadline breached"),
+    "TicketChased": ("催办", "Chased"), "TicketSupervised": ("督办", "Supervised"),
     "OrgUnitRegistered": ("单位登记", "Unit registered"), "OrgUnitRenamed": ("单位更名", "Unit renamed"),
     "OrgUnitMoved": ("单位划转", "Unit moved"), "GridWorkerAssigned": ("网格员到岗", "Grid worker assigned"),
     "TicketRaised": ("居民点单", "Raised by resident"), "TicketDispatched": ("中心派单", "Dispatched by centre"),
@@ -113,6 +117,10 @@ FIELDS: Names = {
 }
 """The fields of a ticket's steps, as a ticket's timeline shows them (GET /api/tickets/{id} `detail`)."""
 REASON_ZH: dict[str, str] = {
+    "unknown_deadline": "工单没有这一时限（轮次、单位、环节和时间）在计时。",
+    "deadline_met": "该时限在规则触发前已经办理。",
+    "not_due": "事件时间早于其规则触发的时刻。",
+    "not_escalated": "催办须在超期之后，督办须在催办之后。",
     "oversize": "消息超过单个事件允许的 64 KiB。",
     "invalid_utf8": "消息不是有效的 UTF-8 编码。",
     "malformed_json": "消息不是格式正确的 JSON。",
@@ -163,6 +171,14 @@ REASON_ZH: dict[str, str] = {
 }
 """Each refusal's sentence in Chinese; the English sentence is the reason's own (schemas/rejected.py)."""
 
+DEADLINE_STAGES: Names = {
+    "sign_for": ("签收", "sign for"), "first_contact": ("首次联系", "first contact"), "resolve": ("办结", "resolve"),
+    "supporting": ("协办任务", "supporting task"),
+}
+"""The deadline policy's and the clock's stages (schemas/policy.py Stage)."""
+UNIT_ROLES: Names = {"lead": ("主办", "lead"), "supporting": ("协办", "supporting")}
+"""A unit's role on a dispatch (schemas/clock.py UnitRole)."""
+
 FAMILIES: dict[str, Names] = {
     "kind": KINDS,
     "stage": STAGES,
@@ -178,6 +194,8 @@ FAMILIES: dict[str, Names] = {
     "topic": TOPIC_STAGES,
     "field": FIELDS,
     "reason": {code: (REASON_ZH.get(code, ""), r.sentence) for code, r in REASONS.items()},
+    "deadline_stage": DEADLINE_STAGES,
+    "unit_role": UNIT_ROLES,
 }
 """Every family of codes the pages, the API and the CLI name, by the name the pages ask for."""
 
@@ -196,6 +214,8 @@ DECLARED: dict[str, tuple[str, ...]] = {
     "topic": get_args(TopicStage),
     "field": tuple(sorted({f for cls in TICKET_EVENTS for f in cls.__struct_fields__} - ENVELOPE)),
     "reason": tuple(REASONS),
+    "deadline_stage": get_args(DeadlineStage),
+    "unit_role": get_args(UnitRole),
 }
 """Where each family's codes are declared: the table above must name exactly these (the test)."""
 

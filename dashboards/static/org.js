@@ -212,14 +212,14 @@ export class OrgView {
         : null;
     fill(this.nodes.deadlines, section("deadlines", t("deadlines"), t("deadlines_note"), calendarNote,
       table([
-        { label: t("dl_role"), cell: (x) => (x.stage ? "" : h("strong", {}, t(`dl_${x.role}`))) },
-        { label: t("stage"), cell: (x) => (x.stage ? t(`dl_stage_${x.stage}`) : t("all")) },
+        { label: t("dl_role"), cell: (x) => (x.stage ? "" : h("strong", {}, code("unit_role", x.role))) },
+        { label: t("stage"), cell: (x) => (x.stage ? code("deadline_stage", x.stage) : t("all")) },
         ...cells(rowPath, (x) => x.figures),
       ], rows, { rowProps: (x) => ({ dataset: { role: x.role, stage: x.stage ?? "all" } }) }),
       h("h3", {}, t("dl_units"), " ", h("span", { class: "note" }, t("shown_of", { shown: number(unitRows.length), total: number(d.units.length) }))),
       table([
         { label: t("unit"), cell: (x) => unitName(x.unit) },
-        { label: t("dl_role"), cell: (x) => t(`dl_${x.role.role}`) },
+        { label: t("dl_role"), cell: (x) => code("unit_role", x.role.role) },
         ...cells((x) => `deadlines.units[${x.unit.unit}].roles[${x.role.role}].total`, (x) => x.role.total),
       ], unitRows, { empty: t("dl_none"), rowProps: (x) => ({ dataset: { unit: x.unit.unit, role: x.role.role } }) })));
     fill(this.nodes.supervision, section("supervision", t("supervision"), t("supervision_note"),
@@ -227,7 +227,7 @@ export class OrgView {
         { label: t("unit"), cell: (u) => unitName(u) },
         { label: t("dl_supervised_count"), class: "num", cell: (u) => figure("span", `supervision.units[${u.unit}].count`, u.count, number(u.count)) },
         { label: t("oldest"), class: "text", cell: (u) => u.items.map((x, i) => [i ? ", " : "",
-          link(this.ticketHref(x.ticket_id), x.ticket_id), " ", t(`dl_stage_${x.stage}`), " · ", t("deadline"), " ",
+          link(this.ticketHref(x.ticket_id), x.ticket_id), " ", code("deadline_stage", x.stage), " · ", t("deadline"), " ",
           dateTime(x.due_at, tz), x.supervised_by ? [" → ", this.orgName(x.supervised_by)] : null]) },
       ], supervision.units, { empty: t("supervision_none"), rowProps: (u) => ({ dataset: { unit: u.unit } }) })));
     const board = (key, list) => table([
