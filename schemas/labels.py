@@ -17,6 +17,7 @@ from typing import Literal, get_args
 
 from schemas import lifecycle
 from schemas.base import ActorRole
+from schemas.clock import CLOCK_EVENTS
 from schemas.categories import CATEGORIES, DISPUTE_CATEGORIES
 from schemas.dispute import PartyRole, RiskGrade
 from schemas.families import ENVELOPE
@@ -78,6 +79,12 @@ EVENTS: Names = {
     "TicketRated": ("群众评单", "Rated by resident"), "TicketReopened": ("重启", "Reopened"),
     "TicketClosed": ("关闭", "Closed"), "TicketVoided": ("重复作废", "Voided (duplicate)"),
     "TicketRecategorised": ("调整类别", "Recategorised"), "TicketTransferred": ("转办", "Transferred"),
+    "TicketContacted": ("联系群众", "Resident contacted"), "TicketExtensionRequested": ("申请延期", "Extension requested"),
+    "TicketExtensionApproved": ("延期批准", "Extension approved"), "TicketExtensionRefused": ("延期驳回", "Extension refused"),
+    "TicketPaused": ("挂起", "Paused (waiting for the resident)"), "TicketResumed": ("恢复计时", "Resumed"),
+    "TicketTaskAccepted": ("协办签收", "Supporting unit signed for"), "TicketTaskCompleted": ("协办完成", "Supporting task done"),
+    "DeadlineNearing": ("时限提醒", "Deadline near"), "DeadlineBreached": ("超期", "Deadline breached"),
+    "TicketChased": ("催办", "Chased"), "TicketSupervised": ("督办", "Supervised"),
     "DisputeRegistered": ("纠纷登记", "Dispute registered"), "MediationSessionHeld": ("调解", "Mediation session"),
     "DisputeConcluded": ("调解结案", "Dispute concluded"), "TopicProposed": ("议题提出", "Topic proposed"),
     "MeetingHeld": ("议事会议", "Meeting held"), "TopicDecided": ("形成决议", "Topic decided"),
@@ -101,6 +108,13 @@ FIELDS: Names = {
     "resolution": ("办理结果", "resolution"), "evidence_ref": ("佐证", "evidence"), "contacted": ("已联系", "contacted"),
     "resolved": ("已解决", "resolved"), "satisfaction": ("满意度", "satisfaction"), "comment": ("评价意见", "comment"),
     "duplicate_of": ("重复于", "duplicate of"), "from_org_id": ("转出单位", "from unit"), "to_org_id": ("转入单位", "to unit"),
+    "sign_for_by": ("签收时限", "sign for by"), "contact_by": ("联系时限", "contact by"), "supporting": ("协办单位", "supporting units"),
+    "counting": ("计时方式", "counted in"), "policy_version": ("时限规则版本", "deadline policy version"),
+    "filled": ("系统计算", "computed by the ledger"), "unit": ("单位", "unit"), "how": ("联系方式", "how"),
+    "until": ("延至", "until"), "request_id": ("延期申请", "extension request"), "deadlines": ("新时限", "deadlines now"),
+    "result": ("协办结果", "result"),
+    "round": ("办理轮次", "round"), "unit_role": ("主办/协办", "lead or supporting"), "stage": ("时限环节", "clock"),
+    "chased_by": ("催办单位", "chased by"), "chase": ("第几次催办", "chase"), "escalated_to": ("督办单位", "escalated to"),
 }
 """The fields of a ticket's steps, as a ticket's timeline shows them (GET /api/tickets/{id} `detail`)."""
 REASON_ZH: dict[str, str] = {
@@ -128,6 +142,16 @@ REASON_ZH: dict[str, str] = {
     "no_assignee": "派单既未指定单位，也未指定网格员。",
     "bad_duplicate": "工单只能合并到另一件已提出的工单。",
     "bad_transfer": "转办须从工单所在单位转到另一个单位。",
+    "bad_extension": "延期须把本次派单的某一时限推后。",
+    "extension_pending": "该时限已有一项延期申请待审批。",
+    "no_extension_request": "该时限没有待审批的延期申请。",
+    "already_paused": "工单已挂起。",
+    "not_paused": "工单未挂起。",
+    "not_supporting_unit": "该单位不是本次派单的协办单位。",
+    "already_signed_for": "该协办单位已签收其任务。",
+    "task_completed": "该协办单位已完成其任务。",
+    "bad_supporting": "协办单位须是主办单位以外已登记的单位，且每个只列一次。",
+    "not_lead_unit": "只有主办单位签收并办结工单；协办单位只办其任务。",
     "unknown_dispute": "没有登记过该编号的纠纷。",
     "dispute_exists": "该编号的纠纷已经登记。",
     "dispute_concluded": "纠纷已结案，不能再有后续操作。",
@@ -140,6 +164,10 @@ REASON_ZH: dict[str, str] = {
     "erasure_exists": "该编号的删除已经记录。",
     "unknown_gap": "没有记录过该编号的接收缺口。",
     "gap_exists": "该接收缺口已经记录。",
+    "unknown_deadline": "工单没有这一时限（轮次、单位、环节和时间）。",
+    "deadline_met": "规则触发之前，工单已在时限内完成这一环节。",
+    "not_due": "事件时间早于其规则触发的时间。",
+    "not_escalated": "催办或督办须在已记录的超期之后，第二次催办须在第一次之后。",
     "poison": "多次处理失败，消息已被搁置。",
 }
 """Each refusal's sentence in Chinese; the English sentence is the reason's own (schemas/rejected.py)."""
@@ -175,7 +203,8 @@ DECLARED: dict[str, tuple[str, ...]] = {
     "risk": get_args(RiskGrade),
     "party_role": get_args(PartyRole),
     "topic": get_args(TopicStage),
-    "field": tuple(sorted({f for cls in TICKET_EVENTS for f in cls.__struct_fields__} - ENVELOPE)),
+    "field": tuple(sorted(({f for cls in TICKET_EVENTS for f in cls.__struct_fields__}
+                           | {f for c in CLOCK_EVENTS for f in c.__struct_fields__}) - ENVELOPE)),
     "reason": tuple(REASONS),
 }
 """Where each family's codes are declared: the table above must name exactly these (the test)."""
