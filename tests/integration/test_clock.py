@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -390,8 +391,13 @@ async def test_a_units_receiver_hears_its_own_notifications_only(tmp_path: Path,
     from adapters.credentials import Credentials
     from tests.integration.test_bus_permissions import Attempts
 
+    import subprocess
+    import sys
+
     creds = Credentials(nats_server.credentials.folder)
-    creds.add_notified("c1")
+    issued = subprocess.run([sys.executable, "-m", "civic.cli", "producer", "notified", "c1", "--data", str(tmp_path / "data")],
+                            env={**os.environ, "CIVIC_CREDENTIALS_DIR": str(creds.folder)}, capture_output=True, text=True)
+    assert issued.returncode == 0 and "civic.notify.c1" in issued.stdout, issued.stdout + issued.stderr
     nats_server.reload()
     bus = Settings(data_dir=tmp_path / "data", nats_url=nats_server.plain_url, credentials_dir=creds.folder)
 
