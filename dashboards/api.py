@@ -82,6 +82,10 @@ UNIT = problems(404, s404="No such org unit, or outside the reader's scope (answ
 WINDOWED = {**UNIT, **problems(422, s422="from or to is not a date YYYY-MM-DD, or from is after to")}
 
 
+MAX_PAGE = 1_000_000
+"""Pages beyond it are refused (422): SQLite's integers end at 2**63, and a fuzzer's page number did not."""
+
+
 class DashboardController(Controller):
     path = "/api"
     tags = ["dashboards"]
@@ -119,7 +123,7 @@ class DashboardController(Controller):
          responses={**UNIT, **problems(422, s422="status is not one of the list, or page or page_size is out of range")})
     def tickets(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], status: Status = "all",
                 category: Annotated[str | None, QueryParameter(description="A category code (schemas/categories.py)")] = None,
-                page: Annotated[int, QueryParameter(ge=1)] = 1,
+                page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
                 page_size: Annotated[int, QueryParameter(ge=1, le=500)] = 50) -> TicketPage:
         if status not in STATUSES:
             raise Invalid("status", f"status must be one of {', '.join(STATUSES)}")

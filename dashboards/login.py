@@ -82,7 +82,7 @@ def login_routes(accounts: Accounts, limiter: LoginLimiter, secure: bool, header
 
     @get("/api/access-log", tags=["accounts"], opt={"access_log": True}, sync_to_thread=True,
          summary="Auditors and admins: every read of a reporter's contact and every change to accounts, oldest first")
-    def access_log(since: Annotated[int, QueryParameter(ge=0, description="From this instant on, in Unix seconds")] = 0,
+    def access_log(since: Annotated[int, QueryParameter(ge=0, le=2**53, description="From this instant on, in Unix seconds")] = 0,
                    limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1000) -> list[AccessEntry]:
         return [AccessEntry(e.at, e.who, e.action, e.subject, e.detail) for e in accounts.entries(since, min(limit, 10_000))]
 

@@ -84,7 +84,7 @@ async def test_schemathesis_finds_nothing(served, tmp_path: Path):
                       f'[auth.openapi.gatewayToken]\nbearer = "{gateway_token}"\n\n' + PER_EVENT_VERDICTS)
     st = Path(sys.executable).with_name("st")
     command = [str(st), "--config-file", str(config), "run", f"{base}/openapi.json", "--checks", "all", "--exclude-checks", ",".join(sorted(EXCLUDED_CHECKS)),
-               "--seed", str(SEED), "--max-examples", str(EXAMPLES), "--workers", "2", "--no-shrink",
+               "--seed", str(SEED), "--max-examples", str(EXAMPLES), "--workers", "1", "--no-shrink",
                "--phases", "examples,coverage,fuzzing", "--exclude-path-regex", SKIPPED, "--request-timeout", "20",
                "--output-truncate", "true"]
     process = await asyncio.create_subprocess_exec(*command, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
