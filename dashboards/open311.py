@@ -64,7 +64,8 @@ def _w3(value: str, name: str) -> datetime:
 
 
 W3 = "A w3 datetime with a time zone, e.g. 2026-03-01T09:30:00+08:00"
-Ids = Annotated[str | None, QueryParameter(description="Comma-separated service request ids; then nothing else applies")]
+Ids = Annotated[str | None, QueryParameter(description="Comma-separated service request ids; they override the other "
+                                                       "arguments (which must still be well-formed)")]
 Codes = Annotated[str | None, QueryParameter(description="Comma-separated service codes (ticket categories)")]
 Start = Annotated[str | None, QueryParameter(description=W3 + "; default: 90 days before end_date", format="date-time")]
 End = Annotated[str | None, QueryParameter(description=W3 + "; default: now", format="date-time")]
@@ -109,18 +110,21 @@ class Open311ReadController(Controller):
     async def requests_json(self, request: Request, read: NamedDependency[ReadSide], service_request_id: Ids = None,
                             service_code: Codes = None, start_date: Start = None, end_date: End = None,
                             status: States = None) -> Response[list[ServiceRequest]]:
-        return self._requests(request, read)
+        return self._requests(request, read, service_request_id=service_request_id, service_code=service_code,
+                              start_date=start_date, end_date=end_date, status=status)
 
     @get("/v2/requests.xml", summary="Open311: tickets, as XML", media_type=XML, security=OPTIONAL_READER,
          responses=errors(400, xml=True))
     async def requests_xml(self, request: Request, read: NamedDependency[ReadSide], service_request_id: Ids = None,
                            service_code: Codes = None, start_date: Start = None, end_date: End = None,
                            status: States = None) -> Response[str]:
-        return self._requests(request, read)
+        return self._requests(request, read, service_request_id=service_request_id, service_code=service_code,
+                              start_date=start_date, end_date=end_date, status=status)
 
-    def _requests(self, request: Request, read: ReadSide) -> Response[Any]:
+    def _requests(self, request: Request, read: ReadSide, **given: str | None) -> Response[Any]:
+        params = {name: value for name, value in given.items() if value is not None}  # "" is given, and checked
         try:
-            rows = query(read, dict(request.query_params), reader_of(request))
+            rows = query(read, params, reader_of(request))
         except Open311Error as e:
             return respond(error(request.url.path, e))
         return respond(render(request.url.path, rows, "service_requests"))
