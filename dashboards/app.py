@@ -2,6 +2,9 @@
 document. Routes of other packages (the producers' gateway and Open311) come in as parameters:
 civic/web.py, the composition root, puts them together, so dashboards/ never imports producers/.
 
+The OpenAPI document (/openapi.json, also /schema/openapi.json) is Litestar's, completed in one
+place by dashboards/contract.py (the guard's 401/403 and security, 422, 503).
+
 Every handler needs a signed-in reader (dashboards/auth.py) unless it is marked public: /healthz
 (status and reason codes only), /login, the static files, Open311's reads. The routes passed in
 check their own credentials (gateway tokens, Open311 api_key).
