@@ -75,7 +75,9 @@ def complete(app: Litestar) -> dict[str, Any]:
 def _derive(operation: dict[str, Any], handler: Any, schemas: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     opt, declared = handler.opt, handler.responses or {}
-    if not opt.get("public"):
+    if opt.get("public"):
+        operation.setdefault("security", [{}])  # open to anyone, unless it said more (Open311's reads, the gateway)
+    else:
         operation["security"] = [{"bearer": []}] if opt.get("machine") else READER
         responses.setdefault("401", _problem(401))
         if opt.get("machine") or opt.get("access_log"):
