@@ -26,6 +26,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, Parameter, QueryParameter
 
 from adapters.http import NONE, OPTIONAL_READER, open311_errors as errors, open311_invalid, respond
@@ -97,7 +98,8 @@ class Open311ReadController(Controller):
     @get("/v2/services/{service_file:str}", summary="Open311: one service definition (its attributes: none here)",
          security=OPTIONAL_READER, opt={"formats": (XML,)}, responses=errors(400, 404))
     async def service_definition(self, request: Request,
-                                 service_file: Annotated[str, Parameter(pattern=FILE, description="service_code.json or .xml")]
+                                 service_file: Annotated[str, Parameter(pattern=FILE, description="service_code.json or .xml",
+                                                                        examples=[Example(value="parking.json"), Example(value="parking.xml")])]
                                  ) -> Response[ServiceDefinition]:
         code = service_file.rsplit(".", 1)[0]
         if code not in BY_CODE or not service_file.endswith((".json", ".xml")) or \
