@@ -61,7 +61,7 @@ def web_pages(read: ReadSide) -> Router:
     async def echarts() -> File:
         if not ECHARTS.is_file():
             raise NotFoundException("charts unavailable: run `npm ci` in dashboards/web (scripts/up does)")
-        return File(ECHARTS, content_disposition_type="inline", media_type="text/javascript; charset=utf-8")
+        return File(ECHARTS, content_disposition_type="inline", media_type="text/javascript")  # Litestar adds the charset
 
     @get("/api/labels", opt=PUBLIC, tags=["dashboards"], cache_control=CacheControlHeader(no_cache=True),
          summary="Every code (org kinds, stages, statuses, categories, roles, reasons...) named in Chinese and English",

@@ -106,3 +106,13 @@ def test_a_number_past_the_store_is_refused_not_a_500(app: Litestar, path: str, 
     with TestClient(app) as client:
         answer = client.get(path, headers=bearer(app.state["settings_data_dir"]))
     assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+
+
+def test_one_charset_in_every_content_type(app: Litestar) -> None:
+    """Litestar adds `charset=utf-8` to every text/* type: a handler that names it too sent it twice."""
+    paths = ["/login", "/vendor/echarts.min.js", "/static/style.css", "/api/labels", "/open311/discovery.xml",
+             "/open311/discovery.json", "/open311/v2/services.xml", "/open311/v2/services/parking.xml"]
+    with TestClient(app) as client:
+        for path in paths:
+            kind = client.get(path).headers["content-type"]
+            assert kind.count("charset") <= 1, (path, kind)
