@@ -16,13 +16,13 @@ import msgspec
 from adapters.deadlines import PolicyError, load_rules
 from config import Settings
 from schemas.policy import DeadlineRules
-from dashboards.api import Invalid, ReadSide, not_found, window
+from adapters.http import problems
+from dashboards.api import UNIT, WINDOWED, From, Invalid, ReadSide, To, not_found, window
 from dashboards.auth import reader_of, visible_org
 from projections.deadline_queries import DeadlineBoard, Ranking, SupervisionList, parse_month
 from projections.queries import NotFound
 
-From = Annotated[str | None, QueryParameter(name="from", description="First day of the deadlines, YYYY-MM-DD (default: the beginning)")]
-To = Annotated[str | None, QueryParameter(name="to", description="Last day of the deadlines, YYYY-MM-DD, inclusive (default: today)")]
+Month = Annotated[str | None, QueryParameter(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (default: this month)")]
 
 
 class CalendarNote(msgspec.Struct, frozen=True):
@@ -72,7 +72,7 @@ class DeadlineController(Controller):
     def calendar(self, calendar: NamedDependency[Calendar]) -> CalendarNote:
         return calendar.note()
 
-    @get("/orgs/{org_id:str}/deadlines", sync_to_thread=True,
+    @get("/orgs/{org_id:str}/deadlines", sync_to_thread=True, responses=WINDOWED,
          summary="On-time rates per role (lead/supporting), stage and unit for deadlines in the window; overdue now")
     def deadlines(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str],
                   start: From = None, end: To = None) -> DeadlineBoard:
@@ -81,6 +81,7 @@ class DeadlineController(Controller):
         return read.deadlines().board(org_id, lo, hi)
 
     @get("/orgs/{org_id:str}/supervision", sync_to_thread=True,
+         responses={**UNIT, **problems(422, s422="limit is out of range")},
          summary="The 督办 list: tasks under supervision now, per holding unit, oldest deadline first")
     def supervision(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str],
                     limit: Annotated[int, QueryParameter(ge=1, le=200, description="Items shown per unit")] = 20) -> SupervisionList:
@@ -88,9 +89,10 @@ class DeadlineController(Controller):
         return read.deadlines().supervision(org_id, limit)
 
     @get("/orgs/{org_id:str}/ranking", sync_to_thread=True,
+         responses={**UNIT, **problems(422, s422="month is not YYYY-MM, or size or min_settled is out of range")},
          summary="The monthly 红黑榜: units ranked by on-time rate over the tasks due that month")
     def ranking(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str],
-                month: Annotated[str | None, QueryParameter(description="YYYY-MM (default: this month)")] = None,
+                month: Month = None,
                 size: Annotated[int, QueryParameter(ge=1, le=50)] = 5,
                 min_settled: Annotated[int, QueryParameter(ge=1, le=1000)] = 3) -> Ranking:
         try:
