@@ -110,6 +110,7 @@ FIELDS: Names = {
     "filled": ("系统计算", "computed by the ledger"), "unit": ("单位", "unit"), "how": ("联系方式", "how"),
     "until": ("延至", "until"), "request_id": ("延期申请", "extension request"), "deadlines": ("新时限", "deadlines now"),
     "result": ("协办结果", "result"),
+    "lat": ("纬度", "latitude"), "long": ("经度", "longitude"), "address_id": ("地址编号", "address id"),
 }
 """The fields of a ticket's steps, as a ticket's timeline shows them (GET /api/tickets/{id} `detail`)."""
 REASON_ZH: dict[str, str] = {
