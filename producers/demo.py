@@ -95,29 +95,39 @@ class Demo:
                 log.error("the service was not healthy after %.0fs; nothing fed", self.ready_timeout)
                 return
             time.sleep(0.5)
-        log.info("dashboards at http://127.0.0.1:%d/ (filling with the simulated district)", port)
         plan = Plan(seed=self.seed, tickets=self.tickets, end=self._year_end(), article=True)
         history = list(simulate(plan))
+        tree = next(i for i, e in enumerate(history) if e.type not in ("OrgUnitRegistered", "GridWorkerAssigned"))
         url, options = self.settings.resolved_nats_url(), self._options()
         log.info("feeding the simulated district (seed %d, %d tickets, %s to %s) to %s", self.seed, self.tickets,
                  f"{plan.start:%Y-%m-%d}", f"{plan.end:%Y-%m-%d %H:%M}", url)
-        fed = asyncio.run(feed_url(url, history, rate=self.rate, progress=False, **options))
-        log.info("demo fed: %s; dashboards at http://127.0.0.1:%d/", fed.summary(), port)
+        # The org tree first: the URL is printed once the pages can show the district (before, they
+        # would say "no such unit"), and the year follows while the reader looks.
+        asyncio.run(feed_url(url, history[:tree], rate=self.rate, progress=False, **options))
+        if not self._projected(tree, "the org tree"):
+            return
+        log.info("dashboards at http://127.0.0.1:%d/ (filling with the simulated year)", port)
+        fed = asyncio.run(feed_url(url, history[tree:], rate=self.rate, progress=False, **options))
+        log.info("demo fed: the org tree and %s", fed.summary())
         # The reports say what the ledger held the moment the history was stored: wait for the read
         # model (which follows the ledger stream) to have all of it, then take that instant.
-        waited = time.monotonic() + self.ready_timeout
-        while projected(port) < len(history):
-            if self.stopped():
-                return
-            time.sleep(0.2)
-            if time.monotonic() > waited:
-                log.error("the read model did not reach the history's %d events in %.0fs (see civic rejections): "
-                          "no report of the article's figures written", len(history), self.ready_timeout)
-                break
-        else:
+        if self._projected(len(history), "the year"):
             self._reports(plan)
         if self.live and not self.stopped():
             self._trickle()
+
+    def _projected(self, events: int, what: str, timeout: float = 600.0) -> bool:
+        """Wait until the read model has applied `events` ledger positions (False: stopped or stuck)."""
+        waited = time.monotonic() + timeout
+        while projected(self.settings.port) < events:
+            if self.stopped():
+                return False
+            if time.monotonic() > waited:
+                log.error("the read model did not reach %s's %d events in %.0fs (see the ledger's rejections)",
+                          what, events, timeout)
+                return False
+            time.sleep(0.2)
+        return True
 
     def _reports(self, plan: Plan) -> None:
         from producers.article import Targets, write_reports

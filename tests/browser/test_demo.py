@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
@@ -34,6 +35,7 @@ RAISED = '#view-figures [data-figure="tickets.raised"]'
 class Demo:
     base: str
     log: Path
+    data: Path
     shown_at: float
     """When the demo printed its URL (time.monotonic())."""
 
@@ -51,7 +53,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         while not re.search(rf"dashboards at http://127\.0\.0\.1:{port}/", log.read_text(errors="replace")):
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.1)
-        yield Demo(f"http://127.0.0.1:{port}", log, time.monotonic())
+        yield Demo(f"http://127.0.0.1:{port}", log, folder / "data", time.monotonic())
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(30) == 0, log.read_text()[-3000:]
@@ -94,7 +96,7 @@ def test_the_default_view_has_figures_within_a_minute_and_moves(page: Page, demo
     expect(page.locator("#org-name")).to_have_text(re.compile("邕宁区"))
     # This month too, and it moves while watched: the live trickle's new items, dispatches, ratings.
     page.locator('button[data-period="month"]').click()
-    page.wait_for_function(f"() => +document.querySelector('{RAISED}').dataset.value > 0", timeout=30_000)
+    page.wait_for_function(f"() => +document.querySelector('{RAISED}')?.dataset.value > 0", timeout=30_000)  # re-rendered
     page.evaluate("window.sameDocument = true")
     before = page.eval_on_selector_all("#view-figures [data-figure]", "els => els.map(e => e.dataset.value).join()")
     page.wait_for_function("b => [...document.querySelectorAll('#view-figures [data-figure]')].map(e => e.dataset.value).join() !== b",
@@ -103,14 +105,22 @@ def test_the_default_view_has_figures_within_a_minute_and_moves(page: Page, demo
 
 
 def test_the_districts_pages_in_chinese(page: Page, demo: Demo) -> None:
-    """Screenshots for the README, of the demo: the district over this year, the Longxiang
-    community of the article, a village with its hamlets; every unit named in Chinese."""
-    page.goto(f"{demo.base}/")
+    """Screenshots for the README, of the demo once its year is stored: the district and the
+    Longxiang community over the year of the article's figures (the window of its reports), a
+    village over this year (the default view); every unit named in Chinese."""
+    deadline = time.monotonic() + 120
+    while not (demo.data / "reports" / "article-longxiang.yaml").exists():
+        assert time.monotonic() < deadline, demo.log.read_text()[-2000:]
+        time.sleep(0.2)
+    report = yaml.safe_load((demo.data / "reports" / "article-yongning.yaml").read_text())
+    year = f"from={report['from']}&to={report['to']}"
+    page.goto(f"{demo.base}/?{year}")
     page.wait_for_function(f"() => +document.querySelector('{RAISED}')?.dataset.value > 0", timeout=60_000)
+    assert raised(page) >= report["figures"]["collected"], "the article's year, and the trickle's items since"
     children = page.locator("#children tbody tr[data-org] a").all_text_contents()
     assert children and all(re.match(r"[\u4e00-\u9fff]", name) for name in children), children
     screenshot(page, "demo-district", full_page=False)
-    page.goto(f"{demo.base}/orgs/yn-pm-lx")
+    page.goto(f"{demo.base}/orgs/yn-pm-lx?{year}")
     page.wait_for_selector("body[data-ready=true]", state="attached", timeout=30_000)
     expect(page.locator("#org-name")).to_have_text(re.compile("龙象社区"))
     expect(page.locator("#children")).to_contain_text("龙象社区第一网格")
