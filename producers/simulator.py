@@ -168,7 +168,8 @@ class Activity:
 
     def ticket(self, i: int, at: datetime) -> Story:
         rng = random.Random(f"{self.key}:ticket:{i}")
-        place = self.shape.places[i] if self.shape else None
+        shape = self.shape
+        place = shape.places[i] if shape else None
         if (rng.random() < 0.03) if place is None else place == "hz":
             return self.enterprise_problem(i, at, rng)
         category = CATEGORIES[bisect.bisect(WEIGHTS, rng.random() * WEIGHTS[-1])]
@@ -176,8 +177,8 @@ class Activity:
         grids = self.community_grids if urban or (category not in URBAN and rng.random() < 0.4) else self.village_grids
         if category == "collective_economy":
             grids = self.village_grids
-        if place is not None:  # the article's Longxiang figures: its tickets are exactly the roster's
-            grids = self.shape.longxiang_grids if place == "lx" else [g for g in grids if g.parent != LONGXIANG]
+        if shape is not None:  # the article's Longxiang figures: its tickets are exactly the roster's
+            grids = shape.longxiang_grids if place == "lx" else [g for g in grids if g.parent != LONGXIANG]
         grid = rng.choice(grids)
         unit, worker = grid.parent, self.d.workers[grid.org_id]
         town = self.d.town_of(grid.org_id)
@@ -194,7 +195,7 @@ class Activity:
                       personal=(resident,))
         dispatcher: Who = ("dispatcher", f"disp-{town.removeprefix('yn-')}-{rng.randint(1, 3)}")
         if i < len(self.duplicate) and self.duplicate[i]:  # the live trickle (producers/trickle.py) has no duplicates
-            original = next(j for j in range(i - 1, -1, -1) if not self.duplicate[j] and (place is None or self.shape.places[j] != "hz"))
+            original = next(j for j in range(i - 1, -1, -1) if not self.duplicate[j] and (shape is None or shape.places[j] != "hz"))
             story.later(rng.uniform(0.3, 4))
             story.add(s.TicketVoided, "centre", dispatcher, duplicate_of=self.ticket_id(original))
             return story
