@@ -182,19 +182,20 @@ def simulate(
 
     try:
         plan = Plan(seed=seed, tickets=tickets, days=days, end=_period_end(end) if end else END, article=article)
+        events = events_of(plan)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     if dry_run:
         from schemas import encode
 
         out = sys.stdout.buffer
-        for event in events_of(plan):
+        for event in events:
             out.write(encode(event) + b"\n")
         return
     from producers.feed import feed_url
 
     settings = _settings(data, "emit", must_answer=False)
-    fed = _producing(feed_url(settings.resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
+    fed = _producing(feed_url(settings.resolved_nats_url(), events, rate=rate, spool_path=spool,
                               label=f"district seed {seed}", **producing_as(settings)))
     typer.echo(fed.summary())
     for result in fed.refused[:10]:

@@ -95,8 +95,12 @@ class Demo:
                 log.error("the service was not healthy after %.0fs; nothing fed", self.ready_timeout)
                 return
             time.sleep(0.5)
-        plan = Plan(seed=self.seed, tickets=self.tickets, end=self._year_end(), article=True)
-        history = list(simulate(plan))
+        try:
+            plan = Plan(seed=self.seed, tickets=self.tickets, end=self._year_end(), article=True)
+            history = list(simulate(plan))
+        except ValueError as e:
+            log.error("no simulated year: %s", e)
+            return
         tree = next(i for i, e in enumerate(history) if e.type not in ("OrgUnitRegistered", "GridWorkerAssigned"))
         url, options = self.settings.resolved_nats_url(), self._options()
         log.info("feeding the simulated district (seed %d, %d tickets, %s to %s) to %s", self.seed, self.tickets,

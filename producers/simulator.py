@@ -83,8 +83,8 @@ class Plan:
 def simulate(plan: Plan, district: District | None = None) -> Iterator[Event]:
     """Every event of the simulation, in the order they happened (the order to publish them)."""
     district = district or build_district()
-    yield from org_events(district)
-    yield from Activity(plan, district).events()
+    activity = Activity(plan, district)  # now, not at the first event: an impossible plan is refused before anything is sent
+    return itertools.chain(org_events(district), activity.events())
 
 
 class Story:
