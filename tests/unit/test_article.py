@@ -130,3 +130,16 @@ def test_the_live_trickle_tells_new_stories_as_their_time_comes() -> None:
     ledger_of(org_events(build_district()) + told)
     other = Trickle(1, start + timedelta(seconds=1)).ready(start + timedelta(minutes=1))
     assert {e.event_id for e in other}.isdisjoint(e.event_id for e in told), "a restarted demo tells new stories"
+
+
+def test_a_data_folder_keeps_its_year(tmp_path: Path) -> None:
+    """The demo's year ends when it first ran on the folder (DIR/demo.json): a restart tells the
+    same year again, whose events are then all duplicates, and its reports stay true."""
+    from config import Settings
+    from producers.demo import Demo
+
+    settings = Settings.from_env(tmp_path)
+    first = Demo(settings, seed=1, tickets=265, end=DEMO_END + timedelta(seconds=42))._year_end()
+    assert first == DEMO_END  # to the minute, in the district's time
+    assert Demo(settings, seed=1, tickets=265)._year_end() == first, "a restart, later: the same year"
+    assert Demo(settings, seed=2, tickets=265, end=DEMO_END + timedelta(days=3))._year_end() == DEMO_END + timedelta(days=3)
