@@ -29,7 +29,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import schemas as s
 from producers import texts
-from producers.article import LONGXIANG, Targets
+from producers.article import LONGXIANG, Shape, Targets
 from producers.district import CST, FOUNDED, District, build_district, org_events
 from producers.people import Residents
 from schemas.base import ActorRole, Event
@@ -340,78 +340,3 @@ class Activity:
             story.add(s.TopicImplemented, "council-app", council, report=report)
         return story
 
-
-class Shape:
-    """The article's year (producers/article.py): a roster says where each ticket is raised
-    (Longxiang, elsewhere in Yongning, the high-tech zone, or a duplicate to void), and which of
-    Yongning's tickets are closed by the end is drawn among those whose story closes in time, the
-    older ones likelier (a recent item is likelier to be still open). The others stop before any
-    rating, still in work or resolved and awaiting the resident's confirmation. Nothing is left to
-    chance that the figures depend on: an impossible plan (too few days) is refused."""
-
-    CUT_AT = {"dispatched": "TicketDispatched", "accepted": "TicketAccepted", "resolved": "TicketResolved"}
-
-    def __init__(self, activity: Activity):
-        self.a = activity
-        plan, targets = activity.plan, activity.targets
-        assert targets is not None
-        self.longxiang_grids = [g for g in activity.community_grids if g.parent == LONGXIANG]
-        raised_at = [at for at, kind, _ in activity.starts if kind == 0]
-        self.places = self._roster(targets, raised_at)
-        activity.duplicate = [p == "dup" for p in self.places]
-        # Longxiang's disputes: registered early enough that a first session (within 10 days) is held.
-        early = [i for at, kind, i in activity.starts if kind == 1 and at <= plan.end - timedelta(days=11)]
-        if len(early) < targets.longxiang_mediated:
-            raise ValueError(f"the article's year needs {targets.longxiang_mediated} disputes in Longxiang: plan more days")
-        self.longxiang_disputes = set(random.Random(f"{activity.key}:longxiang-disputes").sample(early, targets.longxiang_mediated))
-        self.stories: dict[int, Story] = {}
-        activity.shape = self
-        for number, at in enumerate(raised_at):
-            self.stories[number] = activity.ticket(number, at)
-        self._close(targets, raised_at)
-
-    def _roster(self, targets: Targets, raised_at: list[datetime]) -> list[str]:
-        rng = random.Random(f"{self.a.key}:roster")
-        # A duplicate is voided within hours: only where that happens before the end (it must not count).
-        room = [k for k in range(1, len(raised_at)) if raised_at[k] <= self.a.plan.end - timedelta(days=1)]
-        duplicates = set(rng.sample(room, targets.voided))
-        rest = ["lx"] * targets.longxiang_raised + ["yn"] * (targets.raised - targets.longxiang_raised) + ["hz"] * targets.enterprise
-        rng.shuffle(rest)
-        if rest[0] == "hz":  # the first ticket is a resident's, so every duplicate has an original before it
-            rest[0], rest[rest.index("yn")] = "yn", "hz"
-        it = iter(rest)
-        return ["dup" if k in duplicates else next(it) for k in range(len(raised_at))]
-
-    def _close(self, targets: Targets, raised_at: list[datetime]) -> None:
-        end, span = self.a.plan.end, (self.a.plan.end - self.a.plan.start).total_seconds()
-        self.cut: dict[int, str] = {}
-        for place, need in (("lx", targets.longxiang_closed), ("yn", targets.closed - targets.longxiang_closed)):
-            mine = [k for k, p in enumerate(self.places) if p == place]
-            closing = [k for k in mine if self.stories[k].events[-1].type == "TicketClosed"
-                       and self.stories[k].events[-1].occurred_at <= end]
-            if len(closing) < need:
-                raise ValueError(f"the article's year needs {need} tickets closed in {place}, only {len(closing)} can be: plan more days")
-            rng = random.Random(f"{self.a.key}:closed:{place}")
-            # Weighted sampling without replacement (Efraimidis-Spirakis): weight 1 for a ticket
-            # raised at the end, 4 for one raised at the start.
-            weight = {k: 1 + 3 * (end - raised_at[k]).total_seconds() / span for k in closing}
-            keys = {k: rng.random() ** (1 / weight[k]) for k in closing}
-            closers = set(sorted(closing, key=keys.__getitem__, reverse=True)[:need])
-            stages = list(self.CUT_AT)
-            for k in mine:
-                if k not in closers:
-                    self.cut[k] = random.Random(f"{self.a.key}:cut:{k}").choices(stages, [1, 3, 6])[0]
-
-    def ticket(self, number: int) -> Story:
-        story = self.stories.pop(number)
-        stage = self.cut.get(number)
-        if stage is not None:
-            kept = []
-            for event in story.events:
-                if event.type in ("TicketRated", "TicketReopened", "TicketClosed"):
-                    break
-                kept.append(event)
-                if event.type == self.CUT_AT[stage]:
-                    break
-            story.events = kept
-        return story
