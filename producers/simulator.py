@@ -185,6 +185,8 @@ class Activity:
         title, resolution = rng.choice(texts.TICKETS[category][3])
         story = Story(self.plan, "ticket_id", self.ticket_id(i), grid.org_id, at)
         channel = rng.choices(["mini_program", "hotline", "walk_in", "grid_patrol"], [45, 25, 10, 20])[0]
+        if place == "lx" and channel == "grid_patrol":  # Longxiang's four orders: a resident places each one
+            channel = "mini_program"
         resident = None
         if channel == "grid_patrol":
             story.add(s.TicketRaised, "grid-app", ("grid_worker", worker), category=category, title=title, channel=channel)
@@ -200,7 +202,9 @@ class Activity:
             story.add(s.TicketVoided, "centre", dispatcher, duplicate_of=self.ticket_id(original))
             return story
         deadline_hours, typical = texts.TICKETS[category][1:3]
-        owed = False  # the article's 100 %: a resident who was dissatisfied rates the next round too
+        # The article's 100 %: a resident who was dissatisfied rates the next round too; and at
+        # Longxiang's centre every order is rated (群众评单), so its satisfaction is never "no ratings".
+        owed = place == "lx"
         for round_no in range(1, 4):
             receiver: Who = ("grid_worker", worker)
             story.later(rng.uniform(0.1, 3) if round_no == 1 else rng.uniform(1, 24))

@@ -133,10 +133,10 @@ def test_the_demo_shows_the_article_then_stays_alive(tmp_path: Path) -> None:
             assert time.monotonic() - shown < 60, (boards, log.read_text()[-2000:])
             time.sleep(0.5)
         # The article's figures, as the ledger held them before the trickle: every one supported.
-        wait_for(demo, log, r"civic audit diff \S+article-longxiang\.yaml", 120)
+        wait_for(demo, log, r"civic audit diff \S+article-hightech\.yaml", 120)
         diffs = [subprocess.Popen([sys.executable, "-m", "civic.cli", "audit", "diff", str(data / "reports" / f"{report}.yaml"),
                                    "--data", str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env={**ENV, "COLUMNS": "160"}) for report in ("article-yongning", "article-longxiang")]
+                                  env={**ENV, "COLUMNS": "160"}) for report in ("article-yongning", "article-longxiang", "article-hightech")]
         for diff in diffs:  # side by side: each replays the ledger as it stood at published_at
             out, err = diff.communicate(timeout=120)
             assert diff.returncode == 0 and re.search(r"\b0 of \d figures refuted", out), out + err

@@ -57,7 +57,7 @@ def test_the_articles_year_shows_the_articles_figures(tmp_path: Path) -> None:
     # The rest of the district is a district's: other units have failures, the zone its enterprises.
     assert yn.disputes.failed > 0 and yn.disputes.mediated > 46
     hz = q.dashboard("hz", plan.start.date(), plan.end.date())
-    assert hz.tickets.raised > 50
+    assert hz.tickets.resolved >= 50, "50+ enterprise problems resolved"
     # The unclosed items are spread over the year, most of them recent, none of them rated.
     months = [m for m in yn.by_month if m.tickets.raised]
     assert len(months) >= 12 and all(m.tickets.closed < m.tickets.raised for m in months[-3:])
@@ -74,6 +74,7 @@ def test_a_smaller_year_shows_the_figures_scaled(tmp_path: Path) -> None:
     lx = q.dashboard("yn-pm-lx", plan.start.date(), plan.end.date())
     assert (yn.tickets.raised, yn.tickets.closed, yn.tickets.satisfaction_rate) == (265, 151, 1.0)
     assert (lx.tickets.raised, lx.tickets.closed, lx.disputes.mediated, lx.disputes.success_rate) == (6, 5, 5, 1.0)
+    assert targets.enterprise_resolved == 5 and q.dashboard("hz", plan.start.date(), plan.end.date()).tickets.resolved >= 5
 
 
 def test_a_year_too_short_for_the_figures_is_refused() -> None:
@@ -102,7 +103,8 @@ def test_the_reports_state_the_claims_over_the_year(tmp_path: Path) -> None:
     published = datetime(2026, 11, 28, 7, 41, 3, tzinfo=timezone.utc)
     paths = write_reports(tmp_path, Targets(), plan.start, plan.end, published)
     reports = {p.stem: load_report(p) for p in paths}
-    yn, lx = reports["article-yongning"], reports["article-longxiang"]
+    yn, lx, hz = reports["article-yongning"], reports["article-longxiang"], reports["article-hightech"]
+    assert (hz.org, dict(hz.figures)) == ("hz", {"resolved": "50+"})
     assert (yn.org, yn.start, yn.end) == ("yn", plan.start.date(), DEMO_END.date())
     assert dict(yn.figures) == {"collected": 2647, "closed": 1508, "satisfaction_rate": "100 %"}
     assert dict(lx.figures) == {"raised": 56, "closed": 50, "satisfaction_rate": "100 %", "disputes_mediated": 46,
