@@ -179,6 +179,8 @@ class Activity:
             grids = self.village_grids
         if shape is not None:  # the article's Longxiang figures: its tickets are exactly the roster's
             grids = shape.longxiang_grids if place == "lx" else [g for g in grids if g.parent != LONGXIANG]
+            if place == "lx" and category == "collective_economy":  # a village's matter, not an urban community's
+                category = "compound_management"
         grid = rng.choice(grids)
         unit, worker = grid.parent, self.d.workers[grid.org_id]
         town = self.d.town_of(grid.org_id)
