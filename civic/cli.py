@@ -405,11 +405,12 @@ def bench(
     quick: Annotated[bool, typer.Option(help="A small run (about a minute) for CI smoke tests.")] = False,
     events: Annotated[Optional[int], typer.Option(help="How many events (default 1,000,000; 20,000 with --quick).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write bench.json and bench.md.")] = Path("bench-results"),
+    database_url: Annotated[Optional[str], typer.Option(help="The event store and read models on this PostgreSQL (postgresql://...); default SQLite.")] = None,
 ) -> None:
     """Measure the pipeline on a fresh embedded stack, each figure beside its raw baseline."""
     from bench.run import run
 
-    asyncio.run(run(events or (20_000 if quick else 1_000_000), out, quick))
+    asyncio.run(run(events or (20_000 if quick else 1_000_000), out, quick, database_url))
 
 
 @projections_app.command("rebuild")
