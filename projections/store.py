@@ -101,6 +101,11 @@ class PostgresDatabase:
         except (psycopg.errors.DuplicateSchema, psycopg.errors.UniqueViolation):
             pass  # created concurrently by another process opening the same version
         self.conn.execute(f'SET search_path TO "{schema}"')
+        # As SQLite's WAL + synchronous=NORMAL above: a commit does not wait for its WAL flush. A
+        # crash may lose the last transactions, each its rows and its position together, so the
+        # projector applies them again from the ledger; nothing is half-written. (The event store,
+        # the system of record, keeps PostgreSQL's default: every commit flushed.)
+        self.conn.execute("SET synchronous_commit TO off")
 
     @staticmethod
     def _sql(sql: str) -> str:
