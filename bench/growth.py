@@ -197,32 +197,44 @@ def report(levels: list[Level], out: Path) -> None:
 
 def chart(levels: list[Level], path: Path) -> None:
     """Each figure at each level as a share of its value at the first level: flat is 100 %."""
-    width, height, left, top, plot_w, plot_h = 640, 320, 60, 30, 520, 220
-    series = [("ledger events/s", "#1f77b4", [x.ledger_rate for x in levels]),
-              ("read model fold events/s", "#2ca02c", [x.fold_rate for x in levels]),
-              ("district dashboard p99 (uncached)", "#d62728", [x.dashboard_p99_ms for x in levels])]
-    top_share = max(150.0, *(100 * v / s[0] for _, _, s in series for v in s if s[0]))
+    series: list[tuple[str, list[float | None]]] = [
+        ("ledger CPU µs/event", [x.ledger_cpu_us for x in levels]), ("fold CPU µs/event", [x.fold_cpu_us for x in levels]),
+        ("district dashboard p50 (uncached)", [x.dashboard_p50_ms for x in levels])]
+    draw([x.history for x in levels], series, path)
+
+
+COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd")
+
+
+def draw(histories: list[int], series: list[tuple[str, list[float | None]]], path: Path) -> None:
+    """An SVG line chart of each series as a share of its first value (None: not measured there)."""
+    width, height, left, top, plot_w, plot_h = 780, 330, 60, 30, 600, 220
+    levels = histories
+    top_share = max(150.0, *(100 * v / s[0] for _, s in series for v in s if v is not None and s[0]))
 
     def xy(i: int, share: float) -> tuple[float, float]:
         x = left + plot_w * (i / max(1, len(levels) - 1))
         return x, top + plot_h * (1 - share / top_share)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
-             f'<text x="{left}" y="18" font-size="13">Cost against history: each figure as % of its value at {levels[0].history:,} events</text>']
-    for share in (0, 50, 80, 100, 120, 150):
+             f'<text x="{left}" y="18" font-size="13">Cost against history: each figure as % of its value at {levels[0]:,} events</text>']
+    for share in (0, 50, 80, 100, 120, 150, 200, 300, 400, 600):
         if share <= top_share:
             _, y = xy(0, share)
             dash = ' stroke-dasharray="4 3"' if share in (80, 120) else ""
             parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#ccc"{dash}/>'
                          f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{share}%</text>')
-    for i, x in enumerate(levels):
+    for i, history in enumerate(levels):
         px, _ = xy(i, 0)
-        parts.append(f'<text x="{px:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{x.history:,}</text>')
-    for n, (name, colour, values) in enumerate(series):
-        points = " ".join(f"{xy(i, 100 * v / values[0])[0]:.1f},{xy(i, 100 * v / values[0])[1]:.1f}" for i, v in enumerate(values))
+        parts.append(f'<text x="{px:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{history:,} events</text>')
+    for n, ((name, values), colour) in enumerate(zip(series, COLOURS)):
+        first = values[0] or 1.0
+        points = " ".join(f"{xy(i, 100 * v / first)[0]:.1f},{xy(i, 100 * v / first)[1]:.1f}" for i, v in enumerate(values) if v is not None)
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts.append(f'<rect x="{left + 10 + 180 * n}" y="{height - 22}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{left + 24 + 180 * n}" y="{height - 13}">{name}</text>')
+        parts += [f'<circle cx="{xy(i, 100 * v / first)[0]:.1f}" cy="{xy(i, 100 * v / first)[1]:.1f}" r="3" fill="{colour}"/>'
+                  for i, v in enumerate(values) if v is not None]
+        parts.append(f'<rect x="{left + 10 + 200 * n}" y="{height - 22}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{left + 24 + 200 * n}" y="{height - 13}">{name}</text>')
     parts.append("</svg>")
     path.write_text("\n".join(parts) + "\n")
 
