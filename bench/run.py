@@ -291,7 +291,7 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
                         Figure(f"raw baseline: batched insert into {store_kind(stack.settings)}", inserted, "events/s", baseline_name=STORE)]
 
             for offered, target in ((rate / 4, True), (1000.0, False)):
-                delays = await freshness(stack, js, 5 if quick else 20, offered)
+                delays = await freshness(stack, js, 3 if quick else 20, offered)
                 p50, p99, worst = (delays[int(q * (len(delays) - 1))] * 1000 for q in (0.5, 0.99, 1.0))
                 console.print(f"freshness at {offered:,.0f}/s: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms ({len(delays)} events)")
                 at = f"at {offered:,.0f} events/s" + (" (a quarter of live)" if target else "")
@@ -306,7 +306,7 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
             for path, r in reads.items():
                 figures.append(Figure(f"dashboard read {path}: p99 (p50 {r['p50_ms']:.1f} ms, {r['rps']:,.0f} req/s, 4 connections)",
                                       r["p99_ms"], "ms", ping["p99_ms"], f"{PING} p99, same load", "<= 2 x", r["p99_ms"] <= 2 * ping["p99_ms"]))
-            for org, (p50, p99) in (await uncached_reads(stack, js, 10 if quick else 30)).items():
+            for org, (p50, p99) in (await uncached_reads(stack, js, 5 if quick else 30)).items():
                 figures.append(Figure(f"dashboard {org}, first answer after a new event (uncached): p99 (p50 {p50:.1f} ms)",
                                       p99, "ms", ping["p99_ms"], f"{PING} p99", "<= 10 x" if org == "d" else "",
                                       p99 <= 10 * ping["p99_ms"] if org == "d" else None))
