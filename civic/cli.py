@@ -467,11 +467,25 @@ def bench(
     quick: Annotated[bool, typer.Option(help="A small run (about a minute) for CI smoke tests.")] = False,
     events: Annotated[Optional[int], typer.Option(help="How many events (default 1,000,000; 20,000 with --quick).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write bench.json and bench.md.")] = Path("bench-results"),
+    database_url: Annotated[Optional[str], typer.Option(help="The event store and read models on this PostgreSQL (postgresql://...); default SQLite.")] = None,
+    growth: Annotated[bool, typer.Option(help="Instead: the cost of an event as history grows (100k, 1M, 5M events; bench/growth.py).")] = False,
+    levels: Annotated[Optional[str], typer.Option(help="With --growth: the history sizes, comma-separated (default 100000,1000000,5000000).")] = None,
 ) -> None:
     """Measure the pipeline on a fresh embedded stack, each figure beside its raw baseline."""
+    if growth:
+        import sys
+        import tempfile
+
+        from bench.growth import LEVELS, WINDOW
+        from bench.growth import run as grow
+
+        sizes = tuple(int(n) for n in levels.split(",")) if levels else LEVELS
+        with tempfile.TemporaryDirectory(prefix="civic-growth-") as tmp:  # the ledger's stages: this composition root's
+            grow(out, [sys.executable, "-m", "civic.growth"], Path(tmp), sizes, min(WINDOW, sizes[0] // 2))
+        return
     from bench.run import run
 
-    asyncio.run(run(events or (20_000 if quick else 1_000_000), out, quick))
+    asyncio.run(run(events or (20_000 if quick else 1_000_000), out, quick, database_url))
 
 
 @projections_app.command("rebuild")
