@@ -19,8 +19,10 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, 
 from eventsourcing.utils import get_topic
 
 from adapters.compat import reset_aggregate_cache
+from adapters.deadlines import shipped_rules
 from adapters.eventstore import ledger_recorder
 from adapters.keys import KeyStore
+from application.timekeeping import fill_decision, fill_dispatch, fill_resumed
 from domain.aggregate import CivicAggregate, Recorded, Started, aggregate_id, conflicting, fingerprint, sealed_macs
 from domain.deliberation import Deliberation
 from domain.dispute import Dispute
@@ -31,10 +33,12 @@ from domain.privacy import Erasure
 from domain.refusal import Refused, require
 from domain.ticket import Ticket
 from schemas import DisputeRegistered, IntakeGap, OrgUnitMoved, OrgUnitRegistered, PersonalDataErased, TicketRaised, TicketVoided, topology
-from schemas.base import Actor, Event, tag_of
+from schemas.base import Actor, Event, tag_of, written_by_ledger
 from schemas.families import CREATING_TYPES, FAMILY_OF_TYPE
 from schemas.intake import DecodeFailure, decode, encode
 from schemas.pipeline import LEDGER_ORG, GapEvent
+from schemas.policy import DeadlineRules
+from schemas.ticket import TicketDispatched, TicketExtensionApproved, TicketExtensionRefused, TicketResumed
 from schemas.topology import INTAKE  # also the tracking name: the position is the last intake sequence processed
 
 MAX_DELIVERIES = 5
@@ -229,11 +233,14 @@ class Ledger(Application):
     recorder: ProcessRecorder
     """What construct_recorder() makes: an application recorder that also tracks positions."""
 
-    def __init__(self, env: dict[str, str] | None = None, keys: KeyStore | None = None):
+    def __init__(self, env: dict[str, str] | None = None, keys: KeyStore | None = None,
+                 rules: DeadlineRules | None = None):
         super().__init__(env)
         if keys is None:
             raise ValueError("the ledger needs a key store for residents' personal data")
         self.keys = keys
+        self.rules = rules or shipped_rules()
+        """The deadline policy and calendar the deadlines a dispatch leaves out are computed from."""
         # The org tree stays in memory: every event's path is checked against it, and it is as
         # small as the district (thousands of units) while tickets number millions; in the
         # library's LRU cache the tickets would push it out and each path walk would read the store.
@@ -379,6 +386,8 @@ class Ledger(Application):
     def apply(self, event: Event, message: Incoming, batch: Batch) -> bool:
         """Check one event and add it to the batch. False for a silent duplicate; Refused if not allowed."""
         require(not event.sealed and not event.org_path, "sealed_by_producer")
+        if own := written_by_ledger(event):
+            raise Refused("sealed_by_producer", f"only the ledger writes {', '.join(own)}")
         path = message.org_path
         require(message.event_type == event.type and path[-1:] == (event.org_id,), "subject_mismatch",
                 f"subject {message.subject} does not name {event.type} at {event.org_id}")
@@ -416,6 +425,8 @@ class Ledger(Application):
                 if target is None:
                     raise Refused(family.unknown_code, f"no {cls.family} {entity_id}")
                 self._decide(target, event, batch)
+                if isinstance(target, Ticket):
+                    event = self._fill(event, target, batch)
 
         if isinstance(event, PersonalDataErased):
             event = self._erase(event)
@@ -430,6 +441,18 @@ class Ledger(Application):
         batch.add(target)
         batch.accepted(stored)
         return True
+
+    def _fill(self, event: Event, ticket: Ticket, batch: Batch) -> Event:
+        """The deadlines the ledger writes (application/timekeeping.py), once the event is allowed."""
+        if isinstance(event, TicketDispatched):
+            lead = batch.get(OrgUnit, event.to_unit) if event.to_unit else None
+            level = lead or batch.get(OrgUnit, ticket.org_id)  # a worker-only dispatch: the ticket's unit
+            return fill_dispatch(event, ticket, level.kind if level else None, self.rules)
+        if isinstance(event, TicketResumed):
+            return fill_resumed(event, ticket, self.rules)
+        if isinstance(event, TicketExtensionApproved | TicketExtensionRefused):
+            return fill_decision(event, ticket)
+        return event
 
     def _erase(self, event: PersonalDataErased) -> PersonalDataErased:
         """Name the keys this erasure destroys (the current one, and any retired by an earlier try
@@ -467,6 +490,9 @@ class Ledger(Application):
         for ref in event.org_refs:  # e.g. the unit a dispatch names
             unit = getattr(event, ref)
             require(not unit or batch.get(OrgUnit, unit) is not None, "unknown_org", f"{ref} names unknown unit {unit}")
+        if isinstance(event, TicketDispatched):
+            for task in event.supporting:
+                require(batch.get(OrgUnit, task.unit) is not None, "unknown_org", f"supporting names unknown unit {task.unit}")
         if isinstance(event, TicketVoided):
             original = batch.get(Ticket, event.duplicate_of)
             require(original is not None and original.stage != "voided", "bad_duplicate",

@@ -26,6 +26,7 @@ from schemas import DecodeFailure, decode, lifecycle
 from schemas import ledger as wire
 from schemas import topology
 from schemas.families import ENTITY_ID_FIELDS, ENVELOPE, FAMILIES
+from schemas.base import stated
 from schemas.topology import LEDGER
 
 ID_FIELD = {name: m.family.id_field for name, m in FAMILIES.items() if m.family.id_field in ENTITY_ID_FIELDS}
@@ -126,7 +127,7 @@ async def trail(js: JetStreamContext, kind: str, entity_id: str, positions: list
             stage = lifecycle.move(event.type, event.__getattribute__).stage or stage
         else:
             stage = STAGES[kind].get(event.type, stage)
-        builtins = msgspec.to_builtins(event)
+        builtins = stated(event)
         result.steps.append(Step(
             n, event.type, at, f"{event.actor.role}:{event.actor.id}", list(event.org_path),
             None if previous_at is None else round((at - previous_at).total_seconds() / 3600, 2), stage, recorded[n], linked,

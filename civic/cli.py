@@ -125,6 +125,42 @@ def ops_ack_gap(
     raise typer.Exit(1 if refused else 0)
 
 
+@ops_app.command("deadlines")
+def ops_deadlines(
+    category: Annotated[Optional[str], typer.Option(help="A ticket category: show the deadlines a dispatch would get.")] = None,
+    level: Annotated[Optional[str], typer.Option(help="The kind of the lead unit (community, grid, town, ...).")] = None,
+    start: Annotated[Optional[datetime], typer.Option("--from", help="When the dispatch happens (default: now).",
+                                                      formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"])] = None,
+    data: DataOpt = None,
+) -> None:
+    """Check the deadline policy and the calendar Settings name (CIVIC_DEADLINE_POLICY, CIVIC_CALENDAR_DIR),
+    as the ledger reads them at its start; with --category, the deadlines a dispatch would get."""
+    from datetime import timezone
+
+    from adapters.deadlines import PolicyError, load_rules
+    from schemas.policy import STAGES
+
+    settings = Settings.from_env(data)
+    try:
+        rules = load_rules(settings)
+    except PolicyError as e:
+        typer.echo(f"refused: {e}", err=True)
+        raise typer.Exit(2) from None
+    now = datetime.now(timezone.utc)
+    years = sorted(rules.calendar.years)
+    typer.echo(f"policy {rules.version} ({settings.deadline_policy_path}), {len(rules.policy.rules)} rules")
+    typer.echo(f"calendar {years[0]}-{years[-1]} ({settings.calendar_folder})" if years else
+               f"calendar: no year files in {settings.calendar_folder}")
+    for year in rules.calendar.missing_near(now):
+        typer.echo(f"calendar for {year} missing: its working days count weekends only")
+    if category is not None:
+        at = (start or now).astimezone(rules.calendar.tz)
+        terms = rules.terms(category, level)
+        for stage in STAGES:
+            allowance = terms.allowance(stage)
+            typer.echo(f"{stage:<14} {str(allowance):<18} due {rules.due(at, allowance).isoformat()}")
+
+
 def _producing(work: Coroutine[Any, Any, T]) -> T:
     """Run a producer command; NATS out of reach is a message, not a traceback. Rerunning is
     safe: event ids make whatever was already stored a duplicate."""

@@ -19,14 +19,16 @@ EXIT_STORE_FAILING = 75
 
 async def run_ledger(settings: Settings) -> None:
     from consumers.ledger import LedgerWorker, StoreFailing
+    from adapters.deadlines import load_rules
     from adapters.eventstore import event_store_env
     from adapters.keys import KeyStore
     from application.ledger import Ledger
 
+    rules = load_rules(settings)  # a broken policy or calendar file stops the role here, naming file and key
     nc = await connect_role(settings, "ledger")
     stop = _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
+    ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path), rules=rules)
     try:
         await LedgerWorker(nc, ledger, settings.batch_size).run(stop)
     except StoreFailing as e:

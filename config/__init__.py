@@ -23,6 +23,8 @@ CIVIC_NATS_TLS_CA  a CA file: connect to NATS over TLS, trusting it (URLs tls://
 CIVIC_WEB_TLS_CERT, CIVIC_WEB_TLS_KEY  certificate and key files: the web role serves HTTPS
                    (and its session cookie is Secure)
 CIVIC_WEB_SECURE_COOKIES  1 behind a TLS-terminating proxy: the session cookie is Secure
+CIVIC_DEADLINE_POLICY  the deadline policy file (default: the shipped config/deadlines.yaml)
+CIVIC_CALENDAR_DIR the working-day calendar, one <year>.yaml per year (default: the shipped config/calendar/)
 CIVIC_DEMO_VIEWER  set by `civic demo` only: the auditor account every browser is signed in as
 """
 
@@ -32,6 +34,9 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+SHIPPED = Path(__file__).resolve().parent
+"""The files shipped with the package: deadlines.yaml and calendar/<year>.yaml."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,10 @@ class Settings:
     """The web role's certificate and key (CIVIC_WEB_TLS_CERT, CIVIC_WEB_TLS_KEY): HTTPS when both are set."""
     secure_cookies: bool = False
     """CIVIC_WEB_SECURE_COOKIES: TLS ends at a proxy in front of the web role."""
+    deadline_policy: Path | None = None
+    """CIVIC_DEADLINE_POLICY: the deadline policy file; None: the shipped one."""
+    calendar_dir: Path | None = None
+    """CIVIC_CALENDAR_DIR: the folder of the calendar's year files; None: the shipped one."""
     demo_viewer: str | None = None
     """CIVIC_DEMO_VIEWER, set by `civic demo`: readers without a credential are this auditor account."""
 
@@ -96,11 +105,21 @@ class Settings:
             demo_viewer=env.get("CIVIC_DEMO_VIEWER") or None,
             checkpoint_dir=Path(env["CIVIC_CHECKPOINT_DIR"]).absolute() if env.get("CIVIC_CHECKPOINT_DIR") else None,
             checkpoint_witness=env.get("CIVIC_CHECKPOINT_WITNESS") or None,
+            deadline_policy=_path(env.get("CIVIC_DEADLINE_POLICY")),
+            calendar_dir=_path(env.get("CIVIC_CALENDAR_DIR")),
         )
         # overrides: whichever fields the caller sets (port=...); replace() refuses unknown names.
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
+
+    @property
+    def deadline_policy_path(self) -> Path:
+        return self.deadline_policy or SHIPPED / "deadlines.yaml"
+
+    @property
+    def calendar_folder(self) -> Path:
+        return self.calendar_dir or SHIPPED / "calendar"
 
     @property
     def nats_url_file(self) -> Path:

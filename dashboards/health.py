@@ -17,6 +17,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import msgspec
@@ -25,12 +26,14 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from adapters.alarm import Alarm, read_alarm
+from adapters.deadlines import PolicyError, load_rules
 from adapters.eventstore import postgres_reachable
 from adapters.natsserver import jetstream_problem
 from adapters.status import read_status
 from config import Settings
 from projections.gaps import OpenGap
 from schemas import status as wire
+from schemas.calendar import WorkingCalendar
 from schemas.topology import INTAKE, LEDGER, LEDGER_CONSUMER, LEDGER_STATUS_KEY, NOTIFICATION_ID_HEADER, REJECTED
 
 OK, DEGRADED, FAULTY = "ok", "degraded", "faulty"
@@ -172,6 +175,10 @@ class Health(msgspec.Struct):
     intake_gaps: list[OpenGap] = []
     """Intake gaps no operator has acknowledged (reason intake_gap): each names the missing
     intake sequences and the command that acknowledges it."""
+    calendar_missing: list[int] = []
+    """Years a deadline set now may fall in (this one and the next) without an official holiday
+    schedule in the calendar folder: their working days count weekends only. A notice, not a
+    reason: deadlines are still computed (README "Deadlines")."""
 
 
 class HealthProbe:
@@ -191,6 +198,7 @@ class HealthProbe:
         self.nc: nats.NATS | None = None
         self._floor: tuple[int, float] | None = None  # the consumer's ack floor and when it last moved
         self.last: Readings | None = None
+        self._calendar: WorkingCalendar | None = None
 
     async def connect(self) -> nats.NATS:
         options = {"servers": self.nats_url.split(","), **self.options}
@@ -217,6 +225,7 @@ class HealthProbe:
                 pass
         health.status, health.reasons = judge(r)
         health.relay_lag = r.relay_lag
+        health.calendar_missing = self._calendar_missing(r.now)
         self.last = r
         return health
 
@@ -249,6 +258,16 @@ class HealthProbe:
         r.progress_age = self._progress_age(consumer.ack_floor.stream_seq if consumer.ack_floor else 0, r)
         if r.ledger is not None and r.ledger.store_head is not None:
             r.relay_lag = max(0, r.ledger.store_head - await self._relayed(js, health.streams[1].last_sequence))
+
+    def _calendar_missing(self, now: float) -> list[int]:
+        if self.settings is None:
+            return []
+        if self._calendar is None:
+            try:  # read once: the ledger reads the same files at its start
+                self._calendar = load_rules(self.settings).calendar
+            except PolicyError:
+                return []  # the ledger refuses to start on it, and health says so (process_down)
+        return self._calendar.missing_near(datetime.fromtimestamp(now, timezone.utc))
 
     def _progress_age(self, floor: int, r: Readings) -> float:
         """Seconds since the ledger last moved: its own last commit, or the ack floor moving."""

@@ -15,10 +15,12 @@ from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import msgspec
 from eventsourcing.domain import Aggregate, AggregateCreated, AggregateEvent
 
 from domain.refusal import Refused
 from schemas import Event, encode
+from schemas.base import as_sent
 
 ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:civic-ledger")
 
@@ -30,11 +32,13 @@ def aggregate_id(family: str, entity_id: str) -> UUID:
 
 
 def content_digest(event: Event) -> str:
-    """The event's content, minus what the ledger adds and the clear personal data."""
-    import msgspec
-
+    """The event's content as its producer sent it: minus what the ledger adds (sealed data, the
+    org path, erased keys, filled-in deadlines) and the clear personal data. Fields a type gained
+    later (`added`) count only when set (schemas.intake.encode), so events stored before them keep
+    their digest."""
     written = {"erased_keys": ()} if "erased_keys" in event.__struct_fields__ else {}  # also the ledger's (PersonalDataErased)
-    return hashlib.sha256(encode(msgspec.structs.replace(event, personal=(), sealed=(), org_path=(), **written))).hexdigest()
+    bare = msgspec.structs.replace(as_sent(event), personal=(), sealed=(), org_path=(), **written)
+    return hashlib.sha256(encode(bare)).hexdigest()
 
 
 def fingerprint(event: Event, macs: tuple[tuple[str, str], ...]) -> str:

@@ -11,7 +11,7 @@ from nats import errors as nats_errors
 from nats.js import errors as js_errors
 
 from schemas import DecodeFailure, decode, encode
-from schemas.base import Event
+from schemas.base import Event, written_by_ledger
 
 
 class Checked(NamedTuple):
@@ -75,6 +75,9 @@ def check(item: Event | bytes) -> Checked | Result:
     if event.sealed or event.org_path:
         return Result(event.event_id, False, reason="sealed_by_producer: only the ledger writes sealed and org_path",
                       field="sealed" if event.sealed else "org_path")
+    if own := written_by_ledger(event):  # e.g. the policy_version of a deadline the ledger computes
+        return Result(event.event_id, False, reason=f"sealed_by_producer: only the ledger writes {', '.join(own)}",
+                      field=own[0])
     return Checked(event, data)
 
 

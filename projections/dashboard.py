@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 
 import schemas as s
+from projections.clocks import Clocks
+from projections.clocks import ddl as clock_ddl
 from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState,
 )
@@ -54,6 +56,7 @@ def _ddl(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS tickets_worker ON tickets (to_worker, raised_at)",
         f"CREATE TABLE IF NOT EXISTS disputes (dispute_id {text} PRIMARY KEY, path {text}, category {text}, risk_grade {text}, registered_at {big}, sessions INTEGER, outcome {text}, summary {text}, updated_at {big})",
         f"CREATE TABLE IF NOT EXISTS topics (topic_id {text} PRIMARY KEY, path {text}, title {text}, proposed_at {big}, stage {text}, decision {text}, votes_for INTEGER, votes_against INTEGER, votes_abstained INTEGER, updated_at {big})",
+        *clock_ddl(text, big),
         f"CREATE TABLE IF NOT EXISTS trail (kind {text} NOT NULL, entity_id {text} NOT NULL, position {big} NOT NULL, type {text} NOT NULL, occurred_at {big} NOT NULL, actor_role {text}, actor_id {text}, detail {text}, PRIMARY KEY (kind, entity_id, position))",
     ]
 
@@ -173,6 +176,7 @@ class _Fold:
         self.tickets = self._load_tickets({e.ticket_id for _, e in events if isinstance(e, TicketEvent)})
         self.disputes = self._load("disputes", DISPUTE_COLUMNS, {e.dispute_id for _, e in events if isinstance(e, DisputeEvent)})
         self.topics = self._load("topics", TOPIC_COLUMNS, {e.topic_id for _, e in events if isinstance(e, DeliberationEvent)})
+        self.clocks = Clocks(self.db, self.tickets)
         self.delta = Contributions()
         for t in self.tickets.values():
             self.delta.ticket(t, self.clock, -1)
@@ -221,7 +225,9 @@ class _Fold:
             case s.TicketRaised():
                 self.tickets[e.ticket_id] = TicketState(e.ticket_id, path, e.org_id, e.category, e.title, e.channel, at, updated_at=at)
             case TicketEvent():
-                self._ticket(self.tickets[e.ticket_id], e, at)
+                t = self.tickets[e.ticket_id]
+                self._ticket(t, e, at)
+                self.clocks.apply(position, e, t.path, t.category, t.round)
             case s.DisputeRegistered():
                 self.disputes[e.dispute_id] = dict(dispute_id=e.dispute_id, path=path, category=e.category, risk_grade=e.risk_grade,
                                                    registered_at=at, sessions=0, outcome=None, summary=e.summary, updated_at=at)
@@ -250,7 +256,9 @@ class _Fold:
         t.updated_at = at
         match e:
             case s.TicketDispatched():
-                t.deadline, t.to_unit, t.to_worker = int(e.deadline.timestamp()), e.to_unit, e.to_worker
+                # The ledger fills a deadline the producer left out, so a stored dispatch always has one.
+                t.deadline = int(e.deadline.timestamp()) if e.deadline is not None else None
+                t.to_unit, t.to_worker = e.to_unit, e.to_worker
                 t.first_dispatched_at = t.first_dispatched_at or at
             case s.TicketAccepted():
                 t.first_accepted_at = t.first_accepted_at or at
@@ -267,6 +275,10 @@ class _Fold:
                 t.voided_at, t.duplicate_of = at, e.duplicate_of
             case s.TicketRecategorised():
                 t.category = e.category
+            case s.TicketExtensionApproved() if e.unit is None:  # the deadline here is the lead's; tasks have their own
+                t.deadline = int(e.until.timestamp())
+            case s.TicketResumed():
+                t.deadline = next((int(d.deadline.timestamp()) for d in e.deadlines if d.unit is None), t.deadline)
             case TicketTransferred():  # every figure moves with it: the batch adds it back at the new path
                 t.org_id, t.path = e.to_org_id, self.db.query("SELECT path FROM orgs WHERE org_id=?", (e.to_org_id,))[0][0]
         stage, new_round = lifecycle.move(e.type, e.__getattribute__)
@@ -300,6 +312,7 @@ class _Fold:
         db.executemany(_save("disputes", DISPUTE_COLUMNS), [tuple(x[c] for c in DISPUTE_COLUMNS) for x in self.disputes.values()])
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
+        self.clocks.write()
 
 
 @lru_cache(maxsize=65_536)  # a batch asks for the same few thousand paths again and again

@@ -8,8 +8,10 @@ from schemas.organisation import GridWorkerAssigned, OrgUnitMoved, OrgUnitRegist
 from schemas.pipeline import IntakeGap, IntakeGapAcknowledged
 from schemas.privacy import PersonalDataErased
 from schemas.ticket import (
-    TicketAccepted, TicketClosed, TicketDispatched, TicketProgressNoted, TicketRaised, TicketRated,
-    TicketRecategorised, TicketReopened, TicketResolved, TicketReturned, TicketVoided,
+    SupportingTask, TicketAccepted, TicketClosed, TicketContacted, TicketDispatched, TicketExtensionApproved,
+    TicketExtensionRefused, TicketExtensionRequested, TicketPaused, TicketProgressNoted, TicketRaised, TicketRated,
+    TicketRecategorised, TicketReopened, TicketResolved, TicketResumed, TicketReturned, TicketTaskAccepted,
+    TicketTaskCompleted, TicketTransferred, TicketVoided, UnitDeadline,
 )
 
 __all__ = [
@@ -21,4 +23,7 @@ __all__ = [
     "TicketProgressNoted", "TicketRaised", "TicketRated", "TicketRecategorised", "TicketReopened",
     "TicketResolved", "TicketReturned", "TicketVoided", "TopicDecided", "TopicImplemented",
     "TopicProposed", "Votes", "decode", "encode",
+    "SupportingTask", "TicketContacted", "TicketExtensionApproved", "TicketExtensionRefused",
+    "TicketExtensionRequested", "TicketPaused", "TicketResumed", "TicketTaskAccepted", "TicketTaskCompleted",
+    "TicketTransferred", "UnitDeadline",
 ]

@@ -9,7 +9,7 @@ type's `schema_version` and ships an upcaster (schemas/evolution.py).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
@@ -134,6 +134,13 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """On org events that place a unit in the tree: the field naming its (new) parent."""
     org_refs: ClassVar[tuple[str, ...]] = ()
     """Fields naming another org unit that must be registered when set (else unknown_org)."""
+    added: ClassVar[tuple[str, ...]] = ()
+    """Fields added compatibly after events of this type were first stored: left out of the
+    event's fingerprint while at their default, so a stored event keeps the fingerprint it was
+    indexed under (domain/aggregate.py content_digest)."""
+    ledger_writes: ClassVar[tuple[str, ...]] = ()
+    """Fields only the ledger writes (besides `sealed` and `org_path`): a producer setting one is
+    refused as sealed_by_producer."""
     refusals: ClassVar[tuple[Reason, ...]] = ()
     """The reasons only this type's own rules give (TicketDispatched: bad_deadline, no_assignee);
     schemas/rejected.py lists them after its family's. The family's and the lifecycle's are not repeated."""
@@ -149,3 +156,44 @@ def tag_of(cls: type[msgspec.Struct]) -> str:
     if not isinstance(tag, str):  # None for an untagged class, an int only if one were declared
         raise TypeError(f"{cls.__name__} is not a tagged event type")
     return tag
+
+
+def stated(event: Event) -> dict[str, Any]:
+    """The event as builtins, the fields its type gained later (`added`) left out while at their
+    default: what a reader shows and what a fingerprint covers, so the answers and fingerprints
+    of events stored before those fields existed do not change. (JSON-encoded, it is byte for byte
+    the event's encoding when no added field is set.)"""
+    builtins: dict[str, Any] = msgspec.to_builtins(event)
+    if not event.added:
+        return builtins
+    defaults = {f.name: f.default for f in msgspec.structs.fields(event) if f.name in event.added}
+    return {k: v for k, v in builtins.items() if k not in defaults or getattr(event, k) != defaults[k]}
+
+
+def written_by_ledger(event: Event) -> list[str]:
+    """The fields of `event` only the ledger writes that are set: none, in what a producer sends."""
+    if not event.ledger_writes:
+        return []
+    defaults = {f.name: f.default for f in msgspec.structs.fields(event)}
+    return [f for f in event.ledger_writes if getattr(event, f) != defaults[f]]
+
+
+def as_sent(event: Event) -> Event:
+    """The event without the values the ledger filled in (named in its `filled` field, if it has
+    one: "deadline", or "supporting.0.deadline" for a field of the first element of a tuple).
+    What a producer's resend is compared with."""
+    filled: tuple[str, ...] = getattr(event, "filled", ())
+    if not filled:
+        return event
+    defaults = {f.name: f.default for f in msgspec.structs.fields(event)}
+    changes: dict[str, object] = {"filled": ()}
+    for name in filled:
+        field, _, rest = name.partition(".")
+        if not rest:
+            changes[field] = defaults[field]
+            continue
+        index, _, sub = rest.partition(".")
+        items = list(changes.get(field, getattr(event, field)))  # type: ignore[call-overload]
+        items[int(index)] = msgspec.structs.replace(items[int(index)], **{sub: None})
+        changes[field] = tuple(items)
+    return msgspec.structs.replace(event, **changes)

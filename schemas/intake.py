@@ -11,7 +11,7 @@ from typing import Any, Union
 
 import msgspec
 
-from schemas.base import Event, tag_of
+from schemas.base import Event, stated, tag_of
 from schemas.deliberation import DELIBERATION_EVENTS
 from schemas.dispute import DISPUTE_EVENTS
 from schemas.evolution import upcast
@@ -131,12 +131,17 @@ def nesting(data: bytes) -> int:
 
 
 def encode(event: Event) -> bytes:
+    """An event's bytes: every field, except those its type gained later (`added`) while at their
+    default, so an event that does not use them has the bytes it had before they existed (the
+    golden ledger's, a producer's, the simulator's for a seed)."""
+    if event.added:
+        return _encoder.encode(stated(event))
     return _encoder.encode(event)
 
 
 def to_builtins(event: Event) -> dict[str, Any]:
-    builtins: dict[str, Any] = msgspec.to_builtins(event)
-    return builtins
+    """The event as builtins, as encode() writes it."""
+    return stated(event)
 
 
 def _failure(data: bytes, error: Exception) -> DecodeFailure:

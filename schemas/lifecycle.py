@@ -11,6 +11,10 @@ without exits, one row per ticket event type).
     a return goes back to dispatch; a reopen or a dissatisfied rating starts a new round from
     dispatch; a transfer (转办) while it awaits dispatch hands it to another unit, stage unchanged;
     voided (merged into a duplicate) and closed are final.
+    While it is being worked (dispatched or accepted) its clocks may be paused and resumed, an
+    extension requested and decided, the resident contacted, and supporting units (协办) sign
+    for and complete their tasks (a task may also be completed after the lead resolved); none of
+    these changes the stage. The aggregate adds who (lead or supporting unit) and when.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 from schemas.ticket import (
-    TicketAccepted, TicketClosed, TicketDispatched, TicketEvent, TicketProgressNoted, TicketRaised, TicketRated,
-    TicketRecategorised, TicketReopened, TicketResolved, TicketReturned, TicketTransferred, TicketVoided,
+    TicketAccepted, TicketClosed, TicketContacted, TicketDispatched, TicketEvent, TicketExtensionApproved,
+    TicketExtensionRefused, TicketExtensionRequested, TicketPaused, TicketProgressNoted, TicketRaised, TicketRated,
+    TicketRecategorised, TicketReopened, TicketResolved, TicketResumed, TicketReturned, TicketTaskAccepted,
+    TicketTaskCompleted, TicketTransferred, TicketVoided,
 )
 
 Stage = Literal["raised", "dispatched", "accepted", "returned", "resolved", "rated", "reopened", "closed", "voided"]
@@ -90,6 +96,8 @@ RESOLVED_ROUND: frozenset[str] = frozenset(with_status("resolved"))
 """Resolved in the current round: it may be rated, reopened or closed."""
 AWAITING_DISPATCH = frozenset({"raised", "returned", "reopened"})
 """No one holds it: dispatch decides what happens next (dispatch it, or transfer it)."""
+IN_HAND = frozenset({"dispatched", "accepted"})
+"""Dispatched and not yet resolved in this round: its deadlines run (docs/kpis.md#deadlines)."""
 
 LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketRaised, frozenset({"resident", "enterprise", "grid_worker", "dispatcher", "unit", "system"}),
@@ -110,6 +118,16 @@ LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketRecategorised, DISPATCHERS, UNFINISHED, None),
     # Only while no one holds it; the stage stays: it still awaits dispatch, at the new unit.
     Rule(TicketTransferred, DISPATCHERS, AWAITING_DISPATCH, None),
+    # Deadlines and units (issue 13): none moves the stage.
+    Rule(TicketContacted, RECEIVERS, IN_HAND, None),
+    Rule(TicketExtensionRequested, RECEIVERS, IN_HAND, None),
+    Rule(TicketExtensionApproved, DISPATCHERS, IN_HAND, None),
+    Rule(TicketExtensionRefused, DISPATCHERS, IN_HAND, None),
+    # Waiting for the resident: the receiver says so, or the centre (a 12345 call-back found them away).
+    Rule(TicketPaused, RECEIVERS | DISPATCHERS, IN_HAND, None),
+    Rule(TicketResumed, RECEIVERS | DISPATCHERS, IN_HAND, None),
+    Rule(TicketTaskAccepted, RECEIVERS, IN_HAND, None),
+    Rule(TicketTaskCompleted, RECEIVERS, IN_HAND | RESOLVED_ROUND, None),
 )
 
 RULES: dict[type, Rule] = {rule.event: rule for rule in LIFECYCLE}

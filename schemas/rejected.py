@@ -61,6 +61,9 @@ REASONS = _reasons(
     ("wrong_stage", "The ticket is not at a stage where this can happen.", False),
     ("already_rated", "This resolution round already has a rating.", False),  # the round, as the lifecycle counts it
     *_declared(TICKET_EVENTS),
+    # Lead and supporting units (主办/协办), given by several ticket types' rules.
+    ("bad_supporting", "Supporting units are registered units other than the lead, each named once.", True),
+    ("not_lead_unit", "Only the lead unit signs for and resolves the ticket; supporting units have tasks.", True),
     *_family(DisputeEvent.family),
     ("dispute_concluded", "The dispute is concluded; nothing more can happen to it.", False),
     ("no_mediation", "A dispute is concluded only after at least one mediation session.", False),

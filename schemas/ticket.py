@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.base import (AwareDatetime, Category, EntityId, Event, Family, Latitude, Longitude, OrgId, PseudonymousId, Reason,
-                          ShortText, Text)
+import msgspec
+
+from schemas.base import (AwareDatetime, Category, EntityId, Event, EventId, Family, Latitude, Longitude, OrgId, PseudonymousId,
+                          Reason, ShortText, Text)
+from schemas.calendar import Basis
 
 Channel = Literal["mini_program", "hotline", "grid_patrol", "walk_in", "enterprise_platform", "import", "other"]
 Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
@@ -40,24 +43,67 @@ class TicketRaised(TicketEvent, tag=True, frozen=True, kw_only=True):
     schema_version: int = 2
 
 
-class TicketDispatched(TicketEvent, tag=True, frozen=True, kw_only=True):
-    """中心派单: assigned to a unit and/or a grid worker, to be resolved by `deadline`.
+class SupportingTask(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """协办: a supporting unit named on a dispatch, with its own task, deadline and sign-for."""
 
-    v2: an absolute deadline; v1 sent `deadline_hours` (upcast in schemas/evolution.py).
+    unit: OrgId
+    task: ShortText
+    """What this unit is asked to do (e.g. "cut back the trees by the lamp")."""
+    deadline: AwareDatetime | None = None
+    """When its task is due; None on the wire: the ledger fills it from the policy (`supporting`)."""
+    sign_for_by: AwareDatetime | None = None
+    """When it must sign for the task; None on the wire: the ledger fills it (`sign_for`)."""
+
+
+class TicketDispatched(TicketEvent, tag=True, frozen=True, kw_only=True):
+    """中心派单: assigned to a lead unit (主办, `to_unit`) and/or a grid worker, with any supporting
+    units (协办), to be resolved by `deadline`.
+
+    The deadlines are optional on the wire: the ledger fills every one the producer left out
+    from the deadline policy (config/deadlines.yaml) and stores the policy's `policy_version`
+    and the names of the fields it filled in `filled`. An explicit deadline is kept as sent. A
+    later dispatch of the same ticket (after a return or a reopen) starts new clocks.
+
+    v2: an absolute deadline; v1 sent `deadline_hours` (upcast in schemas/evolution.py). The
+    fields after `to_worker` were added compatibly (in v2): events stored before them decode with
+    their defaults and keep their fingerprints (`added`).
     """
 
     org_refs = ("to_unit",)
     refusals = (Reason("bad_deadline", "The deadline is not after the dispatch.", True),
                 Reason("no_assignee", "A dispatch names neither a unit nor a grid worker.", True))
+    added = ("sign_for_by", "contact_by", "supporting", "counting", "policy_version", "filled")
+    ledger_writes = ("counting", "policy_version", "filled")
 
-    deadline: AwareDatetime
+    deadline: AwareDatetime | None = None
+    """When the lead unit must have resolved it; None on the wire: the ledger fills it (`resolve`)."""
     to_unit: OrgId | None = None
+    """The lead unit (主办): it signs for the ticket, contacts the resident and resolves it."""
     to_worker: PseudonymousId | None = None
     schema_version: int = 2
+    sign_for_by: AwareDatetime | None = None
+    """When the lead unit must have signed for it (TicketAccepted); the ledger fills it (`sign_for`)."""
+    contact_by: AwareDatetime | None = None
+    """When the resident must first have been contacted (TicketContacted); the ledger fills it."""
+    supporting: tuple[SupportingTask, ...] = ()
+    counting: Basis = "hours"
+    """How a pause moves these deadlines: `working_days` when the policy set the resolve deadline
+    in working days, else calendar `hours`. Written by the ledger (named in `filled` when not the default)."""
+    policy_version: str | None = None
+    """The version of the policy the ledger computed the filled deadlines from; None if none was filled."""
+    filled: tuple[str, ...] = ()
+    """Written by the ledger only: the deadline fields it filled ("deadline", "sign_for_by",
+    "contact_by", "supporting.<unit>.deadline", ...). A producer's resend without them is the
+    same event (its fingerprint leaves the filled values out)."""
 
 
 class TicketAccepted(TicketEvent, tag=True, frozen=True):
-    """网格员接单: the receiver signs for it."""
+    """网格员接单: the lead unit's receiver signs for it. `unit`, when given, must be the lead."""
+
+    added = ("unit",)
+    org_refs = ("unit",)
+
+    unit: OrgId | None = None
 
 
 class TicketReturned(TicketEvent, tag=True, frozen=True):
@@ -75,8 +121,14 @@ class TicketProgressNoted(TicketEvent, tag=True, frozen=True):
 class TicketResolved(TicketEvent, tag=True, frozen=True):
     """The receiver reports it solved, with what was done and optional evidence (a photo id)."""
 
+    added = ("unit",)
+    org_refs = ("unit",)
+
     resolution: Text
     evidence_ref: ShortText | None = None
+    unit: OrgId | None = None
+    """The unit that resolved it, when given: the lead (a supporting unit completes its task
+    with TicketTaskCompleted; the ticket resolves when the lead resolves)."""
 
 
 class TicketRated(TicketEvent, tag=True, frozen=True):
@@ -133,8 +185,107 @@ class TicketTransferred(TicketEvent, tag=True, frozen=True):
     reason: ShortText
 
 
+class TicketContacted(TicketEvent, tag=True, frozen=True):
+    """The lead unit got in touch with the resident (a call, a visit): the first one stops the
+    first-contact clock; later ones are recorded too."""
+
+    how: Literal["phone", "visit", "message", "other"] = "other"
+    note: Text = ""
+
+
+class TicketExtensionRequested(TicketEvent, tag=True, frozen=True):
+    """申请延期: the unit working on it asks for a later deadline, with a reason. `unit` names a
+    supporting unit for its task's deadline; None asks for the lead's resolve deadline."""
+
+    refusals = (Reason("bad_extension", "An extension moves a deadline of this dispatch to a later time.", True),
+                Reason("extension_pending", "An extension request for this deadline awaits a decision.", False))
+    org_refs = ("unit",)
+
+    until: AwareDatetime
+    reason: ShortText
+    unit: OrgId | None = None
+
+
+class TicketExtensionApproved(TicketEvent, tag=True, frozen=True):
+    """延期批准: dispatch grants the pending request; the deadline becomes `until` (which may be
+    earlier than asked, never earlier than the current deadline)."""
+
+    refusals = (Reason("no_extension_request", "No extension request for this deadline awaits a decision.", False),)
+    ledger_writes = ("unit", "filled")
+
+    request_id: EventId
+    """The event_id of the TicketExtensionRequested it answers."""
+    until: AwareDatetime
+    unit: OrgId | None = None
+    """Written by the ledger: the supporting unit whose task's deadline moves, as the request named
+    it; None: the lead's resolve deadline."""
+    filled: tuple[str, ...] = ()
+    """Written by the ledger only: ("unit",) when it named a supporting unit."""
+
+
+class TicketExtensionRefused(TicketEvent, tag=True, frozen=True):
+    """延期驳回: dispatch refuses the pending request; the deadline stays."""
+
+    ledger_writes = ("unit", "filled")
+
+    request_id: EventId
+    reason: ShortText
+    unit: OrgId | None = None
+    """Written by the ledger, as on TicketExtensionApproved."""
+    filled: tuple[str, ...] = ()
+
+
+class TicketPaused(TicketEvent, tag=True, frozen=True):
+    """挂起: waiting for the resident (away, not answering, a part they must supply); the
+    resolve clocks stop until TicketResumed."""
+
+    refusals = (Reason("already_paused", "The ticket is already paused.", False),)
+
+    reason: ShortText
+
+
+class UnitDeadline(msgspec.Struct, frozen=True, kw_only=True):
+    unit: OrgId | None
+    """None: the lead unit's resolve deadline; else a supporting unit's task deadline."""
+    deadline: AwareDatetime
+
+
+class TicketResumed(TicketEvent, tag=True, frozen=True):
+    """The resident is back: the clocks run again. The ledger writes the deadlines as they now
+    stand (the time that was left when it paused, counted again from now) into `deadlines`."""
+
+    refusals = (Reason("not_paused", "The ticket is not paused.", False),)
+    ledger_writes = ("deadlines", "filled")
+
+    deadlines: tuple[UnitDeadline, ...] = ()
+    """Written by the ledger only."""
+    filled: tuple[str, ...] = ()
+    """Written by the ledger only: ("deadlines",) once it has."""
+
+
+class TicketTaskAccepted(TicketEvent, tag=True, frozen=True):
+    """A supporting unit (协办) signs for its task."""
+
+    refusals = (Reason("not_supporting_unit", "The unit is not a supporting unit of the current dispatch.", True),
+                Reason("already_signed_for", "This supporting unit already signed for its task.", False))
+    org_refs = ("unit",)
+
+    unit: OrgId
+
+
+class TicketTaskCompleted(TicketEvent, tag=True, frozen=True):
+    """A supporting unit reports its task done. The ticket itself resolves when the lead resolves."""
+
+    refusals = (Reason("task_completed", "This supporting unit already completed its task.", False),)
+    org_refs = ("unit",)
+
+    unit: OrgId
+    result: Text = ""
+
+
 TICKET_EVENTS = (
     TicketRaised, TicketDispatched, TicketAccepted, TicketReturned, TicketProgressNoted,
     TicketResolved, TicketRated, TicketReopened, TicketClosed, TicketVoided, TicketRecategorised,
-    TicketTransferred,
+    TicketTransferred, TicketContacted, TicketExtensionRequested, TicketExtensionApproved, TicketExtensionRefused,
+    TicketPaused, TicketResumed, TicketTaskAccepted, TicketTaskCompleted,
 )

@@ -66,6 +66,7 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     """Ledger, relay (and the projector) as tasks of the test's event loop, on real NATS and a
     real store (SQLite or PostgreSQL, as the settings say)."""
     from adapters.bus import connect_options, ensure_org_directory, ensure_streams
+    from adapters.deadlines import load_rules
     from adapters.eventstore import event_store_env, open_recorder
     from adapters.keys import KeyStore
     from application.ledger import Ledger
@@ -78,7 +79,7 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     from projections.store import Versions
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
+    ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path), rules=load_rules(settings))
     admin = await nats.connect(**connect_options(settings, "admin"))  # as `civic up` does before the roles start
     await ensure_streams(admin.jetstream(), replicas=settings.stream_replicas)
     await ensure_org_directory(admin.jetstream(), replicas=settings.stream_replicas)

@@ -50,6 +50,14 @@ ALLOWED_FROM = {
     "TicketVoided": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
     "TicketRecategorised": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
     "TicketTransferred": {"raised", "returned", "reopened"},
+    "TicketContacted": {"dispatched", "accepted"},
+    "TicketExtensionRequested": {"dispatched", "accepted"},
+    "TicketExtensionApproved": {"dispatched", "accepted"},
+    "TicketExtensionRefused": {"dispatched", "accepted"},
+    "TicketPaused": {"dispatched", "accepted"},
+    "TicketResumed": {"dispatched", "accepted"},
+    "TicketTaskAccepted": {"dispatched", "accepted"},
+    "TicketTaskCompleted": {"dispatched", "accepted", "resolved", "rated"},
 }
 # The shortest route to each stage.
 ROUTE = {
@@ -67,6 +75,8 @@ LEADS_TO = {
     "TicketProgressNoted": None, "TicketResolved": "resolved", "TicketRated": "rated",
     "TicketReopened": "reopened", "TicketClosed": "closed", "TicketVoided": "voided", "TicketRecategorised": None,
     "TicketTransferred": None,
+    **{t: None for t in ("TicketContacted", "TicketExtensionRequested", "TicketExtensionApproved", "TicketExtensionRefused",
+                         "TicketPaused", "TicketResumed", "TicketTaskAccepted", "TicketTaskCompleted")},
 }
 
 
@@ -303,6 +313,10 @@ class Oracle:
             t.first_dispatched = t.first_dispatched or at
         elif name == "TicketAccepted":
             t.first_accepted = t.first_accepted or at
+        elif name == "TicketExtensionApproved" and e.unit is None:  # the lead's deadline moves; a task's is not here
+            t.deadline = e.until
+        elif name == "TicketResumed":  # the ledger wrote the deadlines as they stand
+            t.deadline = next((d.deadline for d in e.deadlines if d.unit is None), t.deadline)
         elif name == "TicketReturned":
             t.returned += 1
         elif name == "TicketResolved":

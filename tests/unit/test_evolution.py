@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas import TicketDispatched, TicketRaised
+from schemas import SupportingTask, TicketDispatched, TicketRaised
 from schemas.evolution import UPCASTERS, upcast
 from schemas.intake import CURRENT_VERSION, EVENTS_BY_TYPE, DecodeFailure, decode, encode
 
@@ -186,3 +186,64 @@ def test_every_upcaster_steps_one_version_up(event_type: str, version: int) -> N
     assert current["schema_version"] == CURRENT_VERSION[event_type]
     assert isinstance(msgspec.convert(current, EVENTS_BY_TYPE[event_type]), EVENTS_BY_TYPE[event_type])
 
+
+
+# (d) issue 13: TicketDispatched gained lead/supporting units and ledger-filled deadlines ---------
+
+# These digests were computed by main before the fields were added (commit 17f8a56): an event
+# stored then must keep the fingerprint the ledger's index holds, or its resend would be refused
+# as conflicting_duplicate.
+OLD_DIGESTS = {
+    b'{"type":"TicketDispatched","event_id":"e1","occurred_at":"2026-01-05T10:00:00+08:00","source":"grid-app",'
+    b'"actor":{"role":"dispatcher","id":"d1"},"org_id":"c1","schema_version":2,"ticket_id":"T1",'
+    b'"deadline":"2026-01-06T10:00:00+08:00","to_unit":"u1"}':
+        "89b9a445f4fa46ad6c41958b42f48d811c0bdbeef6653999577fb52c65e3eb63",
+    b'{"type":"TicketResolved","event_id":"e2","occurred_at":"2026-01-05T10:00:00+08:00","source":"grid-app",'
+    b'"actor":{"role":"receiver","id":"d1"},"org_id":"c1","ticket_id":"T1","resolution":"done"}':
+        "c1c9735462e8c3cea1d3076235e5fbfd3c3d46ab42cf9e263bbcebbee008f001",
+    b'{"type":"TicketAccepted","event_id":"e3","occurred_at":"2026-01-05T10:00:00+08:00","source":"grid-app",'
+    b'"actor":{"role":"receiver","id":"d1"},"org_id":"c1","ticket_id":"T1"}':
+        "aee1ac6e261810cf07a6c84c2fd863760e189d5f05683621ea9e4c12287b42bf",
+    b'{"type":"TicketDispatched","event_id":"e4","occurred_at":"2026-01-05T10:00:00+08:00","source":"grid-app",'
+    b'"actor":{"role":"dispatcher","id":"d1"},"org_id":"c1","schema_version":1,"ticket_id":"T1",'
+    b'"deadline_hours":48,"to_worker":"w"}':
+        "1d748e160265b55adca8e008714ab6d0a007ddce541e80ee7c5129d514ba6704",
+}
+
+
+@pytest.mark.parametrize("data", list(OLD_DIGESTS))
+def test_events_stored_before_the_added_fields_keep_their_digest(data: bytes) -> None:
+    from domain.aggregate import content_digest
+
+    assert content_digest(decode(data)) == OLD_DIGESTS[data]
+
+
+def test_a_dispatch_may_leave_its_deadlines_to_the_ledger() -> None:
+    from domain.aggregate import content_digest
+    from schemas.ticket import SupportingTask
+
+    sent = decode(raw({"type": "TicketDispatched", "schema_version": 2, **ENVELOPE, "ticket_id": "t-1", "to_unit": "u-1",
+                       "supporting": [{"unit": "u-2", "task": "trim the trees"}]}))
+    assert isinstance(sent, TicketDispatched) and sent.deadline is None and sent.supporting[0].deadline is None
+    due = datetime(2025, 3, 4, 17, 30, tzinfo=timezone(timedelta(hours=8)))
+    stored = msgspec.structs.replace(
+        sent, deadline=due, counting="working_days", policy_version="p1",
+        supporting=(SupportingTask(unit="u-2", task="trim the trees", deadline=due),),
+        filled=("deadline", "supporting.0.deadline", "counting", "policy_version"))
+    # What the ledger filled is not part of what the producer said: a resend is the same event.
+    assert content_digest(stored) == content_digest(sent)
+    # An explicit deadline is part of it.
+    assert content_digest(msgspec.structs.replace(sent, deadline=due)) != content_digest(sent)
+    assert decode(encode(stored)) == stored
+
+
+def test_added_fields_are_written_only_when_set() -> None:
+    """An event that does not use the fields its type gained keeps the bytes it had before them."""
+    old = next(iter(OLD_DIGESTS))
+    event = decode(old)
+    assert encode(event) == encode(msgspec.convert(json.loads(old), TicketDispatched))
+    written = json.loads(encode(event))
+    assert not set(TicketDispatched.added) & set(written) and written["deadline"] == "2026-01-06T10:00:00+08:00"
+    with_units = msgspec.structs.replace(event, supporting=(SupportingTask(unit="u2", task="t"),))
+    assert json.loads(encode(with_units))["supporting"] == [{"unit": "u2", "task": "t", "deadline": None, "sign_for_by": None}]
+    assert decode(encode(with_units)) == with_units

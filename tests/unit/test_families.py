@@ -134,8 +134,10 @@ def test_org_refs_name_fields_of_the_type(cls: type[Event]) -> None:
 
 
 def test_declared_org_refs() -> None:
-    assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {"TicketDispatched": ("to_unit",),
-                                                                              "TicketTransferred": ("to_org_id",)}
+    assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {
+        "TicketDispatched": ("to_unit",), "TicketAccepted": ("unit",), "TicketResolved": ("unit",),
+        "TicketTransferred": ("to_org_id",), "TicketExtensionRequested": ("unit",),
+        "TicketTaskAccepted": ("unit",), "TicketTaskCompleted": ("unit",)}
 
 
 def test_declared_refusals_are_listed_reasons() -> None:

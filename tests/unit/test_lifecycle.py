@@ -160,30 +160,51 @@ def test_import_columns_walk_the_lifecycle() -> None:
 
 # -- the aggregate and the read model's fold move alike ----------------------------------------
 
-WALK_FACTS = {"TicketRated": [dict(satisfaction="dissatisfied"), dict(satisfaction="satisfied")]}
-WEIGHT = {"TicketVoided": 0.03, "TicketRecategorised": 0.2}
-"""Rarely void: a voided walk ends at once."""
+WALK_FACTS = {"TicketRated": [dict(satisfaction="dissatisfied"), dict(satisfaction="satisfied")],
+              # c1 leads; c2 supports, on some dispatches (a task event on the others is refused)
+              "TicketDispatched": [{}, dict(supporting=(s.SupportingTask(unit="c2", task="clear the drain"),))]}
+WEIGHT = {"TicketVoided": 0.03, "TicketRecategorised": 0.2,
+          **{t: 0.2 for t in ("TicketContacted", "TicketExtensionRequested", "TicketPaused", "TicketTaskAccepted",
+                               "TicketTaskCompleted")},
+          # accepted only after a request or a pause: tried only then (see weight())
+          "TicketExtensionApproved": 2.0, "TicketExtensionRefused": 2.0, "TicketResumed": 2.0}
+"""Rarely void: a voided walk ends at once. The deadline and unit events leave the stage as it
+is: rarer, so that the walks still reach every stage."""
+
+
+def weight(name: str, ticket: object) -> float:
+    """How likely the walk tries `name` next; an answer to a request or a resumption only when
+    one is pending (else it would almost always be refused)."""
+    if name in ("TicketExtensionApproved", "TicketExtensionRefused") and not getattr(ticket, "requests"):
+        return 0.0
+    if name == "TicketResumed" and getattr(ticket, "paused_since") is None:
+        return 0.0
+    return WEIGHT.get(name, 1.0)
 
 
 def test_aggregate_and_fold_agree_on_random_walks(tree: Desk, tmp_path: Path) -> None:
     """Random accepted walks through the table; the read model's stage and round equal the aggregate's."""
     rng = random.Random(10)
     tree.raise_ticket("T9")
-    tickets = [f"W{i}" for i in range(40)]
+    tickets = [f"W{i}" for i in range(50)]
     taken: set[tuple[str, str]] = set()
     for tid in tickets:
         tree.raise_ticket(tid)
         stage = START
-        for _ in range(rng.randint(0, 20)):
+        for _ in range(rng.randint(0, 40)):
             choices = [r for r in LIFECYCLE if stage in r.after]
             if not choices:
                 break
-            (rule,) = rng.choices(choices, [WEIGHT.get(tag(r.event), 1.0) for r in choices])
+            (rule,) = rng.choices(choices, [weight(tag(r.event), tree.get("ticket", tid)) for r in choices])
             name = tag(rule.event)
             extra = rng.choice(WALK_FACTS.get(name, [{}]))
             if name == "TicketTransferred":  # from where it stands to another community
                 here = tree.get("ticket", tid).org_id
                 extra = dict(from_org_id=here, to_org_id=rng.choice([u for u in ("c1", "c2", "g1") if u != here]))
+            if name in ("TicketExtensionApproved", "TicketExtensionRefused"):  # answer the pending request, if any
+                pending = list(tree.get("ticket", tid).requests.values())
+                extra = dict(request_id=pending[0].event_id, **({"until": pending[0].until} if name.endswith("Approved") else {})) \
+                    if pending else {}
             outcome = tree.send(tree.ev(name, ticket_id=tid, org=tree.get("ticket", tid).org_id, **extra))
             if outcome.accepted:
                 stage = tree.get("ticket", tid).stage

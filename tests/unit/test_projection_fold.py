@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.ticket import UnitDeadline
 from fold_kit import (
     ALLOWED_FROM, LEADS_TO, ROUTE, T0, Events, Oracle, ancestors, batches, everything, figures, negatives,
     open_projection, project, ticket_rows,
@@ -253,6 +254,33 @@ def test_lateness_and_overdue(tmp_path: Path, split: str) -> None:
     # T5 is open and overdue again: it adds to the raising day and the deadline day, and ends nowhere.
     assert flows == {("2026-03-02", "opened"): 5, ("2026-03-04", "opened"): -2, ("2026-03-04", "overdue"): 3,
                      ("2026-03-05", "opened"): -1, ("2026-03-05", "overdue"): -1}
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_an_extension_or_a_pause_moves_lateness_and_overdue(tmp_path: Path, split: str) -> None:
+    """The deadline the figures use is the lead's as it stands: after an approved extension (not a
+    supporting unit's, not a refused one) and after a resumption (as the ledger wrote it)."""
+    ev = Events()
+    ev.tree()
+    deadline = T0 + 48 * H
+    for ticket in ("T1", "T2", "T3", "T4"):
+        raised(ev, ticket)
+        step(ev, "TicketDispatched", T0 + H, ticket, deadline=deadline)
+        step(ev, "TicketAccepted", T0 + 2 * H, ticket)
+    later = dict(request_id="x", until=deadline + 24 * H)
+    step(ev, "TicketExtensionApproved", T0 + 3 * H, "T1", **later)                    # moved: resolved in time
+    step(ev, "TicketExtensionApproved", T0 + 3 * H, "T2", unit="c2", **later)         # a task's: T2 stays late
+    step(ev, "TicketExtensionRefused", T0 + 3 * H, "T3", request_id="x", reason="no")  # refused: T3 stays late
+    step(ev, "TicketPaused", T0 + 3 * H, "T4", reason="away")
+    step(ev, "TicketResumed", T0 + 13 * H, "T4", deadlines=(UnitDeadline(unit=None, deadline=deadline + 30 * H),))
+    for ticket in ("T1", "T2", "T3", "T4"):
+        step(ev, "TicketResolved", deadline + 20 * H, ticket)
+    got = checked(tmp_path, ev, split)
+    assert at_unit(got, "d1.t1.c1.")["resolved_late"] == 2, "T2 and T3"
+    flows = {(k[3], k[-1]): n for k, n in got.items() if k[0] == "ticket_flow" and k[1] == "d1."}
+    # T2 and T3 overdue from 4 March 09:00 to their resolution on 5 March 05:00; T1 and T4 never.
+    assert flows == {("2026-03-02", "opened"): 4, ("2026-03-04", "overdue"): 2,
+                     ("2026-03-05", "opened"): -4, ("2026-03-05", "overdue"): -2}
 
 
 # -- per ancestor unit, per day, histogram buckets ---------------------------------------------

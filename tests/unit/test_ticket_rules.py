@@ -23,6 +23,21 @@ ALLOWED_FROM = {
     "TicketVoided": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
     "TicketRecategorised": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
     "TicketTransferred": {"raised", "returned", "reopened"},  # only while it awaits dispatch
+    # Deadlines and units: while it is being worked; a supporting task may also be completed late.
+    "TicketContacted": {"dispatched", "accepted"},
+    "TicketExtensionRequested": {"dispatched", "accepted"},
+    "TicketExtensionApproved": {"dispatched", "accepted"},
+    "TicketExtensionRefused": {"dispatched", "accepted"},
+    "TicketPaused": {"dispatched", "accepted"},
+    "TicketResumed": {"dispatched", "accepted"},
+    "TicketTaskAccepted": {"dispatched", "accepted"},
+    "TicketTaskCompleted": {"dispatched", "accepted", "resolved", "rated"},
+}
+# Where the stage allows it, what the ticket's own state says next: drive_ticket's dispatch names
+# no supporting unit, and no request or pause is pending.
+IN_STAGE = {
+    "TicketExtensionApproved": "no_extension_request", "TicketExtensionRefused": "no_extension_request",
+    "TicketResumed": "not_paused", "TicketTaskAccepted": "not_supporting_unit", "TicketTaskCompleted": "not_supporting_unit",
 }
 # The stage each accepted event leads to (None: unchanged).
 LEADS_TO = {
@@ -30,6 +45,8 @@ LEADS_TO = {
     "TicketProgressNoted": None, "TicketResolved": "resolved", "TicketRated": "rated",
     "TicketReopened": "reopened", "TicketClosed": "closed", "TicketVoided": "voided", "TicketRecategorised": None,
     "TicketTransferred": None,
+    **{t: None for t in ("TicketContacted", "TicketExtensionRequested", "TicketExtensionApproved", "TicketExtensionRefused",
+                         "TicketPaused", "TicketResumed", "TicketTaskAccepted", "TicketTaskCompleted")},
 }
 
 
@@ -38,7 +55,7 @@ def expected(event_type: str, stage: str) -> str:
         return "ticket_finished"
     if event_type == "TicketRated" and stage == "rated":
         return "already_rated"  # a second rating of the same round
-    return "accepted" if stage in ALLOWED_FROM[event_type] else "wrong_stage"
+    return IN_STAGE.get(event_type, "accepted") if stage in ALLOWED_FROM[event_type] else "wrong_stage"
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -332,6 +349,11 @@ ROLE_CASES = [
     ("TicketTransferred", "raised", "grid_worker", "system"),
     ("TicketTransferred", "returned", "unit", "dispatcher"),  # the unit returns it; dispatch transfers it
     ("TicketTransferred", "reopened", "resident", "dispatcher"),
+    ("TicketContacted", "accepted", "dispatcher", "grid_worker"),
+    ("TicketExtensionRequested", "accepted", "dispatcher", "unit"),  # the unit asks, dispatch decides
+    ("TicketExtensionRequested", "dispatched", "resident", "receiver"),
+    ("TicketPaused", "accepted", "resident", "dispatcher"),  # a 12345 call-back finds the resident away
+    ("TicketPaused", "dispatched", "auditor", "grid_worker"),
 ]
 
 
