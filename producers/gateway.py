@@ -28,6 +28,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
+from adapters.http import GATEWAY, problems
 from schemas.topology import INTAKE
 from producers.directory import OrgDirectory, UnknownOrg
 from projections.event_index import EventStatus, event_status
@@ -156,8 +157,11 @@ class GatewayController(Controller):
     path = "/v1/events"
     tags = ["ingest"]
 
+    # The body is read raw on purpose (each event decoded on its own, nesting checked before any
+    # parser): Litestar cannot see its type, so opt["body"] names it for /openapi.json.
     @post("/", summary="Publish one event or an array of up to 1,000; an answer per event", status_code=200,
-          request_max_body_size=MAX_BODY)
+          request_max_body_size=MAX_BODY, security=GATEWAY, opt={"body": ("application/json", "events", MAX_EVENTS)},
+          responses=problems(400, 401, 403, 413, s401="No valid gateway token", s403="An event is outside the org subtrees the token may write"))
     async def ingest(self, request: Request, gateway: NamedDependency[Gateway]) -> IngestAnswer:
         system = authenticate(request, gateway)
         items = split(await request.body())
@@ -198,7 +202,8 @@ class GatewayController(Controller):
         accepted = sum(r.status == "accepted" for r in done)
         return IngestAnswer(accepted, len(done) - accepted, done)
 
-    @get("/{event_id:str}", summary="What became of an event: unknown, pending, in the ledger, or rejected and why")
+    @get("/{event_id:str}", summary="What became of an event: unknown, pending, in the ledger, or rejected and why",
+         security=GATEWAY, responses=problems(401, s401="No valid gateway token"))
     async def status(self, request: Request, gateway: NamedDependency[Gateway], event_id: FromPath[str]) -> EventStatus:
         authenticate(request, gateway)
         return await asyncio.to_thread(event_status, gateway.event_index(), event_id)

@@ -115,6 +115,7 @@ FIELDS: Names = {
     "result": ("协办结果", "result"),
     "round": ("办理轮次", "round"), "unit_role": ("主办/协办", "lead or supporting"), "stage": ("时限环节", "clock"),
     "chased_by": ("催办单位", "chased by"), "chase": ("第几次催办", "chase"), "escalated_to": ("督办单位", "escalated to"),
+    "lat": ("纬度", "latitude"), "long": ("经度", "longitude"), "address_id": ("地址编号", "address id"),
 }
 """The fields of a ticket's steps, as a ticket's timeline shows them (GET /api/tickets/{id} `detail`)."""
 REASON_ZH: dict[str, str] = {
