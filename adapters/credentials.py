@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nkeys
@@ -43,24 +43,31 @@ def _write_private(path: Path, data: bytes) -> None:
 
 @dataclass(frozen=True)
 class Roles:
-    """roles.json: {"identities": {name: public key}, "producers": {system: {"nkey", "orgs"}}}."""
+    """roles.json: {"identities": {name: public key}, "producers": {system: {"nkey", "orgs"}},
+    "notified": {unit: public key}} (a unit's receiver of the clock's notifications)."""
 
     identities: dict[str, str]
     producers: dict[str, dict]
+    notified: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Roles:
         data = json.loads(Path(path).read_text())
-        return cls(dict(data.get("identities", {})), dict(data.get("producers", {})))
+        return cls(dict(data.get("identities", {})), dict(data.get("producers", {})), dict(data.get("notified", {})))
 
     def encode(self) -> bytes:
-        return json.dumps({"identities": self.identities, "producers": self.producers}, indent=2).encode() + b"\n"
+        body: dict = {"identities": self.identities, "producers": self.producers}
+        if self.notified:  # absent until the first unit's receiver: older files stay as they were
+            body["notified"] = self.notified
+        return json.dumps(body, indent=2).encode() + b"\n"
 
     def users(self) -> list[tuple[Identity, str]]:
         """Every identity with its public key, the service's first, then the upstream systems."""
         out = [(identity, self.identities[identity.name]) for identity in IDENTITIES if identity.name in self.identities]
         for system, entry in sorted(self.producers.items()):
             out.append((permissions.producer(system, entry["orgs"]), entry["nkey"]))
+        for unit, nkey in sorted(self.notified.items()):
+            out.append((permissions.notified(unit), nkey))
         return out
 
 
@@ -110,6 +117,20 @@ class Credentials:
         _write_private(path, seed)
         roles = self.roles()
         roles.producers[system] = {"nkey": public_key(seed), "orgs": list(orgs)}
+        _write_private(self.roles_path, roles.encode())
+        return path
+
+    def add_notified(self, unit: str, out: Path | None = None) -> Path:
+        """A new nkey for a unit's receiver of the clock's notifications (it may subscribe to
+        civic.notify.<unit> only); the seed is written to `out` (default: the folder). Replaces an earlier one."""
+        permissions.notified(unit)  # refuses a bad unit id before anything is written
+        self.ensure()
+        seed = new_seed()
+        path = Path(out) if out else self.seed_path(permissions.NOTIFIED_PREFIX + unit)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(path, seed)
+        roles = self.roles()
+        roles.notified[unit] = public_key(seed)
         _write_private(self.roles_path, roles.encode())
         return path
 

@@ -538,6 +538,24 @@ def producer_add(
     typer.echo(f"HTTP gateway token (shown once, only its hash is kept): {token}")
 
 
+@producer_app.command("notified")
+def producer_notified(
+    unit: Annotated[str, typer.Argument(help="The org unit whose clock notifications (civic.notify.UNIT) its receiver reads.")],
+    out: Annotated[Optional[Path], typer.Option(help="Where to write its NATS key (default DIR/credentials/notified-UNIT.nk).")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Issue the NATS key of a unit's receiver of the deadline clock's notifications (reminders, breaches, 催办, 督办)."""
+    from adapters.credentials import Credentials
+
+    settings = Settings.from_env(data)
+    try:
+        seed = Credentials(settings.credentials_folder).add_notified(unit, out)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    typer.echo(f"NATS key (nkey seed, mode 0600): {seed}\n  it may subscribe to civic.notify.{unit}, nothing else. "
+               "A running `civic up` takes it at once.")
+
+
 @app.command("nats-config")
 def nats_config(
     roles: Annotated[Path, typer.Argument(help="A roles file (DIR/credentials/roles.json): the public keys and the systems' scopes.", exists=True, dir_okay=False)],

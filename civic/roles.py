@@ -8,6 +8,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
+from datetime import datetime
 
 from adapters.bus import connect_role
 from config import Settings
@@ -111,7 +113,40 @@ async def run_projector(settings: Settings) -> None:
     await nc.close()
 
 
-ROLES = {"ledger": run_ledger, "relay": run_relay, "projector": run_projector, "web": run_web, "eraser": run_eraser}
+async def run_clock(settings: Settings) -> None:
+    """The deadline clock (consumers/clock.py): its own identity, its own state file, "now" from the
+    wall clock or, for simulations, from CIVIC_CLOCK_NOW_FILE."""
+    from faststream.nats import NatsBroker
+
+    from adapters.bus import connect_options
+    from adapters.deadlines import load_rules
+    from consumers.clock import Clock, ClockConfig, run, wall_clock
+    from consumers.clock_state import ClockState, policy_escalation
+    from consumers.webhooks import Webhooks
+
+    stop = _stop_on_signals()
+    nc = await connect_role(settings, "clock")  # waits for the server and learns its instance id, as every role does
+    await nc.close()
+    now = wall_clock if settings.clock_now_file is None else _now_from(settings.clock_now_file)
+    config = ClockConfig(name=settings.clock_name, escalation=policy_escalation(load_rules(settings)), tick=settings.clock_tick,
+                         quiet=settings.clock_quiet)
+    clock = Clock(ClockState(settings.clock_state_path), config, now)
+    broker = NatsBroker(**connect_options(settings, "clock"), max_reconnect_attempts=-1, reconnect_time_wait=1,
+                        logger=log, log_level=logging.DEBUG)
+    webhooks = Webhooks.load(settings.clock_webhooks) if settings.clock_webhooks else None
+    await run(broker, clock, stop, webhooks)
+
+
+def _now_from(path: object) -> Callable[[], datetime]:
+    """"Now" as the file says (an RFC 3339 instant), for simulations: the clock never waits for a deadline."""
+    from pathlib import Path
+
+    def now() -> datetime:
+        return datetime.fromisoformat(Path(str(path)).read_text().strip())
+    return now
+
+
+ROLES = {"clock": run_clock, "ledger": run_ledger, "relay": run_relay, "projector": run_projector, "web": run_web, "eraser": run_eraser}
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -39,7 +39,7 @@ from dashboards.health import LIMITS
 from schemas import status as wire
 
 log = logging.getLogger("civic.up")
-ROLE_ORDER = ("web", "ledger", "relay", "projector", "eraser")
+ROLE_ORDER = ("web", "ledger", "relay", "projector", "eraser", "clock")
 NATS = "nats-server"
 MAX_BACKOFF = 10.0
 """A role that keeps dying is restarted after 0.5 s, 1 s, 2 s ... up to this (reset after a minute up)."""

@@ -78,6 +78,18 @@ class Settings:
     """CIVIC_CALENDAR_DIR: the folder of the calendar's year files; None: the shipped one."""
     demo_viewer: str | None = None
     """CIVIC_DEMO_VIEWER, set by `civic demo`: readers without a credential are this auditor account."""
+    clock_name: str = "a"
+    """This deadline clock instance's name (CIVIC_CLOCK_NAME; one of schemas.topology.CLOCK_INSTANCES)."""
+    clock_tick: float = 1.0
+    """Seconds between two looks of the clock at what is due (CIVIC_CLOCK_TICK)."""
+    clock_quiet: float = 5.0
+    """CIVIC_CLOCK_QUIET: seconds without a new ledger message after which the clock trusts its own now
+    (until then, while history is still arriving, only the history's own time; consumers/clock_state.py)."""
+    clock_now_file: Path | None = None
+    """CIVIC_CLOCK_NOW_FILE: the clock reads "now" (an RFC 3339 instant) from this file instead of the
+    wall clock: simulations and tests drive time without waiting for it."""
+    clock_webhooks: Path | None = None
+    """CIVIC_CLOCK_WEBHOOKS: a YAML file of per-unit webhooks for the clock's notifications (README, "The deadline clock")."""
 
     @property
     def web_secure_cookies(self) -> bool:
@@ -107,6 +119,11 @@ class Settings:
             checkpoint_witness=env.get("CIVIC_CHECKPOINT_WITNESS") or None,
             deadline_policy=_path(env.get("CIVIC_DEADLINE_POLICY")),
             calendar_dir=_path(env.get("CIVIC_CALENDAR_DIR")),
+            clock_name=env.get("CIVIC_CLOCK_NAME", "a"),
+            clock_tick=float(env.get("CIVIC_CLOCK_TICK", 1.0)),
+            clock_quiet=float(env.get("CIVIC_CLOCK_QUIET", 5.0)),
+            clock_now_file=_path(env.get("CIVIC_CLOCK_NOW_FILE")),
+            clock_webhooks=_path(env.get("CIVIC_CLOCK_WEBHOOKS")),
         )
         # overrides: whichever fields the caller sets (port=...); replace() refuses unknown names.
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
@@ -178,6 +195,11 @@ class Settings:
         """Written by the relay when CIVIC_LEDGER disagrees with the store; read by /healthz; cleared
         only by `civic ledger recover`."""
         return self.data_dir / "ledger-alarm.json"
+
+    @property
+    def clock_state_path(self) -> Path:
+        """The deadline clock's state (its deadlines, its ledger position): one file per instance."""
+        return self.data_dir / f"clock-{self.clock_name}.sqlite"
 
     @property
     def relay_state_path(self) -> Path:

@@ -34,7 +34,7 @@ from config import Settings
 from projections.gaps import OpenGap
 from schemas import status as wire
 from schemas.calendar import WorkingCalendar
-from schemas.topology import INTAKE, LEDGER, LEDGER_CONSUMER, LEDGER_STATUS_KEY, NOTIFICATION_ID_HEADER, REJECTED
+from schemas.topology import CLOCK_INSTANCES, clock_consumer, INTAKE, LEDGER, LEDGER_CONSUMER, LEDGER_STATUS_KEY, NOTIFICATION_ID_HEADER, REJECTED
 
 OK, DEGRADED, FAULTY = "ok", "degraded", "faulty"
 MiB = 1 << 20
@@ -52,6 +52,8 @@ class Limits:
     """Stored events not yet in CIVIC_LEDGER."""
     projector_lag: int = 5_000
     """CIVIC_LEDGER events the dashboards have not applied."""
+    clock_lag: int = 5_000
+    """CIVIC_LEDGER events a deadline clock has not read (its rules cannot fire past what it has read)."""
     disk_full_bytes: int = 64 * MiB
     disk_low_bytes: int = 512 * MiB
     disk_low_fraction: float = 0.05
@@ -78,6 +80,8 @@ class Readings:
     ledger: wire.WriterStatus | None = None
     relay_lag: int | None = None
     projector_lag: int | None = None
+    clock_lag: dict[str, int] = field(default_factory=dict)
+    """Per running clock instance (its consumer, e.g. clock-a): ledger events not yet read and acknowledged."""
     postgres_up: bool | None = None
     jetstream: str | None = None
     """nats-server's own verdict on JetStream (adapters/natsserver.jetstream_problem), None when fine or unknown."""
@@ -132,6 +136,8 @@ RULES: tuple[Rule, ...] = (
     Rule("intake_backlog", DEGRADED, lambda r, lim: r.waiting > lim.backlog, "more than `backlog` intake messages wait for the ledger (pending + unacknowledged)"),
     Rule("redelivering", DEGRADED, lambda r, lim: r.redelivered > 0 and r.progress_age > lim.stall_seconds / 3, "intake messages are being redelivered and the ledger is not moving"),
     Rule("relay_lag", DEGRADED, lambda r, lim: (r.relay_lag or 0) > lim.relay_lag, "stored events not yet republished to CIVIC_LEDGER (store head minus stream)"),
+    Rule("clock_lag", DEGRADED, lambda r, lim: any(lag > lim.clock_lag for lag in r.clock_lag.values()),
+         "CIVIC_LEDGER events a deadline clock has not read: reminders, breaches and chases wait until it has"),
     Rule("projector_lag", DEGRADED, lambda r, lim: (r.projector_lag or 0) > lim.projector_lag, "CIVIC_LEDGER events the dashboards have not applied"),
     Rule("postgres_unreachable", FAULTY, lambda r, _: r.postgres_up is False, "CIVIC_DATABASE_URL is set and PostgreSQL does not answer"),
     Rule("disk_full", FAULTY, lambda r, lim: r.disk_free is not None and r.disk_free < lim.disk_full_bytes, "less than disk_full_bytes free under the data folder"),
@@ -172,6 +178,8 @@ class Health(msgspec.Struct):
     """Ledger events the dashboard read model has not yet applied."""
     relay_lag: int | None = None
     """Events in the store not yet in CIVIC_LEDGER."""
+    clock_lag: dict[str, int] = {}
+    """Per deadline clock instance (its consumer on CIVIC_LEDGER): events not yet read and acknowledged."""
     intake_gaps: list[OpenGap] = []
     """Intake gaps no operator has acknowledged (reason intake_gap): each names the missing
     intake sequences and the command that acknowledges it."""
@@ -258,6 +266,13 @@ class HealthProbe:
         r.progress_age = self._progress_age(consumer.ack_floor.stream_seq if consumer.ack_floor else 0, r)
         if r.ledger is not None and r.ledger.store_head is not None:
             r.relay_lag = max(0, r.ledger.store_head - await self._relayed(js, health.streams[1].last_sequence))
+        for name in CLOCK_INSTANCES:  # the clocks' own durable consumers: their real positions
+            try:
+                clock = await js.consumer_info(LEDGER, clock_consumer(name))
+            except NotFoundError:
+                continue  # not running here
+            r.clock_lag[clock.name] = (clock.num_pending or 0) + (clock.num_ack_pending or 0)
+        health.clock_lag = r.clock_lag
 
     def _calendar_missing(self, now: float) -> list[int]:
         if self.settings is None:

@@ -48,6 +48,8 @@ async def render(probe: HealthProbe) -> str:
         lines.append(f'civic_consumer_lag{{consumer="relay"}} {health.relay_lag}')
     if health.dashboard_lag is not None and LEDGER in last:
         lines.append(f'civic_consumer_lag{{consumer="dashboard"}} {health.dashboard_lag}')
+    for consumer, lag in sorted(health.clock_lag.items()):
+        lines.append(f'civic_consumer_lag{{consumer="{consumer}"}} {lag}')
     if r is not None:
         _single(lines, "civic_intake_ack_pending", "Intake messages delivered to the ledger and not yet acknowledged.",
                 r.intake_ack_pending)

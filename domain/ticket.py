@@ -8,7 +8,9 @@ ticket stands at to another; and the clocks of its current dispatch (issue 13): 
 (主办) and the supporting units (协办) with their own tasks and deadlines, extensions (one
 pending request per deadline, approved later than the deadline now and no later than asked),
 pauses while waiting for the resident. The deadlines themselves are computed by the ledger
-(application/timekeeping.py) and read here from the stored facts only.
+(application/timekeeping.py) and read here from the stored facts only. A clock event is only
+about a deadline the ticket has and did not meet (schemas/clock.py keeps the deadlines per
+round, unit and stage: the same fold the clock runs).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from schemas import TicketDispatched, TicketRaised, TicketRated, TicketRecategor
 from schemas import lifecycle
 from schemas.base import Event
 from schemas.calendar import Basis
+from schemas.clock import DeadlineBook, DeadlineEvent, check as deadline_check
 from schemas.ticket import (
     TicketAccepted, TicketEvent, TicketExtensionApproved, TicketExtensionRefused, TicketExtensionRequested,
     TicketPaused, TicketResolved, TicketResumed, TicketTaskAccepted, TicketTaskCompleted, TicketTransferred,
@@ -73,6 +76,7 @@ class Ticket(CivicAggregate):
                 self.ticket_id, self.org_id, self.category = fact.ticket_id, fact.org_id, fact.category
                 self.round, self.rated_rounds = lifecycle.FIRST_ROUND, set()
                 self._dispatch(None, None, "hours", {})
+                self.deadlines = DeadlineBook()
             case TicketRated():
                 self.rated_rounds.add(self.round)  # the round it rates, before a dissatisfied rating starts the next
             case TicketRecategorised():
@@ -100,6 +104,7 @@ class Ticket(CivicAggregate):
                 self.tasks[fact.unit].signed_for = True
             case TicketTaskCompleted():
                 self.tasks[fact.unit].completed = True
+        self.deadlines.apply(fact)
         stage, new_round = lifecycle.move(fact.type, fact.__getattribute__)
         if stage is not None:
             self.stage = stage
@@ -149,6 +154,9 @@ class Ticket(CivicAggregate):
                 require(self.round not in self.rated_rounds, "already_rated")
             case TicketVoided():
                 require(event.duplicate_of != self.ticket_id, "bad_duplicate", "a ticket cannot duplicate itself")
+            case DeadlineEvent():
+                refusal = deadline_check(self.deadlines, event)
+                require(refusal is None, *(refusal or ("", "")))
             case TicketTransferred():
                 require(event.from_org_id == self.org_id, "bad_transfer",
                         f"ticket {self.ticket_id} stands at {self.org_id}, not {event.from_org_id}")

@@ -12,6 +12,7 @@ from typing import Any, Union
 import msgspec
 
 from schemas.base import Event, stated, tag_of
+from schemas.clock import CLOCK_EVENTS
 from schemas.deliberation import DELIBERATION_EVENTS
 from schemas.dispute import DISPUTE_EVENTS
 from schemas.evolution import upcast
@@ -20,7 +21,7 @@ from schemas.pipeline import PIPELINE_EVENTS
 from schemas.privacy import PRIVACY_EVENTS
 from schemas.ticket import TICKET_EVENTS
 
-EVENT_TYPES: tuple[type[Event], ...] = (ORGANISATION_EVENTS + TICKET_EVENTS + DISPUTE_EVENTS + DELIBERATION_EVENTS
+EVENT_TYPES: tuple[type[Event], ...] = (ORGANISATION_EVENTS + TICKET_EVENTS + tuple[type[Event], ...](CLOCK_EVENTS) + DISPUTE_EVENTS + DELIBERATION_EVENTS
                                          + PRIVACY_EVENTS + PIPELINE_EVENTS)
 EVENTS_BY_TYPE: dict[str, type[Event]] = {tag_of(cls): cls for cls in EVENT_TYPES}
 AnyEvent: Any = Union[EVENT_TYPES]

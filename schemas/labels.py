@@ -17,6 +17,7 @@ from typing import Literal, get_args
 
 from schemas import lifecycle
 from schemas.base import ActorRole
+from schemas.clock import CLOCK_EVENTS
 from schemas.categories import CATEGORIES, DISPUTE_CATEGORIES
 from schemas.dispute import PartyRole, RiskGrade
 from schemas.families import ENVELOPE
@@ -82,6 +83,8 @@ EVENTS: Names = {
     "TicketExtensionApproved": ("延期批准", "Extension approved"), "TicketExtensionRefused": ("延期驳回", "Extension refused"),
     "TicketPaused": ("挂起", "Paused (waiting for the resident)"), "TicketResumed": ("恢复计时", "Resumed"),
     "TicketTaskAccepted": ("协办签收", "Supporting unit signed for"), "TicketTaskCompleted": ("协办完成", "Supporting task done"),
+    "DeadlineNearing": ("时限提醒", "Deadline near"), "DeadlineBreached": ("超期", "Deadline breached"),
+    "TicketChased": ("催办", "Chased"), "TicketSupervised": ("督办", "Supervised"),
     "DisputeRegistered": ("纠纷登记", "Dispute registered"), "MediationSessionHeld": ("调解", "Mediation session"),
     "DisputeConcluded": ("调解结案", "Dispute concluded"), "TopicProposed": ("议题提出", "Topic proposed"),
     "MeetingHeld": ("议事会议", "Meeting held"), "TopicDecided": ("形成决议", "Topic decided"),
@@ -110,6 +113,8 @@ FIELDS: Names = {
     "filled": ("系统计算", "computed by the ledger"), "unit": ("单位", "unit"), "how": ("联系方式", "how"),
     "until": ("延至", "until"), "request_id": ("延期申请", "extension request"), "deadlines": ("新时限", "deadlines now"),
     "result": ("协办结果", "result"),
+    "round": ("办理轮次", "round"), "unit_role": ("主办/协办", "lead or supporting"), "stage": ("时限环节", "clock"),
+    "chased_by": ("催办单位", "chased by"), "chase": ("第几次催办", "chase"), "escalated_to": ("督办单位", "escalated to"),
     "lat": ("纬度", "latitude"), "long": ("经度", "longitude"), "address_id": ("地址编号", "address id"),
 }
 """The fields of a ticket's steps, as a ticket's timeline shows them (GET /api/tickets/{id} `detail`)."""
@@ -160,6 +165,10 @@ REASON_ZH: dict[str, str] = {
     "erasure_exists": "该编号的删除已经记录。",
     "unknown_gap": "没有记录过该编号的接收缺口。",
     "gap_exists": "该接收缺口已经记录。",
+    "unknown_deadline": "工单没有这一时限（轮次、单位、环节和时间）。",
+    "deadline_met": "规则触发之前，工单已在时限内完成这一环节。",
+    "not_due": "事件时间早于其规则触发的时间。",
+    "not_escalated": "催办或督办须在已记录的超期之后，第二次催办须在第一次之后。",
     "poison": "多次处理失败，消息已被搁置。",
 }
 """Each refusal's sentence in Chinese; the English sentence is the reason's own (schemas/rejected.py)."""
@@ -195,7 +204,8 @@ DECLARED: dict[str, tuple[str, ...]] = {
     "risk": get_args(RiskGrade),
     "party_role": get_args(PartyRole),
     "topic": get_args(TopicStage),
-    "field": tuple(sorted({f for cls in TICKET_EVENTS for f in cls.__struct_fields__} - ENVELOPE)),
+    "field": tuple(sorted(({f for cls in TICKET_EVENTS for f in cls.__struct_fields__}
+                           | {f for c in CLOCK_EVENTS for f in c.__struct_fields__}) - ENVELOPE)),
     "reason": tuple(REASONS),
 }
 """Where each family's codes are declared: the table above must name exactly these (the test)."""

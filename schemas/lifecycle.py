@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
+from schemas.clock import CLOCK_EVENTS
 from schemas.ticket import (
     TicketAccepted, TicketClosed, TicketContacted, TicketDispatched, TicketEvent, TicketExtensionApproved,
     TicketExtensionRefused, TicketExtensionRequested, TicketPaused, TicketProgressNoted, TicketRaised, TicketRated,
@@ -99,6 +100,9 @@ AWAITING_DISPATCH = frozenset({"raised", "returned", "reopened"})
 IN_HAND = frozenset({"dispatched", "accepted"})
 """Dispatched and not yet resolved in this round: its deadlines run (docs/kpis.md#deadlines)."""
 
+DISPATCHED_ONCE: frozenset[str] = UNFINISHED - {"raised"}
+"""Every unfinished stage a dispatch has been made before (a deadline can exist)."""
+
 LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketRaised, frozenset({"resident", "enterprise", "grid_worker", "dispatcher", "unit", "system"}),
          frozenset(), "raised"),
@@ -128,6 +132,9 @@ LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketResumed, RECEIVERS | DISPATCHERS, IN_HAND, None),
     Rule(TicketTaskAccepted, RECEIVERS, IN_HAND, None),
     Rule(TicketTaskCompleted, RECEIVERS, IN_HAND | RESOLVED_ROUND, None),
+    # The deadline clock (schemas/clock.py): the system only, once a dispatch has set a deadline,
+    # stage unchanged; the aggregate checks the deadline itself (schemas.clock.check).
+    *(Rule(cls, frozenset({"system"}), DISPATCHED_ONCE, None) for cls in CLOCK_EVENTS),
 )
 
 RULES: dict[type, Rule] = {rule.event: rule for rule in LIFECYCLE}

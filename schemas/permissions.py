@@ -19,7 +19,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from schemas.topology import (ERASER_CONSUMER, INSTANCE, INSTANCE_KEY, INTAKE, INTAKE_PREFIX, INTAKE_SUBJECTS, LEDGER, LEDGER_CONSUMER,
+from schemas.base import tag_of
+from schemas.clock import CLOCK_EVENTS
+from schemas.topology import (CLOCK_INSTANCES, NOTIFY_PREFIX, clock_consumer, ERASER_CONSUMER, INSTANCE, INSTANCE_KEY, INTAKE, INTAKE_PREFIX, INTAKE_SUBJECTS, LEDGER, LEDGER_CONSUMER,
                               LEDGER_NUDGE, LEDGER_STATUS_KEY, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS, STATUS,
                               status_subject)
 
@@ -167,18 +169,32 @@ WEB = Identity(
     "web", "serves the dashboards, /healthz, /metrics, and the HTTP gateway and Open311 POST",
     "`python -m civic.roles web`",
     publish=(INTAKE_SUBJECTS, *stream_state(INTAKE, LEDGER, REJECTED), f"{API}.CONSUMER.INFO.{INTAKE}.{LEDGER_CONSUMER}",
+             *(f"{API}.CONSUMER.INFO.{LEDGER}.{clock_consumer(n)}" for n in CLOCK_INSTANCES),
              f"{API}.STREAM.MSG.GET.{LEDGER}", *reads_directory(), *reads_ledger_status(), *reads_instance()),
     why=("publishes to intake for the gateway and Open311, which check each token's org scope themselves",
-         f"reads stream counters, the ledger consumer's lag and the ledger's status ({STATUS}) for /healthz and /metrics",
+         f"reads stream counters, the ledger's and the clocks' consumer lag and the ledger's status ({STATUS}) for /healthz and /metrics",
          f"reads one {LEDGER} message by position: a ticket's sealed reporter, for staff in scope (logged)",
          "reads the org directory to build subjects", f"reads the server's instance id ({INSTANCE})"))
 CHECKPOINT = Identity(
     "checkpoint", "signs the chain head every few minutes", "`civic audit checkpoint` under `civic up`",
     publish=(*reads(LEDGER), *reads_instance()), why=(f"reads {LEDGER}, as an auditor does", f"reads the server's instance id ({INSTANCE})"))
+def clock_grants() -> tuple[str, ...]:
+    """The deadline clock: its own durable consumers on the ledger (one per instance name), the
+    ledger's last sequence, the clock event types into intake and the units' notification subjects."""
+    consumers = tuple(g for name in CLOCK_INSTANCES for g in durable(LEDGER, clock_consumer(name)))
+    intake = tuple(f"{INTAKE_PREFIX}{tag_of(cls)}.>" for cls in CLOCK_EVENTS)
+    return (*consumers, f"$JS.FC.{LEDGER}.>", *stream_state(LEDGER), *intake, f"{NOTIFY_PREFIX}>")
+
+
 CLOCK = Identity(
-    "clock", "the deadline clock (reserved: it does not exist yet): overdue and escalation events into intake",
-    "(the coming deadline clock)", publish=(INTAKE_SUBJECTS, *reads(LEDGER), *reads_instance()), reserved=True,
-    why=("publishes time-driven events to intake; reads the ledger for deadlines", f"reads the server's instance id ({INSTANCE})"))
+    "clock", "the deadline clock: reminders, breaches, chases and supervision into intake; notifies the units",
+    "`python -m civic.roles clock`", publish=(*clock_grants(), *reads_instance()),
+    why=(f"reads {LEDGER} only through its own durable push consumers ({', '.join(clock_consumer(n) for n in CLOCK_INSTANCES)}), "
+         "made anew from its stored position; answers the server's flow control; reads the stream's last sequence "
+         "(the barrier: a rule fires only once the clock has read what the ledger held after the deadline)",
+         "publishes only the clock's four event types to intake (as the system), never another type",
+         f"publishes notifications to {NOTIFY_PREFIX}<unit> (core NATS)",
+         f"reads the server's instance id ({INSTANCE})"))
 ERASER = Identity(
     "eraser", "deletes an erased resident's messages from intake and the rejections", "`python -m civic.roles eraser`",
     publish=(*durable(LEDGER, ERASER_CONSUMER), *stream_state(LEDGER), *reads(INTAKE), *reads(REJECTED),
@@ -191,6 +207,20 @@ EMIT = Identity(
     publish=(INTAKE_SUBJECTS, *reads_directory(), *reads_instance()),
     why=("publishes to any org's intake subjects: it runs on the service's own host",
          "reads the org directory to build subjects", f"reads the server's instance id ({INSTANCE}): a stale address is refused"))
+NOTIFIED_PREFIX = "notified-"
+"""A unit's notification receiver connects as notified-<unit>."""
+
+
+def notified(unit: str) -> Identity:
+    """A unit's receiver of clock notifications (a bridge to its app or SMS gateway): subscribes to
+    its own unit's subject, nothing else; publishes nothing."""
+    if not NAME.match(unit):
+        raise ValueError(f"{unit!r} is not an org id")
+    return Identity(f"{NOTIFIED_PREFIX}{unit}", f"receives the clock's notifications for unit {unit}",
+                    "the unit's own receiver (an app bridge, an SMS gateway)", subscribe=(f"{NOTIFY_PREFIX}{unit}",),
+                    why=(f"subscribes to {NOTIFY_PREFIX}{unit} only: one unit never sees another's reminders",))
+
+
 AUDITOR = Identity(
     "auditor", "reads the ledger and nothing else", "`civic audit ...`, `civic ledger show`, `civic ledger tail`",
     publish=(*reads(LEDGER), *reads_instance()),

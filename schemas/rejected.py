@@ -10,6 +10,7 @@ its declaration (Family) and an event type's own from its class (`refusals`, e.g
 from __future__ import annotations
 
 from schemas.base import Event, Family, Reason
+from schemas.clock import CLOCK_EVENTS
 from schemas.deliberation import DELIBERATION_EVENTS, DeliberationEvent
 from schemas.dispute import DISPUTE_EVENTS, DisputeEvent
 from schemas.organisation import ORGANISATION_EVENTS, OrgEvent
@@ -35,7 +36,8 @@ def _family(family: Family) -> tuple[tuple[str, str, bool], ...]:
 
 def _declared(types: tuple[type[Event], ...]) -> tuple[tuple[str, str, bool], ...]:
     """The reasons these event types declare for their own rules (`refusals`), in type order."""
-    return tuple((r.code, r.sentence, r.resend_may_help) for cls in types for r in cls.refusals)
+    own = dict.fromkeys(r for cls in types for r in cls.refusals)  # a reason a base class declares is listed once
+    return tuple((r.code, r.sentence, r.resend_may_help) for r in own)
 
 
 REASONS = _reasons(
@@ -64,6 +66,7 @@ REASONS = _reasons(
     # Lead and supporting units (主办/协办), given by several ticket types' rules.
     ("bad_supporting", "Supporting units are registered units other than the lead, each named once.", True),
     ("not_lead_unit", "Only the lead unit signs for and resolves the ticket; supporting units have tasks.", True),
+    *_declared(CLOCK_EVENTS),
     *_family(DisputeEvent.family),
     ("dispute_concluded", "The dispute is concluded; nothing more can happen to it.", False),
     ("no_mediation", "A dispute is concluded only after at least one mediation session.", False),

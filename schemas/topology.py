@@ -40,6 +40,12 @@ LEDGER_CONSUMER = "ledger"
 """The ledger's durable pull consumer on CIVIC_INTAKE."""
 ERASER_CONSUMER = "eraser"
 """The eraser's durable consumer on CIVIC_LEDGER, filtered to PersonalDataErased."""
+CLOCK_CONSUMER_PREFIX = "clock-"
+"""Each deadline clock instance's durable consumer on CIVIC_LEDGER: clock-<instance name>."""
+CLOCK_INSTANCES = ("a", "b", "c")
+"""The clock instance names the bus grants a consumer to (two or three run at once for availability)."""
+NOTIFY_PREFIX = "civic.notify."
+"""Core NATS: civic.notify.<unit> carries the clock events about that unit (reminders, breaches, chases, supervision)."""
 LEDGER_NUDGE = "civic.nudge.ledger"
 """Core NATS subject the ledger pings after each commit, so the relay need not poll."""
 
@@ -117,6 +123,15 @@ def parse_intake_subject(intake: str) -> tuple[str, tuple[str, ...]]:
     if tokens[:2] != [ROOT, "intake"] or len(tokens) < 3:
         return "", ()
     return tokens[2], tuple(tokens[3:])
+
+
+def clock_consumer(instance: str) -> str:
+    return f"{CLOCK_CONSUMER_PREFIX}{instance}"
+
+
+def notification_subject(unit: str) -> str:
+    """Where a unit's clock notifications are published: civic.notify.<unit>."""
+    return f"{NOTIFY_PREFIX}{unit}"
 
 
 def rejected_subject(code: str, intake: str) -> str:

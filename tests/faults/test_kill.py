@@ -16,12 +16,12 @@ def test_sigkill_of_each_process_heals_without_a_human(stack, events):
     up = stack().ready()
     third = len(events) // 3
     acked = feed(up, events[:third])
-    for name in ("ledger", "relay", "projector", "eraser", "web", "nats-server"):
+    for name in ("ledger", "relay", "projector", "eraser", "clock", "web", "nats-server"):
         up.kill(name)
     up.ok(60)
     acked += feed(up, events[third:2 * third])
     restarts = up.supervisor()
-    assert all(restarts[name]["restarts"] >= 1 for name in ("ledger", "relay", "projector", "eraser", "web", "nats-server")), restarts
+    assert all(restarts[name]["restarts"] >= 1 for name in ("ledger", "relay", "projector", "eraser", "clock", "web", "nats-server")), restarts
     metrics = up.get("/metrics").decode()
     assert 'civic_restarts_total{process="nats-server"} 1' in metrics
     acked += feed(up, events[2 * third:])
@@ -33,7 +33,7 @@ def test_sigkill_of_the_supervisor_leaves_no_orphan_and_the_next_up_resumes(stac
     half = len(events) // 2
     acked = feed(up, events[:half])
     children = up.pids()
-    assert len(children) == 6, up.supervisor()  # five roles and nats-server
+    assert len(children) == 7, up.supervisor()  # six roles and nats-server
     os.kill(up.process.pid, signal.SIGKILL)
     up.process.wait()
     wait_until(lambda: not any(alive(p) for p in children), 30, "every child of the killed supervisor to exit")

@@ -137,7 +137,8 @@ def test_declared_org_refs() -> None:
     assert {c.__name__: c.org_refs for c in EVENT_TYPES if c.org_refs} == {
         "TicketDispatched": ("to_unit",), "TicketAccepted": ("unit",), "TicketResolved": ("unit",),
         "TicketTransferred": ("to_org_id",), "TicketExtensionRequested": ("unit",),
-        "TicketTaskAccepted": ("unit",), "TicketTaskCompleted": ("unit",)}
+        "TicketTaskAccepted": ("unit",), "TicketTaskCompleted": ("unit",),
+        "TicketChased": ("chased_by",), "TicketSupervised": ("escalated_to",)}
 
 
 def test_declared_refusals_are_listed_reasons() -> None:

@@ -54,6 +54,7 @@ CASES = {
     "intake_backlog": dict(intake_pending=LIMITS.backlog + 1),
     "redelivering": dict(redelivered=3, progress_age=LIMITS.stall_seconds / 3 + 1),
     "relay_lag": dict(relay_lag=LIMITS.relay_lag + 1),
+    "clock_lag": dict(clock_lag={"clock-a": 0, "clock-b": LIMITS.clock_lag + 1}),
     "projector_lag": dict(projector_lag=LIMITS.projector_lag + 1),
     "postgres_unreachable": dict(postgres_up=False),
     "disk_full": dict(disk_free=1 << 20),

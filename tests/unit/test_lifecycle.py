@@ -8,10 +8,11 @@ test_ticket_rules.py; these tests check the table's own shape and that the read 
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 import re
 import sqlite3
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import msgspec
 import pytest
@@ -167,18 +168,37 @@ WEIGHT = {"TicketVoided": 0.03, "TicketRecategorised": 0.2,
           **{t: 0.2 for t in ("TicketContacted", "TicketExtensionRequested", "TicketPaused", "TicketTaskAccepted",
                                "TicketTaskCompleted")},
           # accepted only after a request or a pause: tried only then (see weight())
-          "TicketExtensionApproved": 2.0, "TicketExtensionRefused": 2.0, "TicketResumed": 2.0}
-"""Rarely void: a voided walk ends at once. The deadline and unit events leave the stage as it
-is: rarer, so that the walks still reach every stage."""
+          "TicketExtensionApproved": 2.0, "TicketExtensionRefused": 2.0, "TicketResumed": 2.0,
+          "DeadlineNearing": 0.1, "DeadlineBreached": 0.2, "TicketChased": 0.2, "TicketSupervised": 0.2}
+"""Rarely void: a voided walk ends at once. The deadline, unit and clock events leave the stage as
+it is: rarer, so that the walks still reach every stage."""
+CLOCK_STEP = {"DeadlineNearing": -1, "DeadlineBreached": 0, "TicketChased": 1, "TicketSupervised": 2}
+"""Days after the deadline each clock step is dated in the walks."""
 
 
-def weight(name: str, ticket: object) -> float:
+def clock_facts(ticket: Any, name: str) -> dict[str, Any]:
+    """A clock event about the ticket's newest deadline (a refused one when it has none: the walk goes on)."""
+    book = ticket.deadlines
+    if not book.deadlines:
+        return {}
+    d = list(book.deadlines.values())[-1]
+    more = {"TicketChased": dict(chased_by="c1"), "TicketSupervised": dict(escalated_to="d1")}.get(name, {})
+    return dict(round=d.round, unit=d.unit, stage=d.stage, deadline=d.due, at=d.due + timedelta(days=CLOCK_STEP[name]), **more)
+
+
+def weight(name: str, ticket: Any) -> float:
     """How likely the walk tries `name` next; an answer to a request or a resumption only when
-    one is pending (else it would almost always be refused)."""
+    one is pending (else it would almost always be refused); an escalation that has begun tends to
+    run its course (a chase after a breach, supervision after the first chase)."""
     if name in ("TicketExtensionApproved", "TicketExtensionRefused") and not getattr(ticket, "requests"):
         return 0.0
     if name == "TicketResumed" and getattr(ticket, "paused_since") is None:
         return 0.0
+    book = ticket.deadlines
+    newest = list(book.deadlines.values())[-1] if book.deadlines else None
+    if newest is not None and newest.met_at is None and name in ("TicketChased", "TicketSupervised"):
+        if {"TicketChased": "breach", "TicketSupervised": "chase-1"}[name] in newest.steps:
+            return 3.0
     return WEIGHT.get(name, 1.0)
 
 
@@ -186,7 +206,7 @@ def test_aggregate_and_fold_agree_on_random_walks(tree: Desk, tmp_path: Path) ->
     """Random accepted walks through the table; the read model's stage and round equal the aggregate's."""
     rng = random.Random(10)
     tree.raise_ticket("T9")
-    tickets = [f"W{i}" for i in range(50)]
+    tickets = [f"W{i}" for i in range(60)]
     taken: set[tuple[str, str]] = set()
     for tid in tickets:
         tree.raise_ticket(tid)
@@ -205,6 +225,8 @@ def test_aggregate_and_fold_agree_on_random_walks(tree: Desk, tmp_path: Path) ->
                 pending = list(tree.get("ticket", tid).requests.values())
                 extra = dict(request_id=pending[0].event_id, **({"until": pending[0].until} if name.endswith("Approved") else {})) \
                     if pending else {}
+            if name in CLOCK_STEP:  # about the deadline the ticket holds, dated when its rule fires
+                extra = clock_facts(tree.get("ticket", tid), name)
             outcome = tree.send(tree.ev(name, ticket_id=tid, org=tree.get("ticket", tid).org_id, **extra))
             if outcome.accepted:
                 stage = tree.get("ticket", tid).stage

@@ -112,6 +112,7 @@ def test_every_catalogue_example_is_in_the_story() -> None:
 
 RUN_ELSEWHERE = {
     "civic demo": "tests/e2e/test_civic_demo.py",
+    "civic producer notified": "tests/integration/test_clock.py",
     "civic simulate": "tests/integration/test_simulate.py",
     "civic bench": ".ci/run",
 }

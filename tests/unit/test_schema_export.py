@@ -48,6 +48,10 @@ FACTS: dict[str, dict[str, Any]] = {
     "TicketResumed": {"ticket_id": "t-1"},
     "TicketTaskAccepted": {"ticket_id": "t-1", "unit": "g-4"},
     "TicketTaskCompleted": {"ticket_id": "t-1", "unit": "g-4", "result": "Lamp fixed"},
+    **{tag: {"ticket_id": "t-1", "round": 1, "unit": "g-3", "unit_role": "lead", "stage": "resolve",
+             "deadline": datetime(2026, 3, 3, 9, tzinfo=timezone.utc), **more}
+       for tag, more in (("DeadlineNearing", {}), ("DeadlineBreached", {}), ("TicketChased", {"chased_by": "g-3"}),
+                         ("TicketSupervised", {"escalated_to": "s-1"}))},
     "DisputeRegistered": {"dispute_id": "d-1", "category": "neighbours", "risk_grade": "yellow", "summary": "Noise",
                           "parties": (DisputeParty(resident_id="r-1", role="applicant"),
                                       DisputeParty(resident_id="r-2", role="respondent"))},

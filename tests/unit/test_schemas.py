@@ -61,6 +61,7 @@ def test_the_contract_has_exactly_these_event_types() -> None:
         "TicketResolved", "TicketRated", "TicketReopened", "TicketClosed", "TicketVoided", "TicketRecategorised",
         "TicketTransferred", "TicketContacted", "TicketExtensionRequested", "TicketExtensionApproved",
         "TicketExtensionRefused", "TicketPaused", "TicketResumed", "TicketTaskAccepted", "TicketTaskCompleted",
+        "DeadlineNearing", "DeadlineBreached", "TicketChased", "TicketSupervised",
         "DisputeRegistered", "MediationSessionHeld", "DisputeConcluded",
         "TopicProposed", "MeetingHeld", "TopicDecided", "TopicImplemented",
         "PersonalDataErased",

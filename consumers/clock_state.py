@@ -1,0 +1,317 @@
+"""The deadline clock's state: every ticket's deadlines, the org tree, the ledger position read,
+and the marks that say how far the ledger can be trusted to be complete. One SQLite file in the
+data folder (DIR/clock-<name>.sqlite), written in one transaction per ledger message with the
+position, so a restart resumes from the position it stored, never from the start of the ledger.
+
+Why SQLite and not a KV bucket: the state is the clock's own (two instances each keep theirs and
+the ledger keeps one copy of what they publish), it is read whole at start and written per message;
+a local file costs no round trip and no bus permission beyond the clock's consumer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import msgspec
+
+from schemas.base import Event
+from schemas.policy import DeadlineRules, Terms
+from schemas.clock import Deadline, DeadlineBook, DeadlineEvent, Planned, step_event
+from schemas.organisation import OrgUnitMoved, OrgUnitRegistered
+from schemas.ticket import TicketClosed, TicketEvent, TicketRaised, TicketRecategorised, TicketVoided
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class Escalation(Protocol):
+    """When each step fires for one deadline, and which org kinds supervise."""
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The org kinds supervision escalates to: the nearest ancestor of the unit whose kind is listed."""
+        ...
+
+    def plan(self, deadline: Deadline) -> list[Planned]:
+        """The steps for this deadline, in the order they fire."""
+        ...
+
+
+@dataclass(frozen=True)
+class FixedEscalation:
+    """Escalation in calendar time, the same for every ticket (a policy of hours only)."""
+
+    remind_before: timedelta
+    chase_after: tuple[timedelta, ...]
+    """After the deadline, one per chase (the first is often at the breach itself)."""
+    supervise_after: timedelta
+    """After the deadline."""
+    levels: tuple[str, ...]
+
+    def plan(self, deadline: Deadline) -> list[Planned]:
+        due = deadline.due
+        steps = [Planned("reminder", due - self.remind_before), Planned("breach", due)]
+        steps += [Planned(f"chase-{n}", due + after) for n, after in enumerate(self.chase_after, 1)]
+        steps.append(Planned("supervision", due + self.supervise_after))
+        return steps
+
+
+@dataclass(frozen=True)
+class PolicyEscalation:
+    """The deadline policy's terms for one ticket (config/deadlines.yaml), counted on its calendar
+    with THE deadline function (schemas.calendar.deadline_after), as the ledger counts deadlines."""
+
+    rules: DeadlineRules
+    terms: Terms
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return self.terms.supervise.levels if self.terms.supervise else ()
+
+    def plan(self, deadline: Deadline) -> list[Planned]:
+        due, terms = deadline.due, self.terms
+        steps = []
+        if terms.reminder_before is not None:  # counted back in calendar time: a reminder is a courtesy, not a deadline
+            steps.append(Planned("reminder", due - self.rules.calendar.budget(terms.reminder_before)))
+        steps.append(Planned("breach", due))
+        if terms.chase is not None and deadline.stage in terms.chase.stages:
+            steps += [Planned(f"chase-{n}", self.rules.due(due, after)) for n, after in enumerate(terms.chase.after, 1)]
+        if terms.supervise is not None:
+            steps.append(Planned("supervision", self.rules.due(due, terms.supervise.after)))
+        return sorted(steps, key=lambda p: p.at)
+
+
+def policy_escalation(rules: DeadlineRules) -> EscalationFor:
+    """(category, level) -> the policy's escalation for a ticket of that category dispatched to a unit of that kind."""
+    return lambda category, level: PolicyEscalation(rules, rules.terms(category, level or None))
+
+
+EscalationFor = Callable[[str, str], Escalation]
+"""(category, kind of the unit the ticket is dispatched to) -> its escalation terms."""
+
+
+class _Book(msgspec.Struct):
+    round: int
+    holder: str | None
+    deadlines: list[Deadline]
+
+
+class TicketClock(msgspec.Struct):
+    """What the clock knows of one unfinished ticket."""
+
+    ticket_id: str
+    org_id: str
+    org_path: tuple[str, ...]
+    category: str
+    book: _Book
+    sent: list[str] = []
+    """Events published to intake and not yet read back from the ledger (their ids)."""
+
+    def fold(self) -> DeadlineBook:
+        book = DeadlineBook()
+        book.round, book.holder = self.book.round, self.book.holder
+        book.deadlines = {d.key: d for d in self.book.deadlines}
+        return book
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_ticket = msgspec.json.Decoder(TicketClock).decode
+
+
+@dataclass
+class Mark:
+    """At instant `observed` (the clock's now), CIVIC_LEDGER's last sequence was `last_seq`: once the
+    clock has read up to last_seq, it has seen everything the ledger held then. `taken` and `since`
+    are real time (seconds since the epoch): when the mark was taken, and since when last_seq had
+    not changed (how long the ledger had been quiet; real time, whatever the clock's now says)."""
+
+    observed: float
+    last_seq: int
+    since: float
+    taken: float
+
+
+@dataclass
+class ClockState:
+    path: Path
+    position: int = 0
+    ledger_time: float = 0.0
+    """The latest occurred_at read (seconds since the epoch): how far the ledger's own history has got."""
+    tickets: dict[str, TicketClock] = field(default_factory=dict)
+    orgs: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    """org_id -> (parent id, kind)."""
+    marks: list[Mark] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript("""
+            CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, ledger_time REAL NOT NULL);
+            CREATE TABLE IF NOT EXISTS tickets (ticket_id TEXT PRIMARY KEY, state BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS orgs (org_id TEXT PRIMARY KEY, parent TEXT, kind TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS marks (observed REAL NOT NULL, last_seq INTEGER NOT NULL, since REAL NOT NULL, taken REAL NOT NULL);
+        """)
+        row = self.db.execute("SELECT seq, ledger_time FROM position").fetchone()
+        if row:
+            self.position, self.ledger_time = row
+        self.tickets = {t: _decode_ticket(state) for t, state in self.db.execute("SELECT ticket_id, state FROM tickets")}
+        self.orgs = {o: (p, k) for o, p, k in self.db.execute("SELECT org_id, parent, kind FROM orgs")}
+        self.marks = [Mark(*r) for r in self.db.execute("SELECT observed, last_seq, since, taken FROM marks ORDER BY taken")]
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- reading the ledger ------------------------------------------------------------------
+
+    def read(self, seq: int, event: Event | None) -> list[DeadlineEvent]:
+        """Fold the ledger message at `seq` (None: an event the clock ignores) and store it with the
+        position, in one transaction. Returns the clock events it recorded (to notify about)."""
+        recorded: list[DeadlineEvent] = []
+        with self._transaction():
+            if isinstance(event, TicketEvent):
+                recorded = self._ticket(event)
+            elif isinstance(event, OrgUnitRegistered | OrgUnitMoved):
+                self._org(event)
+            self.position = seq
+            if event is not None:
+                self.ledger_time = max(self.ledger_time, event.occurred_at.timestamp())
+            self.db.execute("INSERT INTO position VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
+                            "ledger_time = excluded.ledger_time", (self.position, self.ledger_time))
+        return recorded
+
+    def _ticket(self, event: TicketEvent) -> list[DeadlineEvent]:
+        tid = event.ticket_id
+        if isinstance(event, TicketRaised):
+            self.tickets[tid] = TicketClock(tid, event.org_id, event.org_path, event.category, _Book(1, None, []))
+        clock = self.tickets.get(tid)
+        if clock is None:
+            return []  # raised before this clock's history began, or already finished
+        if isinstance(event, TicketClosed | TicketVoided):
+            del self.tickets[tid]
+            self.db.execute("DELETE FROM tickets WHERE ticket_id = ?", (tid,))
+            return []
+        book = clock.fold()
+        book.apply(event)
+        clock.book = _Book(book.round, book.holder, list(book.deadlines.values()))
+        clock.org_id, clock.org_path = event.org_id, event.org_path or clock.org_path
+        if isinstance(event, TicketRecategorised):
+            clock.category = event.category
+        recorded = []
+        if isinstance(event, DeadlineEvent):
+            if event.event_id in clock.sent:
+                clock.sent.remove(event.event_id)
+            recorded.append(event)
+        self.db.execute("INSERT INTO tickets VALUES (?, ?) ON CONFLICT (ticket_id) DO UPDATE SET state = excluded.state",
+                        (tid, _encode(clock)))
+        return recorded
+
+    def _org(self, event: OrgUnitRegistered | OrgUnitMoved) -> None:
+        entry: tuple[str | None, str]
+        if isinstance(event, OrgUnitRegistered):
+            entry = (event.parent_id, event.kind)
+        else:
+            entry = (event.new_parent_id, self.orgs.get(event.org_id, (None, ""))[1])
+        self.orgs[event.org_id] = entry
+        self.db.execute("INSERT INTO orgs VALUES (?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET parent = excluded.parent, "
+                        "kind = excluded.kind", (event.org_id, *entry))
+
+    # -- the barrier ---------------------------------------------------------------------------
+
+    def mark(self, observed: datetime, last_seq: int, real: float | None = None) -> None:
+        """Store what the ledger held at `observed`; marks the position has passed are folded into one."""
+        taken = time.time() if real is None else real
+        before = self.marks[-1] if self.marks else None
+        since = before.since if before and before.last_seq == last_seq and before.taken <= taken else taken
+        m = Mark(observed.timestamp(), last_seq, since, taken)
+        passed = [x for x in self.marks if x.last_seq <= self.position]
+        keep = [x for x in self.marks if x.last_seq > self.position][-50:]  # a bounded backlog while catching up
+        self.marks = [*passed[-1:], *keep, m]
+        with self._transaction():
+            self.db.execute("DELETE FROM marks")
+            self.db.executemany("INSERT INTO marks VALUES (?, ?, ?, ?)", [(x.observed, x.last_seq, x.since, x.taken) for x in self.marks])
+
+    def settled_until(self, quiet: float) -> datetime:
+        """The latest instant up to which the ledger, as read so far, is complete.
+
+        A mark counts once the position has reached its last sequence. It vouches for its instant
+        when the ledger was quiet then (no new message for `quiet` seconds of real time), or else only
+        up to the ledger's own time (the latest occurred_at read): while history is being published
+        (a backfill, the demo's year in a minute) an event stamped before a deadline may still be
+        on its way, so the history read so far must itself have passed the deadline.
+        """
+        best = 0.0
+        for m in self.marks:
+            if m.last_seq <= self.position:
+                vouched = m.observed if m.taken - m.since >= quiet else min(m.observed, self.ledger_time)
+                best = max(best, vouched)
+        return EPOCH + timedelta(seconds=best)
+
+    # -- what is due -----------------------------------------------------------------------------
+
+    def due(self, until: datetime, escalation: EscalationFor) -> Iterator[tuple[TicketClock, DeadlineEvent]]:
+        """The clock events whose rule has fired by `until` and which are neither recorded nor sent,
+        in order per deadline (a breach before its chases)."""
+        for clock in self.tickets.values():
+            for d in clock.book.deadlines:
+                if d.paused:
+                    continue
+                terms = escalation(clock.category, self.orgs.get(clock.book.holder or d.unit, (None, ""))[1])
+                for planned in terms.plan(d):
+                    if planned.at > until or not d.open_at(planned.at):
+                        break
+                    if planned.step_key in d.steps or planned.step_key == "reminder" and d.opened and planned.at <= d.opened:
+                        continue  # recorded already; or a reminder that would come before the dispatch itself
+                    escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
+                    event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
+                                       chased_by=clock.org_id, escalated_to=escalated)
+                    if event.event_id not in clock.sent:
+                        yield clock, event
+
+    def org_path(self, org_id: str, recorded: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The org ids from the root down to `org_id` as the tree stands now (a unit may have moved
+        since the ticket's events were recorded); `recorded` if the clock does not know the unit."""
+        if org_id not in self.orgs:
+            return recorded or (org_id,)
+        out, at = [org_id], self.orgs[org_id][0]
+        while at is not None and len(out) <= 64:
+            out.append(at)
+            at = self.orgs.get(at, (None, ""))[0]
+        return tuple(reversed(out))
+
+    def supervisor(self, unit: str, levels: tuple[str, ...]) -> str:
+        """The nearest ancestor of `unit` whose kind is in `levels`; the root if none is."""
+        seen, at = unit, self.orgs.get(unit, (None, ""))[0]
+        while at is not None:
+            seen = at
+            parent, kind = self.orgs.get(at, (None, ""))
+            if kind in levels:
+                return at
+            at = parent
+        return seen
+
+    def sent(self, clock: TicketClock, event_id: str) -> None:
+        clock.sent.append(event_id)
+        with self._transaction():
+            self.db.execute("UPDATE tickets SET state = ? WHERE ticket_id = ?", (_encode(clock), clock.ticket_id))
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self.db)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN")
+        return self.db
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")

@@ -1,0 +1,71 @@
+"""The clock's barrier (consumers/clock_state.py `settled_until`): a rule fires only once the clock
+has read what the ledger held at an instant after it fired. While history is being published (the
+demo's year in a minute, a backfill), that instant is the history's own time, so a ticket resolved
+on time a few events after its dispatch is never breached; when the ledger is quiet, the wall clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import schemas as s
+from consumers.clock_state import ClockState, FixedEscalation
+
+CST = timezone(timedelta(hours=8))
+OLD = datetime(2025, 6, 2, 9, tzinfo=CST)
+NOW = datetime(2026, 3, 2, 9, tzinfo=CST)
+TERMS = FixedEscalation(timedelta(hours=1), (timedelta(hours=1),), timedelta(hours=8), ("street",))
+QUIET = 5.0
+
+
+def ev(cls: type[s.Event], n: int, at: datetime, **fields: Any) -> s.Event:
+    return cls(event_id=f"e{n}", occurred_at=at, source="t", actor=s.Actor(role="dispatcher", id="d"), org_id="c1",
+               org_path=("c1",), **fields)
+
+
+def due(state: ClockState) -> list[tuple[str, str]]:
+    until = state.settled_until(QUIET)
+    return [(e.ticket_id, e.type) for _, e in state.due(until, lambda c, k: TERMS)]  # type: ignore[attr-defined]
+
+
+def test_history_published_while_the_clock_reads_is_judged_by_its_own_time(tmp_path: Path) -> None:
+    state = ClockState(tmp_path / "c.sqlite")
+    state.read(1, ev(s.TicketRaised, 1, OLD, ticket_id="A", category="parking", title="t"))
+    state.read(2, ev(s.TicketDispatched, 2, OLD, ticket_id="A", to_unit="c1", deadline=OLD + timedelta(hours=4)))
+    state.mark(NOW, 2, real=100.0)  # the ledger is growing: not quiet
+    assert due(state) == []  # the history read so far is only at OLD
+    state.read(3, ev(s.TicketAccepted, 3, OLD + timedelta(hours=2), ticket_id="A"))
+    state.read(4, ev(s.TicketResolved, 4, OLD + timedelta(hours=3), ticket_id="A", resolution="done"))
+    state.read(5, ev(s.TicketRaised, 5, OLD + timedelta(days=1), ticket_id="B", category="parking", title="t"))
+    state.mark(NOW + timedelta(seconds=1), 9, real=101.0)
+    assert due(state) == []  # A was resolved on time: nothing, though the wall clock is far past its deadline
+    state.read(6, ev(s.TicketDispatched, 6, OLD + timedelta(days=1), ticket_id="B", to_unit="c1",
+                     deadline=OLD + timedelta(days=1, hours=4)))
+    for n in (7, 8, 9):
+        state.read(n, ev(s.TicketProgressNoted, n, OLD + timedelta(days=1, hours=n - 6), ticket_id="X", note="-"))
+    assert due(state) == [("B", "DeadlineNearing")]  # history has reached 1 day 3 h: B's reminder, not yet its breach
+    state.mark(NOW + timedelta(seconds=1), 9, real=101.0 + QUIET)  # nothing new for QUIET real seconds: now counts
+    assert due(state) == [("B", "DeadlineNearing"), ("B", "DeadlineBreached"), ("B", "TicketChased"), ("B", "TicketSupervised")]
+
+
+def test_a_mark_counts_only_once_the_clock_has_read_that_far(tmp_path: Path) -> None:
+    state = ClockState(tmp_path / "c.sqlite")
+    state.read(1, ev(s.TicketRaised, 1, OLD, ticket_id="A", category="parking", title="t"))
+    state.read(2, ev(s.TicketDispatched, 2, OLD, ticket_id="A", to_unit="c1", deadline=OLD + timedelta(hours=4)))
+    state.mark(NOW, 3, real=100.0)
+    state.mark(NOW, 3, real=100.0 + QUIET)
+    assert due(state) == []  # message 3 (perhaps A's resolution) is not read yet
+    state.read(3, ev(s.TicketAccepted, 3, OLD + timedelta(hours=5), ticket_id="A"))
+    assert [t for _, t in due(state)] == ["DeadlineNearing", "DeadlineBreached", "TicketChased", "TicketSupervised"]
+
+
+def test_the_state_resumes_from_its_file(tmp_path: Path) -> None:
+    state = ClockState(tmp_path / "c.sqlite")
+    state.read(1, ev(s.TicketRaised, 1, OLD, ticket_id="A", category="parking", title="t"))
+    state.read(2, ev(s.TicketDispatched, 2, OLD, ticket_id="A", to_unit="c1", deadline=OLD + timedelta(hours=4)))
+    state.mark(NOW, 2, real=100.0)
+    state.close()
+    again = ClockState(tmp_path / "c.sqlite")
+    assert again.position == 2 and list(again.tickets) == ["A"] and again.marks
+    assert again.tickets["A"].book.deadlines[0].due == OLD + timedelta(hours=4)
