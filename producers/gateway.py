@@ -179,7 +179,7 @@ class GatewayController(Controller):
             try:
                 path = await directory.path(event)
             except UnknownOrg as e:
-                results[i] = EventResult(i, "rejected", event.event_id, reason="unknown_org", field="org_id", detail=str(e))
+                results[i] = EventResult(i, "rejected", event.event_id, reason="unknown_org", field=e.field, detail=str(e))
                 continue
             if not system.may_write(path):
                 raise HTTPException(status_code=403, detail=f"event {i} ({event.event_id}) is at {'/'.join(path)}, "
