@@ -26,6 +26,8 @@ from projections.queries import STATUSES, Dashboard, NotFound, Org, TicketPage, 
 from projections.readside import NotBuilt, ReadSide  # noqa: F401  (re-exported for the pages)
 from projections.store import Versions
 from dashboards.auth import prefixes, reader_of, visible_org, visible_orgs
+from dashboards.masking import mask
+from projections.event_index import Refusal, RefusalQuery, refusals
 
 
 class Invalid(HTTPException):
@@ -128,6 +130,29 @@ class DashboardController(Controller):
 FIGURES = ("raised", "dispatched", "accepted", "resolved", "closed", "rated", "satisfied", "basically_satisfied",
            "dissatisfied", "reopened", "returned", "resolved_late", "voided", "open", "overdue",
            "response_rate", "resolution_rate", "satisfaction_rate")
+
+
+class RejectionsController(Controller):
+    path = "/api/rejections"
+    tags = ["dashboards"]
+
+    @get("/", sync_to_thread=True, summary="The ledger's refusals in the reader's subtree, newest first, filtered; details masked")
+    def rejections(self, events: NamedDependency[ReadSide], request: Request, reason: FromQuery[str | None] = None,
+                   org: FromQuery[str | None] = None, since: FromQuery[datetime | None] = None,
+                   until: FromQuery[datetime | None] = None, event_id: FromQuery[str | None] = None,
+                   limit: FromQuery[int] = 100) -> list[Refusal]:
+        """A staff account sees the refusals whose org path (as sent) passes through its unit;
+        auditors and admins see all. `since`/`until`: ISO 8601 with an offset (until excluded)."""
+        account = reader_of(request)
+        assert account is not None  # the guard lets no anonymous reader this far
+        if not 1 <= limit <= 1000:
+            raise Invalid("limit", "limit is between 1 and 1000")
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise Invalid(name, f"{name} needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
+        query = RefusalQuery(reason=reason, org=org, since=since.timestamp() if since else None,
+                             until=until.timestamp() if until else None, event_id=event_id, limit=limit)
+        return refusals(events.db(), query, None if account.everything else frozenset({account.org}), mask)
 
 
 def to_csv(board: Dashboard) -> str:

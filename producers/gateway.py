@@ -19,6 +19,7 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -26,11 +27,11 @@ import nats
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
 from schemas.topology import INTAKE
 from producers.directory import OrgDirectory, UnknownOrg
-from projections.event_index import EventStatus, event_status
+from projections.event_index import EventStatus, Refusal, RefusalQuery, event_status, refusals
 from projections.store import Database
 from schemas import DecodeFailure, decode
 from schemas.intake import MAX_DEPTH, nesting
@@ -113,6 +114,8 @@ class Gateway:
     tokens: Tokens
     connection: Callable[[], Awaitable[nats.NATS]]
     event_index: Callable[[], Database]
+    mask: Callable[[str | None], str | None]
+    """The personal-data rule for free text shown to a system (dashboards/masking.py, passed in)."""
     directory: OrgDirectory | None = None
 
     async def org_directory(self) -> OrgDirectory:
@@ -200,8 +203,35 @@ class GatewayController(Controller):
 
     @get("/{event_id:str}", summary="What became of an event: unknown, pending, in the ledger, or rejected and why")
     async def status(self, request: Request, gateway: NamedDependency[Gateway], event_id: FromPath[str]) -> EventStatus:
-        authenticate(request, gateway)
-        return await asyncio.to_thread(event_status, gateway.event_index(), event_id)
+        """Only within the token's org subtrees: any other event answers `unknown`, as one never sent."""
+        system = authenticate(request, gateway)
+        return await asyncio.to_thread(event_status, gateway.event_index(), event_id, system.orgs)
+
+
+class RejectionsController(Controller):
+    path = "/v1/rejections"
+    tags = ["ingest"]
+
+    @get("/", summary="The ledger's refusals in the token's org subtrees, newest first, filtered; details masked")
+    async def rejections(self, request: Request, gateway: NamedDependency[Gateway], reason: FromQuery[str | None] = None,
+                         org: FromQuery[str | None] = None, since: FromQuery[datetime | None] = None,
+                         until: FromQuery[datetime | None] = None, event_id: FromQuery[str | None] = None,
+                         limit: FromQuery[int] = 100) -> list[Refusal]:
+        """`since`/`until`: ISO 8601 instants (until excluded); `org`: a unit, its subtree;
+        `limit`: at most 1,000."""
+        system = authenticate(request, gateway)
+        if not 1 <= limit <= 1000:
+            raise HTTPException(status_code=400, detail="limit is between 1 and 1000")
+        query = RefusalQuery(reason=reason, org=org, since=_unix(since), until=_unix(until), event_id=event_id, limit=limit)
+        return await asyncio.to_thread(refusals, gateway.event_index(), query, system.orgs, gateway.mask)
+
+
+def _unix(instant: datetime | None) -> float | None:
+    if instant is None:
+        return None
+    if instant.tzinfo is None:
+        raise HTTPException(status_code=400, detail="since and until need a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
+    return instant.timestamp()
 
 
 def tokens_path(data_dir: Path) -> Path:
