@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,7 +144,7 @@ async def await_verdicts(nc: nats.NATS, js: JetStreamContext, sent: list[tuple[s
             await status_sub.unsubscribe()
 
 
-def _on_status(watch: _Watch) -> Callable[[Msg], object]:
+def _on_status(watch: _Watch) -> Callable[[Msg], Awaitable[None]]:
     async def seen(msg: Msg) -> None:
         try:
             position = wire.decode(msg.data).position
