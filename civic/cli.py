@@ -187,17 +187,21 @@ def import_(
     """Import historical micro-list items and their outcomes; running it again adds nothing. A row
     counts as imported once the ledger has accepted all its events (unless --no-wait); the rows
     it refused are in the report with the reason."""
-    from producers.importer import import_file
+    from producers.importer import UnreadableFile, import_file
     from producers.verdicts import index_reader
 
     if format not in (None, "csv", "jsonl"):
         raise typer.BadParameter("--format is csv or jsonl")
     settings = _settings(data, "emit", must_answer=False)
-    result = _producing(import_file(settings.resolved_nats_url(), file, fmt=format, source=source,
+    try:
+        result = _producing(import_file(settings.resolved_nats_url(), file, fmt=format, source=source,
                                     report_path=report, spool_path=spool,
                                     mapper_options={"pseudonym_key": pseudonym_key.encode()},
                                     wait=timeout if wait else None, index=index_reader(settings.data_dir, settings.database_url),
                                     **producing_as(settings)))
+    except UnreadableFile as e:
+        typer.echo(f"cannot import: {e}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(result.summary())
     if result.problems:
         typer.echo(f"report: {report or file.with_name(file.name + '.report.csv')}")

@@ -17,7 +17,7 @@ import msgspec
 
 from producers.sdk import Producer, Result
 from producers.verdicts import IndexReader, Verdict, await_verdicts
-from schemas.intake import where
+from schemas.intake import MAX_DEPTH, malformed, nesting, where
 
 _RELATIVE = re.compile(r" at line \d+, column \d+$")
 
@@ -29,6 +29,8 @@ class Item:
     start: int
     """Its first byte in the file."""
     data: bytes
+    failure: Result | None = None
+    """Set when the file is not even JSON enough to split into events (a broken array)."""
 
 
 def split_events(text: bytes) -> Iterator[Item]:
@@ -38,8 +40,16 @@ def split_events(text: bytes) -> Iterator[Item]:
     if stripped.startswith(b"["):
         try:
             items = msgspec.json.decode(stripped, type=list[msgspec.Raw])
-        except (msgspec.DecodeError, RecursionError):
-            yield Item(where(text, lead)[0], lead, stripped)  # not a valid array: validation says where
+        except msgspec.DecodeError as e:
+            if nesting(stripped) > MAX_DEPTH:  # too deep to split: validation says so
+                yield Item(where(text, lead)[0], lead, stripped)
+                return
+            failure = malformed(stripped, e)
+            yield Item(where(text, lead)[0], lead, stripped,
+                       Result(None, False, reason=f"{failure.code}: {failure.detail}", offset=failure.offset))
+            return
+        except RecursionError:
+            yield Item(where(text, lead)[0], lead, stripped)  # nested too deeply to split: validation says so
             return
         yield from (Item(where(text, lead)[0], lead, bytes(item)) for item in items)
         return
@@ -92,6 +102,12 @@ async def emit_file(nats_url: str, text: bytes, echo: Callable[[str], None], spo
     tally. `options` go to Producer.connect (credentials, tls_ca)."""
     items = list(split_events(text))
     tally = Tally()
+    broken = [item for item in items if item.failure is not None]
+    if broken:  # nothing to send: the file is not JSON
+        for item in broken:
+            tally.refused += 1
+            echo(local_line(item, item.failure, text))  # type: ignore[arg-type]
+        return tally
     producer = await Producer.connect(nats_url, spool_path, **options)
     try:
         results = await producer.publish_many([item.data for item in items])

@@ -28,6 +28,10 @@ from schemas.rejected import REASONS
 CHUNK_ROWS = 2000
 
 
+class UnreadableFile(ValueError):
+    """The file as a whole cannot be imported (not UTF-8, no usable header): one sentence."""
+
+
 @dataclass
 class Problem:
     line: int
@@ -68,7 +72,16 @@ class ImportReport:
 
 
 def read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number where the row starts, row) for each data row."""
+    """(line number where the row starts, row) for each data row; UnreadableFile for a file that
+    is not UTF-8 text (an export saved as GBK, say) or lacks the required columns."""
+    try:
+        yield from _rows(path, fmt)
+    except UnicodeDecodeError as e:
+        raise UnreadableFile(f"{path} is not UTF-8 text ({e.reason} at byte {e.start} of a block): "
+                             f"save it as UTF-8 (an export in GBK: iconv -f GBK -t UTF-8)") from None
+
+
+def _rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     if fmt == "jsonl":
         with open(path, encoding="utf-8-sig") as f:
             for number, text in enumerate(f, 1):
@@ -92,7 +105,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     header = [name.strip() for name in header]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise SystemExit(f"{path}: the header lacks required columns {missing} (see docs/import.md)")
+        raise UnreadableFile(f"{path}: the header lacks required columns {missing} (see docs/import.md)")
     done = 1  # physical lines consumed: the header
     while True:
         with open(path, encoding="utf-8-sig", newline="") as f:
@@ -254,4 +267,4 @@ def _progress(enabled: bool) -> Progress:
                     TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled)
 
 
-__all__ = ["COLUMNS", "ImportReport", "Problem", "import_file", "read_rows", "write_report"]
+__all__ = ["COLUMNS", "ImportReport", "Problem", "UnreadableFile", "import_file", "read_rows", "write_report"]

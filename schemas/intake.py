@@ -57,7 +57,7 @@ _MISSING = re.compile(r"^Object missing required field `([^`]*)`")
 
 _BYTE = re.compile(r"\(byte (\d+)\)$")
 _EXPECTED_PATTERN = re.compile(r"^Expected `str` matching regex '(.*)'$")
-_CHARACTER_RUN = re.compile(r"^\^\[([^\]]+)\]\{(\d+),(\d+)\}\$$")
+_CHARACTER_RUN = re.compile(r"^\^\[([^\]]+)\]\{(\d+)(?:,(\d+))?\}\$$")
 
 
 class DecodeFailure(Exception):
@@ -85,6 +85,7 @@ def pattern_in_words(pattern: str) -> str:
     if run is None:
         return f"text matching {pattern}"
     chars, low, high = run.groups()
+    length = f"{low} to {high}" if high else low
     parts, i = [], 0
     while i < len(chars):
         if i + 2 < len(chars) and chars[i + 1] == "-":
@@ -94,7 +95,7 @@ def pattern_in_words(pattern: str) -> str:
             parts.append(chars[i])
             i += 1
     listed = ", ".join(parts[:-1]) + f" or {parts[-1]}" if len(parts) > 1 else parts[0]
-    return f"{low} to {high} characters, each {listed}"
+    return f"{length} characters, each {listed}"
 
 
 def _field_type(cls: type[Event], path: str) -> Any:
@@ -219,10 +220,17 @@ def _failure(data: bytes, error: Exception, cls: type[Event] | None = None) -> D
     except UnicodeDecodeError as e:
         return DecodeFailure("invalid_utf8", str(e), offset=e.start)
     if isinstance(error, msgspec.DecodeError):
-        byte = _BYTE.search(text)
-        if byte is None:
-            return DecodeFailure("malformed_json", text)
-        line, column = where(data, int(byte.group(1)))
-        return DecodeFailure("malformed_json", f"{_BYTE.sub('', text).rstrip()} at line {line}, column {column}",
-                             offset=int(byte.group(1)))
+        return malformed(data, error)
     return DecodeFailure("invalid_field", text)
+
+
+def malformed(data: bytes, error: msgspec.DecodeError) -> DecodeFailure:
+    """msgspec's "(byte N)" as a line and column of `data`, and the offset for a caller that
+    holds a larger text (a file of events)."""
+    text = str(error)
+    byte = _BYTE.search(text)
+    if byte is None:
+        return DecodeFailure("malformed_json", text)
+    line, column = where(data, int(byte.group(1)))
+    return DecodeFailure("malformed_json", f"{_BYTE.sub('', text).rstrip()} at line {line}, column {column}",
+                         offset=int(byte.group(1)))

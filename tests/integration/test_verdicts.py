@@ -25,7 +25,7 @@ from projections.event_index import RefusalQuery, event_status, refusals
 from projections.projector import EventIndexer
 from projections.store import Versions
 from schemas import topology
-from tests.support import small_district, stream_count, wait_for
+from tests.support import bearer, small_district, stream_count, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -193,6 +193,14 @@ async def test_a_producer_sees_verdicts_only_in_its_subtrees_and_details_masked(
         assert (await client.get("/v1/rejections", headers={"Authorization": "Bearer nonsense"})).status_code == 401
         assert (await client.get("/v1/rejections", params={"since": "2021-01-01T00:00:00"},
                                  headers={"Authorization": f"Bearer {lx}"})).status_code == 400
+
+        # The web's readers: staff see the refusals in their unit's subtree, auditors all.
+        for reader, seen in ((bearer(settings.data_dir, "lx-staff", "staff", "lx"), ["w-bad"]),
+                             (bearer(settings.data_dir, "nk-staff", "staff", "nk"), []),
+                             (bearer(settings.data_dir), ["w-bad"])):
+            answer = await client.get("/api/rejections", params={"reason": "ticket_finished"}, headers=reader)
+            assert answer.status_code == 200 and [r["event_id"] for r in answer.json()] == seen, answer.text
+        assert (await client.get("/api/rejections")).status_code == 401
 
 
 async def test_an_event_sent_without_nats_msg_id_is_pending_while_in_intake(settings, js):
