@@ -74,7 +74,7 @@ class Tally:
         if self.sent:
             parts.append(f"{self.sent} in intake, verdict not waited for")
         if self.pending:
-            parts.append(f"{self.pending} still pending (no verdict yet: `civic rejections --event-id ID` tells later)")
+            parts.append(f"{self.pending} still pending (no verdict yet: run it again to wait again; nothing is stored twice)")
         if self.spooled:
             parts.append(f"{self.spooled} spooled until NATS is back")
         return ", ".join(parts)
@@ -85,13 +85,14 @@ class Tally:
 
 
 def local_line(item: Item, result: Result, text: bytes) -> str:
-    """A refusal made here, at the line (and column) of the file it came from."""
+    """A refusal made here, as the ledger's are said ("reason (field): what is wrong"), at the
+    line (and, for malformed JSON, the column) of the file it came from."""
+    code, _, detail = (result.reason or "refused").partition(": ")
+    at = f" ({result.field})" if result.field else ""
     if result.offset is not None:
         line, column = where(text, item.start + result.offset)
-        reason = _RELATIVE.sub("", result.reason or "")
-        return f"refused  {result.event_id or '?'}: line {line}, column {column}: {reason}"
-    at = f" ({result.field})" if result.field else ""
-    return f"refused  {result.event_id or '?'}: line {item.line}: {result.reason}{at}"
+        return f"refused  {result.event_id or '?'}: line {line}, column {column}: {code}{at}: {_RELATIVE.sub('', detail)}"
+    return f"refused  {result.event_id or '?'}: line {item.line}: {code}{at}: {detail}"
 
 
 async def emit_file(nats_url: str, text: bytes, echo: Callable[[str], None], spool_path: str | None = None, *,

@@ -241,7 +241,7 @@ async def _verdicts(producer: Producer, report: ImportReport, wait: float, index
         else:
             report.pending_rows += 1
             report.problems.append(Problem(line, ticket, f"pending: no verdict from the ledger on {len(pending)} of its events "
-                                                         f"within the wait; `civic rejections --event-id {pending[0].event_id}` tells later"))
+                                                         f"within the wait; import the file again to wait again (nothing is stored twice)"))
 
 
 def reason_sentence(code: str) -> str:

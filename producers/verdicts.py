@@ -69,28 +69,69 @@ class Verdict:
 
 @dataclass
 class _Watch:
+    """What has been heard, and the verdicts reached so far. The callbacks only record; the
+    waiting loop decides, each event once, walking the events in intake order as the ledger's
+    position passes them (so a wait on a million events stays linear)."""
+
     wanted: dict[str, int]
     """event_id -> its intake sequence."""
     accepted: dict[str, int] = field(default_factory=dict)
+    """event_id -> ledger position, for the wanted ones heard of."""
     refused: dict[int, Refusal] = field(default_factory=dict)
+    """intake sequence -> its refusal, for the wanted ones heard of."""
     decided: int = 0
     """The ledger's position: every intake sequence up to it has its verdict."""
     rejected_read: int = 0
     """CIVIC_REJECTED read up to this stream sequence."""
     marks: list[tuple[int, int]] = field(default_factory=list)
-    """(ledger position, CIVIC_REJECTED's last sequence when that position was seen)."""
+    """(ledger position, CIVIC_REJECTED's last sequence when that position was seen), oldest first."""
     final: int = 0
     """Sequences up to here are decided and their refusals, if any, read."""
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    heard: list[str] = field(default_factory=list)
+    """Event ids accepted or refused since the loop last looked."""
+    by_sequence: list[tuple[int, str]] = field(default_factory=list)
+    next: int = 0
+    """by_sequence[:next] have been looked at once `final` passed them."""
+    relaying: set[str] = field(default_factory=set)
+    """Decided without a refusal, not yet heard of in CIVIC_LEDGER (the relay lags the commit)."""
 
-    def verdict(self, event_id: str) -> Verdict:
+    def __post_init__(self) -> None:
+        self.by_sequence = sorted((seq, event_id) for event_id, seq in self.wanted.items())
+
+    def settle(self) -> None:
+        """Decide what can be decided now."""
+        while self.marks and self.marks[0][1] <= self.rejected_read:
+            self.final = max(self.final, self.marks.pop(0)[0])
+        for event_id in self.heard:
+            if event_id not in self.verdicts and (self._refused(event_id) or event_id in self.relaying):
+                self._decide(event_id)
+        self.heard.clear()
+        while self.next < len(self.by_sequence) and self.by_sequence[self.next][0] <= self.final:
+            _, event_id = self.by_sequence[self.next]
+            self.next += 1
+            if event_id not in self.verdicts:
+                if self._refused(event_id) or event_id in self.accepted:
+                    self._decide(event_id)
+                else:
+                    self.relaying.add(event_id)
+
+    def _refused(self, event_id: str) -> bool:
+        return self.wanted[event_id] in self.refused
+
+    def _decide(self, event_id: str) -> None:
         seq = self.wanted[event_id]
         refusal = self.refused.get(seq)
         if refusal is not None:
-            return Verdict(event_id, seq, "refused", reason=refusal.reason, field=refusal.field, detail=refusal.detail)
-        if seq <= self.final and event_id in self.accepted:
-            return Verdict(event_id, seq, "accepted", self.accepted[event_id])
-        return Verdict(event_id, seq, "pending")
+            self.verdicts[event_id] = Verdict(event_id, seq, "refused", reason=refusal.reason, field=refusal.field,
+                                              detail=refusal.detail)
+        else:
+            self.verdicts[event_id] = Verdict(event_id, seq, "accepted", self.accepted[event_id])
+        self.relaying.discard(event_id)
+
+    def verdict(self, event_id: str) -> Verdict:
+        return self.verdicts.get(event_id) or Verdict(event_id, self.wanted[event_id], "pending")
 
 
 async def await_verdicts(nc: nats.NATS, js: JetStreamContext, sent: list[tuple[str, int]], index: IndexReader,
@@ -105,11 +146,13 @@ async def await_verdicts(nc: nats.NATS, js: JetStreamContext, sent: list[tuple[s
     readers: list[asyncio.Task[None]] = []
     try:
         before = await read_status(js, topology.LEDGER_STATUS_KEY)
-        watch.decided = before.position if before else 0
-        known = await asyncio.to_thread(index, [e for e, _ in sent], [s for _, s in sent])
+        watch.decided = max(watch.decided, before.position if before else 0)
+        known = await asyncio.to_thread(index, list(watch.wanted), sorted(set(watch.wanted.values())))
         if known is not None:
             watch.accepted.update({e: p for e, p in known.accepted.items() if e in watch.wanted})
             watch.refused.update(known.refused)
+            watch.heard.extend(watch.accepted)
+            watch.heard.extend(e for e, seq in watch.wanted.items() if seq in known.refused)
         ledger_from, rejected_from = (known.ledger_position, known.rejected_position) if known else (0, 0)
         watch.rejected_read = rejected_from
         readers = [asyncio.create_task(_read(js, topology.LEDGER, topology.LEDGER_SUBJECTS, ledger_from, _on_ledger(watch), watch.wake)),
@@ -123,14 +166,12 @@ async def await_verdicts(nc: nats.NATS, js: JetStreamContext, sent: list[tuple[s
                 marked = watch.decided
                 state = (await js.stream_info(topology.REJECTED)).state
                 watch.marks.append((marked, state.last_seq if state.messages else 0))
-            watch.final = max([watch.final, *(p for p, upto in watch.marks if upto <= watch.rejected_read)])
-            verdicts = [watch.verdict(e) for e, _ in sent]
-            decided = sum(v.status != "pending" for v in verdicts)
-            if decided > progress:
-                progress, deadline = decided, loop.time() + timeout
+            watch.settle()
+            if len(watch.verdicts) > progress:
+                progress, deadline = len(watch.verdicts), loop.time() + timeout
             left = deadline - loop.time()
-            if all(v.status != "pending" for v in verdicts) or left <= 0:
-                return verdicts
+            if len(watch.verdicts) == len(watch.wanted) or left <= 0:
+                return [watch.verdict(event_id) for event_id, _ in sent]
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(watch.wake.wait(), left)
             for task in readers:
@@ -161,16 +202,20 @@ def _on_ledger(watch: _Watch) -> Callable[[Msg], None]:
         event_id = (m.headers or {}).get(topology.EVENT_ID_HEADER)
         if event_id in watch.wanted and event_id not in watch.accepted:
             watch.accepted[event_id] = m.metadata.sequence.stream
+            watch.heard.append(event_id)
     return seen
 
 
 def _on_rejected(watch: _Watch) -> Callable[[Msg], None]:
-    sequences = set(watch.wanted.values())
+    ids_at: dict[int, list[str]] = {}
+    for event_id, seq in watch.wanted.items():
+        ids_at.setdefault(seq, []).append(event_id)
 
     def seen(m: Msg) -> None:
         h = m.headers or {}
         seq = int(h.get(topology.INTAKE_SEQUENCE_HEADER, "0"))
-        if seq in sequences:
+        if seq in ids_at:
+            watch.heard.extend(ids_at[seq])
             reason = h.get(topology.REASON_HEADER, "")
             watch.refused[seq] = Refusal(intake_sequence=seq, event_id=h.get(topology.EVENT_ID_HEADER), reason=reason,
                                          sentence=rj.REASONS[reason].sentence if reason in rj.REASONS else reason,

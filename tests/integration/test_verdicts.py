@@ -78,8 +78,8 @@ async def test_emit_waits_for_each_verdict_and_rejections_lists_the_refusals(set
     assert f"accepted v-good at position {position}" in out, out
     assert "refused  v-rate: ticket_finished: The ticket is closed or voided; nothing more can happen to it." in out, out
     assert "refused  ?: line 3, column 38: malformed_json: JSON is malformed: invalid character" in out, out
-    assert "line 4: invalid_field: `category` must be 1 to 48 characters, each a-z, 0-9 or _ (A ticket or dispute " \
-           "category code, e.g. parking.) (category)" in out, out
+    assert "refused  v-cat: line 4: invalid_field (category): `category` must be 1 to 48 characters, each a-z, 0-9 or _ " \
+           "(A ticket or dispute category code, e.g. parking.)" in out, out
     assert "matching regex" not in out
     assert out.strip().endswith("1 accepted, 3 refused"), out
 
@@ -133,6 +133,16 @@ async def test_user_mistakes_are_one_line_and_an_exit_code_not_a_traceback(setti
     assert "NATS unreachable" in err
     code, _, err = await civic(settings, "emit", "--timeout", "soon", str(tmp_path / "one.json"))
     assert code == 2 and "Traceback" not in err and "--timeout" in err
+
+
+async def test_with_no_ledger_running_an_event_is_pending_not_accepted(settings, js, tmp_path):
+    root = s.OrgUnitRegistered(event_id="root-1", occurred_at="2021-01-01T00:00:00+08:00", source="test",  # type: ignore[arg-type]
+                               actor=s.Actor(role="system", id="sys"), org_id="yn", kind="district", name="yn")
+    (tmp_path / "root.json").write_bytes(s.encode(root))
+    code, out, err = await civic(settings, "emit", "--timeout", "1", str(tmp_path / "root.json"))
+    assert code == 1, out + err
+    assert out.splitlines() == ["pending  root-1: in intake at #1, no verdict from the ledger yet",
+                                "0 accepted, 0 refused, 1 still pending (no verdict yet: run it again to wait again; nothing is stored twice)"]
 
 
 async def test_import_counts_a_row_only_once_the_ledger_accepted_it(settings, js, pipeline, tmp_path):
