@@ -730,14 +730,17 @@ def privacy_erase(
     """Erase a resident: PersonalDataErased through intake; the ledger destroys their keys, the eraser their intake messages."""
     from producers.privacy import NoRoot, request_erasure
 
+    from producers.verdicts import Verdict, index_reader
+
     try:
         settings = _settings(data, "emit", must_answer=False)
-        result = _producing(request_erasure(settings.resolved_nats_url(), resident, reason, org, actor, **producing_as(settings)))
+        result = _producing(request_erasure(settings.resolved_nats_url(), resident, reason, org, actor,
+                                            index=index_reader(settings.data_dir, settings.database_url), **producing_as(settings)))
     except NoRoot as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
     typer.echo(result.line())
-    raise typer.Exit(0 if result.accepted else 1)
+    raise typer.Exit(0 if (result.status == "accepted" if isinstance(result, Verdict) else result.accepted) else 1)
 
 
 @schema_app.command("export")
