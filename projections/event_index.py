@@ -2,11 +2,12 @@
 
 Follows three streams into one store, each with its own position written in the same
 transaction as its rows: CIVIC_INTAKE (the event arrived: pending), CIVIC_LEDGER (accepted, at
-a position) and CIVIC_REJECTED (refused, with the reason). It keeps ids, sequences, subjects (the org path a producer's scope is checked against), the time
-of a refusal and reason codes only: no event content, no personal data. Intake and the
-rejections are read headers only; an intake message sent without Nats-Msg-Id (a producer outside
-the SDK) names its event in its body alone, so the indexer reads that one body for its id
-(`needs_body`, projections/projector.py) and keeps nothing else of it.
+a position) and CIVIC_REJECTED (refused, with the reason). It keeps ids, sequences, subjects (the
+org path a reader's scope is checked against), the time of a refusal and reason codes only: no
+event content, no personal data. Intake and the rejections are read headers only; an intake
+message sent without Nats-Msg-Id (a producer outside the SDK) names its event in its body alone,
+so the indexer reads that one body for its id (`needs_body`, projections/projector.py) and keeps
+nothing else of it.
 """
 
 from __future__ import annotations
