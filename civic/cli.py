@@ -208,9 +208,9 @@ def import_(
     raise typer.Exit(1 if result.problems else 0)
 
 
-def _instant(value: Optional[str], name: str, tz: str, end_of_day: bool = False) -> Optional[float]:
+def _instant(value: Optional[str], name: str, tz: str, end_of_day: bool = False) -> Optional[datetime]:
     """An ISO date-time (district time zone if no offset) or a date (its start; with end_of_day,
-    the next day's start) -> Unix time; a bad value is a sentence and exit 2."""
+    the next day's start); a bad value is a sentence and exit 2."""
     from datetime import date, timedelta
     from zoneinfo import ZoneInfo
 
@@ -219,12 +219,12 @@ def _instant(value: Optional[str], name: str, tz: str, end_of_day: bool = False)
     try:
         if len(value) == 10:
             day = date.fromisoformat(value) + timedelta(days=1 if end_of_day else 0)
-            return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz)).timestamp()
+            return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
         instant = datetime.fromisoformat(value)
     except ValueError:
         typer.echo(f"--{name} {value!r} is neither a date (YYYY-MM-DD) nor an ISO date-time", err=True)
         raise typer.Exit(2) from None
-    return (instant if instant.tzinfo else instant.replace(tzinfo=ZoneInfo(tz))).timestamp()
+    return instant if instant.tzinfo else instant.replace(tzinfo=ZoneInfo(tz))
 
 
 @app.command()
@@ -234,7 +234,7 @@ def rejections(
     since: Annotated[Optional[str], typer.Option(help="From this date or ISO date-time on (district time if no offset).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Before this date-time, or up to the end of this date.")] = None,
     event_id: Annotated[Optional[str], typer.Option("--event-id", help="Only refusals of this event id.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many (1 to 1,000), newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON (one array), for scripts, instead of a table.")] = False,
     data: DataOpt = None,
 ) -> None:
@@ -247,9 +247,13 @@ def rejections(
     from projections.store import Versions
 
     settings = Settings.from_env(data)
-    query = event_index.RefusalQuery(reason=reason, org=org, since=_instant(since, "since", settings.timezone),
-                                     until=_instant(until, "until", settings.timezone, end_of_day=True),
-                                     event_id=event_id, limit=limit)
+    try:
+        query = event_index.refusal_query(reason=reason, org=org, since=_instant(since, "since", settings.timezone),
+                                          until=_instant(until, "until", settings.timezone, end_of_day=True),
+                                          event_id=event_id, limit=limit)
+    except event_index.BadFilter as e:
+        typer.echo(f"--{e.field}: {e}", err=True)
+        raise typer.Exit(2) from None
     versions = Versions(event_index.NAME, settings.data_dir, settings.database_url)
     version = versions.current()
     if version is None:

@@ -27,7 +27,7 @@ from projections.readside import NotBuilt, ReadSide  # noqa: F401  (re-exported 
 from projections.store import Versions
 from dashboards.auth import prefixes, reader_of, visible_org, visible_orgs
 from dashboards.masking import mask
-from projections.event_index import Refusal, RefusalQuery, refusals
+from projections.event_index import BadFilter, Refusal, refusal_query, refusals
 
 
 class Invalid(HTTPException):
@@ -145,13 +145,10 @@ class RejectionsController(Controller):
         auditors and admins see all. `since`/`until`: ISO 8601 with an offset (until excluded)."""
         account = reader_of(request)
         assert account is not None  # the guard lets no anonymous reader this far
-        if not 1 <= limit <= 1000:
-            raise Invalid("limit", "limit is between 1 and 1000")
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise Invalid(name, f"{name} needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
-        query = RefusalQuery(reason=reason, org=org, since=since.timestamp() if since else None,
-                             until=until.timestamp() if until else None, event_id=event_id, limit=limit)
+        try:
+            query = refusal_query(reason=reason, org=org, since=since, until=until, event_id=event_id, limit=limit)
+        except BadFilter as e:
+            raise Invalid(e.field, str(e)) from None
         return refusals(events.db(), query, None if account.everything else frozenset({account.org}), mask)
 
 

@@ -31,7 +31,7 @@ from litestar.params import FromPath, FromQuery
 
 from schemas.topology import INTAKE
 from producers.directory import OrgDirectory, UnknownOrg
-from projections.event_index import EventStatus, Refusal, RefusalQuery, event_status, refusals
+from projections.event_index import BadFilter, EventStatus, Refusal, event_status, refusal_query, refusals
 from projections.store import Database
 from schemas import DecodeFailure, decode
 from schemas.intake import MAX_DEPTH, nesting
@@ -220,18 +220,11 @@ class RejectionsController(Controller):
         """`since`/`until`: ISO 8601 instants (until excluded); `org`: a unit, its subtree;
         `limit`: at most 1,000."""
         system = authenticate(request, gateway)
-        if not 1 <= limit <= 1000:
-            raise HTTPException(status_code=400, detail="limit is between 1 and 1000")
-        query = RefusalQuery(reason=reason, org=org, since=_unix(since), until=_unix(until), event_id=event_id, limit=limit)
+        try:
+            query = refusal_query(reason=reason, org=org, since=since, until=until, event_id=event_id, limit=limit)
+        except BadFilter as e:
+            raise HTTPException(status_code=400, detail=str(e), extra={"field": e.field}) from None
         return await asyncio.to_thread(refusals, gateway.event_index(), query, system.orgs, gateway.mask)
-
-
-def _unix(instant: datetime | None) -> float | None:
-    if instant is None:
-        return None
-    if instant.tzinfo is None:
-        raise HTTPException(status_code=400, detail="since and until need a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
-    return instant.timestamp()
 
 
 def tokens_path(data_dir: Path) -> Path:

@@ -222,6 +222,31 @@ class RefusalQuery(msgspec.Struct, kw_only=True, frozen=True):
     limit: int = 100
 
 
+MAX_LISTED = 1000
+"""The most refusals one listing answers."""
+
+
+class BadFilter(ValueError):
+    def __init__(self, field: str, sentence: str):
+        super().__init__(sentence)
+        self.field = field
+
+
+def refusal_query(*, reason: str | None = None, org: str | None = None, since: datetime | None = None,
+                  until: datetime | None = None, event_id: str | None = None, limit: int = 100) -> RefusalQuery:
+    """The filters of a listing from what a reader asked (the CLI, GET /api/rejections, GET
+    /v1/rejections), checked once here; BadFilter names the filter and says what is wrong."""
+    if not 1 <= limit <= MAX_LISTED:
+        raise BadFilter("limit", f"limit is between 1 and {MAX_LISTED}")
+    for name, instant in (("since", since), ("until", until)):
+        if instant is not None and instant.tzinfo is None:
+            raise BadFilter(name, f"{name} needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
+    if since is not None and until is not None and since >= until:
+        raise BadFilter("until", "until must be after since")
+    return RefusalQuery(reason=reason, org=org, since=since.timestamp() if since else None,
+                        until=until.timestamp() if until else None, event_id=event_id, limit=limit)
+
+
 def refusals(db: Database, query: RefusalQuery, scope: Scope = None,
              mask: Callable[[str | None], str | None] = lambda text: text) -> list[Refusal]:
     """The newest refusals first that match `query` and lie in `scope`; `mask` is applied to each

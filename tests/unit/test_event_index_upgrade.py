@@ -34,3 +34,20 @@ def test_an_index_from_before_is_upgraded_in_place(tmp_path: Path):
     assert refusals(db, RefusalQuery(), frozenset({"lx"})) == []
     assert refusals(db, RefusalQuery(since=0.0)) == []  # no time known: outside any window
     db.close()
+
+
+def test_a_listings_filters_are_checked_once_for_every_door():
+    from datetime import datetime, timedelta, timezone
+
+    import pytest
+
+    from projections.event_index import BadFilter, refusal_query
+
+    cst = timezone(timedelta(hours=8))
+    query = refusal_query(since=datetime(2026, 3, 1, tzinfo=cst), until=datetime(2026, 3, 2, tzinfo=cst), limit=5)
+    assert (query.until or 0) - (query.since or 0) == 86400 and query.limit == 5
+    for kwargs, field in (({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"since": datetime(2026, 3, 1)}, "since"),
+                          ({"since": datetime(2026, 3, 2, tzinfo=cst), "until": datetime(2026, 3, 1, tzinfo=cst)}, "until")):
+        with pytest.raises(BadFilter) as caught:
+            refusal_query(**kwargs)  # type: ignore[arg-type]
+        assert caught.value.field == field
