@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -158,13 +159,15 @@ async def import_file(url: str, path: Path, *, fmt: str | None = None, source: s
     mapper = RowMapper(source or path.name, **(mapper_options or {}))
     report = ImportReport()
     seen: dict[str, int] = {}
+    rows = read_rows(path, fmt)
+    first = next(rows, None)  # the file's own mistakes (a header without the required columns) before connecting
     bar = _progress(progress)
     task = bar.add_task(f"importing {path.name}", total=count_rows(path, fmt))
     producer = await Producer.connect(url, spool_path, **options)
     try:
         with bar:
             chunk: list[tuple[int, str, list]] = []
-            for line, row in read_rows(path, fmt):
+            for line, row in itertools.chain([first] if first else [], rows):
                 report.rows += 1
                 ticket = str(row.get("ticket_id") or "").strip()
                 try:

@@ -293,7 +293,7 @@ async def test_the_local_producer_hears_the_ledgers_verdicts_as_itself(bus: Sett
         late = s.TicketRated(event_id="late-rating", occurred_at=closed.occurred_at, source="test", actor=s.Actor(role="resident", id="r1"),
                              org_id=closed.org_id, ticket_id=closed.ticket_id, contacted=True, resolved=True, satisfaction="satisfied")
         lines: list[str] = []
-        tally = await emit_file(bus.nats_url, s.encode(late) + b"\n" + s.encode(script.events[0][0]), lines.append, wait=30,
+        tally = await emit_file(bus.nats_url, s.encode(late) + b"\n" + s.encode(script.events[0][0]), lines.append, wait=120,
                                 index=index_reader(bus.data_dir, None), **options)
         assert (tally.accepted, tally.refused, tally.pending) == (1, 1, 0), lines
         assert lines == ["refused  late-rating: ticket_finished: The ticket is closed or voided; nothing more can happen to it. "
