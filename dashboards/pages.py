@@ -22,6 +22,7 @@ from dashboards.api import ReadSide
 from dashboards.auth import PUBLIC, reader_of
 from dashboards.casework import CaseworkController
 from dashboards.live import PositionFeed, event_stream
+from schemas import labels
 
 HERE = Path(__file__).parent
 SHELL = HERE / "templates" / "page.html"
@@ -38,6 +39,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+LABELS = labels.table()
 
 
 def web_pages(read: ReadSide) -> Router:
@@ -59,6 +63,13 @@ def web_pages(read: ReadSide) -> Router:
             raise NotFoundException("charts unavailable: run `npm ci` in dashboards/web (scripts/up does)")
         return File(ECHARTS, content_disposition_type="inline", media_type="text/javascript; charset=utf-8")
 
+    @get("/api/labels", opt=PUBLIC, tags=["dashboards"], cache_control=CacheControlHeader(no_cache=True),
+         summary="Every code (org kinds, stages, statuses, categories, roles, reasons...) named in Chinese and English",
+         description="language -> family -> code -> name, from schemas/labels.py: the one table the pages, the API and "
+                     "the CLI name codes from. A code missing here is shown as itself. Public: it holds no data.")
+    async def code_labels() -> dict[str, dict[str, dict[str, str]]]:
+        return LABELS
+
     static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False, opt=PUBLIC,
                                        cache_control=CacheControlHeader(no_cache=True))
-    return Router(path="/", route_handlers=[page, echarts, static, event_stream(PositionFeed(read)), CaseworkController])
+    return Router(path="/", route_handlers=[page, echarts, code_labels, static, event_stream(PositionFeed(read)), CaseworkController])

@@ -37,11 +37,17 @@ CATEGORIES: tuple[Category, ...] = (
     Category("enterprise_problem", "企业诉求", "Enterprise problem", "enterprises"),
     Category("policy_consultation", "政策咨询", "Policy consultation", "enterprises"),
 )
+DISPUTE_CATEGORIES: tuple[Category, ...] = (
+    Category("neighbours", "邻里纠纷", "Neighbours", "disputes", public=False),
+    Category("land", "土地山林纠纷", "Land and boundaries", "disputes", public=False),
+    Category("family", "婚姻家庭纠纷", "Marriage and family", "disputes", public=False),
+    Category("labour", "劳动争议", "Labour and wages", "disputes", public=False),
+    Category("property_management", "物业纠纷", "Property management", "disputes", public=False),
+    Category("debt", "借贷纠纷", "Debts and loans", "disputes", public=False),
+    Category("other", "其他", "Other", "disputes", public=False),
+)
+"""The kinds of dispute mediators register (矛盾纠纷): named on the pages, never Open311 services."""
 BY_CODE = {c.code: c for c in CATEGORIES}
 PUBLIC_CODES = frozenset(c.code for c in CATEGORIES if c.public)
 """Categories Open311 shows anonymous readers; a code not in the catalogue is not public either."""
 
-
-def name(code: str, language: str = "zh") -> str:
-    category = BY_CODE.get(code)
-    return (category.zh if language == "zh" else category.en) if category else code

@@ -4,6 +4,9 @@ test_dashboard.py holds the expected values, docs/kpis.md the definitions).
 District yn: town ta (community c1 with grid g1; village v1 with hamlet h1), town tb (village v2).
 High-tech zone hz: work committee wc, park committee pk. Village v1 moves from ta to tb on 9 March.
 All times are March 2026, China Standard Time.
+
+`python -m tests.scenario` prints it as JSON Lines, for `civic emit` (the README's walk for
+auditors); `--later` prints the five events that come after it (ticket T10, rated dissatisfied).
 """
 
 from __future__ import annotations
@@ -147,3 +150,22 @@ def scenario() -> list[tuple[Event, str]]:
     b.move("v1", "tb", at(9, 9))
     b.raised("T9", "v1", at(10, 9))
     return b.events
+
+
+def later() -> list[tuple[Event, str]]:
+    """T10 at community c1, raised and rated dissatisfied in March: it changes the March figures."""
+    def step(n: int, cls: type[Event], actor: s.Actor, **fields) -> tuple[Event, str]:  # type: ignore[no-untyped-def]
+        event = cls(event_id=f"later-{n}", occurred_at=datetime(2026, 3, 20, 9 + n, tzinfo=CST), source="scenario",
+                    actor=actor, org_id="c1", ticket_id="T10", **fields)
+        return event, intake_subject(event, ("yn", "ta", "c1"))
+    return [step(0, s.TicketRaised, RESIDENT, category="parking", title="bikes again"),
+            step(1, s.TicketDispatched, DISPATCHER, deadline=datetime(2026, 3, 22, tzinfo=CST), to_unit="c1"),
+            step(2, s.TicketAccepted, WORKER), step(3, s.TicketResolved, WORKER, resolution="moved"),
+            step(4, s.TicketRated, RESIDENT, contacted=True, resolved=False, satisfaction="dissatisfied")]
+
+
+if __name__ == "__main__":
+    import sys
+
+    for event, _ in later() if "--later" in sys.argv[1:] else scenario():
+        sys.stdout.buffer.write(s.encode(event) + b"\n")

@@ -137,7 +137,7 @@ function renderWho() {
     await fetch("/logout", { method: "POST" });
     location.assign("/login");
   } }, t("sign_out"));
-  fill(who, t("signed_in_as", { name: me.name, role: t(`role_${me.role}`) }), " ", me.demo ? null : out);
+  fill(who, t("signed_in_as", { name: me.name, role: code("account_role", me.role) }), " ", me.demo ? null : out);
   banner.hidden = !me.demo;
   banner.textContent = me.demo ? t("demo_viewer", { name: me.name }) : "";
 }
@@ -150,8 +150,9 @@ function renderCrumbs() {
     const last = i === trail.length - 1;
     const label = typeof step === "string" ? (orgs.get(step)?.name ?? step) : step.ticket;
     const kind = typeof step === "string" && orgs.get(step) ? h("span", { class: "kind" }, code("kind", orgs.get(step).kind)) : null;
-    const item = last ? h("span", { "aria-current": "page" }, label, " ", kind)
-      : link(`/orgs/${encodeURIComponent(step)}${query}`, label);
+    // One line whatever the depth: each step shrinks to an ellipsis (style.css), its whole name in a tooltip.
+    const item = last ? h("span", { class: "crumb", "aria-current": "page", title: label }, label, " ", kind)
+      : h("a", { class: "crumb", href: `/orgs/${encodeURIComponent(step)}${query}`, title: label, dataset: { nav: "" } }, label);
     return [i ? h("span", { class: "sep", "aria-hidden": "true" }, "›") : null, item];
   }));
 }

@@ -31,7 +31,7 @@ const LABELS = {
     disputes_list: "矛盾纠纷台账", risk_grade: "风险等级", registered_at: "登记时间", outcome: "结果", summary: "概要",
     no_disputes: "本时段没有登记的纠纷",
     topics_list: "议事事项", proposed_at: "提出时间", decision: "决议", votes: "表决（赞成/反对/弃权）",
-    no_topics: "本时段没有议事事项", shown_of: "显示 {shown} / {total}",
+    no_topics: "本时段没有议事事项", shown_of: "显示 {shown} / {total}", show_all: "全部显示（{total}）", show_fewer: "收起",
     ticket_title: "工单", four_orders: "四单流程", timeline: "处理经过", when: "时间", who: "经办",
     event: "事项", details: "内容", since_previous: "距上一步", time_in_stage: "各环节用时", hours: "小时",
     rating: "群众评价", contacted: "已联系", yes: "是", no: "否", channel: "来源", round: "轮次", org: "所属单位",
@@ -41,7 +41,6 @@ const LABELS = {
     sign_in_failed: "账号或密码不正确", sign_in_limited: "登录失败次数过多，请稍后再试",
     sign_in_note: "只显示本单位及下级单位的数据；查看群众联系方式会被记录。",
     demo_viewer: "演示：已自动以区级只读账号（{name}）登录",
-    role_staff: "工作人员", role_auditor: "审计", role_admin: "管理员",
     contact: "群众联系方式", show_contact: "查看联系方式（将被记录）", contact_logged: "本次查看已记入访问日志",
     contact_erased: "已按居民要求删除", name: "姓名", phone: "电话", address: "地址",
   },
@@ -74,7 +73,7 @@ const LABELS = {
     disputes_list: "Disputes", risk_grade: "Risk grade", registered_at: "Registered", outcome: "Outcome", summary: "Summary",
     no_disputes: "No disputes registered in the period",
     topics_list: "Deliberation topics", proposed_at: "Proposed", decision: "Decision", votes: "Votes (for/against/abstained)",
-    no_topics: "No topics in the period", shown_of: "showing {shown} of {total}",
+    no_topics: "No topics in the period", shown_of: "showing {shown} of {total}", show_all: "Show all ({total})", show_fewer: "Show fewer",
     ticket_title: "Ticket", four_orders: "The four orders", timeline: "Timeline", when: "When", who: "Who",
     event: "Step", details: "Details", since_previous: "Since previous", time_in_stage: "Time in each stage", hours: "hours",
     rating: "Resident's rating", contacted: "Contacted", yes: "yes", no: "no", channel: "Channel", round: "Round", org: "Unit",
@@ -84,66 +83,17 @@ const LABELS = {
     sign_in_failed: "Wrong account or password", sign_in_limited: "Too many failed sign-ins: try again later",
     sign_in_note: "You see your own unit and the units below it; every look at a resident's contact is logged.",
     demo_viewer: "Demo: signed in automatically as the district viewer ({name}, read-only)",
-    role_staff: "staff", role_auditor: "auditor", role_admin: "admin",
     contact: "Reporter's contact", show_contact: "Show contact (the view is logged)", contact_logged: "This view is in the access log",
     contact_erased: "erased at the resident's request", name: "Name", phone: "Phone", address: "Address",
   },
 };
 
-// Codes from the ledger, named for people. An unknown code shows as itself.
-const CODES = {
-  zh: {
-    kind: { district: "区", zone: "高新区", town: "镇", street: "街道", community: "社区", village: "村", hamlet: "屯",
-      grid: "网格", work_committee: "两新工委", park_committee: "园区综合党委", enterprise: "企业", party_branch: "党支部",
-      council: "党群理事会", unit: "单位", grid_worker: "网格员" },
-    stage: { raised: "待派单", dispatched: "已派单", accepted: "办理中", returned: "已退回", resolved: "已办结", rated: "已评价",
-      reopened: "已重启", closed: "已关闭", voided: "已作废" },
-    status: { open: "未办结", overdue: "超期", resolved: "已办结", closed: "已关闭", voided: "已作废", all: "全部" },
-    category: { parking: "停车", environment: "环境卫生", compound_management: "小区管理", enterprise_problem: "企业诉求",
-      roads: "道路", street_lighting: "路灯照明", lighting: "照明", water: "供水", drainage: "排水", safety: "安全隐患",
-      noise: "噪音", greening: "绿化", property: "物业", neighbours: "邻里纠纷", land: "土地纠纷", family: "婚姻家庭",
-      labour: "劳动争议", other: "其他" },
-    channel: { mini_program: "小程序", hotline: "12345 热线", grid_patrol: "网格巡查", walk_in: "来访", enterprise_platform: "企业平台",
-      import: "导入", other: "其他" },
-    role: { resident: "居民", enterprise: "企业", dispatcher: "派单员", receiver: "接单员", grid_worker: "网格员", unit: "责任单位",
-      mediator: "调解员", council: "议事组织", auditor: "审计", system: "系统" },
-    event: { TicketRaised: "居民点单", TicketDispatched: "中心派单", TicketAccepted: "网格员接单", TicketReturned: "退单",
-      TicketProgressNoted: "办理进展", TicketResolved: "办结", TicketRated: "群众评单", TicketReopened: "重启",
-      TicketClosed: "关闭", TicketVoided: "重复作废", TicketRecategorised: "调整类别", TicketTransferred: "转办" },
-    satisfaction: { satisfied: "满意", basically_satisfied: "基本满意", dissatisfied: "不满意" },
-    risk: { red: "红", orange: "橙", yellow: "黄" },
-    topic: { proposed: "已提出", discussed: "已议事", decided: "已决议", implemented: "已落实" },
-    field: { title: "事项", category: "类别", description: "描述", channel: "来源", deadline: "时限", to_unit: "派至单位",
-      to_worker: "派至网格员", reason: "原因", note: "进展", resolution: "办理结果", evidence_ref: "佐证", contacted: "已联系",
-      resolved: "已解决", satisfaction: "满意度", comment: "评价意见", duplicate_of: "重复于" },
-  },
-  en: {
-    kind: { district: "district", zone: "high-tech zone", town: "town", street: "street", community: "community", village: "village",
-      hamlet: "hamlet", grid: "grid", work_committee: "work committee", park_committee: "park committee", enterprise: "enterprise",
-      party_branch: "party branch", council: "council", unit: "unit", grid_worker: "grid worker" },
-    stage: { raised: "awaiting dispatch", dispatched: "dispatched", accepted: "in hand", returned: "returned", resolved: "resolved",
-      rated: "rated", reopened: "reopened", closed: "closed", voided: "voided" },
-    status: { open: "open", overdue: "overdue", resolved: "resolved", closed: "closed", voided: "voided", all: "all" },
-    category: { parking: "parking", environment: "environment", compound_management: "compound management",
-      enterprise_problem: "enterprise problem", roads: "roads", street_lighting: "street lighting", lighting: "lighting",
-      water: "water supply", drainage: "drainage", safety: "safety hazard", noise: "noise", greening: "greening",
-      property: "property management", neighbours: "neighbours", land: "land", family: "family", labour: "labour", other: "other" },
-    channel: { mini_program: "mini-program", hotline: "12345 hotline", grid_patrol: "grid patrol", walk_in: "walk-in",
-      enterprise_platform: "enterprise platform", import: "import", other: "other" },
-    role: { resident: "resident", enterprise: "enterprise", dispatcher: "dispatcher", receiver: "receiver", grid_worker: "grid worker",
-      unit: "unit", mediator: "mediator", council: "council", auditor: "auditor", system: "system" },
-    event: { TicketRaised: "Raised by resident", TicketDispatched: "Dispatched by centre", TicketAccepted: "Accepted",
-      TicketReturned: "Returned", TicketProgressNoted: "Progress", TicketResolved: "Resolved", TicketRated: "Rated by resident",
-      TicketReopened: "Reopened", TicketClosed: "Closed", TicketVoided: "Voided (duplicate)", TicketRecategorised: "Recategorised", TicketTransferred: "Transferred" },
-    satisfaction: { satisfied: "satisfied", basically_satisfied: "basically satisfied", dissatisfied: "dissatisfied" },
-    risk: { red: "red", orange: "orange", yellow: "yellow" },
-    topic: { proposed: "proposed", discussed: "discussed", decided: "decided", implemented: "implemented" },
-    field: { title: "title", category: "category", description: "description", channel: "channel", deadline: "deadline",
-      to_unit: "to unit", to_worker: "to grid worker", reason: "reason", note: "note", resolution: "resolution",
-      evidence_ref: "evidence", contacted: "contacted", resolved: "resolved", satisfaction: "satisfaction", comment: "comment",
-      duplicate_of: "duplicate of" },
-  },
-};
+// Codes from the ledger (org kinds, stages, statuses, categories, roles, reasons...), named for
+// people. The names are not written here: they are schemas/labels.py's, the one table the API
+// serves at /api/labels (public: it holds no data), fetched once as this module loads. Should that
+// fail, every code shows as itself and the page still works.
+const CODES = await fetch("/api/labels", { headers: { Accept: "application/json" } })
+  .then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
 
 const LOCALES = { zh: "zh-CN", en: "en-GB" };
 let lang = "zh";
@@ -164,7 +114,7 @@ export function t(key, values = {}) {
 /** A ledger code (org kind, stage, category...) in words; the code itself when unknown. */
 export function code(family, value) {
   if (value === null || value === undefined) return "";
-  return CODES[lang][family]?.[value] ?? String(value);
+  return CODES[lang]?.[family]?.[value] ?? String(value);
 }
 
 export function number(n) {

@@ -11,6 +11,11 @@ import { monthlyTrend, categoryBreakdown, chartsNote, disposeCharts } from "./ch
 
 const STATUSES = ["open", "overdue", "resolved", "closed", "voided", "all"];
 const PAGE_SIZE = 50;
+const CHILDREN_SHOWN = 20;
+const CHILDREN_SLACK = 5;  // a list only a few rows longer is shown whole: a button to reveal 3 rows helps no one
+
+/** A unit below with something in the window (a ticket, an open one, a dispute). */
+const active = (c) => Boolean(c.tickets.raised || c.tickets.resolved || c.tickets.open || c.tickets.overdue || c.disputes.registered);
 
 export class OrgView {
   /** ctx: {org(id) -> Org|undefined, roots() -> [Org], timeZone()} from the app. */
@@ -161,8 +166,19 @@ export class OrgView {
       { label: t("success_rate"), class: "num", cell: (c) => figure("span", `${group}[${c.org.org_id}].disputes.success_rate`, c.disputes.success_rate, rate(c.disputes.success_rate)) },
     ];
     const roots = this.data.roots;
+    // A park committee has ~150 enterprises, most with nothing in the period: the units with
+    // figures come first, and a long list shows its first CHILDREN_SHOWN rows and a button for the rest.
+    const rows = [...b.children.filter(active), ...b.children.filter((c) => !active(c))];
+    const long = rows.length > CHILDREN_SHOWN + CHILDREN_SLACK;
+    const shown = long && !this.childrenExpanded ? rows.slice(0, CHILDREN_SHOWN) : rows;
+    const toggle = long ? h("div", { class: "more" },
+      h("span", { class: "note", id: "children-shown" }, t("shown_of", { shown: number(shown.length), total: number(rows.length) })), " ",
+      h("button", { type: "button", id: "children-toggle", "aria-expanded": String(!!this.childrenExpanded),
+        onclick: () => { this.childrenExpanded = !this.childrenExpanded; this.renderChildren(b); } },
+      this.childrenExpanded ? t("show_fewer") : t("show_all", { total: number(rows.length) }))) : null;
     fill(this.nodes.children, section("children", t("children"), t("children_note"),
-      table(columns("children"), b.children, { empty: t("no_children"), rowProps: (c) => ({ dataset: { org: c.org.org_id } }) }),
+      table(columns("children"), shown, { empty: t("no_children"), rowProps: (c) => ({ dataset: { org: c.org.org_id } }) }),
+      toggle,
       roots.length ? [h("h3", {}, t("other_roots")),
         table(columns("roots"), roots, { rowProps: (r) => ({ dataset: { org: r.org.org_id } }) })] : null));
   }

@@ -21,7 +21,7 @@ from schemas.topology import intake_subject
 from schemas import topology
 from tests.conftest import running_pipeline
 from tests.integration.test_audit_ledger import civic
-from tests.scenario import CST, DISPATCHER, RESIDENT, WORKER, scenario
+from tests.scenario import later, scenario
 from tests.support import publish_all, stream_count, wait_for, bearer
 
 pytestmark = pytest.mark.integration
@@ -55,14 +55,7 @@ def at(live) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
 
 def later_ticket() -> list[tuple[s.Event, str]]:
     """T10 at community c1, raised and rated dissatisfied in March: it changes the March figures."""
-    def step(n: int, cls, actor, **fields):  # type: ignore[no-untyped-def]
-        event = cls(event_id=f"later-{n}", occurred_at=datetime(2026, 3, 20, 9 + n, tzinfo=CST), source="scenario",
-                    actor=actor, org_id="c1", ticket_id="T10", **fields)
-        return event, intake_subject(event, ("yn", "ta", "c1"))
-    return [step(0, s.TicketRaised, RESIDENT, category="parking", title="bikes again"),
-            step(1, s.TicketDispatched, DISPATCHER, deadline=datetime(2026, 3, 22, tzinfo=CST), to_unit="c1"),
-            step(2, s.TicketAccepted, WORKER), step(3, s.TicketResolved, WORKER, resolution="moved"),
-            step(4, s.TicketRated, RESIDENT, contacted=True, resolved=False, satisfaction="dissatisfied")]
+    return later()
 
 
 async def test_replay_as_of_a_moment_equals_what_the_api_said_then(live, tmp_path: Path) -> None:
