@@ -239,7 +239,8 @@ def rejections(
     data: DataOpt = None,
 ) -> None:
     """The ledger's refusals, newest first: reason, field, what was wrong (phone and ID numbers
-    masked), where and when; from the event index the projector keeps."""
+    masked), at which unit and when (district time); from the event index the projector keeps.
+    --json has each refusal whole (the unit's org path, the reason's sentence, UTC time)."""
     import msgspec
 
     from dashboards.masking import mask
@@ -267,15 +268,29 @@ def rejections(
     if as_json:
         typer.echo(msgspec.json.encode(found).decode())
         return
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("intake #", "refused at (UTC)", "event id", "reason", "field", "org path", "what was wrong",
-                  title=f"{len(found)} refusals" + (" (the newest; --limit for more)" if len(found) == limit else ""))
+    district = ZoneInfo(settings.timezone)
+    noun = "refusal" if len(found) == 1 else "refusals"
+    table = Table(title=f"{len(found)} {noun}" + (" (the newest; --limit for more)" if len(found) == limit else ""))
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("refused at", no_wrap=True)
+    table.add_column("unit", overflow="fold")
+    table.add_column("reason", no_wrap=True)
+    fields = any(r.field for r in found)
+    if fields:
+        table.add_column("field", overflow="fold")
+    table.add_column("event id", no_wrap=True)  # whole, to copy: the column that gives way is the last
+    table.add_column("what was wrong", min_width=20)
     for r in found:
-        table.add_row(str(r.intake_sequence), r.at or "", r.event_id or "?", r.reason, r.field or "",
-                      "/".join(r.org_path), r.detail if r.detail and r.detail != r.sentence else r.sentence)
-    Console(width=max(Console().width, 160)).print(table)
+        at = datetime.fromisoformat(r.at).astimezone(district).strftime("%Y-%m-%d %H:%M:%S") if r.at else ""
+        table.add_row(str(r.intake_sequence), at, r.org_path[-1] if r.org_path else "", r.reason,
+                      *([r.field or ""] if fields else []), r.event_id or "?",
+                      r.detail if r.detail and r.detail != r.sentence else r.sentence)
+    Console().print(table)
 
 
 @app.command()

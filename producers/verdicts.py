@@ -144,6 +144,7 @@ async def await_verdicts(nc: nats.NATS, js: JetStreamContext, sent: list[tuple[s
     watch = _Watch(dict(sent))
     status_sub = await nc.subscribe(topology.status_subject(topology.LEDGER_STATUS_KEY), cb=_on_status(watch))
     readers: list[asyncio.Task[None]] = []
+    stop = asyncio.Event()
     try:
         before = await read_status(js, topology.LEDGER_STATUS_KEY)
         watch.decided = max(watch.decided, before.position if before else 0)
@@ -155,8 +156,8 @@ async def await_verdicts(nc: nats.NATS, js: JetStreamContext, sent: list[tuple[s
             watch.heard.extend(e for e, seq in watch.wanted.items() if seq in known.refused)
         ledger_from, rejected_from = (known.ledger_position, known.rejected_position) if known else (0, 0)
         watch.rejected_read = rejected_from
-        readers = [asyncio.create_task(_read(js, topology.LEDGER, topology.LEDGER_SUBJECTS, ledger_from, _on_ledger(watch), watch.wake)),
-                   asyncio.create_task(_read(js, topology.REJECTED, topology.REJECTED_SUBJECTS, rejected_from, _on_rejected(watch), watch.wake))]
+        readers = [asyncio.create_task(_read(js, topology.LEDGER, topology.LEDGER_SUBJECTS, ledger_from, _on_ledger(watch), watch.wake, stop)),
+                   asyncio.create_task(_read(js, topology.REJECTED, topology.REJECTED_SUBJECTS, rejected_from, _on_rejected(watch), watch.wake, stop))]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         marked, progress = -1, 0
@@ -178,9 +179,17 @@ async def await_verdicts(nc: nats.NATS, js: JetStreamContext, sent: list[tuple[s
                 if task.done() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
     finally:
-        for task in readers:
-            task.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        # The readers stop at their next batch (follow() yields one at least every idle half
+        # second). Cancelling them instead is not enough on Python 3.11: asyncio.wait_for may
+        # swallow a cancellation that comes as its wait completes (bpo-42130), and a reader that
+        # missed it would read on and hold this wait (and the command) forever.
+        stop.set()
+        if readers:
+            _, late = await asyncio.wait(readers, timeout=10)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=5)
         with contextlib.suppress(Exception):
             await status_sub.unsubscribe()
 
@@ -227,15 +236,20 @@ def _on_rejected(watch: _Watch) -> Callable[[Msg], None]:
 
 
 async def _read(js: JetStreamContext, stream: str, subject: str, after: int, seen: Callable[[Msg], None],
-                wake: asyncio.Event) -> None:
+                wake: asyncio.Event, stop: asyncio.Event) -> None:
     """Follow a stream's headers (never the bodies: a refusal's body is the producer's event with
-    any personal data in clear) from `after` on, telling `seen` of each message."""
-    async for msgs in follow(js, after, 1000, idle=0.5, stream=stream, subject=subject, headers_only=True, push=True,
-                             contiguous=False):
-        for m in msgs:
-            seen(m)
-        if msgs:
-            wake.set()
+    any personal data in clear) from `after` on, telling `seen` of each message, until `stop`."""
+    reader = follow(js, after, 1000, idle=0.5, stream=stream, subject=subject, headers_only=True, push=True, contiguous=False)
+    try:
+        async for msgs in reader:
+            if stop.is_set():
+                return
+            for m in msgs:
+                seen(m)
+            if msgs:
+                wake.set()
+    finally:
+        await reader.aclose()
 
 
 def index_reader(data_dir: Path, database_url: str | None) -> IndexReader:
