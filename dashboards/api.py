@@ -18,7 +18,9 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, QueryParameter
+
+from adapters.http import problems
 
 from projections.dashboard import NAME
 from projections.facts import Clock
@@ -38,7 +40,7 @@ class Invalid(HTTPException):
 
 
 def parse_day(value: str | None, field: str) -> date | None:
-    if not value:  # None or ""
+    if value is None:  # left out; an empty value is not a date (the pages leave the parameter out)
         return None
     try:
         return date.fromisoformat(value)
@@ -75,6 +77,17 @@ def scoped_prefixes(read: ReadSide, request: Request, org_id: str) -> list[str]:
         raise not_found(e) from None
 
 
+From = Annotated[str | None, QueryParameter(name="from", format="date", description="First day, YYYY-MM-DD (default: the beginning)")]
+To = Annotated[str | None, QueryParameter(name="to", format="date", description="Last day, YYYY-MM-DD, inclusive (default: today)")]
+Status = Annotated[str, QueryParameter(enum=list(STATUSES), description="Which tickets: the lifecycle's statuses (schemas/lifecycle.py), overdue, or all")]
+UNIT = problems(404, s404="No such org unit, or outside the reader's scope (answered alike)")
+WINDOWED = {**UNIT, **problems(422, s422="from or to is not a date YYYY-MM-DD, or from is after to")}
+
+
+MAX_PAGE = 1_000_000
+"""Pages beyond it are refused (422): SQLite's integers end at 2**63, and a fuzzer's page number did not."""
+
+
 class DashboardController(Controller):
     path = "/api"
     tags = ["dashboards"]
@@ -87,39 +100,44 @@ class DashboardController(Controller):
     def orgs(self, read: NamedDependency[ReadSide], request: Request) -> list[Org]:
         return visible_orgs(read, reader_of(request))  # type: ignore[arg-type]
 
-    @get("/orgs/{org_id:str}", sync_to_thread=True, summary="One org unit")
+    @get("/orgs/{org_id:str}", sync_to_thread=True, summary="One org unit", responses=UNIT)
     def org(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str]) -> Org:
         try:
             return visible_org(read, reader_of(request), org_id)  # type: ignore[arg-type]
         except NotFound as e:
             raise not_found(e) from None
 
-    @get("/orgs/{org_id:str}/dashboard", sync_to_thread=True, summary="Every KPI of docs/kpis.md for the unit's subtree, with drill-down")
-    def dashboard(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str],
-                  start: Annotated[str | None, QueryParameter(name="from", description="First day, YYYY-MM-DD (default: the beginning)")] = None,
-                  end: Annotated[str | None, QueryParameter(name="to", description="Last day, YYYY-MM-DD, inclusive (default: today)")] = None) -> Dashboard:
+    @get("/orgs/{org_id:str}/dashboard", sync_to_thread=True, responses=WINDOWED,
+         summary="Every KPI of docs/kpis.md for the unit's subtree, with drill-down")
+    def dashboard(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], start: From = None,
+                  end: To = None) -> Dashboard:
         return board(read, request, org_id, start, end)
 
-    @get("/orgs/{org_id:str}/dashboard.csv", sync_to_thread=True, summary="The dashboard as CSV for spreadsheets", media_type="text/csv")
-    def dashboard_csv(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str],
-                      start: Annotated[str | None, QueryParameter(name="from")] = None,
-                      end: Annotated[str | None, QueryParameter(name="to")] = None) -> Response[str]:
-        return Response(to_csv(board(read, request, org_id, start, end)), media_type="text/csv; charset=utf-8",
+    @get("/orgs/{org_id:str}/dashboard.csv", sync_to_thread=True, summary="The dashboard as CSV for spreadsheets", media_type="text/csv",
+         responses=WINDOWED)
+    def dashboard_csv(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], start: From = None,
+                      end: To = None) -> Response[str]:
+        # text/csv: Litestar adds "; charset=utf-8" to a text/* type itself
+        return Response(to_csv(board(read, request, org_id, start, end)), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{org_id}-dashboard.csv"'})
 
-    @get("/orgs/{org_id:str}/tickets", sync_to_thread=True, summary="The unit's tickets, newest first, paged")
-    def tickets(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], status: FromQuery[str] = "all", category: FromQuery[str | None] = None,
-                page: Annotated[int, QueryParameter(ge=1)] = 1,
+    @get("/orgs/{org_id:str}/tickets", sync_to_thread=True, summary="The unit's tickets, newest first, paged",
+         responses={**UNIT, **problems(422, s422="status is not one of the list, or page or page_size is out of range")})
+    def tickets(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], status: Status = "all",
+                category: Annotated[str | None, QueryParameter(description="A category code (schemas/categories.py)")] = None,
+                page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
                 page_size: Annotated[int, QueryParameter(ge=1, le=500)] = 50) -> TicketPage:
         if status not in STATUSES:
             raise Invalid("status", f"status must be one of {', '.join(STATUSES)}")
         return read.tickets().tickets(scoped_prefixes(read, request, org_id), status, category or None, page, page_size, int(time.time()))
 
-    @get("/orgs/{org_id:str}/workload", sync_to_thread=True, summary="Open tickets per receiving unit and grid worker, oldest first")
+    @get("/orgs/{org_id:str}/workload", sync_to_thread=True, summary="Open tickets per receiving unit and grid worker, oldest first",
+         responses=UNIT)
     def workload(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str]) -> list[Workload]:
         return read.tickets().workload(scoped_prefixes(read, request, org_id), int(time.time()))
 
-    @get("/tickets/{ticket_id:str}", sync_to_thread=True, summary="A ticket's timeline: each event with who and when, time in each stage")
+    @get("/tickets/{ticket_id:str}", sync_to_thread=True, summary="A ticket's timeline: each event with who and when, time in each stage",
+         responses=problems(404, s404="No such ticket, or outside the reader's scope (answered alike)"))
     def ticket(self, read: NamedDependency[ReadSide], request: Request, ticket_id: FromPath[str]) -> TicketTimeline:
         try:
             return read.tickets().timeline(ticket_id, int(time.time()), prefixes(read, reader_of(request)))  # type: ignore[arg-type]

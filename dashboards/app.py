@@ -2,6 +2,9 @@
 document. Routes of other packages (the producers' gateway and Open311) come in as parameters:
 civic/web.py, the composition root, puts them together, so dashboards/ never imports producers/.
 
+The OpenAPI document (/openapi.json, also /schema/openapi.json) is Litestar's, completed in one
+place by dashboards/contract.py (the guard's 401/403 and security, 422, 503).
+
 Every handler needs a signed-in reader (dashboards/auth.py) unless it is marked public: /healthz
 (status and reason codes only), /login, the static files, Open311's reads. The routes passed in
 check their own credentials (gateway tokens, Open311 api_key).
@@ -16,16 +19,19 @@ from typing import Any
 import nats
 from litestar import Litestar, MediaType, Request, Router, get
 from litestar.di import Provide
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
 from adapters.bus import connect_options
 from config import Settings
+from adapters.http import OPTIONAL_READER, allow_every_method, problem
 from dashboards import metrics
+from dashboards.contract import COMPONENTS, complete
 from dashboards.accounts import Accounts, accounts_path
 from dashboards.api import DashboardController, Invalid, ReadSide, RejectionsController, invalid_params, read_side
 from dashboards.auth import PUBLIC, Authenticate, LoginLimiter, guard
@@ -33,11 +39,19 @@ from dashboards.contacts import Contacts, contact_route
 from dashboards.health import Health, HealthProbe
 from dashboards.login import login_routes
 from dashboards.pages import SECURITY_HEADERS, web_pages
+from dashboards.subjects import subject_route
 from projections.gaps import unacknowledged_gaps
 from projections import event_index
 from projections.readside import NotBuilt
 from projections.store import Versions
 
+
+
+class CompletedJson(JsonRenderPlugin):
+    """/schema/openapi.json serves the same document as /openapi.json (dashboards/contract.py)."""
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, complete(request.app))
 
 
 def not_built(_: Request, exc: Exception) -> Response[dict[str, str]]:
@@ -85,7 +99,11 @@ class Web:
         """The app: health, metrics, the dashboards' API, then `routes`, then the pages."""
         probe, read = self.probe, self.read
 
-        @get("/healthz", opt=PUBLIC, summary="Status and reason codes; with a machine token, streams and lags too")
+        # Anyone gets {status, reasons}; an account's token that reads every unit gets every field.
+        @get("/healthz", opt=PUBLIC, security=OPTIONAL_READER,
+             responses={200: ResponseSpec(Health, description="ok", generate_examples=False),
+                        503: ResponseSpec(Health, description="Not ok: the reason codes say why", generate_examples=False)},
+             summary="Status and reason codes; with a machine token, streams and lags too")
         async def healthz(request: Request) -> Response[Any]:
             health = await probe.check()  # every rule, the ledger alarm and intake gaps included (dashboards/health.py)
             code = 200 if health.status == "ok" else 503
@@ -100,22 +118,24 @@ class Web:
 
         @get("/openapi.json", include_in_schema=False, opt=PUBLIC)  # the API's description holds no data
         async def openapi(request: Request) -> dict[str, Any]:
-            return request.app.openapi_schema.to_schema()
+            return complete(request.app)
 
         secure = self.settings.web_secure_cookies
         own_auth = Router(path="/", route_handlers=list(routes), opt=PUBLIC)  # gateway tokens, Open311 api_key
         return Litestar(
-            route_handlers=[healthz, prometheus, openapi, DashboardController, RejectionsController, contact_route(self.contacts),
+            route_handlers=[healthz, prometheus, openapi, DashboardController, RejectionsController, subject_route, contact_route(self.contacts),
                             *login_routes(self.accounts, self.limiter, secure, SECURITY_HEADERS), own_auth, web_pages(read)],
             dependencies={"read": Provide(lambda: read, sync_to_thread=False),
                           "events": Provide(lambda: self.events, sync_to_thread=False), **(dependencies or {})},
             middleware=[DefineMiddleware(Authenticate, accounts=self.accounts, demo_viewer=self.settings.demo_viewer)],
             guards=[guard],
-            exception_handlers={ValidationException: invalid_params, Invalid: invalid_params, NotBuilt: not_built},
+            exception_handlers={HTTPException: problem, ValidationException: invalid_params, Invalid: invalid_params,
+                                NotBuilt: not_built},
             on_shutdown=[probe.close],
+            before_send=[allow_every_method],
             # JSON only: Litestar's documentation pages (Swagger, Redoc...) load their scripts from a CDN,
             # and these machines are offline. The document is also at /openapi.json.
-            openapi_config=OpenAPIConfig(title="civic-ledger", version="0.1.0", render_plugins=[JsonRenderPlugin()],
-                                         openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
+            openapi_config=OpenAPIConfig(title="civic-ledger", version="0.1.0", render_plugins=[CompletedJson()], components=COMPONENTS,
+                                         openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC, include_in_schema=False),
                                          description="Dashboards of the grassroots governance ledger. KPI definitions: docs/kpis.md."),
         )

@@ -27,11 +27,10 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
+from adapters.http import SESSION_COOKIE
 from dashboards.accounts import Account, Accounts
 from projections.queries import NotFound, Org
 from projections.readside import ReadSide
-
-SESSION_COOKIE = "civic_session"
 PUBLIC = {"public": True}
 """Handler opt: open to anonymous readers (health, login, static files, Open311's reads)."""
 

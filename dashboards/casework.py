@@ -4,30 +4,27 @@ projections.casework's; this module parses the window and answers HTTP."""
 
 from __future__ import annotations
 
-from typing import Annotated
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 
-from dashboards.api import ReadSide, scoped_prefixes, window
+from dashboards.api import WINDOWED, From, ReadSide, To, scoped_prefixes, window
 from projections.casework import DisputeList, TopicList
 
 
-From = Annotated[str | None, QueryParameter(name="from", description="First day, YYYY-MM-DD (default: the beginning)")]
-To = Annotated[str | None, QueryParameter(name="to", description="Last day, YYYY-MM-DD, inclusive (default: today)")]
 
 
 class CaseworkController(Controller):
     path = "/api/orgs"
     tags = ["dashboards"]
 
-    @get("/{org_id:str}/disputes", sync_to_thread=True, summary="Disputes registered in the unit's subtree in the window, newest first")
+    @get("/{org_id:str}/disputes", sync_to_thread=True, responses=WINDOWED, summary="Disputes registered in the unit's subtree in the window, newest first")
     def disputes(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], start: From = None, end: To = None) -> DisputeList:
         prefixes = scoped_prefixes(read, request, org_id)
         return read.casework().disputes(prefixes, *window(read, start, end))
 
-    @get("/{org_id:str}/topics", sync_to_thread=True, summary="Deliberation topics proposed in the unit's subtree in the window, newest first")
+    @get("/{org_id:str}/topics", sync_to_thread=True, responses=WINDOWED, summary="Deliberation topics proposed in the unit's subtree in the window, newest first")
     def topics(self, read: NamedDependency[ReadSide], request: Request, org_id: FromPath[str], start: From = None, end: To = None) -> TopicList:
         prefixes = scoped_prefixes(read, request, org_id)
         return read.casework().topics(prefixes, *window(read, start, end))

@@ -22,6 +22,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.params import FromPath
 
+from adapters.http import problems
 from adapters.keys import KeyStore
 from dashboards.accounts import Accounts
 from dashboards.auth import prefixes, reader_of
@@ -36,6 +37,7 @@ class Contact(msgspec.Struct):
     name: str | None = None
     phone: str | None = None
     address: str | None = None
+    email: str | None = None
     erased: bool = False
     """The resident's key is destroyed: nothing can be read any more."""
 
@@ -62,7 +64,7 @@ class Contacts:
                     continue
                 fields = msgspec.structs.asdict(clear)
                 out.append(Contact(sealed.resident_id, name=fields.get("name"), phone=fields.get("phone"),
-                                   address=fields.get("address")))
+                                   address=fields.get("address"), email=fields.get("email")))
         finally:
             keys.close()
         return out
@@ -70,6 +72,8 @@ class Contacts:
 
 def contact_route(contacts: Contacts):
     @get("/api/tickets/{ticket_id:str}/contact", tags=["dashboards"],
+         responses=problems(403, 404, 503, s403="Only staff whose unit covers the ticket read contact details",
+                            s503="Contact details are not available in this web role"),
          summary="Staff of the ticket's unit or above: the reporter's contact details (each read is in the access log)")
     async def contact(request: Request, read: NamedDependency[ReadSide], ticket_id: FromPath[str]) -> list[Contact]:
         account = reader_of(request)

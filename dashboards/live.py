@@ -79,7 +79,7 @@ class PositionFeed:
 
 
 def event_stream(feed: PositionFeed) -> HTTPRouteHandler:
-    @get("/api/events/stream", tags=["dashboards"], summary="Server-sent events: `position` each time the read model applies new ledger events")
+    @get("/api/events/stream", tags=["dashboards"], media_type="text/event-stream", summary="Server-sent events: `position` each time the read model applies new ledger events")
     async def stream() -> ServerSentEvent:
         return ServerSentEvent(feed.follow())
 

@@ -10,11 +10,13 @@ import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Body, FromQuery
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Body, QueryParameter
 from litestar.response import Response
 
+from adapters.http import NONE, SESSION_COOKIE, problems
 from dashboards.accounts import SESSION_SECONDS, Accounts
-from dashboards.auth import PUBLIC, SESSION_COOKIE, LoginLimiter, describe, reader_of
+from dashboards.auth import PUBLIC, LoginLimiter, describe, reader_of
 
 LOGIN_PAGE = Path(__file__).parent / "templates" / "login.html"
 
@@ -39,11 +41,15 @@ def session_cookie(value: str, secure: bool, max_age: int) -> Cookie:
 def login_routes(accounts: Accounts, limiter: LoginLimiter, secure: bool, headers: dict[str, str]) -> list[HTTPRouteHandler]:
     page = LOGIN_PAGE.read_bytes()
 
-    @get("/login", include_in_schema=False, opt=PUBLIC, cache_control=CacheControlHeader(no_cache=True))
-    async def login_page() -> Response[bytes]:
-        return Response(page, media_type="text/html; charset=utf-8", headers=headers)
+    @get("/login", opt=PUBLIC, tags=["accounts"], security=NONE, media_type="text/html", summary="The sign-in page",
+         cache_control=CacheControlHeader(no_cache=True),
+         responses={200: ResponseSpec(str, description="The page (HTML)", media_type="text/html", generate_examples=False)})
+    async def login_page() -> Response[Any]:
+        return Response(page, media_type="text/html", headers=headers)  # Litestar adds the charset to text/*
 
-    @post("/login", opt=PUBLIC, tags=["accounts"], summary="Sign in: sets the session cookie (HttpOnly, SameSite=Lax, Secure under TLS)")
+    @post("/login", opt=PUBLIC, tags=["accounts"], status_code=200, security=NONE,
+          responses=problems(401, 413, 422, 429, s401="Wrong name or password"),
+          summary="Sign in: sets the session cookie (HttpOnly, SameSite=Lax, Secure under TLS)")
     async def login(request: Request, data: Annotated[Credentials, Body()]) -> Response[dict[str, Any]]:
         address = request.client.host if request.client else "?"
         wait = limiter.retry_after(data.name, address)
@@ -62,7 +68,8 @@ def login_routes(accounts: Accounts, limiter: LoginLimiter, secure: bool, header
         return Response(describe(account, "session"), status_code=200,
                         cookies=[session_cookie(session, secure, SESSION_SECONDS)])
 
-    @post("/logout", opt=PUBLIC, tags=["accounts"], summary="Sign out: ends the session")
+    @post("/logout", opt=PUBLIC, tags=["accounts"], status_code=200, security=NONE, responses=problems(413),
+          summary="Sign out: ends the session")
     async def logout(request: Request) -> Response[dict[str, Any]]:
         session = request.cookies.get(SESSION_COOKIE)
         if session:
@@ -75,7 +82,8 @@ def login_routes(accounts: Accounts, limiter: LoginLimiter, secure: bool, header
 
     @get("/api/access-log", tags=["accounts"], opt={"access_log": True}, sync_to_thread=True,
          summary="Auditors and admins: every read of a reporter's contact and every change to accounts, oldest first")
-    def access_log(since: FromQuery[int] = 0, limit: FromQuery[int] = 1000) -> list[AccessEntry]:
+    def access_log(since: Annotated[int, QueryParameter(ge=0, le=2**53, description="From this instant on, in Unix seconds")] = 0,
+                   limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1000) -> list[AccessEntry]:
         return [AccessEntry(e.at, e.who, e.action, e.subject, e.detail) for e in accounts.entries(since, min(limit, 10_000))]
 
     return [login_page, login, logout, me, access_log]

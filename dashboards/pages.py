@@ -55,13 +55,13 @@ def web_pages(read: ReadSide) -> Router:
         if reader_of(request) is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
-        return Response(shell, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+        return Response(shell, media_type="text/html", headers=SECURITY_HEADERS)  # Litestar adds the charset to text/*
 
     @get("/vendor/echarts.min.js", include_in_schema=False, opt=PUBLIC, cache_control=CacheControlHeader(max_age=86400))
     async def echarts() -> File:
         if not ECHARTS.is_file():
             raise NotFoundException("charts unavailable: run `npm ci` in dashboards/web (scripts/up does)")
-        return File(ECHARTS, content_disposition_type="inline", media_type="text/javascript; charset=utf-8")
+        return File(ECHARTS, content_disposition_type="inline", media_type="text/javascript")  # Litestar adds the charset
 
     @get("/api/labels", opt=PUBLIC, tags=["dashboards"], cache_control=CacheControlHeader(no_cache=True),
          summary="Every code (org kinds, stages, statuses, categories, roles, reasons...) named in Chinese and English",

@@ -29,6 +29,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery
 
+from adapters.http import GATEWAY, problems
 from schemas.topology import INTAKE
 from producers.directory import OrgDirectory, UnknownOrg
 from projections.event_index import BadFilter, EventStatus, Refusal, event_status, refusal_query, refusals
@@ -159,8 +160,11 @@ class GatewayController(Controller):
     path = "/v1/events"
     tags = ["ingest"]
 
+    # The body is read raw on purpose (each event decoded on its own, nesting checked before any
+    # parser): Litestar cannot see its type, so opt["body"] names it for /openapi.json.
     @post("/", summary="Publish one event or an array of up to 1,000; an answer per event", status_code=200,
-          request_max_body_size=MAX_BODY)
+          request_max_body_size=MAX_BODY, security=GATEWAY, opt={"body": ("application/json", "events", MAX_EVENTS)},
+          responses=problems(400, 401, 403, 413, s401="No valid gateway token", s403="An event is outside the org subtrees the token may write"))
     async def ingest(self, request: Request, gateway: NamedDependency[Gateway]) -> IngestAnswer:
         system = authenticate(request, gateway)
         items = split(await request.body())
@@ -201,7 +205,8 @@ class GatewayController(Controller):
         accepted = sum(r.status == "accepted" for r in done)
         return IngestAnswer(accepted, len(done) - accepted, done)
 
-    @get("/{event_id:str}", summary="What became of an event: unknown, pending, in the ledger, or rejected and why")
+    @get("/{event_id:str}", summary="What became of an event: unknown, pending, in the ledger, or rejected and why",
+         security=GATEWAY, responses=problems(401, s401="No valid gateway token"))
     async def status(self, request: Request, gateway: NamedDependency[Gateway], event_id: FromPath[str]) -> EventStatus:
         """Only within the token's org subtrees: any other event answers `unknown`, as one never sent."""
         system = authenticate(request, gateway)

@@ -14,6 +14,7 @@ from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_C
 from projections.store import Database
 from schemas import lifecycle
 from schemas.families import ENVELOPE
+from schemas.ticket import Channel, Satisfaction
 
 
 class NotFound(LookupError):
@@ -307,15 +308,16 @@ class TicketSummary(msgspec.Struct):
     org_id: str
     category: str
     title: str
-    channel: str
-    stage: str
+    channel: Channel
+    stage: lifecycle.Stage
+    """One of the lifecycle table's stages (schemas/lifecycle.py): the enum /openapi.json lists."""
     round: int
     raised_at: str
     deadline: str | None
     to_unit: str | None
     to_worker: str | None
     overdue: bool
-    satisfaction: str | None
+    satisfaction: Satisfaction | None
 
 
 class TicketTimeline(msgspec.Struct):

@@ -38,6 +38,10 @@ class ServiceRequest(msgspec.Struct, frozen=True):
     """The deadline of its latest dispatch."""
     path: str = ""
     """The org path it was raised under (whose subtrees it belongs to)."""
+    lat: float | None = None
+    """Where the problem is, as raised (TicketRaised v2; v1 events are upcast): public."""
+    long: float | None = None
+    address_id: str | None = None
 
 
 _SELECT = (
@@ -88,7 +92,8 @@ class ServiceRequestQueries:
             note = msgspec.json.decode(last_detail) if last_detail else {}
             notes = f"merged into {duplicate_of}" if stage == "voided" else note.get("resolution") or note.get("reason")
             out.append(ServiceRequest(tid, stage in lifecycle.OPEN, stage, code, raised_fields.get("description") or title, notes,
-                                      agency, self._when(raised), self._iso(updated), self._iso(deadline), path))
+                                      agency, self._when(raised), self._iso(updated), self._iso(deadline), path,
+                                      raised_fields.get("lat"), raised_fields.get("long"), raised_fields.get("address_id")))
         return out
 
     def _when(self, instant: int) -> str:

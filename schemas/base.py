@@ -23,6 +23,8 @@ Text = Annotated[str, Meta(max_length=4000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 Category = Annotated[str, Meta(pattern=r"^[a-z0-9_]{1,48}$", description="A ticket or dispute category code, e.g. parking.")]
 AwareDatetime = Annotated[datetime, Meta(tz=True, description="RFC 3339 with an offset.")]
+Latitude = Annotated[float, Meta(ge=-90, le=90, description="WGS84 latitude, decimal degrees.")]
+Longitude = Annotated[float, Meta(ge=-180, le=180, description="WGS84 longitude, decimal degrees.")]
 
 ActorRole = Literal[
     "resident", "enterprise", "dispatcher", "receiver", "grid_worker", "unit",
@@ -48,6 +50,8 @@ class PersonalData(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     name: Annotated[str, Meta(max_length=100)] | None = None
     phone: Annotated[str, Meta(max_length=40)] | None = None
     address: Annotated[str, Meta(max_length=300)] | None = None
+    """Where the resident is (an Open311 address_string, often their home)."""
+    email: Annotated[str, Meta(max_length=200)] | None = None
 
 
 class SealedPersonalData(msgspec.Struct, frozen=True, kw_only=True):

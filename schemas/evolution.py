@@ -8,6 +8,7 @@ the ledger are never rewritten: they are upcast each time they are read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +36,36 @@ def _dispatch_deadline_hours_to_deadline(obj: dict[str, Any]) -> dict[str, Any]:
     occurred = datetime.fromisoformat(obj["occurred_at"])
     obj["deadline"] = (occurred + timedelta(hours=hours)).isoformat()
     obj["schema_version"] = 2
+    return obj
+
+
+_FOLDED_LOCATION = re.compile(r"\n地点 Location: (?P<where>[^\n]*)\Z")
+_POINT = re.compile(r"^(?P<lat>-?\d{1,2}(?:\.\d+)?),(?P<long>-?\d{1,3}(?:\.\d+)?)$")
+_SEALED_ADDRESS = "见报告人的密封信息"
+"""What v1 wrote where only an address_string (sealed with the reporter) located the problem."""
+
+
+@upcaster("TicketRaised", 1)
+def _raised_location_out_of_description(obj: dict[str, Any]) -> dict[str, Any]:
+    """v1 had no location fields: the Open311 POST appended the place to the description as a last
+    line "地点 Location: <lat>,<long>" (or an address_id, or a pointer to the sealed address).
+    v2 carries lat/long and address_id as fields and the description as the reporter wrote it."""
+    obj = dict(obj)
+    obj["schema_version"] = 2
+    description = obj.get("description")
+    folded = _FOLDED_LOCATION.search(description) if isinstance(description, str) else None
+    if folded is None:
+        return obj
+    where = folded.group("where").strip()
+    point = _POINT.match(where)
+    if point:
+        lat, long = float(point.group("lat")), float(point.group("long"))
+        if abs(lat) > 90 or abs(long) > 180:  # v1 took any numbers: not a place on earth, kept as written
+            return obj
+        obj["lat"], obj["long"] = lat, long
+    elif where and not where.startswith(_SEALED_ADDRESS):
+        obj["address_id"] = where[:200]
+    obj["description"] = description[:folded.start()]  # type: ignore[index]
     return obj
 
 

@@ -146,6 +146,25 @@ def asyncapi() -> dict[str, Any]:
             "components": {"messages": messages}}
 
 
+def openapi_events(max_items: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The events as OpenAPI 3.1 components, for the web's HTTP ingest (POST /v1/events): each
+    type's schema as `event_schema` gives it, its shared parts beside it (`#/$defs/X` becomes
+    `#/components/schemas/X`), and the body: one event, or an array of them. More than `max_items`
+    is well-formed but too large (413): the limit is in the description, not a schema bound."""
+    components: dict[str, Any] = {}
+    for tag in EVENTS_BY_TYPE:
+        schema = event_schema(tag)
+        defs = schema.pop("$defs", {})
+        schema.pop("$schema"), schema.pop("$id")
+        components.update(defs)
+        components[tag] = schema
+    components = json.loads(json.dumps(components).replace('"#/$defs/', '"#/components/schemas/'))
+    one = {"oneOf": [{"$ref": f"#/components/schemas/{tag}"} for tag in EVENTS_BY_TYPE],
+           "discriminator": {"propertyName": "type"}}
+    body = {"oneOf": [one, {"type": "array", "items": one, "description": f"At most {max_items} events (else 413)"}]}
+    return components, body
+
+
 def _write(path: Path, document: dict[str, Any]) -> Path:
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

@@ -101,6 +101,7 @@ FIELDS: Names = {
     "resolution": ("办理结果", "resolution"), "evidence_ref": ("佐证", "evidence"), "contacted": ("已联系", "contacted"),
     "resolved": ("已解决", "resolved"), "satisfaction": ("满意度", "satisfaction"), "comment": ("评价意见", "comment"),
     "duplicate_of": ("重复于", "duplicate of"), "from_org_id": ("转出单位", "from unit"), "to_org_id": ("转入单位", "to unit"),
+    "lat": ("纬度", "latitude"), "long": ("经度", "longitude"), "address_id": ("地址编号", "address id"),
 }
 """The fields of a ticket's steps, as a ticket's timeline shows them (GET /api/tickets/{id} `detail`)."""
 REASON_ZH: dict[str, str] = {

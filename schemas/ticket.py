@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.base import AwareDatetime, Category, EntityId, Event, Family, OrgId, PseudonymousId, Reason, ShortText, Text
+from schemas.base import (AwareDatetime, Category, EntityId, Event, Family, Latitude, Longitude, OrgId, PseudonymousId, Reason,
+                          ShortText, Text)
 
 Channel = Literal["mini_program", "hotline", "grid_patrol", "walk_in", "enterprise_platform", "import", "other"]
 Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
@@ -16,8 +17,14 @@ class TicketEvent(Event, frozen=True):
     ticket_id: EntityId
 
 
-class TicketRaised(TicketEvent, tag=True, frozen=True):
-    """居民点单: the item enters the micro-list. The reporter goes in `personal`, nowhere else."""
+class TicketRaised(TicketEvent, tag=True, frozen=True, kw_only=True):
+    """居民点单: the item enters the micro-list. The reporter goes in `personal`, nowhere else
+    (their address too: an Open311 address_string is where the resident is, often their home).
+
+    v2: where the problem is, as fields of its own (`lat`/`long`, `address_id`); v1 had none, and
+    the Open311 POST folded the location into the description's last line (upcast in
+    schemas/evolution.py).
+    """
 
     creates = True
 
@@ -25,6 +32,12 @@ class TicketRaised(TicketEvent, tag=True, frozen=True):
     title: ShortText
     description: Text = ""
     channel: Channel = "other"
+    lat: Latitude | None = None
+    """Where the problem is (WGS84), when the reporter gave a point; public, like the category."""
+    long: Longitude | None = None
+    address_id: ShortText | None = None
+    """The place's id in the district's own address register (Open311's address_id); public."""
+    schema_version: int = 2
 
 
 class TicketDispatched(TicketEvent, tag=True, frozen=True, kw_only=True):

@@ -47,7 +47,8 @@ LEDGER_NUDGE = "civic.nudge.ledger"
 
 ORG_DIRECTORY = "CIVIC_ORGS"
 """KV bucket org_id -> parent id ("" for a root), written by the relay, read by producers to
-build subjects (civic.intake.<type>.<org path>) without asking the ledger."""
+build subjects (civic.intake.<type>.<org path>) without asking the ledger. Its format, for
+producers in other languages, is in docs/producers.md (or they ask GET /api/orgs/{id}/subject)."""
 
 
 INSTANCE = "CIVIC_INSTANCE"

@@ -56,7 +56,7 @@ async def test_per_event_answers_and_what_became_of_each(gateway):
     client, auth, js = gateway
     body = [raised("g-1", "c1", "T1"), {"type": "TicketRaised", "event_id": "g-2"}, {"type": "Gossip"},
             raised("g-3", "c1", "T3", source="somebody-else"),
-            {**raised("g-4", "c1", "T4"), "type": "TicketRated", "contacted": True, "resolved": True, "satisfaction": "satisfied"}]
+            {**raised("g-4", "c1", "T4"), "type": "TicketRated", "schema_version": 1, "contacted": True, "resolved": True, "satisfaction": "satisfied"}]
     answer = await client.post("/v1/events", json=body, headers=auth)
     assert answer.status_code == 200
     results = answer.json()["results"]

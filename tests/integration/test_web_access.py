@@ -36,6 +36,7 @@ UNKNOWN_ORG, UNKNOWN_TICKET = "no-such-unit", "NO-SUCH-TICKET"
 PUBLIC = {"/healthz", "/login", "/static/{file_path:path}", "/vendor/echarts.min.js", "/open311/v2/services.json",
           "/open311/v2/services.xml", "/open311/v2/services/{service_file:str}", "/open311/v2/requests.json",
           "/open311/v2/requests.xml", "/open311/v2/requests/{request_file:str}", "/logout", "/openapi.json",
+          "/open311/discovery.json", "/open311/discovery.xml",
           "/schema", "/schema/{path:str}", "/schema/openapi.json", "/api/labels"}
 """Open to anyone on purpose (GET; POST /login and /logout): health, signing in, the static files, Open311's reads,
 the API's description (OpenAPI: no data), the names of the contract's codes (schemas/labels.py: no data)."""
@@ -174,7 +175,7 @@ async def test_what_each_reader_sees_inside_an_answer(web):
     assert [r["service_request_id"] for r in mine] == ["T3"]
     # the contact: unsealed for the right staff, and the read is in the access log
     contact = (await client.get(f"/api/tickets/{TICKET}/contact", headers=auth["right_staff"])).json()
-    assert contact == [{"resident_id": "res-1", "name": "Resident One", "phone": "13900000001", "address": None, "erased": False}]
+    assert contact == [{"resident_id": "res-1", "name": "Resident One", "phone": "13900000001", "address": None, "email": None, "erased": False}]
     log = (await client.get("/api/access-log", headers=auth["auditor"])).json()
     reads = [e for e in log if e["action"] == "contact_read"]
     assert [(e["who"], e["subject"]) for e in reads] == [("v1-secretary", TICKET)], "only the successful read, by whom, of which ticket"
@@ -186,7 +187,7 @@ async def test_what_each_reader_sees_inside_an_answer(web):
     assert keys.destroy("res-1")
     keys.close()
     erased = (await client.get(f"/api/tickets/{TICKET}/contact", headers=auth["right_staff"])).json()
-    assert erased == [{"resident_id": "res-1", "name": None, "phone": None, "address": None, "erased": True}]
+    assert erased == [{"resident_id": "res-1", "name": None, "phone": None, "address": None, "email": None, "erased": True}]
     # /healthz anonymously: status and reason codes only
     health = (await client.get("/healthz")).json()
     assert set(health) == {"status", "reasons"} and health["status"] == "ok" and health["reasons"] == []

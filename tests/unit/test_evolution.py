@@ -30,7 +30,13 @@ def raw(obj: dict[str, Any]) -> bytes:
 
 # One stored object per registered upcaster, at the version it upcasts from. Registering an
 # upcaster without adding its sample here fails test_every_upcaster_steps_one_version_up.
-OLD_SAMPLES: dict[tuple[str, int], dict[str, Any]] = {("TicketDispatched", 1): dispatched_v1()}
+def raised_v1(description: str = "电动车堵住消防通道\n地点 Location: 22.81,108.37") -> dict[str, Any]:
+    """A TicketRaised as the Open311 POST wrote it before v2: the place folded into the description."""
+    return {"type": "TicketRaised", "schema_version": 1, **ENVELOPE, "ticket_id": "o311-1", "category": "parking",
+            "title": "电动车堵住消防通道", "description": description, "channel": "other"}
+
+
+OLD_SAMPLES: dict[tuple[str, int], dict[str, Any]] = {("TicketDispatched", 1): dispatched_v1(), ("TicketRaised", 1): raised_v1()}
 
 
 # (a) an old version is upcast on read -------------------------------------------------------
@@ -123,8 +129,34 @@ def test_adding_a_required_field_would_break_old_payloads() -> None:
 
 def test_the_contracts_own_optional_fields_may_be_left_out() -> None:
     minimal = {"type": "TicketRaised", **ENVELOPE, "ticket_id": "t-1", "category": "parking", "title": "Lane"}
-    event = decode(raw(minimal))
-    assert (event.description, event.channel, event.schema_version, event.personal) == ("", "other", 1, ())  # type: ignore[attr-defined]
+    event = decode(raw(minimal))  # no schema_version: v1, upcast to today's v2 with nothing to move
+    assert isinstance(event, TicketRaised)
+    assert (event.description, event.channel, event.schema_version, event.personal) == ("", "other", 2, ())
+    assert (event.lat, event.long, event.address_id) == (None, None, None)
+
+
+# A v1 TicketRaised from the Open311 POST: the place moves out of the description -----------
+
+def test_a_v1_open311_point_becomes_lat_and_long() -> None:
+    event = decode(raw(raised_v1()))
+    assert isinstance(event, TicketRaised) and event.schema_version == 2
+    assert (event.lat, event.long, event.address_id, event.description) == (22.81, 108.37, None, "电动车堵住消防通道")
+
+
+@pytest.mark.parametrize(("folded", "address_id"), [("yn-addr-0042", "yn-addr-0042"),
+                                                    ("见报告人的密封信息 in the reporter's sealed details", None)])
+def test_a_v1_open311_address_id_or_sealed_pointer_leaves_the_description(folded: str, address_id: str | None) -> None:
+    event = decode(raw(raised_v1(f"路灯不亮\n地点 Location: {folded}")))
+    assert isinstance(event, TicketRaised)
+    assert (event.lat, event.long, event.address_id, event.description) == (None, None, address_id, "路灯不亮")
+
+
+@pytest.mark.parametrize("description", ["", "on the corner", "地点 Location: 22.81,108.37 (not a last line of its own)",
+                                         "x\n地点 Location: 95.0,108.37"])
+def test_a_v1_description_without_a_folded_place_is_kept(description: str) -> None:
+    event = decode(raw(raised_v1(description)))
+    assert isinstance(event, TicketRaised)
+    assert (event.description, event.lat, event.long, event.address_id) == (description, None, None, None)
 
 
 # (d) the upcaster registry is consistent -----------------------------------------------------

@@ -284,7 +284,7 @@ class QueryScenario:
         assert msgspec.to_builtins(t2) == {
             "ticket_id": "T2", "open": False, "stage": "closed", "category": "environment", "description": "ticket T2",
             "status_notes": "cleaned again", "agency": "community c1", "raised_at": iso(3, 9), "updated_at": iso(5, 13),
-            "deadline": iso(6, 12), "path": "yn.ta.c1."}
+            "deadline": iso(6, 12), "path": "yn.ta.c1.", "lat": None, "long": None, "address_id": None}
         [t3] = requests.by_ids(["T3"])
         assert (t3.open, t3.status_notes, t3.agency) == (True, None, "village v1")
         assert requests.by_ids([]) == [] and requests.by_ids(["T404"]) == []
@@ -306,7 +306,7 @@ class QueryScenario:
     def test_open311_status_mapping_and_fields(self, db: Database) -> None:
         read = _Read(db)
         window = {"start_date": "2026-03-01T00:00:00+08:00", "end_date": "2026-03-31T00:00:00+08:00"}
-        listed = open311_query(read, window)  # type: ignore[arg-type]
+        listed = [msgspec.to_builtins(r) for r in open311_query(read, window)]  # type: ignore[arg-type]
         assert [(r["service_request_id"], r["status"]) for r in listed] == [
             ("T9", "open"), ("T8", "open"), ("T7", "closed"), ("T6", "closed"), ("T5", "closed"), ("T4", "closed"),
             ("T3", "open"), ("T2", "closed"), ("T1", "closed")]
@@ -316,10 +316,10 @@ class QueryScenario:
                       "service_notice": None, "requested_datetime": iso(3, 9), "updated_datetime": iso(5, 13),
                       "expected_datetime": iso(6, 12), "address": None, "address_id": None, "zipcode": None, "lat": None,
                       "long": None, "media_url": None}
-        assert [r["service_request_id"] for r in open311_query(read, {**window, "status": "open"})] == ["T9", "T8", "T3"]  # type: ignore[arg-type]
-        assert [r["service_request_id"] for r in open311_query(read, {**window, "status": "open,closed"})] == \
+        assert [r.service_request_id for r in open311_query(read, {**window, "status": "open"})] == ["T9", "T8", "T3"]  # type: ignore[arg-type]
+        assert [r.service_request_id for r in open311_query(read, {**window, "status": "open,closed"})] == \
             [r["service_request_id"] for r in listed]  # type: ignore[arg-type]
-        assert [r["service_request_id"] for r in open311_query(read, {"service_request_id": "T4,T1"})] == ["T4", "T1"]  # type: ignore[arg-type]
+        assert [r.service_request_id for r in open311_query(read, {"service_request_id": "T4,T1"})] == ["T4", "T1"]  # type: ignore[arg-type]
         with pytest.raises(Open311Error):
             open311_query(read, {**window, "status": "lost"})  # type: ignore[arg-type]
 
