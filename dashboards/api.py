@@ -18,9 +18,9 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from adapters.http import problems
+from adapters.http import Since, Until, problems
 
 from projections.dashboard import NAME
 from projections.facts import Clock
@@ -29,7 +29,7 @@ from projections.readside import NotBuilt, ReadSide  # noqa: F401  (re-exported 
 from projections.store import Versions
 from dashboards.auth import prefixes, reader_of, visible_org, visible_orgs
 from dashboards.masking import mask
-from projections.event_index import BadFilter, Refusal, refusal_query, refusals
+from projections.event_index import MAX_LISTED, BadFilter, Refusal, refusal_query, refusals
 
 
 class Invalid(HTTPException):
@@ -150,15 +150,16 @@ FIGURES = ("raised", "dispatched", "accepted", "resolved", "closed", "rated", "s
            "response_rate", "resolution_rate", "satisfaction_rate")
 
 
+
+
 class RejectionsController(Controller):
     path = "/api/rejections"
     tags = ["dashboards"]
 
     @get("/", sync_to_thread=True, summary="The ledger's refusals in the reader's subtree, newest first, filtered; details masked")
     def rejections(self, events: NamedDependency[ReadSide], request: Request, reason: FromQuery[str | None] = None,
-                   org: FromQuery[str | None] = None, since: FromQuery[datetime | None] = None,
-                   until: FromQuery[datetime | None] = None, event_id: FromQuery[str | None] = None,
-                   limit: FromQuery[int] = 100) -> list[Refusal]:
+                   org: FromQuery[str | None] = None, since: Since = None, until: Until = None,
+                   event_id: FromQuery[str | None] = None, limit: Annotated[int, QueryParameter(ge=1, le=MAX_LISTED)] = 100) -> list[Refusal]:
         """A staff account sees the refusals whose org path (as sent) passes through its unit;
         auditors and admins see all. `since`/`until`: ISO 8601 with an offset (until excluded)."""
         account = reader_of(request)

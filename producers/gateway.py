@@ -19,7 +19,7 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Annotated
 from pathlib import Path
 
 import msgspec
@@ -27,12 +27,12 @@ import nats
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from adapters.http import GATEWAY, problems
+from adapters.http import GATEWAY, Since, Until, problems
 from schemas.topology import INTAKE
 from producers.directory import OrgDirectory, UnknownOrg
-from projections.event_index import BadFilter, EventStatus, Refusal, event_status, refusal_query, refusals
+from projections.event_index import MAX_LISTED, BadFilter, EventStatus, Refusal, event_status, refusal_query, refusals
 from projections.store import Database
 from schemas import DecodeFailure, decode
 from schemas.intake import MAX_DEPTH, nesting
@@ -213,22 +213,24 @@ class GatewayController(Controller):
         return await asyncio.to_thread(event_status, gateway.event_index(), event_id, system.orgs)
 
 
+
+
 class RejectionsController(Controller):
     path = "/v1/rejections"
     tags = ["ingest"]
 
-    @get("/", summary="The ledger's refusals in the token's org subtrees, newest first, filtered; details masked")
+    @get("/", summary="The ledger's refusals in the token's org subtrees, newest first, filtered; details masked",
+         security=GATEWAY, responses=problems(401, s401="No valid gateway token"))
     async def rejections(self, request: Request, gateway: NamedDependency[Gateway], reason: FromQuery[str | None] = None,
-                         org: FromQuery[str | None] = None, since: FromQuery[datetime | None] = None,
-                         until: FromQuery[datetime | None] = None, event_id: FromQuery[str | None] = None,
-                         limit: FromQuery[int] = 100) -> list[Refusal]:
+                         org: FromQuery[str | None] = None, since: Since = None, until: Until = None,
+                         event_id: FromQuery[str | None] = None, limit: Annotated[int, QueryParameter(ge=1, le=MAX_LISTED)] = 100) -> list[Refusal]:
         """`since`/`until`: ISO 8601 instants (until excluded); `org`: a unit, its subtree;
         `limit`: at most 1,000."""
         system = authenticate(request, gateway)
         try:
             query = refusal_query(reason=reason, org=org, since=since, until=until, event_id=event_id, limit=limit)
         except BadFilter as e:
-            raise HTTPException(status_code=400, detail=str(e), extra={"field": e.field}) from None
+            raise HTTPException(status_code=422, detail=str(e), extra={"field": e.field}) from None
         return await asyncio.to_thread(refusals, gateway.event_index(), query, system.orgs, gateway.mask)
 
 

@@ -232,19 +232,29 @@ class BadFilter(ValueError):
         self.field = field
 
 
-def refusal_query(*, reason: str | None = None, org: str | None = None, since: datetime | None = None,
-                  until: datetime | None = None, event_id: str | None = None, limit: int = 100) -> RefusalQuery:
+def refusal_query(*, reason: str | None = None, org: str | None = None, since: datetime | str | None = None,
+                  until: datetime | str | None = None, event_id: str | None = None, limit: int = 100) -> RefusalQuery:
     """The filters of a listing from what a reader asked (the CLI, GET /api/rejections, GET
-    /v1/rejections), checked once here; BadFilter names the filter and says what is wrong."""
+    /v1/rejections), checked once here; BadFilter names the filter and says what is wrong.
+    `since`/`until`: instants with an offset, or their ISO 8601 text (until excluded)."""
     if not 1 <= limit <= MAX_LISTED:
         raise BadFilter("limit", f"limit is between 1 and {MAX_LISTED}")
-    for name, instant in (("since", since), ("until", until)):
-        if instant is not None and instant.tzinfo is None:
-            raise BadFilter(name, f"{name} needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
+    since, until = _instant("since", since), _instant("until", until)
     if since is not None and until is not None and since >= until:
         raise BadFilter("until", "until must be after since")
     return RefusalQuery(reason=reason, org=org, since=since.timestamp() if since else None,
                         until=until.timestamp() if until else None, event_id=event_id, limit=limit)
+
+
+def _instant(name: str, value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise BadFilter(name, f"{name} is an ISO 8601 date-time with an offset, e.g. 2026-03-01T00:00:00+08:00") from None
+    if value is not None and value.tzinfo is None:
+        raise BadFilter(name, f"{name} needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
+    return value
 
 
 def refusals(db: Database, query: RefusalQuery, scope: Scope = None,
