@@ -298,26 +298,33 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Same seed, same events, byte for byte.")] = 1,
     tickets: Annotated[int, typer.Option(help="Micro-list items to simulate (the seed's district: 2,647).")] = 2647,
     rate: Annotated[Optional[float], typer.Option(help="At most this many events a second (default: as fast as acks allow).")] = None,
-    days: Annotated[float, typer.Option(help="Simulated days, ending 2021-12-31 18:00 +08:00.")] = 365.0,
+    days: Annotated[float, typer.Option(help="Simulated days, ending at --end.")] = 365.0,
+    end: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d"],
+                                                    help="The period's last instant (a day alone: 18:00 that day, +08:00). Default: 2021-12-31 18:00 +08:00.")] = None,
+    article: Annotated[bool, typer.Option("--article", help="Shape the year to the seed article's figures (docs/simulator.md).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the events as JSON Lines instead of publishing.")] = False,
     spool: Annotated[Optional[Path], typer.Option(help="Spool file for events NATS cannot take now.")] = None,
     data: DataOpt = None,
 ) -> None:
     """Publish a simulated Yongning district: its org tree, then tickets, disputes and topics."""
-    from producers.simulator import Plan, simulate as events_of
+    from producers.simulator import END, Plan, simulate as events_of
 
-    plan = Plan(seed=seed, tickets=tickets, days=days)
+    try:
+        plan = Plan(seed=seed, tickets=tickets, days=days, end=_period_end(end) if end else END, article=article)
+        events = events_of(plan)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     if dry_run:
         from schemas import encode
 
         out = sys.stdout.buffer
-        for event in events_of(plan):
+        for event in events:
             out.write(encode(event) + b"\n")
         return
     from producers.feed import feed_url
 
     settings = _settings(data, "emit", must_answer=False)
-    fed = _producing(feed_url(settings.resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
+    fed = _producing(feed_url(settings.resolved_nats_url(), events, rate=rate, spool_path=spool,
                               label=f"district seed {seed}", **producing_as(settings)))
     typer.echo(fed.summary())
     for result in fed.refused[:10]:
@@ -333,10 +340,14 @@ def demo(
     tickets: Annotated[int, typer.Option(help="Micro-list items to simulate.")] = 2647,
     rate: Annotated[Optional[float], typer.Option(help="At most this many events a second.")] = None,
     nats_port: Annotated[int, typer.Option(help="Port of the embedded nats-server (0: any free port).")] = 0,
+    end: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d"],
+                                                    help="The simulated year's last instant (default: now).")] = None,
+    live: Annotated[bool, typer.Option("--live/--no-live", help="After the year, keep publishing a live trickle.")] = True,
 ) -> None:
-    """`civic up`, fed with a simulated district once it is healthy."""
+    """`civic up`, fed with a simulated year ending now (shaped to the seed article's figures, which
+    it writes as reports for `civic audit diff`), then a live trickle until it stops."""
     from civic.supervisor import Supervisor
-    from producers.demo import start_feeding
+    from producers.demo import Demo
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo   %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(data, port=port)
@@ -344,8 +355,23 @@ def demo(
     # no contact details) and say so; the web role learns the account from the environment.
     settings = dataclasses.replace(settings, demo_viewer=_demo_viewer(settings))
     os.environ["CIVIC_DEMO_VIEWER"] = settings.demo_viewer or ""
-    start_feeding(settings, seed=seed, tickets=tickets, rate=rate)
-    raise typer.Exit(Supervisor(settings, nats_port=nats_port).run())
+    supervisor = Supervisor(settings, nats_port=nats_port)
+    feeder = Demo(settings, seed=seed, tickets=tickets, rate=rate, end=_period_end(end) if end else None, live=live,
+                  halted=lambda: supervisor.stopping).start()
+    try:
+        code = supervisor.run()
+    finally:
+        feeder.close()
+    raise typer.Exit(code)
+
+
+def _period_end(value: datetime) -> datetime:
+    """A day alone is its 18:00 in the district (the simulator's custom); a time without zone is +08:00."""
+    from producers.district import CST
+
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=CST) if (value.hour, value.minute, value.second) != (0, 0, 0) else value.replace(hour=18, tzinfo=CST)
+    return value
 
 
 DEMO_VIEWER = "demo-viewer"
@@ -534,11 +560,25 @@ def bench(
     quick: Annotated[bool, typer.Option(help="A small run (about a minute) for CI smoke tests.")] = False,
     events: Annotated[Optional[int], typer.Option(help="How many events (default 1,000,000; 20,000 with --quick).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write bench.json and bench.md.")] = Path("bench-results"),
+    database_url: Annotated[Optional[str], typer.Option(help="The event store and read models on this PostgreSQL (postgresql://...); default SQLite.")] = None,
+    growth: Annotated[bool, typer.Option(help="Instead: the cost of an event as history grows (100k, 1M, 5M events; bench/growth.py).")] = False,
+    levels: Annotated[Optional[str], typer.Option(help="With --growth: the history sizes, comma-separated (default 100000,1000000,5000000).")] = None,
 ) -> None:
     """Measure the pipeline on a fresh embedded stack, each figure beside its raw baseline."""
+    if growth:
+        import sys
+        import tempfile
+
+        from bench.growth import LEVELS, WINDOW
+        from bench.growth import run as grow
+
+        sizes = tuple(int(n) for n in levels.split(",")) if levels else LEVELS
+        with tempfile.TemporaryDirectory(prefix="civic-growth-") as tmp:  # the ledger's stages: this composition root's
+            grow(out, [sys.executable, "-m", "civic.growth"], Path(tmp), sizes, min(WINDOW, sizes[0] // 2))
+        return
     from bench.run import run
 
-    asyncio.run(run(events or (20_000 if quick else 1_000_000), out, quick))
+    asyncio.run(run(events or (20_000 if quick else 1_000_000), out, quick, database_url))
 
 
 @projections_app.command("rebuild")

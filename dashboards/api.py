@@ -77,6 +77,7 @@ def scoped_prefixes(read: ReadSide, request: Request, org_id: str) -> list[str]:
         raise not_found(e) from None
 
 
+PONG = {"ok": True}
 From = Annotated[str | None, QueryParameter(name="from", format="date", description="First day, YYYY-MM-DD (default: the beginning)")]
 To = Annotated[str | None, QueryParameter(name="to", format="date", description="Last day, YYYY-MM-DD, inclusive (default: today)")]
 Status = Annotated[str, QueryParameter(enum=list(STATUSES), description="Which tickets: the lifecycle's statuses (schemas/lifecycle.py), overdue, or all")]
@@ -95,6 +96,13 @@ class DashboardController(Controller):
     @get("/position", sync_to_thread=True, summary="The ledger position the dashboards answer as of")
     def position(self, read: NamedDependency[ReadSide]) -> dict[str, int]:
         return {"dashboard": read.dashboards().position()}
+
+    @get("/ping", sync_to_thread=True, summary="A fixed answer: this process's floor for a signed-in read")
+    def ping(self) -> dict[str, bool]:
+        """The same path as a dashboard read (authentication, the guard, a worker thread, JSON)
+        with no query behind it: `civic bench` measures every read against it, under the same
+        load. It tells a signed-in reader nothing (a fixed answer)."""
+        return PONG
 
     @get("/orgs", sync_to_thread=True, summary="The org tree, parents before children")
     def orgs(self, read: NamedDependency[ReadSide], request: Request) -> list[Org]:

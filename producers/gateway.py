@@ -24,6 +24,7 @@ from pathlib import Path
 
 import msgspec
 import nats
+from nats.js import JetStreamContext
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
@@ -118,6 +119,16 @@ class Gateway:
     mask: Callable[[str | None], str | None]
     """The personal-data rule for free text shown to a system (dashboards/masking.py, passed in)."""
     directory: OrgDirectory | None = None
+    _jetstream: tuple[nats.NATS, JetStreamContext] | None = None
+
+    async def jetstream(self) -> JetStreamContext:
+        """One JetStream context per connection, kept: each context subscribes an inbox of its own
+        for its acks at its first publish_async and never lets it go, so a context per request
+        would leave a subscription behind on every request."""
+        nc = await self.connection()
+        if self._jetstream is None or self._jetstream[0] is not nc:
+            self._jetstream = (nc, nc.jetstream())
+        return self._jetstream[1]
 
     async def org_directory(self) -> OrgDirectory:
         if self.directory is None:
@@ -193,7 +204,7 @@ class GatewayController(Controller):
                                                             f"outside what {system.name} may write; nothing was published")
             directory.learn(event)
             valid.append((i, event, data, intake_subject(event, path)))
-        js = (await gateway.connection()).jetstream()
+        js = await gateway.jetstream()
         futures = [await js.publish_async(subject, data, headers={"Nats-Msg-Id": event.event_id, "Nats-Expected-Stream": INTAKE})
                    for _, event, data, subject in valid]
         for (i, event, _, _), outcome in zip(valid, await asyncio.gather(*futures, return_exceptions=True)):
