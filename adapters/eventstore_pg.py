@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
@@ -35,6 +36,13 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             curs.execute(SQL("SELECT event_id, fingerprint FROM {} WHERE event_id = ANY(%s)").format(self.ids_table),
                          (sorted(set(event_ids)),))
             return {row["event_id"]: row["fingerprint"] for row in curs.fetchall()}
+
+    def stored_aggregates(self, ids: Iterable[UUID]) -> set[UUID]:
+        """Which of these aggregates have events in the store (see the SQLite twin)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT DISTINCT originator_id FROM {}.{} WHERE originator_id = ANY(%s)").format(
+                Identifier(self.datastore.schema), Identifier(self.events_table_name)), (sorted(ids),))
+            return {row["originator_id"] for row in curs.fetchall()}
 
     def _built(self) -> tuple[int, bool]:
         with self.datastore.transaction(commit=False) as curs:

@@ -10,12 +10,13 @@ routes and the producers' (gateway, Open311 POST) describe and answer errors ali
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
@@ -62,6 +63,11 @@ NONE: list[dict[str, list[str]]] = [{}]
 """Open to anyone, the same for everyone (discovery; Open311's POST carries its api_key in the form)."""
 GATEWAY: list[dict[str, list[str]]] = [{"gatewayToken": []}]
 """An upstream system's bearer token (`civic gateway token`): the gateway checks it itself."""
+
+
+Since = Annotated[str | None, QueryParameter(format="date-time", description="From this instant on (ISO 8601 with an offset)")]
+"""A listing's start (its routes pass the text to the query, which parses and checks it once)."""
+Until = Annotated[str | None, QueryParameter(format="date-time", description="Before this instant (ISO 8601 with an offset)")]
 
 
 def problem(_: Request, exc: HTTPException) -> Response[Problem]:

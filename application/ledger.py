@@ -140,9 +140,11 @@ class Batch:
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
         self.aggregates: dict[UUID, CivicAggregate | None] = {}
+        self.absent: frozenset[UUID] = frozenset()
+        """Aggregates this batch names that the store did not hold when it was checked: no read."""
         self.events: list[Any] = []
-        self.paths: dict[str, tuple[str, ...] | None] = {}
-        """org_id -> path, for this batch; cleared whenever an org event changes the tree."""
+        self.paths = ledger.org_paths
+        """org_id -> path, the ledger's; cleared whenever an org event changes the tree."""
         self.known: dict[str, str] = {}
         """event_id -> fingerprint: the batch's ids found in the store's index, and those it accepts."""
         self.new_ids: list[tuple[str, str]] = []
@@ -151,12 +153,30 @@ class Batch:
     def get(self, cls: type[A], entity_id: str) -> A | None:
         key = aggregate_id(cls.family, entity_id)
         if key not in self.aggregates:
-            try:
-                self.aggregates[key] = self.ledger.repository.get(key)
-            except AggregateNotFoundError:
-                self.aggregates[key] = None
+            self.aggregates[key] = self._load(cls, key)
         agg = self.aggregates[key]
         return agg if isinstance(agg, cls) else None
+
+    def _load(self, cls: type[CivicAggregate], key: UUID) -> CivicAggregate | None:
+        if key in self.absent:
+            return None
+        units = self.ledger.org_units
+        if cls is OrgUnit and key in units:
+            return units[key]
+        try:
+            agg: CivicAggregate = self.ledger.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        if isinstance(agg, OrgUnit):
+            units[key] = agg
+        return agg
+
+    def look_up(self, events: list[Event]) -> None:
+        """Ask the store once which of the aggregates these events name it holds: a new ticket
+        (most of a batch's new aggregates) then costs no read of its own."""
+        named = {aggregate_id(AGGREGATE_OF_TYPE[e.type].family, getattr(e, e.family.id_field)) for e in events}
+        named.difference_update(self.ledger.org_units)
+        self.absent = frozenset(named - self.ledger.recorder.stored_aggregates(named))  # type: ignore[attr-defined]
 
     def org_path(self, org_id: str) -> tuple[str, ...] | None:
         if org_id not in self.paths:
@@ -175,6 +195,7 @@ class Batch:
         self.aggregates[aggregate.id] = aggregate
         self.events.extend(aggregate.collect_events())
         if isinstance(aggregate, OrgUnit):
+            self.ledger.org_units[aggregate.id] = aggregate
             self.paths.clear()
 
     def seen(self, event: Event, macs: tuple[tuple[str, str], ...]) -> bool:
@@ -220,6 +241,12 @@ class Ledger(Application):
         self.keys = keys
         self.rules = rules or shipped_rules()
         """The deadline policy and calendar the deadlines a dispatch leaves out are computed from."""
+        # The org tree stays in memory: every event's path is checked against it, and it is as
+        # small as the district (thousands of units) while tickets number millions; in the
+        # library's LRU cache the tickets would push it out and each path walk would read the store.
+        self.org_units: dict[UUID, OrgUnit] = {}
+        self.org_paths: dict[str, tuple[str, ...] | None] = {}
+        """org_id -> path from the root, as stored (and as the batch being checked changes it)."""
         # A store from before the event-id index gets it now, from its history (once; resumable).
         self.indexed_on_upgrade = self.recorder.build_event_ids(stored_fingerprint)  # type: ignore[attr-defined]
 
@@ -250,7 +277,9 @@ class Ledger(Application):
         batch = Batch(self)
         try:
             decoded = [self._decode(m) for m in todo]
-            batch.known = self.recorder.fingerprints(e.event_id for e in decoded if isinstance(e, Event))  # type: ignore[attr-defined]
+            events = [e for e in decoded if isinstance(e, Event)]
+            batch.known = self.recorder.fingerprints(e.event_id for e in events)  # type: ignore[attr-defined]
+            batch.look_up(events)
             for message, event in zip(todo, decoded):
                 self._process_one(message, event, batch, outcome)
         except BaseException:
@@ -322,6 +351,8 @@ class Ledger(Application):
     def discard(self) -> None:
         """Forget a batch that will not be committed: cached aggregates may hold its changes."""
         self.keys.discard()
+        self.org_units.clear()
+        self.org_paths.clear()
         reset_aggregate_cache(self.repository)  # no public way to empty it: see adapters/compat.py
 
     @staticmethod

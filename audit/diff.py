@@ -11,7 +11,8 @@ A report is a small YAML or JSON document (docs/audit.md, "Published reports"):
       resolved: 1508
       satisfaction_rate: 100 %
 
-Counts must be equal. A rate matches when the ledger's rate, rounded to the decimals the report
+Counts must be equal, or at least the published one where it is written as a lower bound
+("50+"). A rate matches when the ledger's rate, rounded to the decimals the report
 wrote, is the published one; except 0 % and 100 %, which must be exact: "100 %" is a claim that
 no rated ticket was left unsatisfied, and one dissatisfied rating in 20,000 refutes it.
 """
@@ -139,10 +140,12 @@ def check(replayed: Replayed, report: Published) -> Diff:
 
 
 def _count(key: str, figure: str, value: Any, board: Any, items: Cohort) -> Line:
-    published = _integer(value)
+    # "50+" (as reports write "50 多", "more than 50"): a lower bound, supported by 50 or more.
+    at_least = isinstance(value, str) and value.strip().endswith("+")
+    published = _integer(value.strip()[:-1] if at_least else value)
     section, name = COUNTS[figure]
     actual = getattr(getattr(board, section), name)
-    line = Line(key, str(value), str(actual), published == actual)
+    line = Line(key, str(value), str(actual), actual >= published if at_least else published == actual)
     if line.supported or figure in TICKET_STOCKS:
         return line  # open and overdue are stocks at the end of the window: replay --as-of shows them
     counted = items.of(figure)

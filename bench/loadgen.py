@@ -33,17 +33,24 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+ROUNDS = 5
+"""Each target is measured in this many slices, the targets taking turns: a figure and its
+baseline then see the same moments of a shared machine's load, not one of them its quiet minute."""
+
+
 async def main(port: int, seconds: float, concurrency: int, token: str, paths: list[str]) -> dict[str, dict[str, float]]:
+    latencies: dict[str, list[float]] = {path: [] for path in paths}
+    errors: dict[str, list[int]] = {path: [] for path in paths}
+    for _ in range(ROUNDS):
+        for path in paths:  # one target at a time, so each figure is its own
+            until = time.perf_counter() + seconds / ROUNDS
+            await asyncio.gather(*(worker(port, path, token, until, latencies[path], errors[path]) for _ in range(concurrency)))
     results = {}
-    for path in paths:  # one target at a time, so each figure is its own
-        latencies: list[float] = []
-        errors: list[int] = []
-        until = time.perf_counter() + seconds
-        await asyncio.gather(*(worker(port, path, token, until, latencies, errors) for _ in range(concurrency)))
-        latencies.sort()
-        results[path] = {"p50_ms": percentile(latencies, 0.5) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
-                         "max_ms": latencies[-1] * 1000, "rps": len(latencies) / seconds, "requests": len(latencies),
-                         "errors": len(errors)}
+    for path, times in latencies.items():
+        times.sort()
+        results[path] = {"p50_ms": percentile(times, 0.5) * 1000, "p99_ms": percentile(times, 0.99) * 1000,
+                         "max_ms": times[-1] * 1000, "rps": len(times) / seconds, "requests": len(times),
+                         "errors": len(errors[path])}
     return results
 
 

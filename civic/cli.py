@@ -83,18 +83,45 @@ def up(
     raise typer.Exit(Supervisor(Settings.from_env(data, port=port), nats_port=nats_port).run())
 
 
+WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the ledger's verdict on each event (accepted at a position, or refused and why).")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.0, help="Stop waiting after this many seconds without a new verdict; events still undecided are listed as pending.")]
+
+
 @app.command()
 def emit(
     file: Annotated[str, typer.Argument(help="A JSON event, a JSON array, or JSON Lines; - for stdin.")],
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 30.0,
     data: DataOpt = None,
 ) -> None:
-    """Publish events to intake with acks, validating each locally first; one result per event."""
+    """Publish events to intake, each validated locally first, then print the ledger's verdict on
+    each: accepted at position N, or refused: reason (field): sentence. Exit 0 only when every
+    event was accepted; 1 if any was refused or is still pending; 2 if nothing could be sent."""
+    from dashboards.masking import mask
     from producers.emit import emit_file
+    from producers.verdicts import index_reader
 
-    text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    text = sys.stdin.buffer.read() if file == "-" else _read_input(Path(file))
     settings = _settings(data, "emit", must_answer=False)
-    refused = asyncio.run(emit_file(settings.resolved_nats_url(), text, typer.echo, **producing_as(settings)))
-    raise typer.Exit(1 if refused else 0)
+    tally = _producing(emit_file(settings.resolved_nats_url(), text, typer.echo, wait=timeout if wait else None,
+                                 index=index_reader(settings.data_dir, settings.database_url), mask=mask,
+                                 **producing_as(settings)), spool_hint=False)
+    typer.echo(tally.summary())
+    raise typer.Exit(1 if tally.failed else 0)
+
+
+def _read_input(path: Path) -> bytes:
+    """A file the user named; a missing or unreadable one is a sentence and exit 2, not a traceback."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        reason = "no such file"
+    except IsADirectoryError:
+        reason = "a folder, not a file"
+    except PermissionError:
+        reason = "not readable (permission denied)"
+    typer.echo(f"cannot read {path}: {reason}", err=True)
+    raise typer.Exit(2)
 
 
 def producing_as(settings: Settings, identity: str = "emit") -> dict:
@@ -120,9 +147,14 @@ def ops_ack_gap(
     event = IntakeGapAcknowledged(event_id=f"ack-gap-{gap}-{uuid.uuid4().hex[:12]}", occurred_at=datetime.now(timezone.utc),
                                   source="ops", actor=Actor(role="system", id=operator), org_id=LEDGER_ORG,
                                   gap_id=str(gap), reason=reason)
+    from dashboards.masking import mask
+    from producers.verdicts import index_reader
+
     settings = _settings(data, "emit", must_answer=False)
-    refused = asyncio.run(emit_file(settings.resolved_nats_url(), encode(event), typer.echo, **producing_as(settings)))
-    raise typer.Exit(1 if refused else 0)
+    tally = _producing(emit_file(settings.resolved_nats_url(), encode(event), typer.echo, mask=mask,
+                                 index=index_reader(settings.data_dir, settings.database_url), **producing_as(settings)),
+                       spool_hint=False)
+    raise typer.Exit(1 if tally.failed else 0)
 
 
 @ops_app.command("deadlines")
@@ -161,17 +193,18 @@ def ops_deadlines(
             typer.echo(f"{stage:<14} {str(allowance):<18} due {rules.due(at, allowance).isoformat()}")
 
 
-def _producing(work: Coroutine[Any, Any, T]) -> T:
+def _producing(work: Coroutine[Any, Any, T], spool_hint: bool = True) -> T:
     """Run a producer command; NATS out of reach is a message, not a traceback. Rerunning is
     safe: event ids make whatever was already stored a duplicate."""
     from producers.outcome import CONNECT_ERRORS, PublishFailed
 
+    spool = " Or pass --spool FILE." if spool_hint else ""
     try:
         return asyncio.run(work)
     except PublishFailed as e:
-        typer.echo(f"stopped: {e}. Run it again (nothing is stored twice), or pass --spool FILE.", err=True)
+        typer.echo(f"stopped: {e}. Run it again (nothing is stored twice).{spool}", err=True)
     except CONNECT_ERRORS as e:
-        typer.echo(f"NATS unreachable ({e or type(e).__name__}): is `civic up` running? Or pass --spool FILE.", err=True)
+        typer.echo(f"NATS unreachable ({e or type(e).__name__}): is `civic up` running?{spool}", err=True)
     raise typer.Exit(2)
 
 
@@ -183,21 +216,117 @@ def import_(
     source: Annotated[Optional[str], typer.Option(help="The file's stable name in event ids (default: its file name).")] = None,
     spool: Annotated[Optional[Path], typer.Option(help="Spool file for events NATS cannot take now.")] = None,
     pseudonym_key: Annotated[str, typer.Option(envvar="CIVIC_PSEUDONYM_KEY", help="Secret for residents' pseudonyms.")] = "",
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 30.0,
     data: DataOpt = None,
 ) -> None:
-    """Import historical micro-list items and their outcomes; running it again adds nothing."""
-    from producers.importer import import_file
+    """Import historical micro-list items and their outcomes; running it again adds nothing. A row
+    counts as imported once the ledger has accepted all its events (unless --no-wait); the rows
+    it refused are in the report with the reason."""
+    from producers.importer import UnreadableFile, import_file
+    from producers.verdicts import index_reader
 
     if format not in (None, "csv", "jsonl"):
         raise typer.BadParameter("--format is csv or jsonl")
     settings = _settings(data, "emit", must_answer=False)
-    result = _producing(import_file(settings.resolved_nats_url(), file, fmt=format, source=source,
+    try:
+        result = _producing(import_file(settings.resolved_nats_url(), file, fmt=format, source=source,
                                     report_path=report, spool_path=spool,
-                                    mapper_options={"pseudonym_key": pseudonym_key.encode()}, **producing_as(settings)))
+                                    mapper_options={"pseudonym_key": pseudonym_key.encode()},
+                                    wait=timeout if wait else None, index=index_reader(settings.data_dir, settings.database_url),
+                                    **producing_as(settings)))
+    except UnreadableFile as e:
+        typer.echo(f"cannot import: {e}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(result.summary())
     if result.problems:
         typer.echo(f"report: {report or file.with_name(file.name + '.report.csv')}")
     raise typer.Exit(1 if result.problems else 0)
+
+
+def _instant(value: Optional[str], name: str, tz: str, end_of_day: bool = False) -> Optional[datetime]:
+    """An ISO date-time (district time zone if no offset) or a date (its start; with end_of_day,
+    the next day's start); a bad value is a sentence and exit 2."""
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value) + timedelta(days=1 if end_of_day else 0)
+            return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        typer.echo(f"--{name} {value!r} is neither a date (YYYY-MM-DD) nor an ISO date-time", err=True)
+        raise typer.Exit(2) from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=ZoneInfo(tz))
+
+
+@app.command()
+def rejections(
+    reason: Annotated[Optional[str], typer.Option(help="Only this reason code, e.g. ticket_finished (schemas/rejected.py lists them).")] = None,
+    org: Annotated[Optional[str], typer.Option(help="Only refusals of events in this unit's subtree.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="From this date or ISO date-time on (district time if no offset).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Before this date-time, or up to the end of this date.")] = None,
+    event_id: Annotated[Optional[str], typer.Option("--event-id", help="Only refusals of this event id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (1 to 1,000), newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON (one array), for scripts, instead of a table.")] = False,
+    data: DataOpt = None,
+) -> None:
+    """The ledger's refusals, newest first: reason, field, what was wrong (phone and ID numbers
+    masked), at which unit and when (district time); from the event index the projector keeps.
+    --json has each refusal whole (the unit's org path, the reason's sentence, UTC time)."""
+    import msgspec
+
+    from dashboards.masking import mask
+    from projections import event_index
+    from projections.store import Versions
+
+    settings = Settings.from_env(data)
+    try:
+        query = event_index.refusal_query(reason=reason, org=org, since=_instant(since, "since", settings.timezone),
+                                          until=_instant(until, "until", settings.timezone, end_of_day=True),
+                                          event_id=event_id, limit=limit)
+    except event_index.BadFilter as e:
+        typer.echo(f"--{e.field}: {e}", err=True)
+        raise typer.Exit(2) from None
+    versions = Versions(event_index.NAME, settings.data_dir, settings.database_url)
+    version = versions.current()
+    if version is None:
+        typer.echo(f"no event index in {settings.data_dir} yet: is `civic up --data {settings.data_dir}` running?", err=True)
+        raise typer.Exit(2)
+    db = versions.open(version, readonly=True)
+    try:
+        found = event_index.refusals(db, query, None, mask)
+    finally:
+        db.close()
+    if as_json:
+        typer.echo(msgspec.json.encode(found).decode())
+        return
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+    from rich.table import Table
+
+    district = ZoneInfo(settings.timezone)
+    noun = "refusal" if len(found) == 1 else "refusals"
+    table = Table(title=f"{len(found)} {noun}" + (" (the newest; --limit for more)" if len(found) == limit else ""))
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("refused at", no_wrap=True)
+    table.add_column("unit", overflow="fold")
+    table.add_column("reason", no_wrap=True)
+    fields = any(r.field for r in found)
+    if fields:
+        table.add_column("field", overflow="fold")
+    table.add_column("event id", no_wrap=True)  # whole, to copy: the column that gives way is the last
+    table.add_column("what was wrong", min_width=20)
+    for r in found:
+        at = datetime.fromisoformat(r.at).astimezone(district).strftime("%Y-%m-%d %H:%M:%S") if r.at else ""
+        table.add_row(str(r.intake_sequence), at, r.org_path[-1] if r.org_path else "", r.reason,
+                      *([r.field or ""] if fields else []), r.event_id or "?",
+                      r.detail if r.detail and r.detail != r.sentence else r.sentence)
+    Console().print(table)
 
 
 @app.command()
@@ -205,26 +334,33 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Same seed, same events, byte for byte.")] = 1,
     tickets: Annotated[int, typer.Option(help="Micro-list items to simulate (the seed's district: 2,647).")] = 2647,
     rate: Annotated[Optional[float], typer.Option(help="At most this many events a second (default: as fast as acks allow).")] = None,
-    days: Annotated[float, typer.Option(help="Simulated days, ending 2021-12-31 18:00 +08:00.")] = 365.0,
+    days: Annotated[float, typer.Option(help="Simulated days, ending at --end.")] = 365.0,
+    end: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d"],
+                                                    help="The period's last instant (a day alone: 18:00 that day, +08:00). Default: 2021-12-31 18:00 +08:00.")] = None,
+    article: Annotated[bool, typer.Option("--article", help="Shape the year to the seed article's figures (docs/simulator.md).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the events as JSON Lines instead of publishing.")] = False,
     spool: Annotated[Optional[Path], typer.Option(help="Spool file for events NATS cannot take now.")] = None,
     data: DataOpt = None,
 ) -> None:
     """Publish a simulated Yongning district: its org tree, then tickets, disputes and topics."""
-    from producers.simulator import Plan, simulate as events_of
+    from producers.simulator import END, Plan, simulate as events_of
 
-    plan = Plan(seed=seed, tickets=tickets, days=days)
+    try:
+        plan = Plan(seed=seed, tickets=tickets, days=days, end=_period_end(end) if end else END, article=article)
+        events = events_of(plan)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     if dry_run:
         from schemas import encode
 
         out = sys.stdout.buffer
-        for event in events_of(plan):
+        for event in events:
             out.write(encode(event) + b"\n")
         return
     from producers.feed import feed_url
 
     settings = _settings(data, "emit", must_answer=False)
-    fed = _producing(feed_url(settings.resolved_nats_url(), events_of(plan), rate=rate, spool_path=spool,
+    fed = _producing(feed_url(settings.resolved_nats_url(), events, rate=rate, spool_path=spool,
                               label=f"district seed {seed}", **producing_as(settings)))
     typer.echo(fed.summary())
     for result in fed.refused[:10]:
@@ -240,10 +376,14 @@ def demo(
     tickets: Annotated[int, typer.Option(help="Micro-list items to simulate.")] = 2647,
     rate: Annotated[Optional[float], typer.Option(help="At most this many events a second.")] = None,
     nats_port: Annotated[int, typer.Option(help="Port of the embedded nats-server (0: any free port).")] = 0,
+    end: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d"],
+                                                    help="The simulated year's last instant (default: now).")] = None,
+    live: Annotated[bool, typer.Option("--live/--no-live", help="After the year, keep publishing a live trickle.")] = True,
 ) -> None:
-    """`civic up`, fed with a simulated district once it is healthy."""
+    """`civic up`, fed with a simulated year ending now (shaped to the seed article's figures, which
+    it writes as reports for `civic audit diff`), then a live trickle until it stops."""
     from civic.supervisor import Supervisor
-    from producers.demo import start_feeding
+    from producers.demo import Demo
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo   %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(data, port=port)
@@ -251,8 +391,23 @@ def demo(
     # no contact details) and say so; the web role learns the account from the environment.
     settings = dataclasses.replace(settings, demo_viewer=_demo_viewer(settings))
     os.environ["CIVIC_DEMO_VIEWER"] = settings.demo_viewer or ""
-    start_feeding(settings, seed=seed, tickets=tickets, rate=rate)
-    raise typer.Exit(Supervisor(settings, nats_port=nats_port).run())
+    supervisor = Supervisor(settings, nats_port=nats_port)
+    feeder = Demo(settings, seed=seed, tickets=tickets, rate=rate, end=_period_end(end) if end else None, live=live,
+                  halted=lambda: supervisor.stopping).start()
+    try:
+        code = supervisor.run()
+    finally:
+        feeder.close()
+    raise typer.Exit(code)
+
+
+def _period_end(value: datetime) -> datetime:
+    """A day alone is its 18:00 in the district (the simulator's custom); a time without zone is +08:00."""
+    from producers.district import CST
+
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=CST) if (value.hour, value.minute, value.second) != (0, 0, 0) else value.replace(hour=18, tzinfo=CST)
+    return value
 
 
 DEMO_VIEWER = "demo-viewer"
@@ -442,11 +597,25 @@ def bench(
     quick: Annotated[bool, typer.Option(help="A small run (about a minute) for CI smoke tests.")] = False,
     events: Annotated[Optional[int], typer.Option(help="How many events (default 1,000,000; 20,000 with --quick).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write bench.json and bench.md.")] = Path("bench-results"),
+    database_url: Annotated[Optional[str], typer.Option(help="The event store and read models on this PostgreSQL (postgresql://...); default SQLite.")] = None,
+    growth: Annotated[bool, typer.Option(help="Instead: the cost of an event as history grows (100k, 1M, 5M events; bench/growth.py).")] = False,
+    levels: Annotated[Optional[str], typer.Option(help="With --growth: the history sizes, comma-separated (default 100000,1000000,5000000).")] = None,
 ) -> None:
     """Measure the pipeline on a fresh embedded stack, each figure beside its raw baseline."""
+    if growth:
+        import sys
+        import tempfile
+
+        from bench.growth import LEVELS, WINDOW
+        from bench.growth import run as grow
+
+        sizes = tuple(int(n) for n in levels.split(",")) if levels else LEVELS
+        with tempfile.TemporaryDirectory(prefix="civic-growth-") as tmp:  # the ledger's stages: this composition root's
+            grow(out, [sys.executable, "-m", "civic.growth"], Path(tmp), sizes, min(WINDOW, sizes[0] // 2))
+        return
     from bench.run import run
 
-    asyncio.run(run(events or (20_000 if quick else 1_000_000), out, quick))
+    asyncio.run(run(events or (20_000 if quick else 1_000_000), out, quick, database_url))
 
 
 @projections_app.command("rebuild")
@@ -675,14 +844,17 @@ def privacy_erase(
     """Erase a resident: PersonalDataErased through intake; the ledger destroys their keys, the eraser their intake messages."""
     from producers.privacy import NoRoot, request_erasure
 
+    from producers.verdicts import Verdict, index_reader
+
     try:
         settings = _settings(data, "emit", must_answer=False)
-        result = _producing(request_erasure(settings.resolved_nats_url(), resident, reason, org, actor, **producing_as(settings)))
+        result = _producing(request_erasure(settings.resolved_nats_url(), resident, reason, org, actor,
+                                            index=index_reader(settings.data_dir, settings.database_url), **producing_as(settings)))
     except NoRoot as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
     typer.echo(result.line())
-    raise typer.Exit(0 if result.accepted else 1)
+    raise typer.Exit(0 if (result.status == "accepted" if isinstance(result, Verdict) else result.accepted) else 1)
 
 
 @schema_app.command("export")

@@ -11,7 +11,8 @@ from config import Settings
 from dashboards.app import Web
 from domain.personal import unseal
 from dashboards.open311 import Open311ReadController
-from producers.gateway import Gateway, GatewayController, Tokens, tokens_path
+from dashboards.masking import mask
+from producers.gateway import Gateway, GatewayController, RejectionsController, Tokens, tokens_path
 from producers.open311 import Open311Controller
 
 
@@ -23,6 +24,6 @@ class Open311(Open311Controller, Open311ReadController):
 
 def create_app(settings: Settings) -> Litestar:
     web = Web(settings, unseal=unseal)  # the web unseals a reporter's contact for one view (dashboards/contacts.py)
-    gateway = Gateway(Tokens(tokens_path(settings.data_dir)), web.connection, web.events.db)
-    return web.app(routes=[GatewayController, Open311],
+    gateway = Gateway(Tokens(tokens_path(settings.data_dir)), web.connection, web.events.db, mask)
+    return web.app(routes=[GatewayController, RejectionsController, Open311],
                    dependencies={"gateway": Provide(lambda: gateway, sync_to_thread=False)})

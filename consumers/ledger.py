@@ -113,21 +113,32 @@ class LedgerWorker:
         log.info("ledger starts at intake position %d", self.position)
         await self._report_start()
         pull, fresh = None, True
-        while not stop.is_set():
-            try:
-                if pull is None:
-                    pull = await self._bind(fresh)
-                    fresh = False
-                # Returns as soon as anything is pending (up to batch_size): batches grow with load.
-                msgs = await pull.fetch(self.batch_size, timeout=1.0)
-            except TimeoutError:  # idle; nats-py raises asyncio's or its own subclass
-                continue
-            except nats.errors.Error as e:  # a server restarting, a cluster electing a leader: bind again
-                log.warning("intake unavailable (%s); retrying", e or type(e).__name__)
-                pull, fresh = None, fresh or isinstance(e, NotFoundError)  # the consumer itself is gone: make it anew
-                await asyncio.sleep(0.5)
-                continue
-            await self.on_batch(msgs)
+        ahead: asyncio.Task[list[Msg]] | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    if pull is None:
+                        pull = await self._bind(fresh)
+                        fresh = False
+                    # Returns as soon as anything is pending (up to batch_size): batches grow with load.
+                    msgs = await (ahead or pull.fetch(self.batch_size, timeout=1.0))
+                except TimeoutError:  # idle; nats-py raises asyncio's or its own subclass
+                    ahead = None
+                    continue
+                except nats.errors.Error as e:  # a server restarting, a cluster electing a leader: bind again
+                    log.warning("intake unavailable (%s); retrying", e or type(e).__name__)
+                    pull, ahead, fresh = None, None, fresh or isinstance(e, NotFoundError)  # the consumer itself is gone: make it anew
+                    await asyncio.sleep(0.5)
+                    continue
+                # The next batch travels while this one is checked and stored: the round trip is
+                # off the critical path. It is only read after this one settled, so the order of
+                # processing stays the order of intake; a failure here naks this batch, and the
+                # next one then starts past a hole and waits for the redelivery (_in_order).
+                ahead = asyncio.ensure_future(pull.fetch(self.batch_size, timeout=1.0))
+                await self.on_batch(msgs)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
 
     async def _bind(self, fresh: bool) -> JetStreamContext.PullSubscription:
         """The store's position is the truth: at start the consumer is made anew from it, so

@@ -18,9 +18,9 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from adapters.http import problems
+from adapters.http import Since, Until, problems
 
 from projections.dashboard import NAME
 from projections.facts import Clock
@@ -28,6 +28,8 @@ from projections.queries import STATUSES, Dashboard, NotFound, Org, TicketPage, 
 from projections.readside import NotBuilt, ReadSide  # noqa: F401  (re-exported for the pages)
 from projections.store import Versions
 from dashboards.auth import prefixes, reader_of, visible_org, visible_orgs
+from dashboards.masking import mask
+from projections.event_index import MAX_LISTED, BadFilter, Refusal, refusal_query, refusals
 
 
 class Invalid(HTTPException):
@@ -75,6 +77,7 @@ def scoped_prefixes(read: ReadSide, request: Request, org_id: str) -> list[str]:
         raise not_found(e) from None
 
 
+PONG = {"ok": True}
 From = Annotated[str | None, QueryParameter(name="from", format="date", description="First day, YYYY-MM-DD (default: the beginning)")]
 To = Annotated[str | None, QueryParameter(name="to", format="date", description="Last day, YYYY-MM-DD, inclusive (default: today)")]
 Status = Annotated[str, QueryParameter(enum=list(STATUSES), description="Which tickets: the lifecycle's statuses (schemas/lifecycle.py), overdue, or all")]
@@ -93,6 +96,13 @@ class DashboardController(Controller):
     @get("/position", sync_to_thread=True, summary="The ledger position the dashboards answer as of")
     def position(self, read: NamedDependency[ReadSide]) -> dict[str, int]:
         return {"dashboard": read.dashboards().position()}
+
+    @get("/ping", sync_to_thread=True, summary="A fixed answer: this process's floor for a signed-in read")
+    def ping(self) -> dict[str, bool]:
+        """The same path as a dashboard read (authentication, the guard, a worker thread, JSON)
+        with no query behind it: `civic bench` measures every read against it, under the same
+        load. It tells a signed-in reader nothing (a fixed answer)."""
+        return PONG
 
     @get("/orgs", sync_to_thread=True, summary="The org tree, parents before children")
     def orgs(self, read: NamedDependency[ReadSide], request: Request) -> list[Org]:
@@ -146,6 +156,27 @@ class DashboardController(Controller):
 FIGURES = ("raised", "dispatched", "accepted", "resolved", "closed", "rated", "satisfied", "basically_satisfied",
            "dissatisfied", "reopened", "returned", "resolved_late", "voided", "open", "overdue",
            "response_rate", "resolution_rate", "satisfaction_rate")
+
+
+
+
+class RejectionsController(Controller):
+    path = "/api/rejections"
+    tags = ["dashboards"]
+
+    @get("/", sync_to_thread=True, summary="The ledger's refusals in the reader's subtree, newest first, filtered; details masked")
+    def rejections(self, events: NamedDependency[ReadSide], request: Request, reason: FromQuery[str | None] = None,
+                   org: FromQuery[str | None] = None, since: Since = None, until: Until = None,
+                   event_id: FromQuery[str | None] = None, limit: Annotated[int, QueryParameter(ge=1, le=MAX_LISTED)] = 100) -> list[Refusal]:
+        """A staff account sees the refusals whose org path (as sent) passes through its unit;
+        auditors and admins see all. `since`/`until`: ISO 8601 with an offset (until excluded)."""
+        account = reader_of(request)
+        assert account is not None  # the guard lets no anonymous reader this far
+        try:
+            query = refusal_query(reason=reason, org=org, since=since, until=until, event_id=event_id, limit=limit)
+        except BadFilter as e:
+            raise Invalid(e.field, str(e)) from None
+        return refusals(events.db(), query, None if account.everything else frozenset({account.org}), mask)
 
 
 def to_csv(board: Dashboard) -> str:

@@ -33,7 +33,7 @@ from adapters.http import OPTIONAL_READER, allow_every_method, problem
 from dashboards import metrics
 from dashboards.contract import COMPONENTS, complete
 from dashboards.accounts import Accounts, accounts_path
-from dashboards.api import DashboardController, Invalid, ReadSide, invalid_params, read_side
+from dashboards.api import DashboardController, Invalid, ReadSide, RejectionsController, invalid_params, read_side
 from dashboards.auth import PUBLIC, Authenticate, LoginLimiter, guard
 from dashboards.contacts import Contacts, contact_route
 from dashboards.deadlines import Calendar, DeadlineController
@@ -125,10 +125,12 @@ class Web:
         secure = self.settings.web_secure_cookies
         own_auth = Router(path="/", route_handlers=list(routes), opt=PUBLIC)  # gateway tokens, Open311 api_key
         return Litestar(
-            route_handlers=[healthz, prometheus, openapi, DashboardController, DeadlineController, subject_route, contact_route(self.contacts),
-                            *login_routes(self.accounts, self.limiter, secure, SECURITY_HEADERS), own_auth, web_pages(read)],
+            route_handlers=[healthz, prometheus, openapi, DashboardController, DeadlineController, RejectionsController, subject_route,
+                            contact_route(self.contacts), *login_routes(self.accounts, self.limiter, secure, SECURITY_HEADERS), own_auth,
+                            web_pages(read)],
             dependencies={"read": Provide(lambda: read, sync_to_thread=False),
-                          "calendar": Provide(lambda: calendar, sync_to_thread=False), **(dependencies or {})},
+                          "calendar": Provide(lambda: calendar, sync_to_thread=False),
+                          "events": Provide(lambda: self.events, sync_to_thread=False), **(dependencies or {})},
             middleware=[DefineMiddleware(Authenticate, accounts=self.accounts, demo_viewer=self.settings.demo_viewer)],
             guards=[guard],
             exception_handlers={HTTPException: problem, ValidationException: invalid_params, Invalid: invalid_params,

@@ -19,9 +19,12 @@ MAX_DEPTH = 32
 
 
 class UnknownOrg(LookupError):
-    def __init__(self, message: str, org_id: str = ""):
+    """An org unit the directory does not hold; `field`: the event's field that names it
+    (org_id, or the parent field of an event that places a new unit under it)."""
+
+    def __init__(self, message: str, org_id: str = "", field: str = "org_id"):
         super().__init__(message)
-        self.org_id = org_id
+        self.org_id, self.field = org_id, field
 
 
 class OrgDirectory:
@@ -46,7 +49,10 @@ class OrgDirectory:
         for a producer that is offline.
         """
         if isinstance(event, OrgUnitRegistered):
-            parent = await self._path(event.parent_id, local_only) if event.parent_id else ()
+            try:
+                parent = await self._path(event.parent_id, local_only) if event.parent_id else ()
+            except UnknownOrg as e:  # the new unit's parent is what is unknown: say so at its field
+                raise UnknownOrg(f"parent {e}", e.org_id, event.parent_field or "parent_id") from None
             return (*parent, event.org_id)
         return await self._path(event.org_id, local_only)
 

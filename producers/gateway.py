@@ -19,19 +19,21 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
 from pathlib import Path
 
 import msgspec
 import nats
+from nats.js import JetStreamContext
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from adapters.http import GATEWAY, problems
+from adapters.http import GATEWAY, Since, Until, problems
 from schemas.topology import INTAKE
 from producers.directory import OrgDirectory, UnknownOrg
-from projections.event_index import EventStatus, event_status
+from projections.event_index import MAX_LISTED, BadFilter, EventStatus, Refusal, event_status, refusal_query, refusals
 from projections.store import Database
 from schemas import DecodeFailure, decode
 from schemas.intake import MAX_DEPTH, nesting
@@ -114,7 +116,19 @@ class Gateway:
     tokens: Tokens
     connection: Callable[[], Awaitable[nats.NATS]]
     event_index: Callable[[], Database]
+    mask: Callable[[str | None], str | None]
+    """The personal-data rule for free text shown to a system (dashboards/masking.py, passed in)."""
     directory: OrgDirectory | None = None
+    _jetstream: tuple[nats.NATS, JetStreamContext] | None = None
+
+    async def jetstream(self) -> JetStreamContext:
+        """One JetStream context per connection, kept: each context subscribes an inbox of its own
+        for its acks at its first publish_async and never lets it go, so a context per request
+        would leave a subscription behind on every request."""
+        nc = await self.connection()
+        if self._jetstream is None or self._jetstream[0] is not nc:
+            self._jetstream = (nc, nc.jetstream())
+        return self._jetstream[1]
 
     async def org_directory(self) -> OrgDirectory:
         if self.directory is None:
@@ -183,14 +197,14 @@ class GatewayController(Controller):
             try:
                 path = await directory.path(event)
             except UnknownOrg as e:
-                results[i] = EventResult(i, "rejected", event.event_id, reason="unknown_org", field="org_id", detail=str(e))
+                results[i] = EventResult(i, "rejected", event.event_id, reason="unknown_org", field=e.field, detail=str(e))
                 continue
             if not system.may_write(path):
                 raise HTTPException(status_code=403, detail=f"event {i} ({event.event_id}) is at {'/'.join(path)}, "
                                                             f"outside what {system.name} may write; nothing was published")
             directory.learn(event)
             valid.append((i, event, data, intake_subject(event, path)))
-        js = (await gateway.connection()).jetstream()
+        js = await gateway.jetstream()
         futures = [await js.publish_async(subject, data, headers={"Nats-Msg-Id": event.event_id, "Nats-Expected-Stream": INTAKE})
                    for _, event, data, subject in valid]
         for (i, event, _, _), outcome in zip(valid, await asyncio.gather(*futures, return_exceptions=True)):
@@ -205,8 +219,30 @@ class GatewayController(Controller):
     @get("/{event_id:str}", summary="What became of an event: unknown, pending, in the ledger, or rejected and why",
          security=GATEWAY, responses=problems(401, s401="No valid gateway token"))
     async def status(self, request: Request, gateway: NamedDependency[Gateway], event_id: FromPath[str]) -> EventStatus:
-        authenticate(request, gateway)
-        return await asyncio.to_thread(event_status, gateway.event_index(), event_id)
+        """Only within the token's org subtrees: any other event answers `unknown`, as one never sent."""
+        system = authenticate(request, gateway)
+        return await asyncio.to_thread(event_status, gateway.event_index(), event_id, system.orgs)
+
+
+
+
+class RejectionsController(Controller):
+    path = "/v1/rejections"
+    tags = ["ingest"]
+
+    @get("/", summary="The ledger's refusals in the token's org subtrees, newest first, filtered; details masked",
+         security=GATEWAY, responses=problems(401, s401="No valid gateway token"))
+    async def rejections(self, request: Request, gateway: NamedDependency[Gateway], reason: FromQuery[str | None] = None,
+                         org: FromQuery[str | None] = None, since: Since = None, until: Until = None,
+                         event_id: FromQuery[str | None] = None, limit: Annotated[int, QueryParameter(ge=1, le=MAX_LISTED)] = 100) -> list[Refusal]:
+        """`since`/`until`: ISO 8601 instants (until excluded); `org`: a unit, its subtree;
+        `limit`: at most 1,000."""
+        system = authenticate(request, gateway)
+        try:
+            query = refusal_query(reason=reason, org=org, since=since, until=until, event_id=event_id, limit=limit)
+        except BadFilter as e:
+            raise HTTPException(status_code=422, detail=str(e), extra={"field": e.field}) from None
+        return await asyncio.to_thread(refusals, gateway.event_index(), query, system.orgs, gateway.mask)
 
 
 def tokens_path(data_dir: Path) -> Path:

@@ -123,6 +123,6 @@ class Open311Controller(Controller):
             raise Open311Error(404, f"jurisdiction_id {org!r} not found") from None
         if not system.may_write(path):
             raise Open311Error(403, f"this api_key may not raise tickets at {org}")
-        js = (await gateway.connection()).jetstream()
+        js = await gateway.jetstream()
         await js.publish(intake_subject(event, path), s.encode(event), headers={"Nats-Msg-Id": event.event_id})
         return RequestCreated(ticket_id, "已受理，将由中心派单 accepted; the centre will dispatch it")

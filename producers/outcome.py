@@ -45,6 +45,8 @@ class Result:
     reason: str | None = None
     field: str | None = None
     spooled: bool = False
+    offset: int | None = None
+    """For malformed JSON: the byte of the event where decoding stopped."""
 
     def line(self) -> str:
         if self.accepted:
@@ -71,7 +73,8 @@ def check(item: Event | bytes) -> Checked | Result:
     try:
         event = decode(data)
     except DecodeFailure as e:
-        return Result(getattr(item, "event_id", None) or _event_id_of(data), False, reason=f"{e.code}: {e.detail}", field=e.field)
+        return Result(getattr(item, "event_id", None) or _event_id_of(data), False, reason=f"{e.code}: {e.detail}", field=e.field,
+                      offset=e.offset)
     if event.sealed or event.org_path:
         return Result(event.event_id, False, reason="sealed_by_producer: only the ledger writes sealed and org_path",
                       field="sealed" if event.sealed else "org_path")

@@ -13,6 +13,7 @@ import nats
 from adapters.bus import credential_options
 from producers.outcome import Result
 from producers.sdk import Producer
+from producers.verdicts import IndexReader, Verdict, await_verdicts
 from schemas import Actor, PersonalDataErased
 from schemas.topology import ORG_DIRECTORY
 
@@ -45,11 +46,17 @@ def erasure(resident_id: str, reason: str, org_id: str, actor_id: str = "privacy
 
 
 async def request_erasure(nats_url: str, resident_id: str, reason: str, org_id: str | None = None,
-                          actor_id: str = "privacy-officer", credentials: Path | None = None, tls_ca: Path | None = None) -> Result:
-    """`credentials`: a key that may publish to intake (the local `emit` key under `civic up`)."""
+                          actor_id: str = "privacy-officer", credentials: Path | None = None, tls_ca: Path | None = None,
+                          wait: float | None = 30.0, index: IndexReader = lambda ids, seqs: None) -> Result | Verdict:
+    """`credentials`: a key that may publish to intake (the local `emit` key under `civic up`).
+    With `wait`, the ledger's verdict (producers/verdicts.py) once intake has it; else intake's ack."""
     event = erasure(resident_id, reason, org_id or await root_unit(nats_url, credentials, tls_ca), actor_id)
     producer = await Producer.connect(nats_url, credentials=credentials, tls_ca=tls_ca)
     try:
-        return await producer.publish(event)
+        result = await producer.publish(event)
+        if wait is None or not result.accepted or result.sequence is None:
+            return result
+        (verdict,) = await await_verdicts(producer.nc, producer.js, [(event.event_id, result.sequence)], index, wait)  # type: ignore[arg-type]
+        return verdict
     finally:
         await producer.close()

@@ -227,9 +227,14 @@ _FIELD_COLUMN = {"ticket_id": "ticket_id", "org_id": "org_id", "category": "cate
                  "actor.id": "dispatcher_id", "personal": "reporter_name"}
 
 
-def _column(event: Event, field: str | None) -> str | None:
+def column_of(field: str | None) -> str | None:
+    """The row's column an event field comes from, to name the column at fault."""
     if field is None:
         return None
     if field.startswith("personal"):
         return "reporter_" + field.rsplit(".", 1)[-1] if "." in field else "reporter_name"
     return _FIELD_COLUMN.get(field, field)
+
+
+def _column(event: Event, field: str | None) -> str | None:
+    return column_of(field)

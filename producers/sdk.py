@@ -211,7 +211,7 @@ class Producer:
             try:
                 path = await self._path(event)
             except UnknownOrg as e:
-                results[i] = Result(event.event_id, False, reason=f"unknown_org: {e}", field="org_id")
+                results[i] = Result(event.event_id, False, reason=f"unknown_org: {e}", field=e.field)
                 continue
             except RETRYABLE as e:
                 if self.spool is None:

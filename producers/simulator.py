@@ -5,9 +5,14 @@ ratings, dissatisfied rounds, duplicates voided, some still open at the end), di
 mediation, topics through village councils and hamlet groups, and enterprise problems through
 the park committees. Every event obeys the rules of domain/ (roles, stages, deadlines).
 
-Deterministic: the activity ends at END, a fixed date (the seed reports on 2021), never the
-wall clock, and every random choice comes from generators seeded with the --seed, one per
-ticket, dispute or topic. The same seed gives the same events, byte for byte.
+Deterministic: the activity ends at the plan's `end` (by default END, a fixed date: the seed
+reports on 2021; `civic demo` passes the minute it starts), never the wall clock read here, and
+every random choice comes from generators seeded with the --seed, one per ticket, dispute or
+topic. The same plan gives the same events, byte for byte.
+
+With `article=True` the year is shaped to the seed article's published figures
+(producers/article.py): where each ticket is raised and which of them are closed by the end are
+drawn so that the history yields exactly those counts (the dashboards are not told anything).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from uuid import NAMESPACE_URL, uuid5
 
 import schemas as s
 from producers import texts
+from producers.article import LONGXIANG, Shape, Targets
 from producers.deadline_story import DeadlineStory
-from producers.district import CST, District, build_district, org_events
+from producers.district import CST, FOUNDED, District, build_district, org_events
 from producers.people import Residents
 from schemas.base import ActorRole, Event
 from schemas.dispute import PartyRole
@@ -49,10 +55,22 @@ class Plan:
     tickets: int = 2647
     """The seed's micro-list: 2,647 items collected."""
     days: float = 365.0
+    end: datetime = END
+    """The last instant of the history: nothing happens after it (tickets raised late stay open)."""
+    article: bool = False
+    """Shape the year to the article's figures, scaled by tickets / 2,647 (producers/article.py)."""
+    series: str = ""
+    """Appended to the seed in every id: the demo's live trickle tells new stories with the same seed."""
+
+    def __post_init__(self) -> None:
+        if self.end.tzinfo is None:
+            raise ValueError("the plan's end needs a time zone")
+        if self.start <= FOUNDED:
+            raise ValueError(f"the simulated period must start after the org tree is registered ({FOUNDED:%Y-%m-%d})")
 
     @property
     def start(self) -> datetime:
-        return END - timedelta(days=self.days)
+        return self.end - timedelta(days=self.days)
 
     @property
     def disputes(self) -> int:
@@ -66,15 +84,15 @@ class Plan:
 def simulate(plan: Plan, district: District | None = None) -> Iterator[Event]:
     """Every event of the simulation, in the order they happened (the order to publish them)."""
     district = district or build_district()
-    yield from org_events(district)
-    yield from Activity(plan, district).events()
+    activity = Activity(plan, district)  # now, not at the first event: an impossible plan is refused before anything is sent
+    return itertools.chain(org_events(district), activity.events())
 
 
 class Story:
     """One ticket, dispute or topic: mints its events with deterministic ids and rising times."""
 
     def __init__(self, plan: Plan, entity_field: str, entity_id: str, org_id: str, at: datetime):
-        self.seed, self.field, self.entity_id, self.org_id = plan.seed, entity_field, entity_id, org_id
+        self.seed, self.field, self.entity_id, self.org_id = f"{plan.seed}{plan.series}", entity_field, entity_id, org_id
         self.at, self.n = at, 0
         self.events: list[Event] = []
 
@@ -103,19 +121,25 @@ class Activity:
         self.councils = [u for u in district.of_kind("council") if district.parent_kind(u) == "village"]
         self.enterprises = district.of_kind("enterprise")
         self.residents = Residents(district)
-        self.deadlines = DeadlineStory(district, str(plan.seed), SIM_NAMESPACE)
-        rng = random.Random(f"civic-sim:{plan.seed}")
-        self.duplicate = [i > 0 and random.Random(f"{plan.seed}:dup:{i}").random() < 0.01 for i in range(plan.tickets)]
+        self.key = key = f"{plan.seed}{plan.series}"
+        self.deadlines = DeadlineStory(district, key, SIM_NAMESPACE)
+        self.targets = Targets.scaled(plan.tickets) if plan.article else None
+        n_tickets = self.targets.stories if self.targets else plan.tickets
+        rng = random.Random(f"civic-sim:{key}")
+        self.duplicate = [i > 0 and random.Random(f"{key}:dup:{i}").random() < 0.01 for i in range(n_tickets)]
         self.starts = sorted(
-            [(self._arrival(rng), 0, i) for i in range(plan.tickets)]
+            [(self._arrival(rng), 0, i) for i in range(n_tickets)]
             + [(self._arrival(rng), 1, i) for i in range(plan.disputes)]
             + [(self._arrival(rng), 2, i) for i in range(plan.topics)])
+        self.shape: Shape | None = None
+        if self.targets:
+            Shape(self)  # installs itself as self.shape before it tells the tickets' stories
 
     def _arrival(self, rng: random.Random) -> datetime:
         day = rng.randrange(max(1, int(self.plan.days)))
         hour = rng.choices(range(24), HOURS)[0]
         at = self.plan.start.replace(hour=0, minute=0) + timedelta(days=day, hours=hour, minutes=rng.randrange(60))
-        return min(max(at, self.plan.start), END)
+        return min(max(at, self.plan.start), self.plan.end)
 
     def events(self) -> Iterator[Event]:
         """Merge the stories by time: each story's events are queued when it starts."""
@@ -126,14 +150,15 @@ class Activity:
             while queue and queue[0][0] <= at:
                 yield heapq.heappop(queue)[2]
             if kind == 0:
-                story = self.ticket(next(ticket_no), at)  # numbered in the order raised
+                number = next(ticket_no)  # numbered in the order raised
+                story = self.shape.ticket(number) if self.shape else self.ticket(number, at)
                 self.deadlines.add_to(story)  # supporting units, contacts, extensions, pauses (issue 13)
             elif kind == 1:
                 story = self.dispute(i, at)
             else:
                 story = self.topic(i, at)
             for event in story.events:
-                if event.occurred_at > END:
+                if event.occurred_at > self.plan.end:
                     break  # still open when the period ends
                 heapq.heappush(queue, (event.occurred_at, next(order), event))
         while queue:
@@ -142,23 +167,31 @@ class Activity:
     # -- tickets ---------------------------------------------------------------------------
 
     def ticket_id(self, i: int) -> str:
-        return f"MC-S{self.plan.seed}-{i + 1:06d}"
+        return f"MC-S{self.key}-{i + 1:06d}"
 
     def ticket(self, i: int, at: datetime) -> Story:
-        rng = random.Random(f"{self.plan.seed}:ticket:{i}")
-        if rng.random() < 0.03:
+        rng = random.Random(f"{self.key}:ticket:{i}")
+        shape = self.shape
+        place = shape.places[i] if shape else None
+        if (rng.random() < 0.03) if place is None else place == "hz":
             return self.enterprise_problem(i, at, rng)
         category = CATEGORIES[bisect.bisect(WEIGHTS, rng.random() * WEIGHTS[-1])]
         urban = category in URBAN and rng.random() < 0.8
         grids = self.community_grids if urban or (category not in URBAN and rng.random() < 0.4) else self.village_grids
         if category == "collective_economy":
             grids = self.village_grids
+        if shape is not None:  # the article's Longxiang figures: its tickets are exactly the roster's
+            grids = shape.longxiang_grids if place == "lx" else [g for g in grids if g.parent != LONGXIANG]
+            if place == "lx" and category == "collective_economy":  # a village's matter, not an urban community's
+                category = "compound_management"
         grid = rng.choice(grids)
         unit, worker = grid.parent, self.d.workers[grid.org_id]
         town = self.d.town_of(grid.org_id)
         title, resolution = rng.choice(texts.TICKETS[category][3])
         story = Story(self.plan, "ticket_id", self.ticket_id(i), grid.org_id, at)
         channel = rng.choices(["mini_program", "hotline", "walk_in", "grid_patrol"], [45, 25, 10, 20])[0]
+        if place == "lx" and channel == "grid_patrol":  # Longxiang's four orders: a resident places each one
+            channel = "mini_program"
         resident = None
         if channel == "grid_patrol":
             story.add(s.TicketRaised, "grid-app", ("grid_worker", worker), category=category, title=title, channel=channel)
@@ -168,12 +201,15 @@ class Activity:
                       ("resident", resident.resident_id), category=category, title=title, channel=channel,
                       personal=(resident,))
         dispatcher: Who = ("dispatcher", f"disp-{town.removeprefix('yn-')}-{rng.randint(1, 3)}")
-        if self.duplicate[i]:
-            original = next(j for j in range(i - 1, -1, -1) if not self.duplicate[j])
+        if i < len(self.duplicate) and self.duplicate[i]:  # the live trickle (producers/trickle.py) has no duplicates
+            original = next(j for j in range(i - 1, -1, -1) if not self.duplicate[j] and (shape is None or shape.places[j] != "hz"))
             story.later(rng.uniform(0.3, 4))
             story.add(s.TicketVoided, "centre", dispatcher, duplicate_of=self.ticket_id(original))
             return story
         deadline_hours, typical = texts.TICKETS[category][1:3]
+        # The article's 100 %: a resident who was dissatisfied rates the next round too; and at
+        # Longxiang's centre every order is rated (群众评单), so its satisfaction is never "no ratings".
+        owed = place == "lx"
         for round_no in range(1, 4):
             receiver: Who = ("grid_worker", worker)
             story.later(rng.uniform(0.1, 3) if round_no == 1 else rng.uniform(1, 24))
@@ -194,7 +230,8 @@ class Activity:
             self._work(story, rng, receiver, deadline, typical, resolution)
             if resident is None:
                 break
-            verdict = self._rate(story, rng, resident, channel, dispatcher, round_no)
+            verdict = self._rate(story, rng, resident, channel, dispatcher, round_no, must=owed)
+            owed = verdict == "dissatisfied" and self.shape is not None
             if verdict == "dissatisfied":
                 continue  # the rating reopened it: a new round
             if verdict is not None and rng.random() < 0.01:
@@ -227,8 +264,8 @@ class Activity:
                   evidence_ref=f"photo-{rng.randrange(10**6):06d}" if rng.random() < 0.6 else None)
 
     def _rate(self, story: Story, rng: random.Random, resident: s.PersonalData, channel: str,
-              dispatcher: Who, round_no: int) -> str | None:
-        if rng.random() > 0.85:
+              dispatcher: Who, round_no: int, must: bool = False) -> str | None:
+        if rng.random() > 0.85 and not must:
             return None
         story.later(rng.uniform(1, 48))
         unhappy = 0.03 if round_no < 3 else 0.0
@@ -265,10 +302,13 @@ class Activity:
     # -- disputes and deliberation -----------------------------------------------------------
 
     def dispute(self, i: int, at: datetime) -> Story:
-        rng = random.Random(f"{self.plan.seed}:dispute:{i}")
+        rng = random.Random(f"{self.key}:dispute:{i}")
         unit = rng.choice(self.communities if rng.random() < 0.5 else self.villages)
+        longxiang = self.shape is not None and i in self.shape.longxiang_disputes
+        if self.shape is not None and (longxiang or unit.org_id == LONGXIANG):  # Longxiang's are exactly the roster's
+            unit = self.d.by_id[LONGXIANG] if longxiang else rng.choice([c for c in self.communities if c.org_id != LONGXIANG])
         mediator: Who = ("mediator", f"med-{unit.org_id.removeprefix('yn-')}")
-        story = Story(self.plan, "dispute_id", f"MD-S{self.plan.seed}-{i + 1:05d}", unit.org_id, at)
+        story = Story(self.plan, "dispute_id", f"MD-S{self.key}-{i + 1:05d}", unit.org_id, at)
         people = self.residents.several(unit.org_id, rng, 3 if rng.random() < 0.2 else 2)
         parties = tuple(s.DisputeParty(resident_id=p.resident_id, role=r)
                         for p, r in zip(people, PARTY_ROLES))
@@ -281,18 +321,18 @@ class Activity:
             story.later(rng.uniform(4, 240))
             story.add(s.MediationSessionHeld, "mediation", mediator, notes="双方到场 both parties present")
         story.later(rng.uniform(0, 48))
-        if rng.random() < 0.97:
+        if rng.random() < 0.97 or longxiang:  # the article: Longxiang's mediation succeeded every time
             story.add(s.DisputeConcluded, "mediation", mediator, outcome="settled", agreement=rng.choice(texts.AGREEMENTS))
         else:
             story.add(s.DisputeConcluded, "mediation", mediator, outcome="failed")
         return story
 
     def topic(self, i: int, at: datetime) -> Story:
-        rng = random.Random(f"{self.plan.seed}:topic:{i}")
+        rng = random.Random(f"{self.key}:topic:{i}")
         place = rng.choice(self.groups if rng.random() < 0.7 else self.councils)
         council: Who = ("council", place.org_id)
         title, decision, report = rng.choice(texts.TOPICS)
-        story = Story(self.plan, "topic_id", f"YS-S{self.plan.seed}-{i + 1:05d}", place.org_id, at)
+        story = Story(self.plan, "topic_id", f"YS-S{self.key}-{i + 1:05d}", place.org_id, at)
         story.add(s.TopicProposed, "council-app", council, title=title)
         attendees = 0
         for _ in range(rng.choice([1, 1, 2])):
@@ -308,3 +348,4 @@ class Activity:
             story.later(rng.uniform(72, 1440))
             story.add(s.TopicImplemented, "council-app", council, report=report)
         return story
+

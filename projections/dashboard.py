@@ -7,6 +7,7 @@ rows and its ledger position are written in one transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import add
 from typing import Any
 
 import msgspec
@@ -49,6 +50,7 @@ def _ddl(dialect: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS ticket_hist (prefix {text}, category {text}, day {text}, metric {text}, bucket INTEGER, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, day, category, metric, bucket))",
         f"CREATE TABLE IF NOT EXISTS dispute_daily (prefix {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (prefix, day, category, risk_grade))",
         f"CREATE TABLE IF NOT EXISTS topic_daily (prefix {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (prefix, day))",
+        *(f"CREATE TABLE IF NOT EXISTS {month_table} ({month_ddl})" for month_table, month_ddl in _monthly_ddl(text, counters)),
         f"CREATE TABLE IF NOT EXISTS tickets ({ticket_cols})",
         "CREATE INDEX IF NOT EXISTS tickets_path ON tickets (path, raised_at)",
         "CREATE INDEX IF NOT EXISTS tickets_unit ON tickets (to_unit, raised_at)",
@@ -60,10 +62,51 @@ def _ddl(dialect: str) -> list[str]:
     ]
 
 
+# -- month roll-ups --------------------------------------------------------------------------
+#
+# Beside each table of day rows, the same figures per month: a dashboard's window is whole months
+# read from the month rows and the days at either end from the day rows, so an answer reads
+# about 30 + 2 x 30 rows per group however long the window (open and overdue are stocks summed
+# over all history up to the window's end). Written in the same transaction as the day rows, from
+# the same batch deltas; tests/unit/test_month_rollups.py checks them against the day rows.
+
+MONTHLY = {"ticket_daily": "ticket_monthly", "ticket_flow": "ticket_flow_monthly", "ticket_hist": "ticket_hist_monthly",
+           "dispute_daily": "dispute_monthly", "topic_daily": "topic_monthly"}
+"""Day table -> its month twin: the same key with `month` (YYYY-MM) for `day` (YYYY-MM-DD)."""
+_KEYS = {"ticket_daily": ("prefix", "category", "day"), "ticket_flow": ("prefix", "category", "day"),
+         "ticket_hist": ("prefix", "category", "day", "metric", "bucket"),
+         "dispute_daily": ("prefix", "category", "risk_grade", "day"), "topic_daily": ("prefix", "day")}
+_COUNTERS = {"ticket_daily": TICKET_COUNTERS, "ticket_flow": FLOW_COUNTERS, "ticket_hist": ("n",),
+             "dispute_daily": DISPUTE_COUNTERS, "topic_daily": TOPIC_COUNTERS}
+
+
+def _monthly_ddl(text: str, counters: Any) -> list[tuple[str, str]]:
+    out = []
+    for day_table, month_table in MONTHLY.items():
+        keys = tuple("month" if k == "day" else k for k in _KEYS[day_table])
+        columns = ", ".join(f"{k} INTEGER" if k == "bucket" else f"{k} {text}" for k in keys)
+        primary = ", ".join(("prefix", "month", *(k for k in keys if k not in ("prefix", "month"))))
+        out.append((month_table, f"{columns}, {counters(_COUNTERS[day_table])}, PRIMARY KEY ({primary})"))
+    return out
+
+
+def _has_table(db: Database, table: str) -> bool:
+    if db.dialect == "postgres":
+        return bool(db.query("SELECT to_regclass(?) IS NOT NULL", (table,))[0][0])
+    return bool(db.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)))
+
+
 def create_schema(db: Database) -> None:
     with db.transaction():
+        # A read model from before the month roll-ups gets them from its day rows, once.
+        upgrade = _has_table(db, "ticket_daily") and not _has_table(db, MONTHLY["ticket_daily"])
         for statement in _ddl(db.dialect) + deadlines.ddl(db.dialect):
             db.execute(statement)
+        if upgrade:
+            for day_table, month_table in MONTHLY.items():
+                keys = ", ".join("substr(day, 1, 7)" if k == "day" else k for k in _KEYS[day_table])
+                sums = ", ".join(f"SUM({c})" for c in _COUNTERS[day_table])
+                db.execute(f"INSERT INTO {month_table} SELECT {keys}, {sums} FROM {day_table} GROUP BY {keys}")
 
 
 UPSERT_DAILY = _upsert("ticket_daily", ("prefix", "category", "day"), TICKET_COUNTERS)
@@ -71,6 +114,8 @@ UPSERT_FLOW = _upsert("ticket_flow", ("prefix", "category", "day"), FLOW_COUNTER
 UPSERT_HIST = _upsert("ticket_hist", ("prefix", "category", "day", "metric", "bucket"), ("n",))
 UPSERT_DISPUTE = _upsert("dispute_daily", ("prefix", "category", "risk_grade", "day"), DISPUTE_COUNTERS)
 UPSERT_TOPIC = _upsert("topic_daily", ("prefix", "day"), TOPIC_COUNTERS)
+UPSERT_MONTHLY = {day_table: _upsert(month_table, tuple("month" if k == "day" else k for k in _KEYS[day_table]), _COUNTERS[day_table])
+                  for day_table, month_table in MONTHLY.items()}
 TICKET_COLUMNS = TicketState.columns()
 SAVE_TICKET = (f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(TICKET_COLUMNS))}) "
                f"ON CONFLICT (ticket_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in TICKET_COLUMNS[1:]))
@@ -253,14 +298,27 @@ class _Fold:
 
     def write(self) -> None:
         db, d = self.db, self.delta
-        db.executemany(UPSERT_DAILY, [(*k, *v) for k, v in rolled_up(d.tickets).items() if any(v)])
-        db.executemany(UPSERT_FLOW, [(*k, *v) for k, v in rolled_up(d.flows).items() if any(v)])
-        db.executemany(UPSERT_HIST, [(*k, v[0]) for k, v in rolled_up({k: [n] for k, n in d.hist.items()}).items() if v[0]])
-        db.executemany(UPSERT_DISPUTE, [(*k, *v) for k, v in rolled_up(d.disputes).items() if any(v)])
-        db.executemany(UPSERT_TOPIC, [(*k, *v) for k, v in rolled_up(d.topics).items() if any(v)])
+        for table, upsert, deltas in (("ticket_daily", UPSERT_DAILY, d.tickets), ("ticket_flow", UPSERT_FLOW, d.flows),
+                                      ("ticket_hist", UPSERT_HIST, {k: [n] for k, n in d.hist.items()}),
+                                      ("dispute_daily", UPSERT_DISPUTE, d.disputes), ("topic_daily", UPSERT_TOPIC, d.topics)):
+            rows = {k: v for k, v in rolled_up(deltas).items() if any(v)}
+            db.executemany(upsert, [(*k, *v) for k, v in rows.items()])
+            # Every month that got a day row gets its row, even where the month's sum is nought:
+            # a month row exists exactly when a day row of that month does, as a query over days would see.
+            db.executemany(UPSERT_MONTHLY[table], [(*k, *v) for k, v in by_month(rows, _KEYS[table].index("day")).items()])
         db.executemany(SAVE_TICKET, [t.row() for t in self.tickets.values()])
         db.executemany(_save("disputes", DISPUTE_COLUMNS), [tuple(x[c] for c in DISPUTE_COLUMNS) for x in self.disputes.values()])
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
         self.deadlines.write()
         self.clocks.write()
+
+
+def by_month(rows: dict[tuple, list[int]], day_at: int) -> dict[tuple, list[int]]:
+    """Day rows' deltas -> the same deltas per month (the key's day cut to YYYY-MM)."""
+    out: dict[tuple, list[int]] = {}
+    for key, values in rows.items():
+        month_key = (*key[:day_at], key[day_at][:7], *key[day_at + 1:])
+        row = out.get(month_key)
+        out[month_key] = list(values) if row is None else list(map(add, row, values))
+    return out

@@ -2,11 +2,18 @@
 
 Follows three streams into one store, each with its own position written in the same
 transaction as its rows: CIVIC_INTAKE (the event arrived: pending), CIVIC_LEDGER (accepted, at
-a position) and CIVIC_REJECTED (refused, with the reason). It keeps ids, sequences and reason
-codes only: no event content, no personal data.
+a position) and CIVIC_REJECTED (refused, with the reason). It keeps ids, sequences, subjects (the
+org path a reader's scope is checked against), the time of a refusal and reason codes only: no
+event content, no personal data. Intake and the rejections are read headers only; an intake
+message sent without Nats-Msg-Id (a producer outside the SDK) names its event in its body alone,
+so the indexer reads that one body for its id (`needs_body`, projections/projector.py) and keeps
+nothing else of it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
 
 import msgspec
 from nats.aio.msg import Msg
@@ -14,6 +21,7 @@ from nats.aio.msg import Msg
 from projections.store import Database
 from schemas import rejected as rj
 from schemas import topology
+from schemas.permissions import ANY_ORG
 from schemas.topology import INTAKE, LEDGER
 
 NAME = "events"
@@ -27,9 +35,15 @@ class _Id(msgspec.Struct):
 _event_id = msgspec.json.Decoder(_Id).decode
 
 
+ADDED_COLUMNS = (("intake", "subject"), ("accepted", "subject"), ("rejected", "subject"), ("rejected", "at"))
+"""Columns added after the first version of the index: an index built before them gains them
+empty (its older rows answer without an org, so no scoped reader sees them)."""
+
+
 def create_schema(db: Database) -> None:
     text = 'TEXT COLLATE "C"' if db.dialect == "postgres" else "TEXT"
     big = "BIGINT" if db.dialect == "postgres" else "INTEGER"
+    real = "DOUBLE PRECISION" if db.dialect == "postgres" else "REAL"
     with db.transaction():
         for sql in (
             f"CREATE TABLE IF NOT EXISTS tracking (name {text} PRIMARY KEY, position {big} NOT NULL)",
@@ -39,14 +53,34 @@ def create_schema(db: Database) -> None:
             "CREATE INDEX IF NOT EXISTS rejected_event ON rejected (event_id)",
         ):
             db.execute(sql)
+        for table, column in ADDED_COLUMNS:
+            kind = real if column == "at" else text
+            if db.dialect == "postgres":
+                db.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+            elif column not in {row[1] for row in db.query(f"PRAGMA table_info({table})")}:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        db.execute("CREATE INDEX IF NOT EXISTS rejected_at ON rejected (at)")
+
+
+def _header_id(m: Msg) -> str | None:
+    """The event id a producer put in Nats-Msg-Id (the SDK and the gateway always do); a
+    rejection's `intake-<sequence>` is the ledger's, not an event id."""
+    value = (m.headers or {}).get("Nats-Msg-Id")
+    return value if value and not value.startswith("intake-") else None
+
+
+def needs_body(m: Msg) -> bool:
+    """An intake message read headers only whose event id is in its body alone."""
+    return _header_id(m) is None and not m.data
 
 
 def _id_of(m: Msg) -> str | None:
-    headers = m.headers or {}
-    if "Nats-Msg-Id" in headers and not headers["Nats-Msg-Id"].startswith("intake-"):
-        return headers["Nats-Msg-Id"]
+    """The one place an intake or ledger message's event id is read: its header, else its body."""
+    found = _header_id(m)
+    if found is not None:
+        return found
     try:
-        return _event_id(m.data).event_id
+        return _event_id(m.data).event_id if m.data else None
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
 
@@ -69,21 +103,45 @@ class EventIndex:
                 return 0
             rows: list[tuple[object, ...]]
             if stream == INTAKE:
-                rows = [
-(i, m.metadata.sequence.stream) for m in todo if (i := _id_of(m))]
-                self.db.executemany("INSERT INTO intake VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING", rows)
+                rows = [(i, m.metadata.sequence.stream, m.subject) for m in todo if (i := _id_of(m))]
+                self.db.executemany("INSERT INTO intake (event_id, sequence, subject) VALUES (?, ?, ?) "
+                                    "ON CONFLICT (event_id) DO NOTHING", rows)
             elif stream == LEDGER:
-                rows = [((m.headers or {}).get(topology.EVENT_ID_HEADER) or _id_of(m), m.metadata.sequence.stream) for m in todo]
-                self.db.executemany("INSERT INTO accepted VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING", rows)
+                rows = [((m.headers or {}).get(topology.EVENT_ID_HEADER) or _id_of(m), m.metadata.sequence.stream,
+                         m.subject) for m in todo]
+                self.db.executemany("INSERT INTO accepted (event_id, position, subject) VALUES (?, ?, ?) "
+                                    "ON CONFLICT (event_id) DO NOTHING", rows)
             else:
                 rows = []
                 for m in todo:
                     h = m.headers or {}
-                    rows.append((int(h[topology.INTAKE_SEQUENCE_HEADER]), h.get(topology.EVENT_ID_HEADER), h[topology.REASON_HEADER], h.get(topology.REASON_TEXT_HEADER), h.get(topology.FIELD_HEADER)))
-                self.db.executemany("INSERT INTO rejected VALUES (?, ?, ?, ?, ?) ON CONFLICT (intake_sequence) DO NOTHING", rows)
+                    rows.append((int(h[topology.INTAKE_SEQUENCE_HEADER]), h.get(topology.EVENT_ID_HEADER), h[topology.REASON_HEADER],
+                                 h.get(topology.REASON_TEXT_HEADER), h.get(topology.FIELD_HEADER),
+                                 h.get(topology.INTAKE_SUBJECT_HEADER), m.metadata.timestamp.timestamp()))
+                self.db.executemany("INSERT INTO rejected (intake_sequence, event_id, reason, detail, field, subject, at) "
+                                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (intake_sequence) DO NOTHING", rows)
             self.db.execute("INSERT INTO tracking VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position=excluded.position",
                             (stream, todo[-1].metadata.sequence.stream))
         return len(todo)
+
+
+Scope = frozenset[str] | None
+"""The org units whose subtrees a reader may see verdicts in (their ids anywhere on an event's org
+path); None: every unit. A verdict out of scope answers exactly as an unknown event."""
+
+
+def org_path(subject: str | None) -> tuple[str, ...]:
+    """The org path of civic.<stage>.<type>.<org ids>; () when there is none to read."""
+    tokens = (subject or "").split(".")
+    return tuple(tokens[3:]) if len(tokens) > 3 and tokens[0] == topology.ROOT else ()
+
+
+def in_scope(scope: Scope, subject: str | None) -> bool:
+    return scope is None or ANY_ORG in scope or any(org in scope for org in org_path(subject))
+
+
+def _sentence(code: str) -> str:
+    return rj.REASONS[code].sentence if code in rj.REASONS else code
 
 
 class Rejected(msgspec.Struct):
@@ -108,14 +166,19 @@ class EventStatus(msgspec.Struct):
     """Resends of an accepted event_id that were refused (e.g. conflicting_duplicate)."""
 
 
-def event_status(db: Database, event_id: str) -> EventStatus:
-    """What became of an event: the ledger wins, then a rejection, then intake."""
-    accepted = db.query("SELECT position FROM accepted WHERE event_id=?", (event_id,))
-    intake = db.query("SELECT sequence FROM intake WHERE event_id=?", (event_id,))
+def event_status(db: Database, event_id: str, scope: Scope = None) -> EventStatus:
+    """What became of an event: the ledger wins, then a rejection, then intake. Out of `scope`
+    (its org path names none of the reader's units), or with no org path known, it is unknown."""
+    accepted = db.query("SELECT position, subject FROM accepted WHERE event_id=?", (event_id,))
+    intake = db.query("SELECT sequence, subject FROM intake WHERE event_id=?", (event_id,))
     seq = intake[0][0] if intake else None
-    rows = db.query("SELECT intake_sequence, reason, detail, field FROM rejected WHERE event_id=? OR intake_sequence=? "
+    rows = db.query("SELECT intake_sequence, reason, detail, field, subject FROM rejected WHERE event_id=? OR intake_sequence=? "
                     "ORDER BY intake_sequence", (event_id, seq if seq is not None else -1))
-    rejections = [Rejected(r[0], r[1], rj.REASONS[r[1]].sentence if r[1] in rj.REASONS else r[1], r[2], r[3],
+    if scope is not None:
+        subjects = [r[1] for r in (*accepted, *intake)] + [r[4] for r in rows]
+        if not any(in_scope(scope, subject) for subject in subjects):
+            return EventStatus(event_id, "unknown")
+    rejections = [Rejected(r[0], r[1], _sentence(r[1]), r[2], r[3],
                            rj.REASONS[r[1]].resend_may_help if r[1] in rj.REASONS else False) for r in rows]
     if accepted:
         return EventStatus(event_id, "ledger", seq, accepted[0][0], later_rejections=rejections)
@@ -124,3 +187,141 @@ def event_status(db: Database, event_id: str) -> EventStatus:
     if seq is not None:
         return EventStatus(event_id, "pending", seq)
     return EventStatus(event_id, "unknown")
+
+
+# -- refusals, listed -------------------------------------------------------------------------
+
+class Refusal(msgspec.Struct, kw_only=True):
+    """One message the ledger refused (a row of `civic rejections`, GET /v1/rejections)."""
+
+    intake_sequence: int
+    event_id: str | None
+    """None when the message could not be read as far as its id."""
+    reason: str
+    sentence: str
+    """The reason code's sentence (schemas/rejected.py)."""
+    field: str | None
+    detail: str | None
+    """What exactly was wrong, with phone and ID numbers masked."""
+    org_path: list[str]
+    """The org path of the subject it was sent on, root first (empty if it had none)."""
+    at: str | None
+    """When it was refused (UTC, ISO 8601); None for refusals indexed before times were kept."""
+    resend_may_help: bool
+
+
+class RefusalQuery(msgspec.Struct, kw_only=True, frozen=True):
+    """Filters of a listing, each optional; `since`/`until` are Unix times (until excluded)."""
+
+    reason: str | None = None
+    org: str | None = None
+    """A unit: refusals anywhere in its subtree (on its path)."""
+    since: float | None = None
+    until: float | None = None
+    event_id: str | None = None
+    limit: int = 100
+
+
+MAX_LISTED = 1000
+"""The most refusals one listing answers."""
+
+
+class BadFilter(ValueError):
+    def __init__(self, field: str, sentence: str):
+        super().__init__(sentence)
+        self.field = field
+
+
+def refusal_query(*, reason: str | None = None, org: str | None = None, since: datetime | str | None = None,
+                  until: datetime | str | None = None, event_id: str | None = None, limit: int = 100) -> RefusalQuery:
+    """The filters of a listing from what a reader asked (the CLI, GET /api/rejections, GET
+    /v1/rejections), checked once here; BadFilter names the filter and says what is wrong.
+    `since`/`until`: instants with an offset, or their ISO 8601 text (until excluded)."""
+    if not 1 <= limit <= MAX_LISTED:
+        raise BadFilter("limit", f"limit is between 1 and {MAX_LISTED}")
+    since, until = _instant("since", since), _instant("until", until)
+    if since is not None and until is not None and since >= until:
+        raise BadFilter("until", "until must be after since")
+    return RefusalQuery(reason=reason, org=org, since=since.timestamp() if since else None,
+                        until=until.timestamp() if until else None, event_id=event_id, limit=limit)
+
+
+def _instant(name: str, value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise BadFilter(name, f"{name} is an ISO 8601 date-time with an offset, e.g. 2026-03-01T00:00:00+08:00") from None
+    if value is not None and value.tzinfo is None:
+        raise BadFilter(name, f"{name} needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
+    return value
+
+
+def refusals(db: Database, query: RefusalQuery, scope: Scope = None,
+             mask: Callable[[str | None], str | None] = lambda text: text) -> list[Refusal]:
+    """The newest refusals first that match `query` and lie in `scope`; `mask` is applied to each
+    detail (the caller's personal-data rule: dashboards/masking.py)."""
+    where, params = [], []
+    for clause, value in (("reason = ?", query.reason), ("event_id = ?", query.event_id),
+                          ("at >= ?", query.since), ("at < ?", query.until)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    sql = ("SELECT intake_sequence, event_id, reason, field, detail, subject, at FROM rejected"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY intake_sequence DESC")
+    out: list[Refusal] = []
+    # Org and scope are read off each subject's path here, not in SQL: a LIKE on the subject
+    # could match an event type's token or part of a longer id.
+    for seq, event_id, reason, field, detail, subject, at in db.query(sql, params):
+        path = org_path(subject)
+        if (query.org is not None and query.org not in path) or not in_scope(scope, subject):
+            continue
+        out.append(Refusal(intake_sequence=seq, event_id=event_id, reason=reason, sentence=_sentence(reason), field=field,
+                           detail=mask(detail), org_path=list(path),
+                           at=datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds") if at is not None else None,
+                           resend_may_help=rj.REASONS[reason].resend_may_help if reason in rj.REASONS else False))
+        if len(out) >= query.limit:
+            break
+    return out
+
+
+# -- verdicts for a producer that waits ----------------------------------------------------------
+
+class Known(msgspec.Struct, frozen=True):
+    """What the index knew, at its positions, about some events a producer has just sent."""
+
+    ledger_position: int
+    """CIVIC_LEDGER indexed up to here: later acceptances are the reader's to follow."""
+    rejected_position: int
+    """CIVIC_REJECTED indexed up to here."""
+    accepted: dict[str, int]
+    """event_id -> ledger position, for those of the events already in the ledger."""
+    refused: dict[int, Refusal]
+    """intake sequence -> its refusal, for those of the sequences already refused."""
+
+
+def known(db: Database, event_ids: list[str], sequences: list[int]) -> Known:
+    """The index's positions, then what it holds for these events: anything past the positions
+    is for the reader to follow on the streams (so nothing falls between the two)."""
+    with db.snapshot():
+        ledger_position, rejected_position = _tracked(db, LEDGER), _tracked(db, topology.REJECTED)
+        accepted: dict[str, int] = {}
+        refused: dict[int, Refusal] = {}
+        for chunk in range(0, len(event_ids), 500):
+            ids = event_ids[chunk:chunk + 500]
+            marks = ",".join("?" * len(ids))
+            accepted.update(db.query(f"SELECT event_id, position FROM accepted WHERE event_id IN ({marks})", ids))
+        for chunk in range(0, len(sequences), 500):
+            seqs = sequences[chunk:chunk + 500]
+            marks = ",".join("?" * len(seqs))
+            for seq, event_id, reason, field, detail, subject, at in db.query(
+                    f"SELECT intake_sequence, event_id, reason, field, detail, subject, at FROM rejected WHERE intake_sequence IN ({marks})", seqs):
+                refused[seq] = Refusal(intake_sequence=seq, event_id=event_id, reason=reason, sentence=_sentence(reason),
+                                       field=field, detail=detail, org_path=list(org_path(subject)), at=None,
+                                       resend_may_help=rj.REASONS[reason].resend_may_help if reason in rj.REASONS else False)
+    return Known(ledger_position, rejected_position, accepted, refused)
+
+
+def _tracked(db: Database, stream: str) -> int:
+    rows = db.query("SELECT position FROM tracking WHERE name=?", (stream,))
+    return rows[0][0] if rows else 0

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -109,7 +110,20 @@ class EventIndexer:
                 if stop.is_set():
                     return
                 if msgs:
+                    if stream == event_index.INTAKE:
+                        await self._bodies_for_ids(msgs)
                     async with self.lock:
                         await asyncio.to_thread(index.apply, stream, msgs)
         finally:
             await reader.aclose()
+
+    async def _bodies_for_ids(self, msgs: list[Msg]) -> None:
+        """An intake message published without Nats-Msg-Id (a producer outside the SDK) names its
+        event only in its body, which a headers-only read leaves out: read that one body, by its
+        sequence, so GET /v1/events/{id} can say "pending". Only its event id is ever kept."""
+        for m in msgs:
+            if event_index.needs_body(m):
+                try:
+                    m.data = (await self.js.get_msg(event_index.INTAKE, m.metadata.sequence.stream)).data or b""
+                except nats.js.errors.NotFoundError:
+                    pass  # erased or aged out since: no id to index

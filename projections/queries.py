@@ -3,13 +3,14 @@ section names there are cited beside the code that computes them."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, overload
 
 import msgspec
 
 from projections import KPI_VERSION
 from projections._scope import subtree, within as _within
+from projections.dashboard import MONTHLY
 from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
 from projections.store import Database
 from schemas import lifecycle
@@ -154,6 +155,19 @@ def percentiles(counts: dict[int, int]) -> Percentiles:
     return Percentiles(p50=at(0.5), p90=at(0.9), count=total)
 
 
+def month_spans(lo: str, hi: str) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
+    """A window of days [lo, hi] (ISO; lo "" from the beginning) -> the day ranges at its ends and
+    the whole months between them (first, last as YYYY-MM), None when it holds no whole month."""
+    first_day, last_day = date.fromisoformat(lo) if lo else date.min, date.fromisoformat(hi)
+    first = first_day if first_day.day == 1 else (first_day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    end = last_day if last_day == date.max or (last_day + timedelta(days=1)).day == 1 else last_day.replace(day=1) - timedelta(days=1)
+    if first > end:
+        return [(lo, hi)], None
+    days = ([(lo, (first - timedelta(days=1)).isoformat())] if first_day < first else []) + \
+        ([((end + timedelta(days=1)).isoformat(), hi)] if end < last_day else [])
+    return days, (first.isoformat()[:7], end.isoformat()[:7])
+
+
 def _fold(grouped: dict[tuple[str, ...], dict[str, int]], keep: int | None) -> dict[str, dict[str, int]]:
     """Sum grouped figures over every group but the one at index `keep` (None: over all, key "")."""
     out: dict[str, dict[str, int]] = {}
@@ -211,14 +225,13 @@ class DashboardQueries:
         org = self.org(org_id)
         prefixes = self.prefixes(org_id)
         lo, hi = (start or date.min).isoformat(), end.isoformat()
-        month = "substr(day, 1, 7)"
+        month = "substr({period}, 1, 7)"  # YYYY-MM of a day row and of a month row alike
         # One grouped query per table; totals and breakdowns are folded from it here.
         counts = self._sum("ticket_daily", TICKET_COUNTERS, prefixes, lo, hi, ("category", month))
         # Open and overdue are stocks as of the end of `hi`: every flow up to that day (kpis.md#open-and-overdue).
         flows = self._sum("ticket_flow", FLOW_COUNTERS, prefixes, "", hi, ("category",))
         disputes = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, ("risk_grade", month))
-        hist = self.db.query(f"SELECT metric, bucket, SUM(n) FROM ticket_hist WHERE {_within(prefixes)} AND day >= ? AND day <= ? "
-                             "GROUP BY metric, bucket", [*prefixes, lo, hi]) if prefixes else []
+        hist = [(m, int(b), n["n"]) for (m, b), n in self._sum("ticket_hist", ("n",), prefixes, lo, hi, ("metric", "bucket")).items()]
         topics = _fold(self._sum("topic_daily", TOPIC_COUNTERS, prefixes, lo, hi, ()), None)
 
         def stocks(key: str | None) -> tuple[int, int]:
@@ -257,18 +270,26 @@ class DashboardQueries:
 
     def _sum(self, table: str, counters: tuple[str, ...], prefixes: list[str], lo: str, hi: str,
              groups: tuple[str, ...]) -> dict[tuple[str, ...], dict[str, int]]:
-        """Sums of the counters over the unit's rows in the window, grouped by `groups`."""
+        """Sums of the counters over the unit's rows in the window, grouped by `groups` (which may
+        name `{period}`, the day or month column). Whole months come from the month rows, the days
+        at either end from the day rows (tests/unit/test_month_rollups.py: the same answers)."""
         if not prefixes:
             return {}
-        select = "".join(f"{g}, " for g in groups)
-        sql = (f"SELECT {select}{', '.join(f'SUM({c})' for c in counters)} FROM {table} "
-               f"WHERE {_within(prefixes)} AND day >= ? AND day <= ?" + (f" GROUP BY {', '.join(groups)}" if groups else ""))
+        days, whole = month_spans(lo, hi)
+        spans = [(table, "day", a, b) for a, b in days] + ([(MONTHLY[table], "month", *whole)] if whole else [])
         out: dict[tuple[str, ...], dict[str, int]] = {}
-        for row in self.db.query(sql, [*prefixes, lo, hi]):
-            values = row[len(groups):]
-            if all(v is None for v in values):
-                continue
-            out[tuple(row[:len(groups)])] = {c: int(v or 0) for c, v in zip(counters, values)}
+        for source, period, a, b in spans:
+            select = "".join(f"{g.format(period=period)}, " for g in groups)
+            grouping = f" GROUP BY {', '.join(g.format(period=period) for g in groups)}" if groups else ""
+            sql = (f"SELECT {select}{', '.join(f'SUM({c})' for c in counters)} FROM {source} "
+                   f"WHERE {_within(prefixes)} AND {period} >= ? AND {period} <= ?{grouping}")
+            for row in self.db.query(sql, [*prefixes, a, b]):
+                values = row[len(groups):]
+                if all(v is None for v in values):
+                    continue
+                sums = out.setdefault(tuple(row[:len(groups)]), dict.fromkeys(counters, 0))
+                for c, v in zip(counters, values):
+                    sums[c] += int(v or 0)
         return out
 
     def trail_index(self, kind: str, entity_id: str) -> TrailIndex:

@@ -56,12 +56,87 @@ _AT = re.compile(r" - at `\$\.?([^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `([^`]*)`")
 
 
-class DecodeFailure(Exception):
-    """Why bytes are not an event: a reason code (schemas.rejected.REASONS) and a sentence."""
+_BYTE = re.compile(r"\(byte (\d+)\)$")
+_EXPECTED_PATTERN = re.compile(r"^Expected `str` matching regex '(.*)'$")
+_CHARACTER_RUN = re.compile(r"^\^\[([^\]]+)\]\{(\d+)(?:,(\d+))?\}\$$")
 
-    def __init__(self, code: str, detail: str, field: str | None = None):
+
+class DecodeFailure(Exception):
+    """Why bytes are not an event: a reason code (schemas.rejected.REASONS) and a sentence;
+    `offset`: for malformed JSON, the byte where the decoder stopped (a caller reading a file
+    turns it into a line and column: where())."""
+
+    def __init__(self, code: str, detail: str, field: str | None = None, offset: int | None = None):
         super().__init__(f"{code}: {detail}")
-        self.code, self.detail, self.field = code, detail, field
+        self.code, self.detail, self.field, self.offset = code, detail, field, offset
+
+
+def where(text: bytes, offset: int) -> tuple[int, int]:
+    """(line, column), both from 1, of a byte offset in `text` (columns count characters)."""
+    before = text[:offset]
+    line_start = before.rfind(b"\n") + 1
+    return before.count(b"\n") + 1, len(before[line_start:].decode("utf-8", "replace")) + 1
+
+
+def pattern_in_words(pattern: str) -> str:
+    """A field's pattern, said in words: the contract's patterns are all one character class
+    with a length (`^[a-z0-9_]{1,48}$` -> "1 to 48 characters, each a-z, 0-9 or _"); any other
+    is quoted as it is."""
+    run = _CHARACTER_RUN.match(pattern)
+    if run is None:
+        return f"text matching {pattern}"
+    chars, low, high = run.groups()
+    length = f"{low} to {high}" if high else low
+    parts, i = [], 0
+    while i < len(chars):
+        if i + 2 < len(chars) and chars[i + 1] == "-":
+            parts.append(f"{chars[i]}-{chars[i + 2]}")
+            i += 3
+        else:
+            parts.append(chars[i])
+            i += 1
+    listed = ", ".join(parts[:-1]) + f" or {parts[-1]}" if len(parts) > 1 else parts[0]
+    return f"{length} characters, each {listed}"
+
+
+def _field_type(cls: type[Event], path: str) -> Any:
+    """The msgspec.inspect type of the field at a decoder path (`actor.id`, `personal[0].phone`)."""
+    import msgspec.inspect as mi
+
+    node: Any = mi.type_info(cls)
+    description = None
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        while True:  # through Optional, tuples and Meta() to the struct or value itself
+            if isinstance(node, mi.Metadata):
+                description = (node.extra_json_schema or {}).get("description", description)
+                node = node.type
+            elif isinstance(node, mi.UnionType):
+                node = next((t for t in node.types if not isinstance(t, mi.NoneType)), node.types[0])
+            else:
+                break
+        if part.startswith("["):
+            node = getattr(node, "item_type", node)
+            continue
+        fields = {f.encode_name: f.type for f in getattr(node, "fields", ())}
+        if part not in fields:
+            return None, None
+        node, description = fields[part], None
+    if isinstance(node, mi.Metadata):
+        description = (node.extra_json_schema or {}).get("description")
+        node = node.type
+    return node, description
+
+
+def _pattern_sentence(cls: type[Event] | None, at: str, message: str) -> str | None:
+    """'`category` must be 1 to 48 characters, each a-z, 0-9 or _ (A ticket or dispute category
+    code, e.g. parking.)' instead of msgspec's regex: from the field's own Meta (pattern and
+    description), so the rule is written once, in schemas/."""
+    expected = _EXPECTED_PATTERN.match(message)
+    if expected is None or cls is None:
+        return None
+    _, description = _field_type(cls, at)
+    words = pattern_in_words(expected.group(1))
+    return f"`{at}` must be {words}" + (f" ({description})" if description else "")
 
 
 def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
@@ -73,6 +148,14 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
         raise DecodeFailure("oversize", f"{len(data)} bytes, the limit is {max_bytes}")
     if nesting(data) > MAX_DEPTH:
         raise DecodeFailure("malformed_json", f"arrays or objects nested more than {MAX_DEPTH} levels deep")
+    try:  # the usual case in one pass: a valid event of a type never versioned past 1
+        event = _decoder.decode(data)
+        # Only there do an absent schema_version (1, as sent) and the struct's default agree; a
+        # type at v2 defaults to 2 in its struct, so its bytes take the path below.
+        if event.schema_version == 1 == CURRENT_VERSION[event.type]:
+            return event
+    except Exception:  # noqa: BLE001  anything else takes the path below, which says why (or upcasts)
+        pass
     try:
         head = _head_decoder.decode(data)
     except msgspec.DecodeError as e:
@@ -92,7 +175,7 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
         upcast_event: Event = msgspec.convert(upcast(msgspec.json.decode(data), want), AnyEvent)
         return upcast_event
     except (msgspec.ValidationError, ValueError, KeyError, TypeError) as e:
-        raise _failure(data, e) from None
+        raise _failure(data, e, EVENTS_BY_TYPE[head.type]) from None
     except RecursionError:
         raise DecodeFailure("malformed_json", "nested too deeply") from None
 
@@ -137,18 +220,31 @@ def to_builtins(event: Event) -> dict[str, Any]:
     return stated(event)
 
 
-def _failure(data: bytes, error: Exception) -> DecodeFailure:
+def _failure(data: bytes, error: Exception, cls: type[Event] | None = None) -> DecodeFailure:
     text = str(error)
     if isinstance(error, msgspec.ValidationError):
         m = _AT.search(text)
         at = m.group(1) if m else ""
         if missing := _MISSING.match(text):  # name the missing field itself, not its parent
             at = f"{at}.{missing.group(1)}" if at else missing.group(1)
-        return DecodeFailure("invalid_field", text, at or None)
+        sentence = _pattern_sentence(cls, at, _AT.sub("", text)) if at else None
+        return DecodeFailure("invalid_field", sentence or text, at or None)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
-        return DecodeFailure("invalid_utf8", str(e))
+        return DecodeFailure("invalid_utf8", str(e), offset=e.start)
     if isinstance(error, msgspec.DecodeError):
-        return DecodeFailure("malformed_json", text)
+        return malformed(data, error)
     return DecodeFailure("invalid_field", text)
+
+
+def malformed(data: bytes, error: msgspec.DecodeError) -> DecodeFailure:
+    """msgspec's "(byte N)" as a line and column of `data`, and the offset for a caller that
+    holds a larger text (a file of events)."""
+    text = str(error)
+    byte = _BYTE.search(text)
+    if byte is None:
+        return DecodeFailure("malformed_json", text)
+    line, column = where(data, int(byte.group(1)))
+    return DecodeFailure("malformed_json", f"{_BYTE.sub('', text).rstrip()} at line {line}, column {column}",
+                         offset=int(byte.group(1)))

@@ -204,9 +204,14 @@ ERASER = Identity(
          "that may), only those at or below the ledger's stored position", f"reads the server's instance id ({INSTANCE})"))
 EMIT = Identity(
     "emit", "local producers: publish events to intake", "`civic emit`, `civic import`, `civic simulate`, `civic demo`, `civic privacy erase`",
-    publish=(INTAKE_SUBJECTS, *reads_directory(), *reads_instance()),
+    publish=(INTAKE_SUBJECTS, *reads_directory(), *reads_instance(), *reads(LEDGER), *reads(REJECTED), *reads_ledger_status()),
+    subscribe=(status_subject(LEDGER_STATUS_KEY),),
     why=("publishes to any org's intake subjects: it runs on the service's own host",
-         "reads the org directory to build subjects", f"reads the server's instance id ({INSTANCE}): a stale address is refused"))
+         "reads the org directory to build subjects", f"reads the server's instance id ({INSTANCE}): a stale address is refused",
+         f"waits for the ledger's verdict on what it sent (producers/verdicts.py): follows {LEDGER} and {REJECTED} "
+         f"headers only (ids, positions, reasons), which the server cannot enforce: this identity could read the "
+         f"refused bodies, as the operator of the host that keeps them could anyway; hears the ledger's position on "
+         f"{status_subject(LEDGER_STATUS_KEY)} and reads it from {STATUS}"))
 NOTIFIED_PREFIX = "notified-"
 """A unit's notification receiver connects as notified-<unit>."""
 

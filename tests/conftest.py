@@ -71,6 +71,7 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     real store (SQLite or PostgreSQL, as the settings say)."""
     from adapters.bus import connect_options, ensure_org_directory, ensure_streams
     from adapters.deadlines import load_rules
+    from adapters.status import ensure_status_bucket
     from adapters.eventstore import event_store_env, open_recorder
     from adapters.keys import KeyStore
     from application.ledger import Ledger
@@ -87,6 +88,7 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     admin = await nats.connect(**connect_options(settings, "admin"))  # as `civic up` does before the roles start
     await ensure_streams(admin.jetstream(), replicas=settings.stream_replicas)
     await ensure_org_directory(admin.jetstream(), replicas=settings.stream_replicas)
+    await ensure_status_bucket(admin.jetstream())  # the ledger's position, which `civic emit` waits on
     await admin.close()
     # Each role as its own identity (with settings naming a credentials folder; the fixture's URL
     # carries its admin password, and then that is used as it is).

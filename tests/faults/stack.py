@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -32,9 +33,16 @@ from tests.support import read_stream
 CIVIC = [sys.executable, "-m", "civic.cli"]
 
 
+CLOCK_NOW = Path(tempfile.gettempdir()) / f"civic-faults-clock-now-{os.getpid()}"
+"""The deadline clock's "now" in these stacks: before every event the scenarios publish, so the clock
+runs (and is killed and restarted) but records nothing: these scenarios count exactly what they sent.
+The clock's own recovery is tests/integration/test_clock_role.py's."""
+CLOCK_NOW.write_text("2020-01-01T00:00:00+00:00")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
-    return {**env, "CIVIC_CHECKPOINT_MINUTES": "0", **extra}
+    return {**env, "CIVIC_CHECKPOINT_MINUTES": "0", "CIVIC_CLOCK_NOW_FILE": str(CLOCK_NOW), **extra}
 
 
 def civic(*args: str, data: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -275,3 +275,26 @@ async def test_over_tls_with_the_rendered_authorization(tmp_path: Path) -> None:
             await nats.connect(**connect_options(plain, "auditor"), allow_reconnect=False, connect_timeout=2)
     finally:
         server.stop()
+
+
+async def test_the_local_producer_hears_the_ledgers_verdicts_as_itself(bus: Settings) -> None:
+    """`civic emit` waits for verdicts with the emit key alone: the ledger's status subject, the
+    refusals' and the ledger's headers (producers/verdicts.py), the event index from the folder."""
+    from producers.emit import emit_file
+    from producers.verdicts import index_reader
+
+    script = small_district(1)
+    await ensure_bus(bus)
+    async with running_pipeline(bus, projector=True):
+        options = {"credentials": bus.credentials_for("emit")}
+        async with await Producer.connect(bus.nats_url, **options) as local:
+            assert all(r.accepted for r in await local.publish_many([event for event, _ in script.events]))
+        closed = next(e for e, _ in script.events if isinstance(e, s.TicketClosed))
+        late = s.TicketRated(event_id="late-rating", occurred_at=closed.occurred_at, source="test", actor=s.Actor(role="resident", id="r1"),
+                             org_id=closed.org_id, ticket_id=closed.ticket_id, contacted=True, resolved=True, satisfaction="satisfied")
+        lines: list[str] = []
+        tally = await emit_file(bus.nats_url, s.encode(late) + b"\n" + s.encode(script.events[0][0]), lines.append, wait=120,
+                                index=index_reader(bus.data_dir, None), **options)
+        assert (tally.accepted, tally.refused, tally.pending) == (1, 1, 0), lines
+        assert lines == ["refused  late-rating: ticket_finished: The ticket is closed or voided; nothing more can happen to it. "
+                         f"[ticket {closed.ticket_id} is closed]", f"accepted {script.events[0][0].event_id} at position 1"]

@@ -101,7 +101,7 @@ async def test_an_erased_resident_is_nowhere_in_the_data_folder_or_the_streams(t
             assert any(any(x in m for x in MARKERS) for m in await every_stream_message(js)), "the markers are in intake before"
 
             code, output = await asyncio.to_thread(civic, settings, "privacy", "erase", "res-marked", "--reason", "asked", "--org", "yn")
-            assert code == 0 and output.startswith("accepted erasure-"), output
+            assert code == 0 and output.startswith("accepted erasure-") and " at position " in output, output  # the ledger's verdict
 
             async def gone() -> bool:
                 return not any(any(x in m for x in MARKERS) for m in await every_stream_message(js))

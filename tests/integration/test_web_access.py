@@ -40,7 +40,7 @@ PUBLIC = {"/healthz", "/login", "/static/{file_path:path}", "/vendor/echarts.min
           "/schema", "/schema/{path:str}", "/schema/openapi.json", "/api/labels"}
 """Open to anyone on purpose (GET; POST /login and /logout): health, signing in, the static files, Open311's reads,
 the API's description (OpenAPI: no data), the names of the contract's codes (schemas/labels.py: no data)."""
-OWN_CREDENTIALS = {("POST", "/v1/events"), ("GET", "/v1/events/{event_id:str}"), ("POST", "/open311/v2/requests.json"),
+OWN_CREDENTIALS = {("POST", "/v1/events"), ("GET", "/v1/events/{event_id:str}"), ("GET", "/v1/rejections"), ("POST", "/open311/v2/requests.json"),
                    ("POST", "/open311/v2/requests.xml")}
 """The producers' routes: gateway tokens and Open311 api_keys, checked by the gateway (tests/integration/test_gateway.py)."""
 PAGES = {"/", "/orgs/{org_id:str}", "/tickets/{ticket_id:str}"}

@@ -21,7 +21,7 @@ import msgspec
 
 import schemas as s
 from civic_kit import TREE, make
-from projections.dashboard import DashboardProjection, create_schema
+from projections.dashboard import MONTHLY, DashboardProjection, create_schema
 from projections.facts import Clock
 from projections.store import Database, SQLiteDatabase
 
@@ -202,8 +202,20 @@ def ticket_rows(db: Database) -> dict[str, dict[str, Any]]:
 
 
 DEADLINE_FIGURES = ("due", "on_time", "late", "chased", "supervised", "breached", "late_reports", "extended", "paused")
-COUNTER_TABLES = {"ticket_daily", "ticket_flow", "ticket_hist", "dispute_daily", "topic_daily",
+COUNTER_TABLES = {"ticket_daily", "ticket_flow", "ticket_hist", "dispute_daily", "topic_daily", *MONTHLY.values(),
                   "deadline_daily", "deadline_unit_monthly", "deadline_overdue"}
+
+
+def month_figures(db: Database) -> Counter:
+    """Every non-zero counter of the month roll-ups, keyed as figures() keys the day rows."""
+    out: Counter = Counter()
+    for part in (_rows(db, "ticket_monthly", ("prefix", "category", "month"), TICKET_FIGURES),
+                 _rows(db, "ticket_flow_monthly", ("prefix", "category", "month"), FLOW_FIGURES),
+                 _rows(db, "ticket_hist_monthly", ("prefix", "category", "month", "metric", "bucket"), ("n",)),
+                 _rows(db, "dispute_monthly", ("prefix", "category", "risk_grade", "month"), DISPUTE_FIGURES),
+                 _rows(db, "topic_monthly", ("prefix", "month"), TOPIC_FIGURES)):
+        out.update(part)
+    return out
 
 
 def everything(db: Database) -> list[Any]:
@@ -211,7 +223,8 @@ def everything(db: Database) -> list[Any]:
     leave the same (a counter row may be left at zero by one batching and never written by another)."""
     tables = [r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
     rows = [(t, sorted(db.query(f"SELECT * FROM {t}"), key=repr)) for t in tables if t not in COUNTER_TABLES]
-    return [*rows, ("figures", sorted(figures(db).items(), key=repr)), ("deadlines", sorted(deadline_figures(db).items(), key=repr))]
+    return [*rows, ("figures", sorted(figures(db).items(), key=repr)), ("month figures", sorted(month_figures(db).items(), key=repr)),
+            ("deadlines", sorted(deadline_figures(db).items(), key=repr))]
 
 
 # -- the oracle -------------------------------------------------------------------------------

@@ -197,6 +197,17 @@ def test_one_dissatisfied_rating_refutes_satisfaction_100(tmp_path: Path) -> Non
         "counted (8): T1, T2, T3, T4, T5, T8, T9, T10", "voided as duplicates (not counted): T6"]
 
 
+def test_a_lower_bound_is_supported_by_that_many_or_more(tmp_path: Path) -> None:
+    """"50+ enterprise problems resolved": `resolved: 50+` in a report (7 raised, 4 resolved here)."""
+    replayed = folded(tmp_path, scenario())
+    doc = "org: yn\nfrom: 2026-03-01\nto: 2026-03-31\nfigures:\n  raised: 7+\n  resolved: '4+'\n  closed: ' 5+'\n  dispatched: 8+\n"
+    lines = {line.figure: line for line in check(replayed, load_report(report(tmp_path, doc))).lines}
+    assert {k: v.supported for k, v in lines.items()} == {"raised": True, "resolved": True, "closed": False, "dispatched": False}
+    assert lines["resolved"].published == "4+" and lines["dispatched"].behind, "the items not counted are listed"
+    with pytest.raises(ReportInvalid, match="not a rate"):
+        check(replayed, load_report(report(tmp_path, "org: yn\nto: 2026-03-31\nfigures: {satisfaction_rate: 90+}")))
+
+
 def test_rounding_counts_and_bad_reports(tmp_path: Path) -> None:
     replayed = folded(tmp_path, scenario())
 

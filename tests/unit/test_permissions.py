@@ -112,7 +112,7 @@ def test_the_rendered_authorization_has_a_user_per_identity_and_no_anonymous_one
 def test_the_health_buckets_are_granted_exactly() -> None:
     status_put = "$KV.CIVIC_STATUS.ledger"
     assert {i.name for i in RUNTIME if may_publish(i, status_put)} == {"ledger"}
-    assert {i.name for i in RUNTIME if may_publish(i, "$JS.API.DIRECT.GET.KV_CIVIC_STATUS.$KV.CIVIC_STATUS.ledger")} == {"ledger", "web"}
+    assert {i.name for i in RUNTIME if may_publish(i, "$JS.API.DIRECT.GET.KV_CIVIC_STATUS.$KV.CIVIC_STATUS.ledger")} == {"ledger", "web", "emit"}
     instance = "$JS.API.DIRECT.GET.KV_CIVIC_INSTANCE.$KV.CIVIC_INSTANCE.id"
     assert {i.name for i in RUNTIME if may_publish(i, instance)} == {i.name for i in RUNTIME} - {"producer-village"}
     for bucket in ("KV_CIVIC_STATUS", "KV_CIVIC_INSTANCE"):

@@ -120,3 +120,28 @@ def test_the_period_ends_at_a_fixed_date_not_the_clock() -> None:
     short = list(simulate(Plan(seed=3, tickets=50, days=30)))
     activity = [e for e in short if not isinstance(e, (s.OrgUnitRegistered, s.GridWorkerAssigned))]
     assert min(e.occurred_at for e in activity) >= datetime.fromisoformat("2021-12-01T00:00:00+08:00")
+
+
+def test_every_unit_has_a_chinese_name_then_the_same_in_pinyin_or_english() -> None:
+    """No English placeholder on a zh page: the first part of every name is Chinese (the seed's own
+    names where it gives them), the rest romanised or translated; no two units share a name."""
+    import re
+
+    units = build_district().units
+    names = [u.name for u in units]
+    assert len(set(names)) == len(names)
+    for unit in units:
+        zh, _, other = unit.name.partition(" ")
+        assert re.fullmatch(r"[\u4e00-\u9fff〇]+", zh) and other, unit
+        assert not re.search(r"[\u4e00-\u9fff]", other), unit
+    by_id = {u.org_id: u.name for u in units}
+    assert by_id["yn-pm-lx"] == "龙象社区 Longxiang"
+    assert {"南蒲纸业小区党支部 Nanpu Paper compound branch", "大唐世家小区党支部 Datang Shijia compound branch",
+            "捷佳润公司 Jiejiarun Company"} <= set(names)
+    suffix = {"village": "村", "hamlet": "屯", "grid": "网格", "party_branch": "党支部"}
+    for unit in units:
+        if unit.kind in suffix:
+            assert unit.name.split(" ")[0].endswith(suffix[unit.kind]), unit
+    enterprises = [u.name for u in units if u.kind == "enterprise"]
+    assert sum(n.split(" ")[0].endswith("有限公司") for n in enterprises) == len(enterprises) - 1
+    assert by_id["yn-pm-lx-g03"] == "龙象社区第三网格 Longxiang grid 3"

@@ -1,0 +1,251 @@
+"""`civic bench --growth`: does an event cost more when more came before it?
+
+History grows to each level (100,000, 1,000,000, 5,000,000 events: the bench district's tickets
+at a constant daily volume, about 14,500 events a day, so 5M events are about a year), then the
+stages whose cost could depend on history are measured over the same fixed window of the next
+50,000 events, each in a process of its own (its peak memory is the figure of that level):
+
+* the ledger: check + commit in batches of 1,000, as the live ledger worker does, on an event
+  store holding the history (its aggregate and event-id indexes hold every earlier event);
+* the read model: the window folded in batches of 1,000 (the live projector's and a rebuild's
+  work) into a read model holding the history, read from the event store as a rebuild reads it;
+* the district's dashboard for the last 30 days, computed uncached on that read model.
+
+The history is written fast: the ledger application in batches of 5,000 (the rules run, so the
+store, its indexes and the ledger's ids are the real ones) and the read model folded in windows
+of 50,000 events per transaction. The NATS hops are not repeated here: streams append, so their
+cost per message does not depend on what they hold; `civic bench` measures them.
+
+The ledger application sits above bench/ in the layers, so its two stages are given by the
+composition root (civic/cli.py passes `ledger_stage`, a command that runs them).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.district import events
+from config import Settings
+
+LEVELS = (100_000, 1_000_000, 5_000_000)
+WINDOW = 50_000
+HISTORY_BATCH = 5_000
+LIVE_BATCH = 1_000
+
+
+@dataclass
+class Level:
+    history: int
+    ledger_rate: float
+    ledger_cpu_us: float
+    ledger_rss_mb: float
+    fold_rate: float
+    fold_cpu_us: float
+    fold_rss_mb: float
+    dashboard_p50_ms: float
+    dashboard_p99_ms: float
+    prefill_s: float
+
+
+def window(start: int, count: int) -> Iterator[tuple[str, bytes]]:
+    """Events start .. start+count-1 of the bench district (the first `start` are skipped)."""
+    for i, message in enumerate(events(start + count)):
+        if i >= start:
+            yield message
+
+
+def stage(command: list[str]) -> dict[str, float]:
+    """Run one stage in a process of its own; its last line of output is its figures (JSON)."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} failed:\n{done.stderr[-3000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# -- the read model's stages (run as `python -m bench.growth fold|dashboard DATA ...`) ------------
+
+
+def fold(data_dir: Path, start: int, count: int, batch: int) -> dict[str, float]:
+    """Fold ledger positions start+1 .. start+count from the event store into the read model."""
+    from projections.dashboard import DashboardProjection, create_schema
+    from projections.facts import Clock
+    from projections.rebuild import StoreReader
+    from projections.store import SQLiteDatabase
+
+    settings = Settings(data_dir=data_dir)
+    db = SQLiteDatabase(data_dir / "growth-dashboard.sqlite")
+    create_schema(db)
+    projection = DashboardProjection(db, Clock())
+    assert projection.position() == start, f"the read model is at {projection.position()}, not {start}"
+    store = StoreReader(settings)
+    # Straight to `start`: the reader would otherwise read its way there, which is no folding work.
+    # On SQLite the n-th notification is ledger position n (nothing is ever deleted).
+    store.position = store.notification = start
+    end, clock, cpu = start + count, time.perf_counter(), time.process_time()
+    read = 0.0
+    while projection.position() < end:
+        began = time.perf_counter()
+        todo = store.read(projection.position(), end, batch)
+        read += time.perf_counter() - began
+        if not todo:
+            raise RuntimeError(f"the event store ends at {projection.position()}, before {end}")
+        projection.apply(todo)
+    seconds = time.perf_counter() - clock
+    store.close()
+    db.close()
+    return {"rate": count / seconds, "read_share": read / seconds, "cpu_us": 1e6 * (time.process_time() - cpu) / count,
+            "rss_mb": peak_rss_mb()}
+
+
+def dashboard(data_dir: Path, repeat: int = 100) -> dict[str, float]:
+    """The district's dashboard for the 30 days up to the newest event, computed (uncached)."""
+    from projections.facts import Clock
+    from projections.queries import DashboardQueries
+    from projections.store import SQLiteDatabase
+
+    db = SQLiteDatabase(data_dir / "growth-dashboard.sqlite", readonly=True)
+    queries = DashboardQueries(db, Clock())
+    last = date.fromisoformat(db.query("SELECT MAX(day) FROM ticket_daily WHERE prefix='d.'")[0][0])
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        answer = queries.dashboard("d", last - timedelta(days=29), last)
+        times.append((time.perf_counter() - began) * 1000)
+    assert answer.tickets.raised > 0
+    times.sort()
+    db.close()
+    return {"p50_ms": times[len(times) // 2], "p99_ms": times[int(0.99 * (len(times) - 1))], "rss_mb": peak_rss_mb()}
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] = LEVELS, size: int = WINDOW) -> list[Level]:
+    """Grow history level by level in `root`, measuring each; writes growth.json and growth.md."""
+    me = [sys.executable, "-m", "bench.growth"]
+    data = root / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    results: list[Level] = []
+    stored = folded = 0  # events in the ledger's store; ledger positions in the read model
+    for history in levels:
+        began = time.perf_counter()
+        if history > stored:  # the ledger's history, then the read model's, untimed
+            stage([*ledger_stage, "history", str(data), str(stored), str(history - stored), str(HISTORY_BATCH)])
+            stored = history
+        grown = stage([*me, "position", str(data)])
+        target = int(grown["position"])
+        if target > folded:
+            stage([*me, "fold", str(data), str(folded), str(target - folded), str(WINDOW)])
+            folded = target
+        prefill = time.perf_counter() - began
+        ledger = stage([*ledger_stage, "window", str(data), str(stored), str(size), str(LIVE_BATCH)])
+        stored += size
+        after = int(stage([*me, "position", str(data)])["position"])
+        read_model = stage([*me, "fold", str(data), str(folded), str(after - folded), str(LIVE_BATCH)])
+        folded = after
+        board = stage([*me, "dashboard", str(data)])
+        level = Level(history, ledger["rate"], ledger["cpu_us"], ledger["rss_mb"], read_model["rate"], read_model["cpu_us"], read_model["rss_mb"],
+                      board["p50_ms"], board["p99_ms"], prefill)
+        results.append(level)
+        print(json.dumps(asdict(level)), flush=True)
+    report(results, out)
+    return results
+
+
+def position(data_dir: Path) -> dict[str, float]:
+    """How many events the ledger's store holds (the ledger position its last event will have)."""
+    from adapters.eventstore import open_recorder
+
+    # SQLite numbers notifications 1, 2, 3... with no gaps (nothing is ever deleted): the count.
+    return {"position": open_recorder(Settings(data_dir=data_dir)).max_notification_id() or 0}
+
+
+def report(levels: list[Level], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "growth.json").write_text(json.dumps([asdict(x) for x in levels], indent=2))
+    first = levels[0]
+    lines = ["| history (events) | ledger: events/s (CPU µs/event, peak RSS) | read model fold: events/s (CPU µs/event, peak RSS) "
+             "| district dashboard, last 30 days, uncached: p50 / p99 | history written in |", "|---|---|---|---|---|"]
+    for x in levels:
+        lines.append(f"| {x.history:,} | {x.ledger_rate:,.0f} ({x.ledger_cpu_us:.0f} µs, {x.ledger_rss_mb:.0f} MB) "
+                     f"| {x.fold_rate:,.0f} ({x.fold_cpu_us:.0f} µs, {x.fold_rss_mb:.0f} MB) | {x.dashboard_p50_ms:.1f} / {x.dashboard_p99_ms:.1f} ms "
+                     f"| {x.prefill_s:,.0f} s |")
+    last = levels[-1]
+    lines += ["", f"At {last.history:,} against {first.history:,}: ledger {last.ledger_rate / first.ledger_rate:.2f} x "
+              f"(CPU per event {last.ledger_cpu_us / first.ledger_cpu_us:.2f} x), fold {last.fold_rate / first.fold_rate:.2f} x "
+              f"(CPU per event {last.fold_cpu_us / first.fold_cpu_us:.2f} x), dashboard p50 "
+              f"{last.dashboard_p50_ms / first.dashboard_p50_ms:.2f} x, p99 {last.dashboard_p99_ms / first.dashboard_p99_ms:.2f} x "
+              "(target: each within 20 % of its value at the first level)."]
+    (out / "growth.md").write_text("\n".join(lines) + "\n")
+    chart(levels, out / "growth.svg")
+
+
+def chart(levels: list[Level], path: Path) -> None:
+    """Each figure at each level as a share of its value at the first level: flat is 100 %."""
+    series: list[tuple[str, list[float | None]]] = [
+        ("ledger CPU µs/event", [x.ledger_cpu_us for x in levels]), ("fold CPU µs/event", [x.fold_cpu_us for x in levels]),
+        ("district dashboard p50 (uncached)", [x.dashboard_p50_ms for x in levels])]
+    draw([x.history for x in levels], series, path)
+
+
+COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd")
+
+
+def draw(histories: list[int], series: list[tuple[str, list[float | None]]], path: Path) -> None:
+    """An SVG line chart of each series as a share of its first value (None: not measured there)."""
+    width, height, left, top, plot_w, plot_h = 780, 330, 60, 30, 600, 220
+    levels = histories
+    top_share = max(150.0, *(100 * v / s[0] for _, s in series for v in s if v is not None and s[0]))
+
+    def xy(i: int, share: float) -> tuple[float, float]:
+        x = left + plot_w * (i / max(1, len(levels) - 1))
+        return x, top + plot_h * (1 - share / top_share)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+             f'<text x="{left}" y="18" font-size="13">Cost against history: each figure as % of its value at {levels[0]:,} events</text>']
+    for share in (0, 50, 80, 100, 120, 150, 200, 300, 400, 600):
+        if share <= top_share:
+            _, y = xy(0, share)
+            dash = ' stroke-dasharray="4 3"' if share in (80, 120) else ""
+            parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#ccc"{dash}/>'
+                         f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{share}%</text>')
+    for i, history in enumerate(levels):
+        px, _ = xy(i, 0)
+        parts.append(f'<text x="{px:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{history:,} events</text>')
+    for n, ((name, values), colour) in enumerate(zip(series, COLOURS)):
+        first = values[0] or 1.0
+        points = " ".join(f"{xy(i, 100 * v / first)[0]:.1f},{xy(i, 100 * v / first)[1]:.1f}" for i, v in enumerate(values) if v is not None)
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts += [f'<circle cx="{xy(i, 100 * v / first)[0]:.1f}" cy="{xy(i, 100 * v / first)[1]:.1f}" r="3" fill="{colour}"/>'
+                  for i, v in enumerate(values) if v is not None]
+        parts.append(f'<rect x="{left + 10 + 200 * n}" y="{height - 22}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{left + 24 + 200 * n}" y="{height - 13}">{name}</text>')
+    parts.append("</svg>")
+    path.write_text("\n".join(parts) + "\n")
+
+
+if __name__ == "__main__":
+    command, data_dir, *rest = sys.argv[1:]
+    if command == "fold":
+        print(json.dumps(fold(Path(data_dir), int(rest[0]), int(rest[1]), int(rest[2]))))
+    elif command == "dashboard":
+        print(json.dumps(dashboard(Path(data_dir))))
+    elif command == "position":
+        print(json.dumps(position(Path(data_dir))))
+    else:
+        raise SystemExit(f"unknown stage {command}")

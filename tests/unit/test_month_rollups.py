@@ -1,0 +1,134 @@
+"""Month roll-ups (projections/dashboard.py): the month rows are the day rows summed by month,
+however the events are batched; a dashboard answer read from months and days is the answer read
+from days alone, for random windows; a read model from before the roll-ups gets them from its
+day rows."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from fold_kit import T0, Events, figures, month_figures, open_projection, project
+from projections import queries
+from projections.dashboard import MONTHLY, create_schema
+from projections.facts import Clock
+from projections.queries import DashboardQueries, month_spans
+from projections.store import SQLiteDatabase
+
+CATEGORIES = ("parking", "environment", "elderly_care")
+LEAVES = ("c1", "g1", "h1")
+
+
+def _spread_district(seed: int, tickets: int = 160, days: int = 130) -> Events:
+    """Tickets raised over about four months at random leaves, each going some way through the
+    four orders, some late, some reopened: every counter table gets rows in several months."""
+    rng = random.Random(seed)
+    ev = Events()
+    ev.tree()
+    hour = timedelta(hours=1)
+    for n in range(tickets):
+        tid, org = f"T{n}", rng.choice(LEAVES)
+        at = T0 + timedelta(days=rng.uniform(0, days))
+        ev.add("TicketRaised", at, org=org, ticket_id=tid, category=rng.choice(CATEGORIES))
+        if rng.random() < 0.1:
+            continue
+        ev.add("TicketDispatched", at + hour, org=org, ticket_id=tid, to_unit=org, deadline=at + timedelta(days=rng.choice((1, 20, 45))))
+        if rng.random() < 0.1:
+            continue
+        ev.add("TicketAccepted", at + rng.uniform(2, 90) * hour, org=org, ticket_id=tid)
+        if rng.random() < 0.15:
+            continue
+        done = at + timedelta(days=rng.uniform(0.5, 40))
+        ev.add("TicketResolved", done, org=org, ticket_id=tid, resolution="done")
+        satisfaction = rng.choice(("satisfied", "basically_satisfied", "dissatisfied"))
+        ev.add("TicketRated", done + hour, org=org, ticket_id=tid, contacted=True, resolved=satisfaction != "dissatisfied",
+               satisfaction=satisfaction)
+    return ev
+
+
+def _summed_by_month(day_figures: Counter) -> Counter:
+    """Day rows' figures keyed by month, as the month tables key them (zeros dropped)."""
+    out: Counter = Counter()
+    for key, n in day_figures.items():
+        table, *rest = key
+        day_at = {"ticket_hist": 2, "dispute_daily": 3, "topic_daily": 1}.get(table, 2)
+        rest[day_at] = rest[day_at][:7]
+        out[(MONTHLY[table], *rest)] += n
+    return Counter({k: n for k, n in out.items() if n})
+
+
+@pytest.mark.parametrize("split", ["each", "one", "random"])
+def test_month_rows_are_the_day_rows_summed_by_month(tmp_path: Path, split: str) -> None:
+    ev = _spread_district(seed=7)
+    db = project(tmp_path, ev.positioned(), split).db
+    assert len({k[3] for k in month_figures(db) if k[0] == "ticket_monthly"}) >= 4  # the data spans months
+    assert month_figures(db) == _summed_by_month(figures(db))
+
+
+def _windows(rng: random.Random, first: date, last: date, n: int) -> list[tuple[date | None, date]]:
+    span = (last - first).days
+    out: list[tuple[date | None, date]] = [(None, last), (None, first + timedelta(days=span // 2)),
+                                           (date(first.year, first.month, 1), last)]
+    for _ in range(n):
+        lo = first + timedelta(days=rng.randint(-5, span))
+        out.append((lo, lo + timedelta(days=rng.randint(0, span))))
+    return out
+
+
+def test_answers_from_month_rows_equal_answers_from_day_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ev = _spread_district(seed=11)
+    db = project(tmp_path, ev.positioned(), "random").db
+    reads = DashboardQueries(db, Clock())
+    rng = random.Random(5)
+    windows = _windows(rng, T0.date(), (T0 + timedelta(days=140)).date(), 40)
+    orgs = ("d1", "t1", "c1", "g1")
+    with_months = {(org, w): reads.dashboard(org, *w) for org in orgs for w in windows}
+    used = sum(month_spans(w[0].isoformat() if w[0] else "", w[1].isoformat())[1] is not None for w in windows)
+    assert used > len(windows) // 2  # most windows hold whole months: the month rows are read
+    monkeypatch.setattr(queries, "month_spans", lambda lo, hi: ([(lo, hi)], None))  # days alone
+    for (org, w), answer in with_months.items():
+        assert answer == reads.dashboard(org, *w), (org, w)
+
+
+def test_month_spans_cover_the_window_once() -> None:
+    rng = random.Random(2)
+    for _ in range(500):
+        lo = date(2024, 1, 1) + timedelta(days=rng.randint(0, 800))
+        hi = lo + timedelta(days=rng.randint(0, 500))
+        days, whole = month_spans(lo.isoformat(), hi.isoformat())
+        covered = [d for a, b in days for d in _each_day(date.fromisoformat(a), date.fromisoformat(b))]
+        if whole:
+            covered += [d for d in _each_day(lo, hi) if whole[0] <= d.isoformat()[:7] <= whole[1]]
+            first, last = date.fromisoformat(whole[0] + "-01"), date.fromisoformat(whole[1] + "-01")
+            assert lo <= first and _each_day(first, hi)[-1] >= last  # whole months only, inside the window
+        assert sorted(covered) == _each_day(lo, hi)
+    assert month_spans("", "2025-03-15") == ([("2025-03-01", "2025-03-15")], ("0001-01", "2025-02"))
+    assert month_spans("2025-01-15", "2025-01-20") == ([("2025-01-15", "2025-01-20")], None)
+    assert month_spans("2025-01-01", "9999-12-31")[1] == ("2025-01", "9999-12")
+
+
+def _each_day(lo: date, hi: date) -> list[date]:
+    return [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
+
+
+def test_a_read_model_from_before_the_rollups_gets_them_from_its_day_rows(tmp_path: Path) -> None:
+    ev = _spread_district(seed=13, tickets=60)
+    projection = project(tmp_path, ev.positioned(), "random")
+    want = month_figures(projection.db)
+    for table in MONTHLY.values():  # as an older version left it
+        projection.db.execute(f"DROP TABLE {table}")
+    projection.db.close()
+    db = SQLiteDatabase(tmp_path / "dashboard.sqlite")
+    create_schema(db)
+    assert month_figures(db) == want and want
+    create_schema(db)  # once only: a second start adds nothing
+    assert month_figures(db) == want
+
+
+def test_a_fresh_read_model_has_empty_rollups(tmp_path: Path) -> None:
+    db = open_projection(tmp_path).db
+    assert month_figures(db) == Counter()
