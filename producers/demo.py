@@ -113,12 +113,41 @@ class Demo:
         log.info("dashboards at http://127.0.0.1:%d/ (filling with the simulated year)", port)
         fed = asyncio.run(feed_url(url, history[tree:], rate=self.rate, progress=False, **options))
         log.info("demo fed: the org tree and %s", fed.summary())
-        # The reports say what the ledger held the moment the history was stored: wait for the read
-        # model (which follows the ledger stream) to have all of it, then take that instant.
-        if self._projected(len(history), "the year"):
+        # The reports say what the ledger held the moment the history was stored: wait for the ledger
+        # to have decided every event of the year (its stored intake position), then for the read
+        # model to reach the ledger's head as of then, and take that instant. Not a count of ledger
+        # positions: the deadline clock records events of its own in between, and refusals take none.
+        head = asyncio.run(self._ledger_head_after(fed.last_sequence))
+        if head is not None and self._projected(head, "the year"):
             self._reports(plan)
         if self.live and not self.stopped():
             self._trickle()
+
+    async def _ledger_head_after(self, intake_sequence: int, timeout: float = 600.0) -> int | None:
+        """The ledger's head once its stored intake position reaches `intake_sequence` (None:
+        stopped, or the ledger did not get there in `timeout` seconds of no progress)."""
+        from adapters.bus import connect
+        from adapters.status import read_status
+        from schemas.topology import LEDGER_STATUS_KEY
+
+        nc = await connect(self.settings, "emit")
+        try:
+            js, seen, waited = nc.jetstream(), -1, time.monotonic() + timeout
+            while not self.stopped():
+                status = await read_status(js, LEDGER_STATUS_KEY)
+                if status is not None and status.position >= intake_sequence and status.store_head is not None:
+                    return status.store_head
+                position = status.position if status else 0
+                if position > seen:
+                    seen, waited = position, time.monotonic() + timeout
+                elif time.monotonic() > waited:
+                    log.error("the ledger stopped at intake position %d before the year's last event (%d)",
+                              position, intake_sequence)
+                    return None
+                await asyncio.sleep(0.2)
+            return None
+        finally:
+            await nc.close()
 
     def _projected(self, events: int, what: str, timeout: float = 600.0) -> bool:
         """Wait until the read model has applied `events` ledger positions (False: stopped or stuck)."""

@@ -28,6 +28,9 @@ class Fed:
     spooled: int = 0
     refused: list[Result] = field(default_factory=list)
     seconds: float = 0.0
+    last_sequence: int = 0
+    """The highest intake sequence among the events stored (the ledger has decided them all once
+    its stored intake position reaches it)."""
 
     def summary(self) -> str:
         rate = self.events / self.seconds if self.seconds else 0.0
@@ -55,6 +58,7 @@ async def feed(producer: Producer, events: Iterable[Event], *, rate: float | Non
         fed.events += len(batch)
         for r in results:
             if r.accepted:
+                fed.last_sequence = max(fed.last_sequence, r.sequence or 0)
                 fed.duplicates += r.duplicate
                 fed.new += not r.duplicate
             elif r.spooled:
