@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol
 
 from projections import KPI_VERSION
 from projections.dashboard import DashboardProjection, create_schema
+from projections.deadline_queries import DeadlineQueries
 from projections.queries import Dashboard, DashboardQueries, Org
 
 
@@ -40,6 +41,8 @@ class Definitions:
     queries: Callable[..., KpiQueries]
 
     """(db, clock, timezone) -> an object with dashboard(org_id, start, end), orgs(), ..."""
+    deadlines: Callable[..., Any] = DeadlineQueries
+    """(db, clock, timezone) -> the deadline figures' queries (board, supervision, ranking)."""
 
 
 VERSIONS: dict[int, Definitions] = {

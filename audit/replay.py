@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from audit.kpi import Definitions, KpiQueries, definitions as kpi_definitions
 from audit.reader import last_position, read_batches
 from projections.facts import Clock
+from projections.deadline_queries import DeadlineBoard
 from projections.queries import Dashboard
 from projections.store import SQLiteDatabase
 from schemas import DecodeFailure, decode
@@ -98,6 +99,13 @@ class Replayed:
         """The dashboard of org_id (and its children) over [start, end], by default the whole ledger
         up to the as-of day, as GET /api/orgs/{org_id}/dashboard answered then."""
         return self.queries().dashboard(org_id, start, end or self.day)
+
+    def deadlines(self, org_id: str, start: date | None = None, end: date | None = None) -> DeadlineBoard:
+        """The deadline figures of org_id over [start, end] (by default every deadline up to the
+        as-of day), with overdue now as of the replayed position: GET /api/orgs/{org_id}/deadlines then."""
+        queries = self.definitions.deadlines(self.db, Clock(self.timezone), self.timezone)
+        board: DeadlineBoard = queries.board(org_id, start, end or self.day)
+        return board
 
     def close(self) -> None:
         self.db.close()

@@ -24,6 +24,7 @@ from schemas import topology
 
 if TYPE_CHECKING:  # imported where they are used, to keep the CLI quick to start
     from audit.replay import Replayed
+    from projections.deadline_queries import DeadlineBoard
     from projections.queries import Dashboard, DisputeFigures, TicketFigures
 
 
@@ -72,7 +73,8 @@ async def replayed(settings: Settings, as_of: str | None, kpi_version: int | Non
     return result
 
 
-async def run_replay(settings: Settings, as_of: str | None, org: str | None, out_file: Path | None, kpi_version: int | None) -> int:
+async def run_replay(settings: Settings, as_of: str | None, org: str | None, out_file: Path | None, kpi_version: int | None,
+                     deadlines_file: Path | None = None) -> int:
     from audit.replay import ReplayFailed
     from projections.queries import NotFound
 
@@ -83,10 +85,12 @@ async def run_replay(settings: Settings, as_of: str | None, org: str | None, out
         return 1
     try:
         orgs = [org] if org else result.roots()
-        if out_file and len(orgs) != 1:
-            err.print(f"--out writes one unit's dashboard (the API's shape): choose it with --org ({', '.join(orgs) or 'the ledger has no unit'})")
+        if (out_file or deadlines_file) and len(orgs) != 1:
+            err.print(f"--out and --deadlines-out write one unit's figures (the API's shape): choose it with --org "
+                      f"({', '.join(orgs) or 'the ledger has no unit'})")
             return 2
         boards = [result.dashboard(o) for o in orgs]
+        deadline_boards = [result.deadlines(o) for o in orgs]
     except NotFound as e:
         err.print(f"{e} in the ledger as of then")
         return 2
@@ -95,14 +99,31 @@ async def run_replay(settings: Settings, as_of: str | None, org: str | None, out
     if out_file:
         out_file.write_bytes(msgspec.json.encode(boards[0]) + b"\n")
         err.print(f"wrote {out_file}: the dashboard of {orgs[0]} to {result.day} as of ledger position {result.position}")
-    for board in boards:
+    if deadlines_file:
+        deadlines_file.write_bytes(msgspec.json.encode(deadline_boards[0]) + b"\n")
+        err.print(f"wrote {deadlines_file}: the deadline figures of {orgs[0]} to {result.day} as of ledger position {result.position}")
+    for board, deadlines in zip(boards, deadline_boards):
         out.print(dashboard_table(board, f"{board.org.org_id} ({board.org.name}), up to {board.window_to}, ledger position "
                                          f"{board.position}, KPI definitions v{result.definitions.version}"))
+        out.print(deadline_table(deadlines, f"{deadlines.org.org_id}: deadlines due up to {deadlines.window_to}, overdue now as of "
+                                            f"ledger position {deadlines.position}"))
     return 0
 
 
 def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def deadline_table(board: DeadlineBoard, title: str) -> Table:
+    """On time, late, overdue now, chased and supervised per role and stage (docs/kpis.md, "Deadlines")."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("role", "stage", "due", "on time", "late", "on-time rate", "overdue now", "chased", "supervised"):
+        table.add_column(column, justify="left" if column in ("role", "stage") else "right")
+    for role in board.roles:
+        for name, f in (("all", role.total), *((s.stage, s.figures) for s in role.stages)):
+            table.add_row(role.role if name == "all" else "", name, str(f.due), str(f.on_time), str(f.late), _pct(f.on_time_rate),
+                          str(f.overdue_now), str(f.chased), str(f.supervised))
+    return table
 
 
 def dashboard_table(board: Dashboard, title: str) -> Table:

@@ -78,10 +78,14 @@ def lifecycle(tid: str, org: str, t0: datetime, rng: random.Random) -> Iterator[
                          personal=(s.PersonalData(resident_id=resident.id, phone="13800000000"),))
     if rng.random() < 0.05:
         return  # still waiting for dispatch
-    yield s.TicketDispatched(**env(disp, 20), ticket_id=tid, to_unit=org, to_worker=worker.id, deadline=t0 + timedelta(days=2))
+    # Every deadline named, as a centre that sets its own does: the ledger fills none, so the bulk
+    # history (civic/growth.py, written without the ledger's rules) is what the ledger would store.
+    yield s.TicketDispatched(**env(disp, 20), ticket_id=tid, to_unit=org, to_worker=worker.id, deadline=t0 + timedelta(days=2),
+                             sign_for_by=t0 + timedelta(hours=6), contact_by=t0 + timedelta(hours=12))
     if rng.random() < 0.05:
         yield s.TicketReturned(**env(worker, 40), ticket_id=tid, reason="not ours")
-        yield s.TicketDispatched(**env(disp, 60), ticket_id=tid, to_unit=org, deadline=t0 + timedelta(days=3))
+        yield s.TicketDispatched(**env(disp, 60), ticket_id=tid, to_unit=org, deadline=t0 + timedelta(days=3),
+                                 sign_for_by=t0 + timedelta(hours=8), contact_by=t0 + timedelta(hours=14))
     yield s.TicketAccepted(**env(worker, rng.uniform(60, 300)), ticket_id=tid)
     if rng.random() < 0.05:
         return  # open, and soon overdue

@@ -511,15 +511,16 @@ def audit_replay(
     org: Annotated[Optional[str], typer.Option(help="The unit whose dashboard to show (default: every root unit).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the dashboard as JSON, the shape of GET /api/orgs/{id}/dashboard.")] = None,
     kpi_version: KpiVersionOpt = None,
+    deadlines_out: Annotated[Optional[Path], typer.Option("--deadlines-out", help="Write the deadline figures as JSON, the shape of GET /api/orgs/{id}/deadlines.")] = None,
     data: DataOpt = None,
 ) -> None:
-    """Rebuild every KPI from the ledger alone, as the dashboards stood at an instant."""
+    """Rebuild every KPI from the ledger alone, as the dashboards stood at an instant (deadline figures too)."""
     from audit.kpi import UnknownKpiVersion
     from audit.replay import BadInstant
     from audit.run import run_replay
 
     try:
-        raise typer.Exit(asyncio.run(run_replay(_settings(data, "auditor"), as_of, org, out, kpi_version)))
+        raise typer.Exit(asyncio.run(run_replay(_settings(data, "auditor"), as_of, org, out, kpi_version, deadlines_out)))
     except (UnknownKpiVersion, BadInstant) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None

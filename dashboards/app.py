@@ -36,6 +36,7 @@ from dashboards.accounts import Accounts, accounts_path
 from dashboards.api import DashboardController, Invalid, ReadSide, RejectionsController, invalid_params, read_side
 from dashboards.auth import PUBLIC, Authenticate, LoginLimiter, guard
 from dashboards.contacts import Contacts, contact_route
+from dashboards.deadlines import Calendar, DeadlineController
 from dashboards.health import Health, HealthProbe
 from dashboards.login import login_routes
 from dashboards.pages import SECURITY_HEADERS, web_pages
@@ -81,6 +82,7 @@ class Web:
                                  lambda: unacknowledged_gaps(self.read.db()), connect_options(settings, "web"))
         self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
         self.accounts = Accounts(accounts_path(settings.data_dir))
+        self.calendar = Calendar(settings)  # the deadline policy and calendar, for the pages to say what they count with
         self.limiter = LoginLimiter()
         self.contacts = Contacts(self.connection, settings.keys_path, unseal, self.accounts)
 
@@ -97,7 +99,7 @@ class Web:
 
     def app(self, routes: Sequence[ControllerRouterHandler] = (), dependencies: Mapping[str, Provide] | None = None) -> Litestar:
         """The app: health, metrics, the dashboards' API, then `routes`, then the pages."""
-        probe, read = self.probe, self.read
+        probe, read, calendar = self.probe, self.read, self.calendar
 
         # Anyone gets {status, reasons}; an account's token that reads every unit gets every field.
         @get("/healthz", opt=PUBLIC, security=OPTIONAL_READER,
@@ -123,9 +125,11 @@ class Web:
         secure = self.settings.web_secure_cookies
         own_auth = Router(path="/", route_handlers=list(routes), opt=PUBLIC)  # gateway tokens, Open311 api_key
         return Litestar(
-            route_handlers=[healthz, prometheus, openapi, DashboardController, RejectionsController, subject_route, contact_route(self.contacts),
-                            *login_routes(self.accounts, self.limiter, secure, SECURITY_HEADERS), own_auth, web_pages(read)],
+            route_handlers=[healthz, prometheus, openapi, DashboardController, DeadlineController, RejectionsController, subject_route,
+                            contact_route(self.contacts), *login_routes(self.accounts, self.limiter, secure, SECURITY_HEADERS), own_auth,
+                            web_pages(read)],
             dependencies={"read": Provide(lambda: read, sync_to_thread=False),
+                          "calendar": Provide(lambda: calendar, sync_to_thread=False),
                           "events": Provide(lambda: self.events, sync_to_thread=False), **(dependencies or {})},
             middleware=[DefineMiddleware(Authenticate, accounts=self.accounts, demo_viewer=self.settings.demo_viewer)],
             guards=[guard],

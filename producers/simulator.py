@@ -30,6 +30,7 @@ from uuid import NAMESPACE_URL, uuid5
 import schemas as s
 from producers import texts
 from producers.article import LONGXIANG, Shape, Targets
+from producers.deadline_story import DeadlineStory
 from producers.district import CST, FOUNDED, District, build_district, org_events
 from producers.people import Residents
 from schemas.base import ActorRole, Event
@@ -121,6 +122,7 @@ class Activity:
         self.enterprises = district.of_kind("enterprise")
         self.residents = Residents(district)
         self.key = key = f"{plan.seed}{plan.series}"
+        self.deadlines = DeadlineStory(district, key, SIM_NAMESPACE)
         self.targets = Targets.scaled(plan.tickets) if plan.article else None
         n_tickets = self.targets.stories if self.targets else plan.tickets
         rng = random.Random(f"civic-sim:{key}")
@@ -150,6 +152,7 @@ class Activity:
             if kind == 0:
                 number = next(ticket_no)  # numbered in the order raised
                 story = self.shape.ticket(number) if self.shape else self.ticket(number, at)
+                self.deadlines.add_to(story)  # supporting units, contacts, extensions, pauses (issue 13)
             elif kind == 1:
                 story = self.dispute(i, at)
             else:

@@ -22,3 +22,8 @@ def days(clock: Clock, start: date | None, end: date) -> tuple[int, int]:
     """The instants [lo, hi) of the whole days start..end (both included) in the district's time
     zone; no start: from the beginning. The figures count the same days."""
     return (clock.start_of(start) if start else -(2**62)), clock.start_of(end + timedelta(days=1))
+
+
+def within(prefixes: list[str]) -> str:
+    """SQL for "counted for this unit" on the counter tables: its rows under any path it has had."""
+    return f"prefix IN ({', '.join('?' * len(prefixes))})"

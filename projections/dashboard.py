@@ -7,17 +7,18 @@ rows and its ledger position are written in one transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from operator import add
 from typing import Any
 
 import msgspec
 
 import schemas as s
+from projections import deadlines
 from projections.clocks import Clocks
 from projections.clocks import ddl as clock_ddl
 from projections.facts import (
-    DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState,
+    DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState, prefixes, rolled_up,
+    upsert as _upsert,
 )
 from projections.store import Database
 from schemas import lifecycle
@@ -99,19 +100,13 @@ def create_schema(db: Database) -> None:
     with db.transaction():
         # A read model from before the month roll-ups gets them from its day rows, once.
         upgrade = _has_table(db, "ticket_daily") and not _has_table(db, MONTHLY["ticket_daily"])
-        for statement in _ddl(db.dialect):
+        for statement in _ddl(db.dialect) + deadlines.ddl(db.dialect):
             db.execute(statement)
         if upgrade:
             for day_table, month_table in MONTHLY.items():
                 keys = ", ".join("substr(day, 1, 7)" if k == "day" else k for k in _KEYS[day_table])
                 sums = ", ".join(f"SUM({c})" for c in _COUNTERS[day_table])
                 db.execute(f"INSERT INTO {month_table} SELECT {keys}, {sums} FROM {day_table} GROUP BY {keys}")
-
-
-def _upsert(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> str:
-    cols = (*keys, *counters)
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
 
 
 UPSERT_DAILY = _upsert("ticket_daily", ("prefix", "category", "day"), TICKET_COUNTERS)
@@ -174,6 +169,7 @@ class _Fold:
     def __init__(self, projection: DashboardProjection, events: list[tuple[int, s.Event]]):
         self.db, self.clock, self.events = projection.db, projection.clock, events
         self.tickets = self._load_tickets({e.ticket_id for _, e in events if isinstance(e, TicketEvent)})
+        self.deadlines = deadlines.DeadlineFold(self.db, self.clock, self.tickets)
         self.disputes = self._load("disputes", DISPUTE_COLUMNS, {e.dispute_id for _, e in events if isinstance(e, DisputeEvent)})
         self.topics = self._load("topics", TOPIC_COLUMNS, {e.topic_id for _, e in events if isinstance(e, DeliberationEvent)})
         self.clocks = Clocks(self.db, self.tickets)
@@ -225,9 +221,11 @@ class _Fold:
             case s.TicketRaised():
                 self.tickets[e.ticket_id] = TicketState(e.ticket_id, path, e.org_id, e.category, e.title, e.channel, at, updated_at=at)
             case TicketEvent():
-                t = self.tickets[e.ticket_id]
-                self._ticket(t, e, at)
-                self.clocks.apply(position, e, t.path, t.category, t.round)
+                ticket = self.tickets[e.ticket_id]
+                round_before = ticket.round
+                self._ticket(ticket, e, at)
+                self.deadlines.apply(ticket, e, at, round_before)
+                self.clocks.apply(position, e, ticket.path, ticket.category, ticket.round)
             case s.DisputeRegistered():
                 self.disputes[e.dispute_id] = dict(dispute_id=e.dispute_id, path=path, category=e.category, risk_grade=e.risk_grade,
                                                    registered_at=at, sessions=0, outcome=None, summary=e.summary, updated_at=at)
@@ -312,29 +310,8 @@ class _Fold:
         db.executemany(_save("disputes", DISPUTE_COLUMNS), [tuple(x[c] for c in DISPUTE_COLUMNS) for x in self.disputes.values()])
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
+        self.deadlines.write()
         self.clocks.write()
-
-
-@lru_cache(maxsize=65_536)  # a batch asks for the same few thousand paths again and again
-def prefixes(path: str) -> tuple[str, ...]:
-    """'yn.ta.c1.' -> ('yn.', 'yn.ta.', 'yn.ta.c1.'): the item counts for each unit on its path."""
-    cuts = [i for i, ch in enumerate(path) if ch == "."]
-    return tuple(path[: i + 1] for i in cuts)
-
-
-def rolled_up(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
-    """Deltas keyed by (path, ...) -> the same deltas for every prefix of the path. Rows per
-    ancestor make any unit's figures an equality lookup, whatever the size of its subtree; the
-    batch's rows are folded first, so an ancestor gets one upsert per batch, not one per item."""
-    out: dict[tuple, list[int]] = {}
-    for key, values in deltas.items():
-        if not any(values):
-            continue
-        rest = key[1:]
-        for prefix in prefixes(key[0]):
-            row = out.get((prefix, *rest))
-            out[(prefix, *rest)] = list(values) if row is None else list(map(add, row, values))
-    return out
 
 
 def by_month(rows: dict[tuple, list[int]], day_at: int) -> dict[tuple, list[int]]:

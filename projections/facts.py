@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from operator import add
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -152,3 +154,32 @@ class Contributions:
         reached = ("proposed", "discussed", "decided", "implemented").index(t["stage"])
         for i in range(reached + 1):
             row[i] += sign
+
+
+def upsert(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> str:
+    """SQL adding a row's counters to the stored ones (inserting the row if new)."""
+    cols = (*keys, *counters)
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+
+
+@lru_cache(maxsize=65_536)  # a batch asks for the same few thousand paths again and again
+def prefixes(path: str) -> tuple[str, ...]:
+    """'yn.ta.c1.' -> ('yn.', 'yn.ta.', 'yn.ta.c1.'): the item counts for each unit on its path."""
+    cuts = [i for i, ch in enumerate(path) if ch == "."]
+    return tuple(path[: i + 1] for i in cuts)
+
+
+def rolled_up(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
+    """Deltas keyed by (path, ...) -> the same deltas for every prefix of the path. Rows per
+    ancestor make any unit's figures an equality lookup, whatever the size of its subtree; the
+    batch's rows are folded first, so an ancestor gets one upsert per batch, not one per item."""
+    out: dict[tuple, list[int]] = {}
+    for key, values in deltas.items():
+        if not any(values):
+            continue
+        rest = key[1:]
+        for prefix in prefixes(key[0]):
+            row = out.get((prefix, *rest))
+            out[(prefix, *rest)] = list(values) if row is None else list(map(add, row, values))
+    return out

@@ -9,7 +9,7 @@ from typing import Any, overload
 import msgspec
 
 from projections import KPI_VERSION
-from projections._scope import subtree
+from projections._scope import subtree, within as _within
 from projections.dashboard import MONTHLY
 from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
 from projections.store import Database
@@ -166,11 +166,6 @@ def month_spans(lo: str, hi: str) -> tuple[list[tuple[str, str]], tuple[str, str
     days = ([(lo, (first - timedelta(days=1)).isoformat())] if first_day < first else []) + \
         ([((end + timedelta(days=1)).isoformat(), hi)] if end < last_day else [])
     return days, (first.isoformat()[:7], end.isoformat()[:7])
-
-
-def _within(prefixes: list[str]) -> str:
-    """SQL for 'counted for this unit': its rows under any path it has had."""
-    return f"prefix IN ({', '.join('?' * len(prefixes))})"
 
 
 def _fold(grouped: dict[tuple[str, ...], dict[str, int]], keep: int | None) -> dict[str, dict[str, int]]:

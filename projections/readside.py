@@ -10,6 +10,7 @@ from collections import OrderedDict
 from datetime import date
 
 from projections.casework import CaseworkQueries
+from projections.deadline_queries import DeadlineQueries
 from projections.facts import Clock
 from projections.queries import Dashboard, DashboardQueries, TicketQueries
 from projections.service_requests import ServiceRequestQueries
@@ -56,6 +57,9 @@ class ReadSide:
 
     def tickets(self) -> TicketQueries:
         return TicketQueries(self.db(), self.clock)
+
+    def deadlines(self) -> DeadlineQueries:
+        return DeadlineQueries(self.db(), self.clock, str(self.clock.tz))
 
     def casework(self) -> CaseworkQueries:
         return CaseworkQueries(self.db(), self.clock)

@@ -17,12 +17,13 @@ from typing import Literal, get_args
 
 from schemas import lifecycle
 from schemas.base import ActorRole
-from schemas.clock import CLOCK_EVENTS
+from schemas.clock import CLOCK_EVENTS, UnitRole
 from schemas.categories import CATEGORIES, DISPUTE_CATEGORIES
 from schemas.dispute import PartyRole, RiskGrade
 from schemas.families import ENVELOPE
 from schemas.intake import EVENTS_BY_TYPE
 from schemas.organisation import OrgKind
+from schemas.policy import Stage as DeadlineStage
 from schemas.rejected import REASONS
 from schemas.ticket import TICKET_EVENTS, Channel, Satisfaction
 
@@ -173,6 +174,14 @@ REASON_ZH: dict[str, str] = {
 }
 """Each refusal's sentence in Chinese; the English sentence is the reason's own (schemas/rejected.py)."""
 
+DEADLINE_STAGES: Names = {
+    "sign_for": ("签收", "sign for"), "first_contact": ("首次联系", "first contact"), "resolve": ("办结", "resolve"),
+    "supporting": ("协办任务", "supporting task"),
+}
+"""The deadline policy's and the clock's stages (schemas/policy.py Stage)."""
+UNIT_ROLES: Names = {"lead": ("主办", "lead"), "supporting": ("协办", "supporting")}
+"""A unit's role on a dispatch (schemas/clock.py UnitRole)."""
+
 FAMILIES: dict[str, Names] = {
     "kind": KINDS,
     "stage": STAGES,
@@ -188,6 +197,8 @@ FAMILIES: dict[str, Names] = {
     "topic": TOPIC_STAGES,
     "field": FIELDS,
     "reason": {code: (REASON_ZH.get(code, ""), r.sentence) for code, r in REASONS.items()},
+    "deadline_stage": DEADLINE_STAGES,
+    "unit_role": UNIT_ROLES,
 }
 """Every family of codes the pages, the API and the CLI name, by the name the pages ask for."""
 
@@ -207,6 +218,8 @@ DECLARED: dict[str, tuple[str, ...]] = {
     "field": tuple(sorted(({f for cls in TICKET_EVENTS for f in cls.__struct_fields__}
                            | {f for c in CLOCK_EVENTS for f in c.__struct_fields__}) - ENVELOPE)),
     "reason": tuple(REASONS),
+    "deadline_stage": get_args(DeadlineStage),
+    "unit_role": get_args(UnitRole),
 }
 """Where each family's codes are declared: the table above must name exactly these (the test)."""
 

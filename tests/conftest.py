@@ -17,6 +17,10 @@ import pytest
 from adapters.natsserver import NatsServer, fixture_password
 from config import Settings
 
+# The unit tests' kits (civic_kit, fold_kit) import one another by bare name, as pytest finds them
+# in tests/unit; an integration test that reuses a unit scenario (on PostgreSQL) needs the same.
+sys.path.insert(0, str(Path(__file__).parent / "unit"))
+
 
 @pytest.fixture
 def role_processes():

@@ -242,6 +242,7 @@ def read_model_answers(db, to: str = "2026-12-31") -> bytes:  # type: ignore[no-
     from datetime import date
 
     from projections.casework import CaseworkQueries
+    from projections.deadline_queries import DeadlineQueries
     from projections.evidence import EvidenceQueries
     from projections.facts import Clock
     from projections.queries import DashboardQueries, TicketQueries
@@ -250,6 +251,7 @@ def read_model_answers(db, to: str = "2026-12-31") -> bytes:  # type: ignore[no-
     clock = Clock()
     boards, tickets = DashboardQueries(db, clock), TicketQueries(db, clock)
     casework, evidence, requests = CaseworkQueries(db, clock), EvidenceQueries(db, clock), ServiceRequestQueries(db, clock)
+    deadlines = DeadlineQueries(db, clock)
     end = date.fromisoformat(to)
     now = clock.start_of(end)
     answers: list = [boards.position(), boards.orgs()]
@@ -259,7 +261,9 @@ def read_model_answers(db, to: str = "2026-12-31") -> bytes:  # type: ignore[no-
                     boards.dashboard(org.org_id, date(2026, 3, 1), date(2026, 3, 5)),
                     tickets.tickets(prefixes, "all", None, 1, 500, now), tickets.workload(prefixes, now),
                     casework.disputes(prefixes, None, end), casework.topics(prefixes, None, end),
-                    evidence.cohort(prefixes, None, end)]
+                    evidence.cohort(prefixes, None, end),
+                    deadlines.board(org.org_id, None, end), deadlines.board(org.org_id, date(2026, 3, 1), date(2026, 3, 5)),
+                    deadlines.supervision(org.org_id), deadlines.ranking(org.org_id, "2026-03", min_settled=1)]
         listed = [t.ticket_id for t in tickets.tickets(prefixes, "all", None, 1, 500, now).tickets]
         answers.append(requests.by_ids(listed))
         for ticket_id in listed:

@@ -4,12 +4,13 @@
 // Every figure is the API's JSON as it came, formatted; data-figure / data-value on each element
 // name the JSON field it shows so that a test (or a curious reader) can check it.
 
-import { getJSON, windowParams, windowQuery, setTimeZone } from "./api.js";
+import { getJSON, windowParams, windowQuery, setTimeZone, today } from "./api.js";
 import { h, fill, figure, link, section, table, sorted } from "./dom.js";
 import { t, code, number, rate, hours, dateTime, day } from "./i18n.js";
 import { monthlyTrend, categoryBreakdown, chartsNote, disposeCharts } from "./charts.js";
 
 const STATUSES = ["open", "overdue", "resolved", "closed", "voided", "all"];
+const DEADLINE_UNITS_SHOWN = 20;
 const PAGE_SIZE = 50;
 const CHILDREN_SHOWN = 20;
 const CHILDREN_SLACK = 5;  // a list only a few rows longer is shown whole: a button to reveal 3 rows helps no one
@@ -43,7 +44,7 @@ export class OrgView {
     this.categories = h("div", { class: "chart", id: "chart-categories" });
     this.statusSelect = h("select", { id: "ticket-status", onchange: (e) => this.filterTickets({ status: e.target.value }) });
     this.categorySelect = h("select", { id: "ticket-category", onchange: (e) => this.filterTickets({ category: e.target.value }) });
-    this.nodes = Object.fromEntries(["title", "figures", "note", "children", "tickets", "workload", "disputes", "topics"]
+    this.nodes = Object.fromEntries(["title", "figures", "note", "children", "deadlines", "supervision", "ranking", "tickets", "workload", "disputes", "topics"]
       .map((id) => [id, h("div", { id: `view-${id}` })]));
     this.panels = {
       trendTitle: h("h2", { id: "h-trend" }),
@@ -55,7 +56,9 @@ export class OrgView {
       h("div", { class: "two" },
         h("section", { class: "panel" }, h("div", { class: "panel-head" }, this.panels.trendTitle), this.trend),
         h("section", { class: "panel" }, h("div", { class: "panel-head" }, this.panels.categoriesTitle), this.categories)),
-      this.nodes.children, this.nodes.tickets, this.nodes.workload,
+      this.nodes.children, this.nodes.deadlines,
+      h("div", { class: "two" }, this.nodes.supervision, this.nodes.ranking),
+      this.nodes.tickets, this.nodes.workload,
       h("div", { class: "two wide-only" }, this.nodes.disputes, this.nodes.topics));
   }
 
@@ -67,16 +70,21 @@ export class OrgView {
   /** Fetch everything the page shows for the current window; returns the ledger position shown. */
   async refresh() {
     const w = windowParams(), id = encodeURIComponent(this.orgId);
-    const [board, tickets, workload, disputes, topics, roots] = await Promise.all([
+    const [board, tickets, workload, disputes, topics, roots, deadlines, supervision, ranking, calendar] = await Promise.all([
       getJSON(`/api/orgs/${id}/dashboard`, w),
       this.fetchTickets(),
       getJSON(`/api/orgs/${id}/workload`),
       getJSON(`/api/orgs/${id}/disputes`, w),
       getJSON(`/api/orgs/${id}/topics`, w),
       Promise.all(this.otherRoots().map((r) => getJSON(`/api/orgs/${encodeURIComponent(r.org_id)}/dashboard`, w))),
+      getJSON(`/api/orgs/${id}/deadlines`, w),
+      getJSON(`/api/orgs/${id}/supervision`),
+      getJSON(`/api/orgs/${id}/ranking`, { month: (w.to || today()).slice(0, 7) }),
+      this.calendar ?? getJSON("/api/deadline-calendar"),
     ]);
+    this.calendar = calendar;
     setTimeZone(board.timezone);
-    this.data = { board, tickets, workload, disputes, topics, roots };
+    this.data = { board, tickets, workload, disputes, topics, roots, deadlines, supervision, ranking, calendar };
     this.render();
     return board.position;
   }
@@ -108,6 +116,7 @@ export class OrgView {
     monthlyTrend(this.trend, b.by_month);
     categoryBreakdown(this.categories, b.by_category);
     this.renderChildren(b);
+    this.renderDeadlines();
     this.renderTickets();
     this.renderWorkload();
     this.renderCases();
@@ -181,6 +190,57 @@ export class OrgView {
       toggle,
       roots.length ? [h("h3", {}, t("other_roots")),
         table(columns("roots"), roots, { rowProps: (r) => ({ dataset: { org: r.org.org_id } }) })] : null));
+  }
+
+  /** Timeliness per role (lead/supporting apart) and stage, the units holding deadlines, the 督办 list, the 红黑榜. */
+  renderDeadlines() {
+    const { deadlines: d, supervision, ranking } = this.data;
+    const tz = this.ctx.timeZone();
+    const cells = (path, f) => [
+      ["due", number], ["on_time", number], ["late", number], ["on_time_rate", rate], ["overdue_now", number],
+      ["chased", number], ["supervised", number],
+    ].map(([k, fmt]) => ({ label: t(`dl_${k}`), class: "num", cell: (x) => figure("span", `${path(x)}.${k}`, f(x)[k], fmt(f(x)[k])) }));
+    const rows = d.roles.flatMap((r) => [{ role: r.role, stage: null, figures: r.total }, ...r.stages.map((s) => ({ role: r.role, stage: s.stage, figures: s.figures }))]);
+    const rowPath = (x) => `deadlines.roles[${x.role}].${x.stage ? `stages[${x.stage}].figures` : "total"}`;
+    const unitRows = d.units.flatMap((u) => u.roles.filter((r) => r.total.due || r.total.overdue_now).map((r) => ({ unit: u, role: r })))
+      .sort((a, b) => (b.role.total.overdue_now - a.role.total.overdue_now) || ((a.role.total.on_time_rate ?? 2) - (b.role.total.on_time_rate ?? 2)))
+      .slice(0, DEADLINE_UNITS_SHOWN);
+    const unitName = (u) => link(this.orgHref(u.unit), u.name ?? u.unit);
+    const cal = this.data.calendar;
+    const calendarNote = cal.problem ? h("p", { class: "note alert", id: "calendar-note" }, t("calendar_problem", { problem: cal.problem }))
+      : cal.missing.length ? h("p", { class: "note alert", id: "calendar-note" }, t("calendar_missing", { years: cal.missing.join(", ") }))
+        : null;
+    fill(this.nodes.deadlines, section("deadlines", t("deadlines"), t("deadlines_note"), calendarNote,
+      table([
+        { label: t("dl_role"), cell: (x) => (x.stage ? "" : h("strong", {}, code("unit_role", x.role))) },
+        { label: t("stage"), cell: (x) => (x.stage ? code("deadline_stage", x.stage) : t("all")) },
+        ...cells(rowPath, (x) => x.figures),
+      ], rows, { rowProps: (x) => ({ dataset: { role: x.role, stage: x.stage ?? "all" } }) }),
+      h("h3", {}, t("dl_units"), " ", h("span", { class: "note" }, t("shown_of", { shown: number(unitRows.length), total: number(d.units.length) }))),
+      table([
+        { label: t("unit"), cell: (x) => unitName(x.unit) },
+        { label: t("dl_role"), cell: (x) => code("unit_role", x.role.role) },
+        ...cells((x) => `deadlines.units[${x.unit.unit}].roles[${x.role.role}].total`, (x) => x.role.total),
+      ], unitRows, { empty: t("dl_none"), rowProps: (x) => ({ dataset: { unit: x.unit.unit, role: x.role.role } }) })));
+    fill(this.nodes.supervision, section("supervision", t("supervision"), t("supervision_note"),
+      table([
+        { label: t("unit"), cell: (u) => unitName(u) },
+        { label: t("dl_supervised_count"), class: "num", cell: (u) => figure("span", `supervision.units[${u.unit}].count`, u.count, number(u.count)) },
+        { label: t("oldest"), class: "text", cell: (u) => u.items.map((x, i) => [i ? ", " : "",
+          link(this.ticketHref(x.ticket_id), x.ticket_id), " ", code("deadline_stage", x.stage), " · ", t("deadline"), " ",
+          dateTime(x.due_at, tz), x.supervised_by ? [" → ", this.orgName(x.supervised_by)] : null]) },
+      ], supervision.units, { empty: t("supervision_none"), rowProps: (u) => ({ dataset: { unit: u.unit } }) })));
+    const board = (key, list) => table([
+      { label: "#", class: "num", cell: (r) => number(r.rank) },
+      { label: t("unit"), cell: (r) => unitName(r) },
+      { label: t("dl_on_time_rate"), class: "num", cell: (r) => figure("span", `ranking.${key}[${r.unit}].on_time_rate`, r.on_time_rate, rate(r.on_time_rate)) },
+      { label: `${t("dl_on_time")} / ${t("dl_late")}`, class: "num", cell: (r) => [
+        figure("span", `ranking.${key}[${r.unit}].on_time`, r.on_time, number(r.on_time)), " / ",
+        figure("span", `ranking.${key}[${r.unit}].late`, r.late, number(r.late))] },
+    ], list, { empty: t("ranking_none"), rowProps: (r) => ({ dataset: { unit: r.unit } }) });
+    fill(this.nodes.ranking, section("ranking", t("ranking", { month: ranking.month }), t("ranking_note", { min: number(ranking.min_settled) }),
+      h("div", { class: "ranking red" }, h("h3", {}, t("ranking_red")), board("red", ranking.red)),
+      h("div", { class: "ranking black" }, h("h3", {}, t("ranking_black")), board("black", ranking.black))));
   }
 
   ticketColumns() {

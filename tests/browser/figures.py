@@ -21,6 +21,11 @@ KEYS = {
     "by_category": lambda x: x["category"],
     "time_in_stage": lambda x: x["stage"],
     "workload": lambda x: f"{x['kind']}:{x['receiver']}",
+    "roles": lambda x: x["role"],
+    "stages": lambda x: x["stage"],
+    "units": lambda x: x["unit"],
+    "red": lambda x: x["unit"],
+    "black": lambda x: x["unit"],
 }
 
 
@@ -45,7 +50,11 @@ def shown(page: Page, scope: str = "main") -> list[tuple[str, Any, str]]:
 def org_answers(stack: Stack, org_id: str, window: dict[str, str], *, status: str = "open", others: tuple[str, ...] = ()) -> dict:
     """What the org page asks the API, in one document the figure paths point into."""
     board = stack.get(f"/api/orgs/{org_id}/dashboard", **window)
+    month = (window.get("to") or board["window_to"])[:7]
     return {**board, "workload": stack.get(f"/api/orgs/{org_id}/workload"),
+            "deadlines": stack.get(f"/api/orgs/{org_id}/deadlines", **window),
+            "supervision": stack.get(f"/api/orgs/{org_id}/supervision"),
+            "ranking": stack.get(f"/api/orgs/{org_id}/ranking", month=month),
             "ticket_page": stack.get(f"/api/orgs/{org_id}/tickets", status=status, page_size=50),
             "roots": [stack.get(f"/api/orgs/{other}/dashboard", **window) for other in others]}
 

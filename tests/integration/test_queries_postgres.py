@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from projections.store import Database, PostgresDatabase
+from tests.unit.test_deadline_fold import DeadlineScenario, fold_scenario
 from tests.unit.test_queries import QueryScenario, fold
 
 pytestmark = pytest.mark.integration
@@ -26,5 +27,20 @@ class TestOnPostgreSQL(QueryScenario):
             conn.execute(f'CREATE DATABASE "{name}"')
         db = PostgresDatabase(f"{postgres_cluster}/{name}", "dashboard_v1")
         fold(db)
+        yield db
+        db.close()
+
+
+class TestDeadlinesOnPostgreSQL(DeadlineScenario):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def db(cls, postgres_cluster: str) -> Iterator[Database]:
+        import psycopg
+
+        name = "d_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(postgres_cluster + "/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        db = PostgresDatabase(f"{postgres_cluster}/{name}", "dashboard_v1")
+        fold_scenario(db)
         yield db
         db.close()

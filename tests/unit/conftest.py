@@ -47,3 +47,20 @@ def ledger_files(tmp_path: Path) -> Iterator[Callable[[], Desk]]:
     yield open_desk
     for k in opened:
         k.close()
+
+
+@pytest.fixture(scope="session")
+def district_ledger() -> list:  # type: ignore[type-arg]
+    """Ledger events of a small simulated district, as the ledger stores them (org paths, sealed data)."""
+    from civic_kit import MEMORY_ENV, Desk, KeyStore, Ledger  # (civic_kit's imports: one place to follow a move)
+    from producers.simulator import Plan, simulate
+
+    keys = KeyStore(":memory:")
+    desk = Desk(Ledger(env=dict(MEMORY_ENV), keys=keys), keys)
+    events = list(simulate(Plan(seed=3, tickets=120, days=20)))
+    for i in range(0, len(events), 200):
+        outcome = desk.send(*events[i:i + 200])
+        assert outcome.rejections == [], outcome.rejections[:3]
+    stored = desk.stored_events()
+    keys.close()
+    return stored

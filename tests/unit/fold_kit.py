@@ -177,6 +177,16 @@ def figures(db: Database) -> Counter:
     return out
 
 
+def deadline_figures(db: Database) -> Counter:
+    """Every non-zero counter of the deadline tables (docs/kpis.md#deadlines)."""
+    out: Counter = Counter()
+    for part in (_rows(db, "deadline_daily", ("prefix", "role", "stage", "day"), DEADLINE_FIGURES),
+                 _rows(db, "deadline_unit_monthly", ("prefix", "unit", "role", "stage", "month"), DEADLINE_FIGURES),
+                 _rows(db, "deadline_overdue", ("prefix", "unit", "role", "stage"), ("overdue_now",))):
+        out.update(part)
+    return out
+
+
 def negatives(db: Database) -> list[tuple]:
     """Counts below zero (flows aside, which are deltas): a subtraction with nothing to subtract from."""
     return [k for k, v in figures(db).items() if v < 0 and k[0] != "ticket_flow"]
@@ -191,7 +201,9 @@ def ticket_rows(db: Database) -> dict[str, dict[str, Any]]:
     return {r[0]: dict(zip(TICKET_ROW, r)) for r in db.query(f"SELECT {', '.join(TICKET_ROW)} FROM tickets")}
 
 
-COUNTER_TABLES = {"ticket_daily", "ticket_flow", "ticket_hist", "dispute_daily", "topic_daily", *MONTHLY.values()}
+DEADLINE_FIGURES = ("due", "on_time", "late", "chased", "supervised", "breached", "late_reports", "extended", "paused")
+COUNTER_TABLES = {"ticket_daily", "ticket_flow", "ticket_hist", "dispute_daily", "topic_daily", *MONTHLY.values(),
+                  "deadline_daily", "deadline_unit_monthly", "deadline_overdue"}
 
 
 def month_figures(db: Database) -> Counter:
@@ -211,7 +223,8 @@ def everything(db: Database) -> list[Any]:
     leave the same (a counter row may be left at zero by one batching and never written by another)."""
     tables = [r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
     rows = [(t, sorted(db.query(f"SELECT * FROM {t}"), key=repr)) for t in tables if t not in COUNTER_TABLES]
-    return [*rows, ("figures", sorted(figures(db).items(), key=repr)), ("month figures", sorted(month_figures(db).items(), key=repr))]
+    return [*rows, ("figures", sorted(figures(db).items(), key=repr)), ("month figures", sorted(month_figures(db).items(), key=repr)),
+            ("deadlines", sorted(deadline_figures(db).items(), key=repr))]
 
 
 # -- the oracle -------------------------------------------------------------------------------

@@ -483,23 +483,6 @@ def test_the_trail_has_each_event_once_at_its_position(tmp_path: Path) -> None:
 # -- a simulated district, through the real ledger ---------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def district_ledger() -> list:  # type: ignore[type-arg]
-    """Ledger events of a small simulated district, as the ledger stores them (org paths, sealed data)."""
-    from civic_kit import MEMORY_ENV, Desk, KeyStore, Ledger  # (civic_kit's imports: one place to follow a move)
-    from producers.simulator import Plan, simulate
-
-    keys = KeyStore(":memory:")
-    desk = Desk(Ledger(env=dict(MEMORY_ENV), keys=keys), keys)
-    events = list(simulate(Plan(seed=3, tickets=120, days=20)))
-    for i in range(0, len(events), 200):
-        outcome = desk.send(*events[i:i + 200])
-        assert outcome.rejections == [], outcome.rejections[:3]
-    stored = desk.stored_events()
-    keys.close()
-    return stored
-
-
 @pytest.mark.parametrize("split", SPLITS)
 def test_a_simulated_district_folds_to_the_oracles_figures_however_it_is_batched(tmp_path: Path, district_ledger, split: str) -> None:
     ev = Events()
