@@ -148,6 +148,7 @@ export class OrgView {
       h("div", { class: "counts" },
         count("tickets.raised", tk.raised, t("raised")),
         count("tickets.resolved", tk.resolved, t("resolved")),
+        count("tickets.closed", tk.closed, code("status", "closed")),  // the article's "handled and closed" (办结)
         count("tickets.open", tk.open, t("open")),
         count("tickets.overdue", tk.overdue, t("overdue"), tk.overdue ? "alert" : ""),
         h("div", { class: "card group" }, h("div", { class: "label" }, t("disputes")),
