@@ -64,6 +64,18 @@ async def stream_count(js: JetStreamContext, stream: str) -> int:
     return (await js.stream_info(stream)).state.last_seq
 
 
+async def publish_applied(client, events) -> None:  # type: ignore[no-untyped-def]
+    """Publish through a test web client that carries `js` (the pipeline's), then wait until the
+    ledger holds them and the dashboards have applied them, as /healthz reports it."""
+    await publish_all(client.js, events)
+    want = await stream_count(client.js, topology.INTAKE)
+
+    async def applied():  # type: ignore[no-untyped-def]
+        health = (await client.get("/healthz")).json()
+        return health.get("dashboard_lag") == 0 and health["streams"][1]["last_sequence"] == want
+    await wait_for(applied, timeout=60)
+
+
 # -- the pipeline's positions ------------------------------------------------------------------
 #
 # "Nothing more happened" is asserted at a barrier, never after a sleep: the barrier waits until

@@ -18,11 +18,10 @@ from config import Settings
 from schemas.topology import LEDGER
 from civic.web import create_app
 from schemas.topology import intake_subject
-from schemas import topology
 from tests.conftest import running_pipeline
 from tests.integration.test_audit_ledger import civic
 from tests.scenario import later, scenario
-from tests.support import publish_all, stream_count, wait_for, bearer
+from tests.support import bearer, publish_applied
 
 pytestmark = pytest.mark.integration
 
@@ -34,19 +33,8 @@ async def live(tmp_path: Path, nats_server):  # type: ignore[no-untyped-def]
         async with AsyncTestClient(create_app(settings)) as client:
             client.headers.update(bearer(settings.data_dir))  # an auditor: reads every unit
             client.settings, client.js = settings, running.projector.js  # type: ignore[attr-defined]
-            await publish(client, scenario())
+            await publish_applied(client, scenario())
             yield client
-
-
-async def publish(client, events) -> None:  # type: ignore[no-untyped-def]
-    """Publish, then wait until the ledger holds them and the dashboards have applied them."""
-    await publish_all(client.js, events)
-    want = await stream_count(client.js, topology.INTAKE)
-
-    async def applied():
-        health = (await client.get("/healthz")).json()
-        return health.get("dashboard_lag") == 0 and health["streams"][1]["last_sequence"] == want
-    await wait_for(applied, timeout=60)
 
 
 def at(live) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
@@ -64,7 +52,7 @@ async def test_replay_as_of_a_moment_equals_what_the_api_said_then(live, tmp_pat
     stored = (await live.js.get_msg(LEDGER, seq=then["yn"]["position"])).time
     assert then["yn"]["position"] == len(scenario()) and stored is not None
     await asyncio.sleep(0.05)  # the next events are stored strictly after the moment
-    await publish(live, later_ticket())
+    await publish_applied(live, later_ticket())
     now = (await live.get("/api/orgs/yn/dashboard")).json()
     assert now["tickets"]["raised"] == then["yn"]["tickets"]["raised"] + 1 and now["position"] > then["yn"]["position"]
 
@@ -132,7 +120,7 @@ async def test_diff_refutes_a_seed_style_report_with_the_tickets_behind_it(live,
 
     published_at = datetime.now(timezone.utc).isoformat()
     await asyncio.sleep(0.05)
-    await publish(live, later_ticket())
+    await publish_applied(live, later_ticket())
     code, output = await asyncio.to_thread(civic, *at(live), "audit", "diff", str(report))
     assert code == 1 and "4 of 5 figures refuted: collected, resolved, satisfaction_rate, dispute_success_rate" in output
     assert "dissatisfied (latest rating): T10" in output and "75.0 % (3 of 4)" in output

@@ -20,7 +20,7 @@ from tests.conftest import running_pipeline
 from tests.integration.test_audit_ledger import civic
 from schemas.clock import DeadlineEvent
 from tests.scenario import CST, DISPATCHER, RESIDENT, SYSTEM, WORKER, Builder
-from tests.support import bearer, publish_all, read_stream, stream_count, wait_for
+from tests.support import bearer, publish_all, publish_applied, read_stream
 
 pytestmark = pytest.mark.integration
 
@@ -61,17 +61,6 @@ async def live(tmp_path: Path, nats_server):  # type: ignore[no-untyped-def]
             yield client
 
 
-async def publish(client, events) -> None:  # type: ignore[no-untyped-def]
-    """Publish, then wait until the ledger holds them and the dashboards have applied them."""
-    await publish_all(client.js, events)
-    want = await stream_count(client.js, topology.INTAKE)
-
-    async def applied():
-        health = (await client.get("/healthz")).json()
-        return health.get("dashboard_lag") == 0 and health["streams"][1]["last_sequence"] == want
-    await wait_for(applied, timeout=60)
-
-
 def lead(board: dict, stage: str = "resolve", role: str = "lead") -> dict:
     r = next(r for r in board["roles"] if r["role"] == role)
     return next(x["figures"] for x in r["stages"] if x["stage"] == stage)
@@ -87,7 +76,7 @@ async def test_late_on_time_and_a_reopened_ticket_with_a_new_clock_then_replay_a
     walked(b, "T1", "c1", deadline=at(3), resolved=at(4))     # resolved a day late
     walked(b, "T2", "c2", deadline=at(3), resolved=at(2))     # on time
     walked(b, "T3", "c1", deadline=at(3), resolved=at(3, 18))  # round 1: late ...
-    await publish(live, b.events)
+    await publish_applied(live, b.events)
     then = (await live.get("/api/orgs/yn/deadlines")).json()  # every deadline up to today, as the replay asks
     moment = datetime.now(timezone.utc)
     f = lead(then)
@@ -106,7 +95,7 @@ async def test_late_on_time_and_a_reopened_ticket_with_a_new_clock_then_replay_a
     dispatched(b, "T3", "c1", at(5), deadline=at(8))
     b.step(s.TicketAccepted, "T3", "c1", at(5, 10))
     b.step(s.TicketResolved, "T3", "c1", at(6), resolution="done properly")
-    await publish(live, b.events)
+    await publish_applied(live, b.events)
     now = (await live.get("/api/orgs/yn/deadlines", params={"to": "2026-04-30"})).json()
     assert (lead(now)["due"], lead(now)["on_time"], lead(now)["late"]) == (4, 2, 2), "one task per round"
     assert (await live.get("/api/orgs/ta/deadlines", params={"to": "2026-04-30"})).json()["units"] == now["units"]
