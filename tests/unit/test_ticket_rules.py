@@ -7,46 +7,19 @@ from datetime import timedelta, timezone
 import pytest
 
 from civic_kit import Desk
+from fold_kit import ALLOWED_FROM, LEADS_TO
 
 STAGES = ["raised", "dispatched", "accepted", "returned", "resolved", "rated", "reopened", "closed", "voided"]
 
-# Where each event may happen (the module docstring of domain/ticket.py, written out again here).
-ALLOWED_FROM = {
-    "TicketDispatched": {"raised", "returned", "reopened", "dispatched"},
-    "TicketAccepted": {"dispatched"},
-    "TicketReturned": {"dispatched", "accepted"},
-    "TicketProgressNoted": {"accepted"},
-    "TicketResolved": {"accepted"},
-    "TicketRated": {"resolved"},
-    "TicketReopened": {"resolved", "rated"},
-    "TicketClosed": {"resolved", "rated"},
-    "TicketVoided": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
-    "TicketRecategorised": {"raised", "dispatched", "accepted", "returned", "reopened", "resolved", "rated"},
-    "TicketTransferred": {"raised", "returned", "reopened"},  # only while it awaits dispatch
-    # Deadlines and units: while it is being worked; a supporting task may also be completed late.
-    "TicketContacted": {"dispatched", "accepted"},
-    "TicketExtensionRequested": {"dispatched", "accepted"},
-    "TicketExtensionApproved": {"dispatched", "accepted"},
-    "TicketExtensionRefused": {"dispatched", "accepted"},
-    "TicketPaused": {"dispatched", "accepted"},
-    "TicketResumed": {"dispatched", "accepted"},
-    "TicketTaskAccepted": {"dispatched", "accepted"},
-    "TicketTaskCompleted": {"dispatched", "accepted", "resolved", "rated"},
-}
+# Where each event may happen and the stage it leads to: the oracle the projection's fold tests
+# use too (tests/unit/fold_kit.py, written out from domain/ticket.py's docstring, not derived from
+# schemas/lifecycle.py, so a wrong lifecycle table fails here).
+
 # Where the stage allows it, what the ticket's own state says next: drive_ticket's dispatch names
 # no supporting unit, and no request or pause is pending.
 IN_STAGE = {
     "TicketExtensionApproved": "no_extension_request", "TicketExtensionRefused": "no_extension_request",
     "TicketResumed": "not_paused", "TicketTaskAccepted": "not_supporting_unit", "TicketTaskCompleted": "not_supporting_unit",
-}
-# The stage each accepted event leads to (None: unchanged).
-LEADS_TO = {
-    "TicketDispatched": "dispatched", "TicketAccepted": "accepted", "TicketReturned": "returned",
-    "TicketProgressNoted": None, "TicketResolved": "resolved", "TicketRated": "rated",
-    "TicketReopened": "reopened", "TicketClosed": "closed", "TicketVoided": "voided", "TicketRecategorised": None,
-    "TicketTransferred": None,
-    **{t: None for t in ("TicketContacted", "TicketExtensionRequested", "TicketExtensionApproved", "TicketExtensionRefused",
-                         "TicketPaused", "TicketResumed", "TicketTaskAccepted", "TicketTaskCompleted")},
 }
 
 
