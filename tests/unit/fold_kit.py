@@ -93,6 +93,14 @@ def ancestors(path: tuple[str, ...]) -> list[str]:
     return [".".join(path[:i]) + "." for i in range(1, len(path) + 1)]
 
 
+def path_in(parent: dict[str, str | None], org: str) -> tuple[str, ...]:
+    """An org's path from the root, in the org tree `parent` describes."""
+    out = [org]
+    while (p := parent.get(out[-1])) is not None:
+        out.append(p)
+    return tuple(reversed(out))
+
+
 class Events:
     """Ledger events in order, each with the org path the ledger stores (the unit's path now)."""
 
@@ -101,10 +109,7 @@ class Events:
         self.events: list[s.Event] = []
 
     def path(self, org: str) -> tuple[str, ...]:
-        out = [org]
-        while (p := self.parent.get(out[-1])) is not None:
-            out.append(p)
-        return tuple(reversed(out))
+        return path_in(self.parent, org)
 
     def add(self, event_type: str, at: datetime, org: str = "c1", **facts: Any) -> s.Event:
         n = len(self.events) + 1
@@ -269,10 +274,7 @@ class Oracle:
     """The org tree as the events so far have built it."""
 
     def path(self, org: str) -> tuple[str, ...]:
-        out = [org]
-        while (p := self.parent.get(out[-1])) is not None:
-            out.append(p)
-        return tuple(reversed(out))
+        return path_in(self.parent, org)
 
     def feed(self, events: list[s.Event]) -> Oracle:
         for e in events:

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from fold_kit import CST, T0, Events, batches, deadline_figures, open_projection
+from fold_kit import CST, T0, Events, batches, deadline_figures, open_projection, path_in
 from projections.deadline_queries import DeadlineQueries, parse_month
 from projections.facts import Clock
 
@@ -58,10 +58,7 @@ class DeadlineOracle:
     parent: dict[str, str | None] = field(default_factory=dict)
 
     def path(self, org: str) -> tuple[str, ...]:
-        out = [org]
-        while (p := self.parent.get(out[-1])) is not None:
-            out.append(p)
-        return tuple(reversed(out))
+        return path_in(self.parent, org)
 
     def of(self, ticket: str) -> list[tuple[tuple[str, int, str, str], OTask]]:
         return [(k, t) for k, t in self.tasks.items() if k[0] == ticket]
