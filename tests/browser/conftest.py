@@ -18,7 +18,7 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
-from tests.browser.stack import Stack  # noqa: E402
+from tests.browser.stack import Stack, serving  # noqa: E402
 from tests.scenario import scenario  # noqa: E402
 
 SCREENSHOTS = Path(__file__).parents[2] / "artefacts" / "screenshots"
@@ -30,15 +30,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("pages")
-    service = Stack(folder / "data", folder / "up.log").ready()
-    try:
-        service.publish(scenario())
-        service.applied()
+    with serving(tmp_path_factory.mktemp("pages"), scenario()) as service:
         yield service
-    finally:
-        code = service.stop()
-        assert code == 0, (folder / "up.log").read_text()[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ district of tests/scenario.py through intake. Also usable by hand to look at the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,20 @@ class Stack:
         finally:
             self.log.close()
 
+
+
+@contextlib.contextmanager
+def serving(folder: Path, events: Any) -> Iterator[Stack]:
+    """`civic up` in `folder` with `events` published and applied; stopped after, and it must stop
+    cleanly (the log's tail says why not)."""
+    service = Stack(folder / "data", folder / "up.log").ready()
+    try:
+        service.publish(events)
+        service.applied()
+        yield service
+    finally:
+        code = service.stop()
+        assert code == 0, (folder / "up.log").read_text()[-3000:]
 
 if __name__ == "__main__":
     from tests.scenario import scenario

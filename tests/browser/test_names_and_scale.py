@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page
 
 import schemas as s
 from schemas.categories import CATEGORIES, DISPUTE_CATEGORIES
-from tests.browser.stack import Stack
+from tests.browser.stack import Stack, serving
 from tests.scenario import COUNCIL, DISPATCHER, MEDIATOR, RESIDENT, SYSTEM, WORKER, Builder
 
 pytestmark = pytest.mark.integration
@@ -69,14 +69,8 @@ def district() -> list[tuple[s.Event, str]]:
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("names")
-    service = Stack(folder / "data", folder / "up.log").ready()
-    try:
-        service.publish(district())
-        service.applied()
+    with serving(tmp_path_factory.mktemp("names"), district()) as service:
         yield service
-    finally:
-        assert service.stop() == 0, (folder / "up.log").read_text()[-3000:]
 
 
 @pytest.fixture
