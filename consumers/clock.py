@@ -18,8 +18,12 @@ come one at a time, in order (max_workers 1), which the clock needs: a ticket's 
 Writes: every tick, it reads the ledger's last sequence (a mark), and records each step whose
 rule has fired by the instant the ledger is known complete up to (ClockState.settled_until);
 the event's bytes and id depend only on the ledger's facts, so two instances, a restart or a
-redelivery publish the same event and the ledger keeps one. "Now" is an input (`now`): the role
-reads the wall clock, tests drive a simulated one.
+redelivery publish the same event and the ledger keeps one. A deadline's steps go one at a time,
+each once the one before it is read back (a tick sends them in rounds and waits for each round to
+come back), and a step sent at a path its unit has since left is sent again at the new one
+(ClockState.due). Its Nats-Msg-Id is the event id at that path
+(topology.clock_message_id). "Now" is an input (`now`): the role reads the wall clock, tests drive
+a simulated one.
 
 Notifications: each clock event read back from the ledger (so only accepted ones) is published on
 core NATS to `civic.notify.<unit>` (supervision also to the unit escalated to), and POSTed to the
@@ -45,7 +49,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage
 from nats.js.api import AckPolicy as NatsAck, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from consumers.clock_state import ClockState, EscalationFor
+from consumers.clock_state import ClockState, Due, EscalationFor
 from consumers.webhooks import Webhooks
 from schemas import topology
 from schemas.base import tag_of
@@ -100,6 +104,9 @@ class ClockConfig:
     """Seconds between two looks at the ledger's last sequence and what is due."""
     quiet: float = 5.0
     """Seconds without a new ledger message after which the ledger counts as quiet (ClockState.settled_until)."""
+    read_back: float = 2.0
+    """Seconds a tick waits for the steps it sent to come back from the ledger before it sends the
+    next step of the same deadlines (a refused one never comes back: the tick ends there)."""
     notify_within: timedelta = timedelta(days=1)
     """Clock events older than this when read (catching up on history) are not notified."""
     interested: frozenset[str] = field(default_factory=lambda: frozenset(READ_TYPES))
@@ -123,6 +130,9 @@ class Clock:
         self.notify: Callable[[DeadlineEvent], Awaitable[None]] | None = None
         self.publish: Callable[[str, bytes, str], Awaitable[None]] | None = None
         self.deliveries: set[asyncio.Task[bool]] = set()
+        self.awaiting: set[str] = set()
+        """Event ids this tick sent and has not yet read back from the ledger."""
+        self.came_back = asyncio.Event()
 
     async def on_ledger(self, seq: int, subject: str, data: bytes) -> bool:
         """Fold one ledger message; False if it is not the next one (it will come again)."""
@@ -138,6 +148,9 @@ class Clock:
         for e in recorded:
             if self.notify is not None and self.now() - e.occurred_at <= self.config.notify_within:
                 await self.notify(e)
+            self.awaiting.discard(e.event_id)
+        if recorded and not self.awaiting:
+            self.came_back.set()
         return True
 
     async def tick(self, last_seq: int) -> int:
@@ -147,18 +160,43 @@ class Clock:
         until = self.until = self.state.settled_until(self.config.quiet)
         self.seen_seq = last_seq
         n = 0
-        for clock, event in list(self.state.due(until, self.config.escalation)):
-            path = self.state.org_path(clock.org_id, clock.org_path)  # where the unit stands now: it may have moved
-            await self.publish(topology.intake_subject(event, path), encode(event), event.event_id)
-            self.state.sent(clock, event.event_id)
-            n += 1
+        # Rounds: each sends the next step of every deadline, then waits for them to come back, so a
+        # deadline's steps land in the ledger in order, one round after another, within one tick. The
+        # later rounds carry on the deadlines of the first: a ticket read while the tick waits is the
+        # next tick's, so what a tick sends depends on what the clock had read when it began.
+        chains: set[tuple[str, int, str, str]] | None = None
+        while steps := [due for due in self.state.due(until, self.config.escalation) if chains is None or _chain(due) in chains]:
+            chains = chains or {_chain(due) for due in steps}
+            self.awaiting = {due.event.event_id for due in steps}
+            self.came_back.clear()
+            for due in steps:
+                await self.publish(topology.intake_subject(due.event, due.path), encode(due.event), due.message_id)
+                self.state.sent(due.clock, due.message_id)
+            n += len(steps)
+            if not await self._came_back():
+                break
         self.published += n
         return n
+
+    async def _came_back(self) -> bool:
+        """Whether every step this round sent was read back from the ledger within `read_back` seconds."""
+        if self.awaiting:
+            try:
+                await asyncio.wait_for(self.came_back.wait(), self.config.read_back)
+            except TimeoutError:
+                pass
+        return not self.awaiting
 
 
     def ticks_after(self, seq: int) -> bool:
         """Whether the last tick saw the ledger at `seq` or later and had read that far."""
         return self.seen_seq >= seq and self.state.position >= seq
+
+
+def _chain(due: Due) -> tuple[str, int, str, str]:
+    """The deadline a step belongs to: ticket, round, unit, stage."""
+    e = due.event
+    return e.ticket_id, e.round, e.unit, e.stage
 
 
 def units_to_notify(event: DeadlineEvent) -> tuple[str, ...]:
@@ -200,9 +238,9 @@ def build(broker: NatsBroker, clock: Clock, start_after: int, webhooks: Webhooks
         else:
             await msg.nack(delay=0.2)
 
-    async def publish(subject: str, data: bytes, event_id: str) -> None:
+    async def publish(subject: str, data: bytes, message_id: str) -> None:
         event_type = topology.parse_intake_subject(subject)[0]
-        await publishers[event_type].publish(data, subject, headers={"Nats-Msg-Id": event_id}, stream=topology.INTAKE)
+        await publishers[event_type].publish(data, subject, headers={"Nats-Msg-Id": message_id}, stream=topology.INTAKE)
 
     async def notify(event: DeadlineEvent) -> None:
         data = encode(event)

@@ -14,13 +14,14 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import msgspec
 
 from schemas.base import Event
+from schemas.topology import clock_message_id, event_id_of_message_id
 from schemas.policy import DeadlineRules, Terms
 from schemas.clock import Deadline, DeadlineBook, DeadlineEvent, Planned, step_event
 from schemas.organisation import OrgUnitMoved, OrgUnitRegistered
@@ -110,7 +111,8 @@ class TicketClock(msgspec.Struct):
     category: str
     book: _Book
     sent: list[str] = []
-    """Events published to intake and not yet read back from the ledger (their ids)."""
+    """Events published to intake and not yet read back from the ledger: their message ids
+    (topology.clock_message_id: the event id at the org path it was published under)."""
 
     def fold(self) -> DeadlineBook:
         book = DeadlineBook()
@@ -121,6 +123,15 @@ class TicketClock(msgspec.Struct):
 
 _encode = msgspec.json.Encoder().encode
 _decode_ticket = msgspec.json.Decoder(TicketClock).decode
+
+
+class Due(NamedTuple):
+    """A clock event to publish: for which ticket, at which org path, under which message id."""
+
+    clock: TicketClock
+    event: DeadlineEvent
+    path: tuple[str, ...]
+    message_id: str
 
 
 @dataclass
@@ -205,8 +216,7 @@ class ClockState:
             clock.category = event.category
         recorded = []
         if isinstance(event, DeadlineEvent):
-            if event.event_id in clock.sent:
-                clock.sent.remove(event.event_id)
+            clock.sent = [m for m in clock.sent if event_id_of_message_id(m) != event.event_id]
             recorded.append(event)
         self.db.execute("INSERT INTO tickets VALUES (?, ?) ON CONFLICT (ticket_id) DO UPDATE SET state = excluded.state",
                         (tid, _encode(clock)))
@@ -255,10 +265,17 @@ class ClockState:
 
     # -- what is due -----------------------------------------------------------------------------
 
-    def due(self, until: datetime, escalation: EscalationFor) -> Iterator[tuple[TicketClock, DeadlineEvent]]:
-        """The clock events whose rule has fired by `until` and which are neither recorded nor sent,
-        in order per deadline (a breach before its chases)."""
+    def due(self, until: datetime, escalation: EscalationFor) -> Iterator[Due]:
+        """The clock events whose rule has fired by `until`, are not recorded and were not sent at the
+        unit's present path; at most one per deadline: the first step not yet recorded.
+
+        One step at a time, each once the one before it is read back from the ledger: a chase
+        needs its breach recorded, so a chase sent beside a breach the ledger then refused (a unit
+        that moved meanwhile: subject_mismatch) would be refused too (not_escalated), and stay lost
+        once the breach goes through. A step sent at a path the unit has since left is sent again
+        at the new one (the ledger refused it, or keeps one of the two)."""
         for clock in self.tickets.values():
+            path = self.org_path(clock.org_id, clock.org_path)  # where the unit stands now: it may have moved
             for d in clock.book.deadlines:
                 if d.paused:
                     continue
@@ -271,8 +288,10 @@ class ClockState:
                     escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
                     event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
                                        chased_by=clock.org_id, escalated_to=escalated)
-                    if event.event_id not in clock.sent:
-                        yield clock, event
+                    message_id = clock_message_id(event.event_id, path)
+                    if message_id not in clock.sent:
+                        yield Due(clock, event, path, message_id)
+                    break
 
     def org_path(self, org_id: str, recorded: tuple[str, ...] = ()) -> tuple[str, ...]:
         """The org ids from the root down to `org_id` as the tree stands now (a unit may have moved
@@ -296,8 +315,8 @@ class ClockState:
             at = parent
         return seen
 
-    def sent(self, clock: TicketClock, event_id: str) -> None:
-        clock.sent.append(event_id)
+    def sent(self, clock: TicketClock, message_id: str) -> None:
+        clock.sent.append(message_id)
         with self._transaction():
             self.db.execute("UPDATE tickets SET state = ? WHERE ticket_id = ?", (_encode(clock), clock.ticket_id))
 

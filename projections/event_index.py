@@ -66,7 +66,7 @@ def _header_id(m: Msg) -> str | None:
     """The event id a producer put in Nats-Msg-Id (the SDK and the gateway always do); a
     rejection's `intake-<sequence>` is the ledger's, not an event id."""
     value = (m.headers or {}).get("Nats-Msg-Id")
-    return value if value and not value.startswith("intake-") else None
+    return topology.event_id_of_message_id(value) if value and not value.startswith("intake-") else None
 
 
 def needs_body(m: Msg) -> bool:

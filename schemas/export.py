@@ -68,7 +68,10 @@ def _headers(fields: dict[str, str], required: tuple[str, ...] = ()) -> dict[str
     return {"type": "object", "properties": props, "required": list(required)}
 
 
-INTAKE_HEADERS = _headers({"Nats-Msg-Id": "The event's `event_id`: JetStream drops a resend within its duplicate window."}, ("Nats-Msg-Id",))
+INTAKE_HEADERS = _headers({"Nats-Msg-Id": ("The event's `event_id`: JetStream drops a resend within its duplicate window. The "
+                                           "clock's events add `@` and the org path they were published at (a resend after "
+                                           "the unit moved is a new message; the ledger still keeps one event).")},
+                          ("Nats-Msg-Id",))
 LEDGER_HEADERS = _headers({
     topology.POSITION_HEADER: f"The ledger position n, in decimal; equal to the {topology.LEDGER} stream sequence.",
     topology.HASH_HEADER: "h(n), the chain hash up to and including this event, as 64 lowercase hex digits.",

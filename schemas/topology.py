@@ -125,6 +125,26 @@ def parse_intake_subject(intake: str) -> tuple[str, tuple[str, ...]]:
     return tokens[2], tuple(tokens[3:])
 
 
+MSG_ID_PATH = "@"
+"""Separates an event id from the org path in the clock's Nats-Msg-Id (never part of an event id)."""
+
+
+def clock_message_id(event_id: str, org_path: tuple[str, ...] | list[str]) -> str:
+    """The clock's Nats-Msg-Id: its event's id at the org path it was published under.
+
+    A unit may move while a clock event is on its way; the ledger then refuses it (subject_mismatch)
+    and the clock publishes it again at the new path. JetStream's duplicate window would drop a
+    second message with the same id for minutes, so the path is part of the message id: a new
+    path is a new message for intake, and the same event for the ledger, whose event-id index
+    keeps one."""
+    return f"{event_id}{MSG_ID_PATH}{'.'.join(org_path)}"
+
+
+def event_id_of_message_id(message_id: str) -> str:
+    """The event id a Nats-Msg-Id names (the clock's carries the path after it)."""
+    return message_id.partition(MSG_ID_PATH)[0]
+
+
 def clock_consumer(instance: str) -> str:
     return f"{CLOCK_CONSUMER_PREFIX}{instance}"
 
