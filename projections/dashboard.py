@@ -14,8 +14,6 @@ import msgspec
 
 import schemas as s
 from projections import deadlines
-from projections.clocks import Clocks
-from projections.clocks import ddl as clock_ddl
 from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState, prefixes, rolled_up,
     upsert as _upsert,
@@ -57,7 +55,6 @@ def _ddl(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS tickets_worker ON tickets (to_worker, raised_at)",
         f"CREATE TABLE IF NOT EXISTS disputes (dispute_id {text} PRIMARY KEY, path {text}, category {text}, risk_grade {text}, registered_at {big}, sessions INTEGER, outcome {text}, summary {text}, updated_at {big})",
         f"CREATE TABLE IF NOT EXISTS topics (topic_id {text} PRIMARY KEY, path {text}, title {text}, proposed_at {big}, stage {text}, decision {text}, votes_for INTEGER, votes_against INTEGER, votes_abstained INTEGER, updated_at {big})",
-        *clock_ddl(text, big),
         f"CREATE TABLE IF NOT EXISTS trail (kind {text} NOT NULL, entity_id {text} NOT NULL, position {big} NOT NULL, type {text} NOT NULL, occurred_at {big} NOT NULL, actor_role {text}, actor_id {text}, detail {text}, PRIMARY KEY (kind, entity_id, position))",
     ]
 
@@ -102,6 +99,9 @@ def create_schema(db: Database) -> None:
         upgrade = _has_table(db, "ticket_daily") and not _has_table(db, MONTHLY["ticket_daily"])
         for statement in _ddl(db.dialect) + deadlines.ddl(db.dialect):
             db.execute(statement)
+        # The deadline tasks are the one deadline read model; a read model from before kept a
+        # second one (ticket_clocks) that disagreed with them on what a re-dispatch ends.
+        db.execute("DROP TABLE IF EXISTS ticket_clocks")
         if upgrade:
             for day_table, month_table in MONTHLY.items():
                 keys = ", ".join("substr(day, 1, 7)" if k == "day" else k for k in _KEYS[day_table])
@@ -172,7 +172,6 @@ class _Fold:
         self.deadlines = deadlines.DeadlineFold(self.db, self.clock, self.tickets)
         self.disputes = self._load("disputes", DISPUTE_COLUMNS, {e.dispute_id for _, e in events if isinstance(e, DisputeEvent)})
         self.topics = self._load("topics", TOPIC_COLUMNS, {e.topic_id for _, e in events if isinstance(e, DeliberationEvent)})
-        self.clocks = Clocks(self.db, self.tickets)
         self.delta = Contributions()
         for t in self.tickets.values():
             self.delta.ticket(t, self.clock, -1)
@@ -225,7 +224,6 @@ class _Fold:
                 round_before = ticket.round
                 self._ticket(ticket, e, at)
                 self.deadlines.apply(ticket, e, at, round_before)
-                self.clocks.apply(position, e, ticket.path, ticket.category, ticket.round)
             case s.DisputeRegistered():
                 self.disputes[e.dispute_id] = dict(dispute_id=e.dispute_id, path=path, category=e.category, risk_grade=e.risk_grade,
                                                    registered_at=at, sessions=0, outcome=None, summary=e.summary, updated_at=at)
@@ -311,7 +309,6 @@ class _Fold:
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
         self.deadlines.write()
-        self.clocks.write()
 
 
 def by_month(rows: dict[tuple, list[int]], day_at: int) -> dict[tuple, list[int]]:
