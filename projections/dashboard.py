@@ -18,7 +18,7 @@ from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState, prefixes, rolled_up,
     upsert as _upsert,
 )
-from projections.store import Database
+from projections.store import Database, clustered
 from schemas import lifecycle
 from schemas.deliberation import DeliberationEvent
 from schemas.dispute import DisputeEvent
@@ -32,6 +32,7 @@ def _ddl(dialect: str) -> list[str]:
     text = 'TEXT COLLATE "C"' if dialect == "postgres" else "TEXT"  # byte order: a subtree is one range
     big = "BIGINT" if dialect == "postgres" else "INTEGER"
     counters = lambda names: ", ".join(f"{n} INTEGER NOT NULL DEFAULT 0" for n in names)  # noqa: E731
+    by_key = clustered(dialect)
     ticket_cols = ", ".join(
         f"{c} {text} PRIMARY KEY" if c == "ticket_id" else f"{c} {big}" if c.endswith("_at") or c in ("deadline",) else
         f"{c} INTEGER" if c in ("round", "contacted", "reopened", "returned") else f"{c} {text}"
@@ -43,12 +44,12 @@ def _ddl(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS orgs_parent ON orgs (parent_id)",
         f"CREATE TABLE IF NOT EXISTS org_prefixes (org_id {text} NOT NULL, prefix {text} NOT NULL, PRIMARY KEY (org_id, prefix))",
         f"CREATE TABLE IF NOT EXISTS grid_workers (org_id {text} NOT NULL, worker_id {text} NOT NULL, PRIMARY KEY (org_id, worker_id))",
-        f"CREATE TABLE IF NOT EXISTS ticket_daily (prefix {text}, category {text}, day {text}, {counters(TICKET_COUNTERS)}, PRIMARY KEY (prefix, day, category))",
-        f"CREATE TABLE IF NOT EXISTS ticket_flow (prefix {text}, category {text}, day {text}, {counters(FLOW_COUNTERS)}, PRIMARY KEY (prefix, day, category))",
-        f"CREATE TABLE IF NOT EXISTS ticket_hist (prefix {text}, category {text}, day {text}, metric {text}, bucket INTEGER, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, day, category, metric, bucket))",
-        f"CREATE TABLE IF NOT EXISTS dispute_daily (prefix {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (prefix, day, category, risk_grade))",
-        f"CREATE TABLE IF NOT EXISTS topic_daily (prefix {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (prefix, day))",
-        *(f"CREATE TABLE IF NOT EXISTS {month_table} ({month_ddl})" for month_table, month_ddl in _monthly_ddl(text, counters)),
+        f"CREATE TABLE IF NOT EXISTS ticket_daily (prefix {text}, category {text}, day {text}, {counters(TICKET_COUNTERS)}, PRIMARY KEY (prefix, day, category)){by_key}",
+        f"CREATE TABLE IF NOT EXISTS ticket_flow (prefix {text}, category {text}, day {text}, {counters(FLOW_COUNTERS)}, PRIMARY KEY (prefix, day, category)){by_key}",
+        f"CREATE TABLE IF NOT EXISTS ticket_hist (prefix {text}, category {text}, day {text}, metric {text}, bucket INTEGER, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, day, category, metric, bucket)){by_key}",
+        f"CREATE TABLE IF NOT EXISTS dispute_daily (prefix {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (prefix, day, category, risk_grade)){by_key}",
+        f"CREATE TABLE IF NOT EXISTS topic_daily (prefix {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (prefix, day)){by_key}",
+        *(f"CREATE TABLE IF NOT EXISTS {month_table} ({month_ddl}){by_key}" for month_table, month_ddl in _monthly_ddl(text, counters)),
         f"CREATE TABLE IF NOT EXISTS tickets ({ticket_cols})",
         "CREATE INDEX IF NOT EXISTS tickets_path ON tickets (path, raised_at)",
         "CREATE INDEX IF NOT EXISTS tickets_unit ON tickets (to_unit, raised_at)",

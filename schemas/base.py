@@ -153,6 +153,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
         return tag_of(type(self))
 
 
+@cache  # asked for on every event (its `type`): msgspec builds __struct_config__ anew on each access
 def tag_of(cls: type[msgspec.Struct]) -> str:
     """The `type` tag of an event class: msgspec derives it from the class name (tag=True)."""
     tag = cls.__struct_config__.tag
