@@ -74,7 +74,7 @@ class Task:
         return self.met_at is None and self.withdrawn_at is None
 
     def row(self) -> tuple:
-        return _ROW(self)  # type: ignore[no-any-return]
+        return _ROW(self)
 
 
 COLUMNS = tuple(f.name for f in fields(Task))

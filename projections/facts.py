@@ -83,7 +83,7 @@ class TicketState:
         return _TICKET_COLUMNS
 
     def row(self) -> tuple:
-        return _TICKET_ROW(self)  # type: ignore[no-any-return]
+        return _TICKET_ROW(self)
 
     @property
     def open(self) -> bool:
