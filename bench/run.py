@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import chain
+from bench.cpu import CLOCK_TICKS, Meter, Phase
 from bench.store import batched_insert, store_kind
 from bench.district import events
 from adapters.natsserver import NatsServer, fixture_password
@@ -173,6 +174,8 @@ class Stack:
 
 
 async def baseline_chain(url: str, messages: list[tuple[str, bytes]]) -> float:
+    """Events/s through the no-work chain. Its hop process is reaped before this returns, so a
+    Meter phase around it counts the hop's CPU."""
     nc = await nats.connect(url)
     js = nc.jetstream(publish_async_max_pending=4000)
     await chain.setup(js)
@@ -265,6 +268,8 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
         root = Path(tmp)
         server = NatsServer(root / "nats", password=fixture_password()).start()
         stack = Stack(root, server, database_url)
+        meter = Meter(lambda: {"nats-server": server.process.pid if server.process else 0,
+                               **{name: p.pid for name, p in stack.roles.items() if p.poll() is None}})
         try:
             nc = await nats.connect(server.url)
             js = nc.jetstream(publish_async_max_pending=4000)
@@ -274,16 +279,22 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
                           f"nats-server at {where.hostname}:{where.port}")
 
             sample = list(events(min(n, 200_000)))
-            raw = await baseline_chain(server.url, sample)
+            with meter.phase("raw chain", own="publisher", reaped="chain hop") as phase:
+                raw = await baseline_chain(server.url, sample)
+                phase.count = len(sample)
             console.print(f"raw chain: {raw:,.0f} events/s")
-            inserted = await asyncio.to_thread(batched_insert, stack.settings, sample)
+            with meter.phase("raw store insert", own="insert") as phase:
+                inserted = await asyncio.to_thread(batched_insert, stack.settings, sample)
+                phase.count = len(sample)
             console.print(f"raw store: {inserted:,.0f} events/s (eventsourcing's batched insert, {store_kind(stack.settings)})")
             floor, floor_name = min((raw, CHAIN), (inserted, f"{STORE} into {store_kind(stack.settings)}"))
 
             stack.start("web", "ledger", "relay", "projector")
             await until(lambda: _ready(stack, js), 60, 0.2)
             rss: dict[str, list[float]] = {}
-            rate = await live(stack, js, n, rss)
+            with meter.phase("live", own="publisher") as phase:
+                rate = await live(stack, js, n, rss)
+                phase.count = n
             phases = {"live": stack.peak_rss()}  # the high-water mark after each phase: which one raised it
             console.print(f"live: {rate:,.0f} events/s until visible in the dashboard read model")
             figures += [Figure("live throughput: acked publish -> dashboard read model", rate, "events/s", floor,
@@ -292,7 +303,10 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
                         Figure(f"raw baseline: batched insert into {store_kind(stack.settings)}", inserted, "events/s", baseline_name=STORE)]
 
             for offered, target in ((rate / 4, True), (1000.0, False)):
-                delays = await freshness(stack, js, 3 if quick else 20, offered)
+                seconds = 3 if quick else 20
+                with meter.phase(f"freshness at {offered:,.0f}/s", own="publisher") as phase:
+                    delays = await freshness(stack, js, seconds, offered)
+                    phase.count = int(seconds * offered)
                 p50, p99, worst = (delays[int(q * (len(delays) - 1))] * 1000 for q in (0.5, 0.99, 1.0))
                 console.print(f"freshness at {offered:,.0f}/s: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms ({len(delays)} events)")
                 at = f"at {offered:,.0f} events/s" + (" (a quarter of live)" if target else "")
@@ -300,7 +314,9 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
                                       target="<= 250 ms" if target else "", met=p99 <= 250 if target else None))
 
             phases["freshness"] = stack.peak_rss()
-            reads = await dashboard_reads(stack, 3 if quick else 10)
+            with meter.phase("reads", unit="request", reaped="loadgen") as phase:
+                reads = await dashboard_reads(stack, 3 if quick else 10)
+                phase.count = sum(int(r["requests"]) for r in reads.values())
             ping = reads.pop(PING)
             figures.append(Figure(f"raw read {PING} (a fixed answer, same auth): p99 (p50 {ping['p50_ms']:.1f} ms, "
                                   f"{ping['rps']:,.0f} req/s, 4 connections)", ping["p99_ms"], "ms"))
@@ -313,7 +329,8 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
                                       p99 <= 10 * ping["p99_ms"] if org == "d" else None))
 
             phases["reads"] = stack.peak_rss()
-            gateway = await gateway_ingest(stack, 20_000 if quick else 100_000)
+            with meter.phase("gateway", own="gateway client") as phase:
+                phase.count, gateway = await gateway_ingest(stack, min(n, 20_000 if quick else 100_000))
             console.print(f"gateway: {gateway:,.0f} events/s")
             phases["gateway"] = stack.peak_rss()
 
@@ -326,29 +343,34 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
             stack.stop()
 
             end = (await js.stream_info(LEDGER)).state.last_seq
-            read_rate = await raw_read(js, end)
-            done = await rebuild(stack.settings, switch=False, show_progress=not quick)
+            with meter.phase("rebuild raw read", own="raw read") as phase:
+                read_rate = await raw_read(js, end)
+                phase.count = end
+            with meter.phase("rebuild", own="rebuild") as phase:
+                done = await rebuild(stack.settings, switch=False, show_progress=not quick)
+                phase.count = done.events
             console.print(f"rebuild: {done.rate:,.0f} events/s; raw ordered read + decode: {read_rate:,.0f} events/s")
             figures.append(Figure(f"rebuild of {end:,} ledger events", done.rate, "events/s", read_rate,
                                   f"nats-py ordered read of {LEDGER} + msgspec decode", ">= 0.5 x", done.rate >= 0.5 * read_rate))
             from bench.replay import measure as replay_rates
 
-            replayed = await replay_rates(js)
+            replayed = await replay_rates(js, meter)
             console.print(f"audit replay: {replayed.replay:,.0f} events/s; its raw read: {replayed.raw_read_decode:,.0f}")
             figures.append(Figure(f"civic audit replay of {replayed.events:,} ledger events", replayed.replay, "events/s",
                                   replayed.raw_read_decode, f"ordered read of {LEDGER} + msgspec decode", ">= 0.5 x",
                                   replayed.ratio >= 0.5))
             from bench.producers import measure as producer_rates
 
-            rates = await producer_rates(20_000 if quick else 100_000)
+            rates = await producer_rates(min(n, 20_000 if quick else 100_000))
             console.print(f"SDK {rates['sdk']:,.0f} events/s, raw acked publish {rates['raw']:,.0f} events/s")
             figures += [Figure("ingest: Python SDK publish_many", rates["sdk"], "events/s", rates["raw"], "nats-py publish_async, acked"),
                         Figure("ingest: HTTP gateway, arrays of 1,000", gateway, "events/s", rates["raw"], "nats-py publish_async, acked")]
+            figures += floors(meter, floor, floor_name, read_rate, replayed.raw_read_decode)
             await nc.close()
         finally:
             stack.stop()
             server.stop()
-    report(figures, out, n)
+    report(figures, out, n, meter.phases)
     return figures
 
 
@@ -371,8 +393,9 @@ async def dashboard_reads(stack: Stack, seconds: float) -> dict[str, dict[str, f
     return reads
 
 
-async def gateway_ingest(stack: Stack, n: int) -> float:
-    """POST /v1/events with arrays of 1,000 new events, one request after another: events/s accepted."""
+async def gateway_ingest(stack: Stack, n: int) -> tuple[int, float]:
+    """POST /v1/events with arrays of 1,000 new events, one request after another: the events
+    accepted (the warm-up array included) and events/s accepted after the warm-up."""
     import httpx
 
     from producers.gateway import Tokens, tokens_path
@@ -383,12 +406,13 @@ async def gateway_ingest(stack: Stack, n: int) -> float:
     accepted = 0
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.settings.port}", timeout=60,
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}) as client:
-        await client.post("/v1/events", content=bodies[0])  # the gateway's NATS connection and org directory, warmed
+        # the gateway's NATS connection and org directory, warmed
+        warm = (await client.post("/v1/events", content=bodies[0])).json()["accepted"]
         start = time.perf_counter()
         for body in bodies[1:]:
             answer = (await client.post("/v1/events", content=body)).json()
             accepted += answer["accepted"]
-    return accepted / (time.perf_counter() - start)
+    return warm + accepted, accepted / (time.perf_counter() - start)
 
 
 class KeptAlive:
@@ -440,9 +464,44 @@ async def _moved(stack: Stack, before: int) -> bool:
     return await asyncio.to_thread(stack.position) > before
 
 
-def report(figures: list[Figure], out: Path, n_events: int) -> None:
+def floors(meter: Meter, live_baseline: float, live_baseline_name: str, rebuild_read: float, replay_read: float) -> list[Figure]:
+    """Each throughput target beside the most its workload could reach at the CPU it spent per
+    event (bench/cpu.py): a target above that floor is out of reach without less work per event."""
+    out = []
+    for name, baseline, baseline_name, share, raw in (
+            ("live", live_baseline, f"the lower raw baseline: {live_baseline_name}", 0.6, "raw chain"),
+            ("rebuild", rebuild_read, f"nats-py ordered read of {LEDGER} + msgspec decode", 0.5, "rebuild raw read"),
+            ("replay", replay_read, f"ordered read of {LEDGER} + msgspec decode", 0.5, "replay raw read")):
+        phase = meter[name]
+        who, us = phase.busiest
+        out.append(Figure(f"floor: {name} throughput at most {phase.cores} cores x 1e6 / {phase.us_per_unit_sum:,.0f} us of CPU "
+                          f"per event (busiest: {who} {us:,.0f} us, alone on one core at most {1e6 / us if us else 0:,.0f}/s; "
+                          f"{raw}: {meter[raw].us_per_unit_sum:,.0f} us per event): is the target reachable?",
+                          phase.floor, "events/s", baseline, baseline_name, f">= {share} x", phase.floor >= share * baseline))
+    return out
+
+
+def cpu_lines(phases: Sequence[Phase]) -> list[str]:
+    """bench.md's section on where each phase's CPU went."""
+    lines = ["", "## Where the CPU goes", "",
+             "CPU time (user + system) of every process over each phase, per event (per request for reads), "
+             "from /proc/<pid>/stat; `floor` is cores x 1e6 / the sum: the most the phase's processes could "
+             "carry at this much work per event. `cores busy`: CPU seconds per wall second (at the machine's "
+             "core count the phase was CPU-bound). In brackets: the share of one core each process used.", "",
+             "| phase | count | wall s | cores busy | CPU us per unit, sum | floor per s | per process: us per unit (share of a core) |",
+             "|---|---|---|---|---|---|---|"]
+    for p in phases:
+        parts = ", ".join(f"{who} {us:,.1f} ({p.cpu_s[who] / p.wall_s if p.wall_s else 0:.2f})"
+                          for who, us in sorted(p.us_per_unit.items(), key=lambda item: -item[1]))
+        lines.append(f"| {p.name} | {p.count:,} {p.unit}s | {p.wall_s:,.1f} | {p.cores_busy:.2f} of {p.cores} | "
+                     f"{p.us_per_unit_sum:,.1f} | {p.floor:,.0f} | {parts} |")
+    return lines
+
+
+def report(figures: list[Figure], out: Path, n_events: int, phases: Sequence[Phase] = ()) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    data = {"events": n_events, "machine": machine(), "figures": [{**asdict(f), "ratio": f.ratio} for f in figures]}
+    data = {"events": n_events, "machine": machine(), "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
+            "cpu": {"clock_ticks_per_s": CLOCK_TICKS, "phases": [p.as_json() for p in phases]}}
     (out / "bench.json").write_text(json.dumps(data, indent=2))
     lines = [f"civic bench, {n_events:,} events. Machine: {data['machine']}", "",
              "| figure | value | raw baseline | ratio | target | met |", "|---|---|---|---|---|---|"]
@@ -454,5 +513,13 @@ def report(figures: list[Figure], out: Path, n_events: int) -> None:
                f"{f.ratio:.2f}" if f.ratio else "", f.target, "" if f.met is None else ("yes" if f.met else "NO"))
         table.add_row(*row)
         lines.append("| " + " | ".join(row) + " |")
+    lines += cpu_lines(phases)
     (out / "bench.md").write_text("\n".join(lines) + "\n")
     Console().print(table)
+    cpu = Table(title="where the CPU goes (us per event or request)")
+    for col in ("phase", "count", "cores busy", "sum", "floor per s", "per process"):
+        cpu.add_column(col)
+    for p in phases:
+        cpu.add_row(p.name, f"{p.count:,}", f"{p.cores_busy:.2f}", f"{p.us_per_unit_sum:,.0f}", f"{p.floor:,.0f}",
+                    ", ".join(f"{who} {us:,.0f}" for who, us in sorted(p.us_per_unit.items(), key=lambda item: -item[1])))
+    Console().print(cpu)
