@@ -475,10 +475,11 @@ def floors(meter: Meter, live_baseline: float, live_baseline_name: str, rebuild_
             ("replay", replay_read, f"ordered read of {LEDGER} + msgspec decode", 0.5, "replay raw read")):
         phase = meter[name]
         who, us = phase.busiest
+        python, one_core = phase.one_core
         out.append(Figure(f"floor: {name} throughput at most {phase.cores} cores x 1e6 / {phase.us_per_unit_sum:,.0f} us of CPU "
-                          f"per event (busiest: {who} {us:,.0f} us, alone on one core at most {1e6 / us if us else 0:,.0f}/s; "
-                          f"{raw}: {meter[raw].us_per_unit_sum:,.0f} us per event): is the target reachable?",
-                          phase.floor, "events/s", baseline, baseline_name, f">= {share} x", phase.floor >= share * baseline))
+                          f"per event = {phase.floor:,.0f}/s, and {python} on the one core its GIL allows at most {one_core:,.0f}/s "
+                          f"(busiest: {who} {us:,.0f} us; {raw}: {meter[raw].us_per_unit_sum:,.0f} us per event): is the target reachable?",
+                          phase.bound, "events/s", baseline, baseline_name, f">= {share} x", phase.bound >= share * baseline))
     return out
 
 
@@ -487,15 +488,16 @@ def cpu_lines(phases: Sequence[Phase]) -> list[str]:
     lines = ["", "## Where the CPU goes", "",
              "CPU time (user + system) of every process over each phase, per event (per request for reads), "
              "from /proc/<pid>/stat; `floor` is cores x 1e6 / the sum: the most the phase's processes could "
-             "carry at this much work per event. `cores busy`: CPU seconds per wall second (at the machine's "
+             "carry at this much work per event; `one core`: 1e6 / the busiest Python process's share, the most it can carry "
+             "on the one core its GIL lets it use. `cores busy`: CPU seconds per wall second (at the machine's "
              "core count the phase was CPU-bound). In brackets: the share of one core each process used.", "",
-             "| phase | count | wall s | cores busy | CPU us per unit, sum | floor per s | per process: us per unit (share of a core) |",
-             "|---|---|---|---|---|---|---|"]
+             "| phase | count | wall s | cores busy | CPU us per unit, sum | floor per s | one core per s | per process: us per unit (share of a core) |",
+             "|---|---|---|---|---|---|---|---|"]
     for p in phases:
         parts = ", ".join(f"{who} {us:,.1f} ({p.cpu_s[who] / p.wall_s if p.wall_s else 0:.2f})"
                           for who, us in sorted(p.us_per_unit.items(), key=lambda item: -item[1]))
         lines.append(f"| {p.name} | {p.count:,} {p.unit}s | {p.wall_s:,.1f} | {p.cores_busy:.2f} of {p.cores} | "
-                     f"{p.us_per_unit_sum:,.1f} | {p.floor:,.0f} | {parts} |")
+                     f"{p.us_per_unit_sum:,.1f} | {p.floor:,.0f} | {p.one_core[1]:,.0f} ({p.one_core[0]}) | {parts} |")
     return lines
 
 

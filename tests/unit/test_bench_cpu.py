@@ -41,10 +41,19 @@ def test_a_phase_gives_cpu_per_event_per_process_their_sum_and_the_floor() -> No
     assert phase.us_per_unit_sum == 2000.0
     assert phase.floor == 1000.0  # 2 cores x 1e6 us / 2,000 us per event
     assert phase.busiest == ("projector", 1500.0)
+    assert phase.one_core == ("projector", pytest.approx(1e6 / 1500))  # one GIL: one core at most
+    assert phase.bound == pytest.approx(1e6 / 1500)
     assert phase.cores_busy == 1.0
     as_json = phase.as_json()
     assert as_json["us_per_unit_sum"] == sum(as_json["us_per_unit"].values())  # type: ignore[union-attr]
     assert as_json["floor_per_s"] == 1000.0 and as_json["busiest"] == "projector"
+
+
+def test_nats_server_spreads_over_every_core_so_only_python_processes_get_a_one_core_bound() -> None:
+    phase = Phase("live", count=1000, cpu_s={"nats-server": 0.9, "ledger": 0.1}, cores=2)
+    assert phase.busiest == ("nats-server", 900.0)
+    assert phase.one_core == ("ledger", 10_000.0)
+    assert phase.bound == phase.floor == 2000.0  # 2 cores / 1,000 us is the lower bound here
 
 
 def test_a_phase_without_events_bounds_nothing() -> None:
@@ -92,13 +101,16 @@ def _meter(live_us: dict[str, float], rebuild_us: float, replay_us: float) -> Me
 
 def test_floors_say_whether_each_target_is_reachable_at_the_cpu_spent_per_event() -> None:
     # live: 250 + 150 + 100 = 500 us per event -> at most 4,000/s on 2 cores; 0.6 x a chain of
-    # 10,000/s is 6,000: out of reach. rebuild: 200 us -> 10,000/s against 0.5 x 15,000: reachable.
-    meter = _meter({"projector": 250.0, "ledger": 150.0, "nats-server": 100.0}, rebuild_us=200.0, replay_us=500.0)
-    live, rebuild, replay = floors(meter, 10_000.0, "chain", 15_000.0, 9_000.0)
+    # 10,000/s is 6,000: out of reach. rebuild: 100 us -> 20,000/s on 2 cores, 10,000/s on the one
+    # core of its process, against 0.5 x 15,000: reachable. replay: 200 us -> 10,000/s on 2 cores
+    # would reach 0.5 x 12,000, but its process alone carries 5,000/s: out of reach.
+    meter = _meter({"projector": 250.0, "ledger": 150.0, "nats-server": 100.0}, rebuild_us=100.0, replay_us=200.0)
+    live, rebuild, replay = floors(meter, 10_000.0, "chain", 15_000.0, 12_000.0)
     assert live.value == pytest.approx(4_000.0) and live.baseline == 10_000.0 and live.met is False
     assert "busiest: projector 250 us" in live.name and "raw chain: 120 us" in live.name
     assert rebuild.value == pytest.approx(10_000.0) and rebuild.met is True
-    assert replay.value == pytest.approx(4_000.0) and replay.met is False  # 0.5 x 9,000 = 4,500
+    assert replay.value == pytest.approx(5_000.0) and replay.met is False
+    assert "= 10,000/s" in replay.name and "replay on the one core its GIL allows at most 5,000/s" in replay.name
 
 
 def test_the_report_carries_every_phase_in_bench_json_and_bench_md(tmp_path: Path) -> None:
@@ -113,4 +125,4 @@ def test_the_report_carries_every_phase_in_bench_json_and_bench_md(tmp_path: Pat
     assert data["cpu"]["clock_ticks_per_s"] == CLOCK_TICKS
     md = (tmp_path / "bench.md").read_text()
     assert "## Where the CPU goes" in md
-    assert "| live | 10,000 events | 5.0 | 1.00 of 2 | 500.0 | 4,000 | projector 250.0 (0.50), ledger 150.0 (0.30), nats-server 100.0 (0.20) |" in md
+    assert "| live | 10,000 events | 5.0 | 1.00 of 2 | 500.0 | 4,000 | 4,000 (projector) | projector 250.0 (0.50), ledger 150.0 (0.30), nats-server 100.0 (0.20) |" in md
