@@ -478,7 +478,8 @@ def floors(meter: Meter, live_baseline: float, live_baseline_name: str, rebuild_
         python, one_core = phase.one_core
         out.append(Figure(f"floor: {name} throughput at most {phase.cores} cores x 1e6 / {phase.us_per_unit_sum:,.0f} us of CPU "
                           f"per event = {phase.floor:,.0f}/s, and {python} on the one core its GIL allows at most {one_core:,.0f}/s "
-                          f"(busiest: {who} {us:,.0f} us; {raw}: {meter[raw].us_per_unit_sum:,.0f} us per event): is the target reachable?",
+                          f"(busiest: {who} {us:,.0f} us; {raw}: {meter[raw].us_per_unit_sum:,.0f} us per event, so where both are "
+                          f"CPU-bound the ratio is at most {meter[raw].us_per_unit_sum / phase.us_per_unit_sum:.2f}): is the target reachable?",
                           phase.bound, "events/s", baseline, baseline_name, f">= {share} x", phase.bound >= share * baseline))
     return out
 

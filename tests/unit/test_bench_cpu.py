@@ -108,6 +108,7 @@ def test_floors_say_whether_each_target_is_reachable_at_the_cpu_spent_per_event(
     live, rebuild, replay = floors(meter, 10_000.0, "chain", 15_000.0, 12_000.0)
     assert live.value == pytest.approx(4_000.0) and live.baseline == 10_000.0 and live.met is False
     assert "busiest: projector 250 us" in live.name and "raw chain: 120 us" in live.name
+    assert "CPU-bound the ratio is at most 0.24" in live.name  # 120 / 500: the same cores, this much more work
     assert rebuild.value == pytest.approx(10_000.0) and rebuild.met is True
     assert replay.value == pytest.approx(5_000.0) and replay.met is False
     assert "= 10,000/s" in replay.name and "replay on the one core its GIL allows at most 5,000/s" in replay.name
