@@ -74,9 +74,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class _Id(msgspec.Struct):
+    event_id: str
+
+
+_event_id = msgspec.json.Decoder(_Id).decode
+
+
 async def publish(js: JetStreamContext, messages: Iterable[tuple[str, bytes]], window: int = 2000,
                   rate: float | None = None, acked: list[tuple[int, float]] | None = None) -> None:
-    """Acked publishes, `window` in flight (as fast as acks allow), or paced at `rate` per second."""
+    """Acked publishes, `window` in flight (as fast as acks allow), or paced at `rate` per second.
+
+    Each with Nats-Msg-Id = its event id, as every producer path sends it (the SDK, the gateway,
+    Open311): without it the event index reads each intake body back by a request of its own
+    (projections/projector.py, for producers outside the SDK), one round trip per event that no
+    real producer causes (measured: ... us of CPU per event, docs/benchmarks.md)."""
     pending: list[asyncio.Future[PubAck]] = []
 
     def record(f: asyncio.Future[PubAck]) -> None:  # when the ack came, for acked
@@ -89,7 +101,7 @@ async def publish(js: JetStreamContext, messages: Iterable[tuple[str, bytes]], w
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-        future = await js.publish_async(subject, data)
+        future = await js.publish_async(subject, data, headers={"Nats-Msg-Id": _event_id(data).event_id})
         if acked is not None:
             future.add_done_callback(record)
 
@@ -451,7 +463,7 @@ async def uncached_reads(stack: Stack, js: JetStreamContext, samples: int, query
             for _ in range(samples):
                 before = await asyncio.to_thread(stack.position)
                 subject, data = next(raised)
-                await js.publish(subject, data)
+                await js.publish(subject, data, headers={"Nats-Msg-Id": _event_id(data).event_id})
                 await until(lambda: _moved(stack, before), 60, 0.005)
                 times.append(await asyncio.to_thread(client.get, path))
             times.sort()
