@@ -127,3 +127,35 @@ def test_the_report_carries_every_phase_in_bench_json_and_bench_md(tmp_path: Pat
     md = (tmp_path / "bench.md").read_text()
     assert "## Where the CPU goes" in md
     assert "| live | 10,000 events | 5.0 | 1.00 of 2 | 500.0 | 4,000 | 4,000 (projector) | projector 250.0 (0.50), ledger 150.0 (0.30), nats-server 100.0 (0.20) |" in md
+
+
+def test_the_position_reader_asks_again_on_a_new_connection_when_the_server_closed_the_kept_alive_one() -> None:
+    import http.server
+    import threading
+
+    from bench.run import KeptAlive
+
+    class Closing(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # says nothing of closing, then closes: as a server's idle timeout does
+
+        def do_GET(self) -> None:
+            body = json.dumps({"dashboard": 7, "auth": self.headers["Authorization"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Closing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        reader = KeptAlive(server.server_address[1], "t0ken")
+        answers = [reader.get_json("/api/position") for _ in range(3)]
+        assert answers == [{"dashboard": 7, "auth": "Bearer t0ken"}] * 3
+        reader.close()
+    finally:
+        server.shutdown()
+        server.server_close()
