@@ -14,7 +14,7 @@ stages whose cost could depend on history are measured over the same fixed windo
 The history is written fast, untimed: straight into the store in transactions of 20,000 events
 (civic/growth.py `history`: the ids, versions, sealed data and indexes the ledger would store,
 proven equal in tests/integration/test_bench_growth.py), and folded into the read model in a
-process of its own beside the writer, in windows of up to 50,000 events per transaction, as the
+process of its own beside the writer, in windows of up to 5,000 events per transaction, as the
 writer commits them (the two are independent: on 2 cores each has one). The district's events
 are generated once in the whole run: each stage goes on from where the last one stopped
 (`district`). The NATS hops are not repeated here: streams append, so their cost per message
@@ -43,6 +43,10 @@ from config import Settings
 LEVELS = (100_000, 1_000_000, 5_000_000)
 WINDOW = 50_000
 HISTORY_BATCH = 20_000
+# The history's fold commits every 5,000 events: the deadline fold looks a ticket's tasks up by a
+# scan of the batch's on main (projections/deadlines.py `of`), so its cost per event grows with the
+# batch: 86-89 µs at 1,000, 97 at 5,000, 492 at 30,000 (25k-30k bench events, in process).
+HISTORY_FOLD_BATCH = 5_000
 LIVE_BATCH = 1_000
 CURSOR = "growth-district.json"
 
@@ -199,7 +203,7 @@ def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] 
         # The history, untimed: written in bulk and folded into the read model at once, side by
         # side (the fold reads what the writer has committed; each has a core of its own).
         writer = [[*ledger_stage, "history", str(data), str(stored), str(history - stored), str(HISTORY_BATCH)]] if history > stored else []
-        folder = [[*me, "fold", str(data), str(folded), str(history - folded), str(WINDOW), "follow"]] if history > folded else []
+        folder = [[*me, "fold", str(data), str(folded), str(history - folded), str(HISTORY_FOLD_BATCH), "follow"]] if history > folded else []
         prefilled = side_by_side(*writer, *folder)
         written, caught_up = (prefilled[0] if writer else {}), (prefilled[-1] if folder else {})
         stored = folded = max(stored, history)
