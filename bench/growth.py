@@ -74,7 +74,12 @@ def district(data_dir: Path, start: int, count: int) -> Iterator[tuple[str, byte
     `data_dir` stopped (its generator's state is kept beside the data): each event is made once in
     the whole run, not once per stage that needs the events after it."""
     cursor = data_dir / CURSOR
-    stream = Stream.resume(json.loads(cursor.read_text())) if cursor.exists() else Stream()
+    if cursor.exists():
+        stream = Stream.resume(json.loads(cursor.read_text()))
+    else:  # a store grown without one (an older run's): made again up to `start`, once
+        stream = Stream()
+        for _ in stream.take(start):
+            pass
     if stream.count != start:
         raise RuntimeError(f"the district's events on {data_dir} go on at {stream.count}, not at {start}")
     yield from stream.take(count)

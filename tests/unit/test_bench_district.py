@@ -25,3 +25,7 @@ def test_the_growth_stages_share_one_stream_per_data_directory(tmp_path: Path) -
     assert first + second == list(events(7000))
     with pytest.raises(RuntimeError, match="go on at 7000, not at 6100"):
         list(district(tmp_path, 6100, 10))
+
+
+def test_a_store_without_the_streams_state_goes_on_at_its_start(tmp_path: Path) -> None:
+    assert list(district(tmp_path, 6000, 500)) == list(events(6500))[6000:]
