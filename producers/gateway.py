@@ -151,9 +151,10 @@ def authenticate(request: Request, gateway: Gateway) -> System:
     return system
 
 
-BODY_NOT_JSON = frozenset({"malformed_json", "invalid_utf8"})
+BODY_NOT_JSON = frozenset({"malformed_json"})
 """An element's decode failures that mean the body itself is not JSON: the whole request is 400,
-as when the body was parsed whole, not one event refused."""
+as when the body was parsed whole, not one event refused. (Bad UTF-8 inside a string stays the
+event's refusal, invalid_utf8: the whole-body parse skipped the elements as Raw, unchecked.)"""
 SPOOL_IN_MEMORY = 1024 * 1024
 """The valid events of a request wait for its end (one event outside the token's subtrees, or a
 malformed one further on, and nothing is published) in a spool: in memory up to this, then in an

@@ -69,6 +69,34 @@ def test_elements_are_the_bytes_msgspec_finds_at_every_chunk_size(size: int) -> 
             assert (e.line, e.column) == where(body, e.offset)
 
 
+def test_a_body_splits_into_json_elements_exactly_when_it_is_a_json_array() -> None:
+    """Bodies broken at random (a bracket, comma, quote or backslash put in or taken out): the
+    splitter with msgspec on each element accepts exactly the bodies msgspec accepted whole (the
+    gateway's parse before: elements as Raw, so bad UTF-8 in a string is the event's refusal,
+    invalid_utf8, not the body's)."""
+    rng = random.Random(7)
+    valid = [b for b in bodies() if len(b) > 2]
+    for n in range(600):
+        body = bytearray(rng.choice(valid))
+        at = rng.randrange(len(body))
+        if n % 2:
+            body[at:at] = rng.choice([b"[", b"]", b"{", b"}", b",", b'"', b"\\", b":"])
+        else:
+            del body[at]
+        try:
+            whole = [bytes(raw) for raw in msgspec.json.decode(bytes(body), type=list[msgspec.Raw])]
+        except msgspec.DecodeError:
+            whole = None
+        for size in (1, 7, 1 << 20):
+            try:
+                got = [e.data for e in split(bytes(body), size)]
+                for data in got:
+                    msgspec.json.decode(data, type=msgspec.Raw)  # as the whole body's parse, UTF-8 unchecked
+            except (BodyError, msgspec.DecodeError):
+                got = None
+            assert got == whole, (bytes(body), size)
+
+
 def test_one_value_without_an_array_is_one_element() -> None:
     for body in (b' {"type": "TicketRaised", "t": "[{\\"]"} \n', b"42", b'"a"'):
         for size in (1, 5, 100):
@@ -208,3 +236,11 @@ async def test_a_refused_request_forgets_the_units_it_taught(tmp_path: Path) -> 
     assert "c9" not in d.parents and d.paths == {}
     ok = await read_events(chunked(body[:-4] + b"]"), System("hotline", frozenset({"yn"})), d, tmp_path)
     assert [v.subject for v in ok.valid] == ["civic.intake.OrgUnitRegistered.yn.ta.c9"] and d.parents["c9"] == "ta"
+
+
+async def test_bad_utf8_in_a_string_is_the_events_refusal_not_the_bodys(tmp_path: Path) -> None:
+    good, bad = msgspec.json.encode(event(1)), msgspec.json.encode(event(2)).replace("路灯".encode(), b"\xc3(", 1)
+    intake = await read_events(chunked(b"[" + bad + b", " + good + b"]", 3), System("hotline", frozenset({"yn"})), directory(), tmp_path)
+    assert intake.results[0] is not None and intake.results[0].reason == "invalid_utf8" and intake.results[1] is None
+    assert [v.event_id for v in intake.valid] == ["big-1"]
+    intake.spool.close()
