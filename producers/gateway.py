@@ -302,8 +302,8 @@ class GatewayController(Controller):
     path = "/v1/events"
     tags = ["ingest"]
 
-    # The body is read raw on purpose (each event decoded on its own, nesting checked before any
-    # parser): Litestar cannot see its type, so opt["body"] names it for /openapi.json.
+    # The body is read as a stream on purpose (each event decoded on its own as it arrives, nesting
+    # checked before any parser): Litestar cannot see its type, so opt["body"] names it for /openapi.json.
     @post("/", summary="Publish one event or an array of up to 1,000; an answer per event", status_code=200,
           request_max_body_size=MAX_BODY, security=GATEWAY, opt={"body": ("application/json", "events", MAX_EVENTS)},
           responses=problems(400, 401, 403, 413, s401="No valid gateway token", s403="An event is outside the org subtrees the token may write"))
