@@ -3,10 +3,16 @@ value a body holds) as their bytes, one at a time, so a request holds one event,
 
 Hand-written rather than ijson: ijson (yajl) yields parsed Python values and no byte positions,
 and the gateway needs each element's own bytes, unchanged: it decodes them with msgspec against
-the contract (whose errors say where, in the element's bytes) and publishes them as sent. So this
-only finds where each element begins and ends (strings skipped whole by a regex, brackets
-counted) and checks the array's frame (`[`, commas, `]`, nothing after); whether an element
-itself is well-formed JSON is msgspec's to say when the gateway decodes it.
+the contract (whose errors say where, in the element's bytes) and publishes them as sent.
+
+Two ways through an element. The quick one, for an object (every event is one): the first `}`
+followed by a comma or `]` after which msgspec reads the bytes as one whole JSON value is the
+element's end (an inner object's end, or a `},` inside a string, leaves the value unfinished, and
+msgspec says so); C-speed searches and one msgspec pass per event. The exact one, for anything
+else (or when the quick one gives up): strings skipped by quote finds, brackets counted, the
+array's frame checked (`[`, commas, `]`, nothing after) and every fault said with its element,
+line and column. Either way, whether an element is well-formed JSON is for msgspec to say when
+the gateway decodes it.
 
 Memory: the unscanned part of one chunk plus the element being read. An element longer than
 `max_element` is not kept: its bytes are counted and dropped as they pass (the contract refuses
