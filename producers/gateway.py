@@ -38,7 +38,7 @@ from producers.elements import BodyError, Element, elements
 from projections.event_index import MAX_LISTED, BadFilter, EventStatus, Refusal, event_status, refusal_query, refusals
 from projections.store import Database
 from schemas import DecodeFailure, decode
-from schemas.intake import MAX_DEPTH, MAX_EVENT_BYTES, oversize, unplaced
+from schemas.intake import MAX_DEPTH, MAX_EVENT_BYTES, malformed, oversize, unplaced
 from schemas.base import Event
 from schemas.topology import intake_subject
 
@@ -215,16 +215,18 @@ async def read_events(chunks: AsyncIterable[bytes], system: System, directory: O
                 if not settled:
                     intake.results.append(refused(element.index, oversize(element.size)))
                 continue
+            if settled:
+                well_formed(element)
+                continue
             try:
                 event = decode(element.data)
             except DecodeFailure as e:
                 if e.code in BODY_NOT_JSON:
                     raise not_json(e, element) from None
-                if not settled:
-                    intake.results.append(refused(element.index, e))
+                well_formed(element)  # refused for its type or a field before msgspec read it all
+                intake.results.append(refused(element.index, e))
                 continue
-            if not settled:
-                outside = await check(element.index, event, element.data, system, directory, intake, undo)
+            outside = await check(element.index, event, element.data, system, directory, intake, undo)
         if count > MAX_EVENTS:
             raise HTTPException(status_code=413, detail=f"{count} events; at most {MAX_EVENTS} per request")
         if outside is not None:
@@ -238,6 +240,15 @@ async def read_events(chunks: AsyncIterable[bytes], system: System, directory: O
         intake.spool.close()
         raise
     return intake
+
+
+def well_formed(element: Element) -> None:
+    """400 unless the element is JSON, as the whole-body parse found it (each element as Raw)."""
+    assert element.data is not None
+    try:
+        msgspec.json.decode(element.data, type=msgspec.Raw)
+    except msgspec.DecodeError as e:
+        raise not_json(malformed(element.data, e), element) from None
 
 
 def refused(index: int, e: DecodeFailure) -> EventResult:

@@ -244,3 +244,27 @@ async def test_bad_utf8_in_a_string_is_the_events_refusal_not_the_bodys(tmp_path
     assert intake.results[0] is not None and intake.results[0].reason == "invalid_utf8" and intake.results[1] is None
     assert [v.event_id for v in intake.valid] == ["big-1"]
     intake.spool.close()
+
+
+async def test_which_refusal_of_a_whole_request_comes_first(tmp_path: Path) -> None:
+    """As when the body was parsed whole: not JSON anywhere (400) before too many events (413)
+    before one outside the token's subtrees (403), however late in the body the first two show."""
+    c1_only = System("hotline", frozenset({"c1"}))
+    d = directory()
+    d.parents["c2"] = "ta"
+    outside = msgspec.json.encode(msgspec.structs.replace(event(0), org_id="c2"))
+    fine = [msgspec.json.encode(event(i)) for i in range(1, MAX_EVENTS + 1)]
+    cases = [([outside, *fine[:3]], 403), ([outside, *fine], 413), ([outside, *fine, b"{"], 400), ([fine[0], outside, b"[}"], 400)]
+    for items, status in cases:
+        with pytest.raises(HTTPException) as caught:
+            await read_events(chunked(b"[" + b",".join(items) + b"]", 4096), c1_only, d, tmp_path)
+        assert caught.value.status_code == status, (status, caught.value.detail)
+    assert "1001 events" in (await _refusal([outside, *fine], c1_only, d, tmp_path)).detail
+
+
+async def _refusal(items: list[bytes], system: System, d: OrgDirectory, spool: Path) -> HTTPException:
+    try:
+        await read_events(chunked(b"[" + b",".join(items) + b"]"), system, d, spool)
+    except HTTPException as e:
+        return e
+    raise AssertionError("not refused")
