@@ -268,3 +268,79 @@ async def _refusal(items: list[bytes], system: System, d: OrgDirectory, spool: P
     except HTTPException as e:
         return e
     raise AssertionError("not refused")
+
+
+async def _whole_body_answer(body: bytes, system: System, d: OrgDirectory) -> tuple[int, list[tuple[int, str | None]]]:
+    """The gateway's answer before issue 14 (its code, the body parsed whole): the status, and for
+    200 each event's (index, refusal reason or None for valid)."""
+    from schemas import DecodeFailure
+
+    stripped = body.strip()
+    if nesting(stripped) > MAX_DEPTH:
+        return 400, []
+    try:
+        if stripped.startswith(b"["):
+            items = [bytes(i) for i in msgspec.json.decode(stripped, type=list[msgspec.Raw])]
+        else:
+            msgspec.json.decode(stripped)  # one value: well-formed at least
+            items = [stripped]
+    except (msgspec.DecodeError, RecursionError):
+        return 400, []
+    if len(items) > MAX_EVENTS:
+        return 413, []
+    out: list[tuple[int, str | None]] = []
+    for i, data in enumerate(items):
+        try:
+            e = decode(data)
+        except DecodeFailure as f:
+            out.append((i, f.code))
+            continue
+        if e.source != system.name:
+            out.append((i, "source_mismatch"))
+            continue
+        try:
+            path = await d.path(e)
+        except Exception:
+            out.append((i, "unknown_org"))
+            continue
+        if not system.may_write(path):
+            return 403, []
+        d.learn(e)
+        out.append((i, None))
+    return 200, out
+
+
+async def test_random_bodies_get_the_answers_the_whole_body_parse_gave(tmp_path: Path) -> None:
+    """Bodies of a few events (an org unit, an event at it, one from another source, one at an
+    unknown unit, one outside the token's subtree) broken at random: the same status and the same
+    verdict per event as the gateway's code before it read a stream."""
+    rng = random.Random(3)
+    unit = msgspec.to_builtins(s.OrgUnitRegistered(event_id="o-1", occurred_at=at(1, 8), source="hotline", actor=RESIDENT,
+                                                   org_id="c7", kind="community", name="c7", parent_id="ta"))
+    events = [unit, {**msgspec.to_builtins(event(1)), "org_id": "c7"}, {**msgspec.to_builtins(event(2)), "source": "else"},
+              {**msgspec.to_builtins(event(3)), "org_id": "nowhere"}, msgspec.to_builtins(event(4)),
+              {**msgspec.to_builtins(event(5)), "org_id": "c2"}]
+    system = System("hotline", frozenset({"ta"}))
+    seen: dict[int, int] = {}
+    for n in range(300):
+        chosen: object = rng.choice(events) if n % 5 == 0 else rng.sample(events, rng.randint(1, len(events)))  # one event, or an array
+        body = bytearray(json.dumps(chosen, ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 1])).encode())
+        for _ in range(rng.randint(0, 2)):
+            at_ = rng.randrange(len(body))
+            if rng.random() < 0.5:
+                body[at_:at_] = rng.choice([b"[", b"]", b"{", b"}", b",", b'"', b"\\\\", b":", b" "])
+            else:
+                del body[at_]
+        before, after = directory(), directory()
+        before.parents["c2"] = after.parents["c2"] = "tb"
+        before.parents["tb"] = after.parents["tb"] = "yn"
+        want = await _whole_body_answer(bytes(body), system, before)
+        try:
+            intake = await read_events(chunked(bytes(body), rng.choice([1, 5, 64, 4096])), system, after, tmp_path)
+            got = (200, [(i, r.reason if r else None) for i, r in enumerate(intake.results)])
+            intake.spool.close()
+        except HTTPException as e:
+            got = (e.status_code, [])
+        assert got == want, bytes(body)
+        seen[want[0]] = seen.get(want[0], 0) + 1
+    assert all(seen.get(status, 0) >= 10 for status in (200, 400, 403)), seen  # every kind of answer was put to the test
