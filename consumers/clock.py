@@ -18,11 +18,9 @@ come one at a time, in order (max_workers 1), which the clock needs: a ticket's 
 Writes: every tick, it reads the ledger's last sequence (a mark), and records each step whose
 rule has fired by the instant the ledger is known complete up to (ClockState.settled_until);
 the event's bytes and id depend only on the ledger's facts, so two instances, a restart or a
-redelivery publish the same event and the ledger keeps one. A deadline's steps go one at a time,
-each once the one before it is read back (a tick sends them in rounds and waits for each round to
-come back), and a step sent at a path its unit has since left is sent again at the new one
-(ClockState.due). Its Nats-Msg-Id is the event id at that path
-(topology.clock_message_id). "Now" is an input (`now`): the role reads the wall clock, tests drive
+redelivery publish the same event and the ledger keeps one. A step sent at a path its unit has
+since left is sent again at the new one, with the steps after it (ClockState.due); its Nats-Msg-Id
+is the event id at that path (topology.clock_message_id). "Now" is an input (`now`): the role reads the wall clock, tests drive
 a simulated one.
 
 Notifications: each clock event read back from the ledger (so only accepted ones) is published on
@@ -49,7 +47,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage
 from nats.js.api import AckPolicy as NatsAck, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from consumers.clock_state import ClockState, Due, EscalationFor
+from consumers.clock_state import ClockState, EscalationFor
 from consumers.webhooks import Webhooks
 from schemas import topology
 from schemas.base import tag_of
@@ -104,9 +102,6 @@ class ClockConfig:
     """Seconds between two looks at the ledger's last sequence and what is due."""
     quiet: float = 5.0
     """Seconds without a new ledger message after which the ledger counts as quiet (ClockState.settled_until)."""
-    read_back: float = 2.0
-    """Seconds a tick waits for the steps it sent to come back from the ledger before it sends the
-    next step of the same deadlines (a refused one never comes back: the tick ends there)."""
     notify_within: timedelta = timedelta(days=1)
     """Clock events older than this when read (catching up on history) are not notified."""
     interested: frozenset[str] = field(default_factory=lambda: frozenset(READ_TYPES))
@@ -130,9 +125,6 @@ class Clock:
         self.notify: Callable[[DeadlineEvent], Awaitable[None]] | None = None
         self.publish: Callable[[str, bytes, str], Awaitable[None]] | None = None
         self.deliveries: set[asyncio.Task[bool]] = set()
-        self.awaiting: set[str] = set()
-        """Event ids this tick sent and has not yet read back from the ledger."""
-        self.came_back = asyncio.Event()
 
     async def on_ledger(self, seq: int, subject: str, data: bytes) -> bool:
         """Fold one ledger message; False if it is not the next one (it will come again)."""
@@ -148,9 +140,6 @@ class Clock:
         for e in recorded:
             if self.notify is not None and self.now() - e.occurred_at <= self.config.notify_within:
                 await self.notify(e)
-            self.awaiting.discard(e.event_id)
-        if recorded and not self.awaiting:
-            self.came_back.set()
         return True
 
     async def tick(self, last_seq: int) -> int:
@@ -160,43 +149,16 @@ class Clock:
         until = self.until = self.state.settled_until(self.config.quiet)
         self.seen_seq = last_seq
         n = 0
-        # Rounds: each sends the next step of every deadline, then waits for them to come back, so a
-        # deadline's steps land in the ledger in order, one round after another, within one tick. The
-        # later rounds carry on the deadlines of the first: a ticket read while the tick waits is the
-        # next tick's, so what a tick sends depends on what the clock had read when it began.
-        chains: set[tuple[str, int, str, str]] | None = None
-        while steps := [due for due in self.state.due(until, self.config.escalation) if chains is None or _chain(due) in chains]:
-            chains = chains or {_chain(due) for due in steps}
-            self.awaiting = {due.event.event_id for due in steps}
-            self.came_back.clear()
-            for due in steps:
-                await self.publish(topology.intake_subject(due.event, due.path), encode(due.event), due.message_id)
-                self.state.sent(due.clock, due.message_id)
-            n += len(steps)
-            if not await self._came_back():
-                break
+        for due in list(self.state.due(until, self.config.escalation)):
+            await self.publish(topology.intake_subject(due.event, due.path), encode(due.event), due.message_id)
+            self.state.sent(due.clock, due.message_id)
+            n += 1
         self.published += n
         return n
-
-    async def _came_back(self) -> bool:
-        """Whether every step this round sent was read back from the ledger within `read_back` seconds."""
-        if self.awaiting:
-            try:
-                await asyncio.wait_for(self.came_back.wait(), self.config.read_back)
-            except TimeoutError:
-                pass
-        return not self.awaiting
-
 
     def ticks_after(self, seq: int) -> bool:
         """Whether the last tick saw the ledger at `seq` or later and had read that far."""
         return self.seen_seq >= seq and self.state.position >= seq
-
-
-def _chain(due: Due) -> tuple[str, int, str, str]:
-    """The deadline a step belongs to: ticket, round, unit, stage."""
-    e = due.event
-    return e.ticket_id, e.round, e.unit, e.stage
 
 
 def units_to_notify(event: DeadlineEvent) -> tuple[str, ...]:

@@ -266,14 +266,14 @@ class ClockState:
     # -- what is due -----------------------------------------------------------------------------
 
     def due(self, until: datetime, escalation: EscalationFor) -> Iterator[Due]:
-        """The clock events whose rule has fired by `until`, are not recorded and were not sent at the
-        unit's present path; at most one per deadline: the first step not yet recorded.
+        """The clock events whose rule has fired by `until`, not recorded and not sent at the unit's
+        present path, in order per deadline (a breach before its chases).
 
-        One step at a time, each once the one before it is read back from the ledger: a chase
-        needs its breach recorded, so a chase sent beside a breach the ledger then refused (a unit
-        that moved meanwhile: subject_mismatch) would be refused too (not_escalated), and stay lost
-        once the breach goes through. A step sent at a path the unit has since left is sent again
-        at the new one (the ledger refused it, or keeps one of the two)."""
+        A step sent at a path the unit has since left is sent again at the new one, and the steps
+        after it behind it: the ledger refused it (subject_mismatch) and, for want of it, the chase
+        or supervision sent after it (not_escalated). Had the ledger taken it before the move, the
+        clock would have read it back before reading the move. In flight at the present path, a
+        step's successors may follow it: intake keeps their order, and the ledger its own."""
         for clock in self.tickets.values():
             path = self.org_path(clock.org_id, clock.org_path)  # where the unit stands now: it may have moved
             for d in clock.book.deadlines:
@@ -291,7 +291,6 @@ class ClockState:
                     message_id = clock_message_id(event.event_id, path)
                     if message_id not in clock.sent:
                         yield Due(clock, event, path, message_id)
-                    break
 
     def org_path(self, org_id: str, recorded: tuple[str, ...] = ()) -> tuple[str, ...]:
         """The org ids from the root down to `org_id` as the tree stands now (a unit may have moved

@@ -77,27 +77,39 @@ def test_the_state_resumes_from_its_file(tmp_path: Path) -> None:
     assert again.tickets["A"].book.deadlines[0].due == OLD + timedelta(hours=4)
 
 
-def test_a_step_is_sent_once_the_one_before_is_recorded_and_again_when_its_unit_moves(tmp_path: Path) -> None:
+def test_steps_sent_at_a_path_the_unit_has_left_go_again_at_the_new_one_with_those_after_them(tmp_path: Path) -> None:
     """The README's audit walk, caught once in CI: the clock sent a breach and its chase at a unit's
-    old path while the ledger was storing the unit's move; the breach was refused (subject_mismatch)
-    and the chase with it (not_escalated), for good. Now a chase waits for its breach to be read
-    back, and a step sent at a path the unit has left goes again at the new one, under a new message id."""
+    old path while the ledger was storing the unit's move; the ledger refused both (subject_mismatch),
+    then the supervision sent at the new path (not_escalated: no breach recorded), and nothing was
+    ever sent again. Now the stale steps go again at the new path under a new message id, in order,
+    the later steps behind them."""
     state = ClockState(tmp_path / "c.sqlite")
     state.orgs.update({"d1": (None, "district"), "s1": ("d1", "street"), "s2": ("d1", "street"), "c1": ("s1", "community")})
-    state.read(5, ev(s.TicketRaised, 5, OLD, ticket_id="A", category="parking", title="t"))
-    state.read(6, ev(s.TicketDispatched, 6, OLD, ticket_id="A", to_unit="c1", deadline=OLD - timedelta(hours=9)))
-    state.mark(NOW, 6, real=100.0)
-    state.mark(NOW, 6, real=100.0 + QUIET)
+    state.read(1, ev(s.TicketRaised, 1, OLD, ticket_id="A", category="parking", title="t"))
+    state.read(2, ev(s.TicketDispatched, 2, OLD, ticket_id="A", to_unit="c1", deadline=OLD + timedelta(hours=4)))
+    state.read(3, ev(s.TicketProgressNoted, 3, OLD + timedelta(hours=6), ticket_id="X", note="-"))
+    state.mark(NOW, 3, real=100.0)  # history has reached OLD + 6 h: the breach and the chase, not the supervision
 
     def pending() -> list[tuple[str, tuple[str, ...], str]]:
         return [(d.event.type, d.path, d.message_id) for d in state.due(state.settled_until(QUIET), lambda c, k: TERMS)]
 
-    [(kind, path, message_id)] = pending()
-    assert (kind, path) == ("DeadlineBreached", ("d1", "s1", "c1"))  # not its chase yet: that waits for the breach
-    assert message_id.endswith("@d1.s1.c1")
-    state.sent(state.tickets["A"], message_id)
-    assert pending() == []  # on its way
-    state.read(7, ev(s.OrgUnitMoved, 7, OLD, new_parent_id="s2"))  # the ledger stored the move before the breach
-    [(kind, path, again)] = pending()
-    assert (kind, path) == ("DeadlineBreached", ("d1", "s2", "c1")) and again != message_id
-    assert again.split("@")[0] == message_id.split("@")[0]  # the same event: the ledger keeps one
+    reminder = next(state.due(state.settled_until(QUIET), lambda c, k: TERMS)).event
+    first = pending()
+    assert [(kind, path) for kind, path, _ in first] == [("DeadlineNearing", ("d1", "s1", "c1")),
+                                                         ("DeadlineBreached", ("d1", "s1", "c1")),
+                                                         ("TicketChased", ("d1", "s1", "c1"))]
+    assert all(m.endswith("@d1.s1.c1") for _, _, m in first)
+    for _, _, message_id in first:
+        state.sent(state.tickets["A"], message_id)
+    assert pending() == []  # on their way
+    state.read(4, reminder)  # the reminder got in before the move
+    state.read(5, ev(s.OrgUnitMoved, 5, OLD + timedelta(hours=7), new_parent_id="s2"))
+    state.read(6, ev(s.TicketProgressNoted, 6, OLD + timedelta(hours=13), ticket_id="X", note="-"))
+    state.mark(NOW, 6, real=101.0)
+    again = pending()
+    assert [(kind, path) for kind, path, _ in again] == [("DeadlineBreached", ("d1", "s2", "c1")),
+                                                         ("TicketChased", ("d1", "s2", "c1")),
+                                                         ("TicketSupervised", ("d1", "s2", "c1"))]
+    assert [m.split("@")[0] for _, _, m in again[:2]] == [m.split("@")[0] for _, _, m in first[1:]]  # the same events
+    assert not {m for _, _, m in again} & {m for _, _, m in first}  # under new message ids: intake takes them
+    assert state.tickets["A"].sent == [first[1][2], first[2][2]]  # the reminder, read back, is no longer awaited

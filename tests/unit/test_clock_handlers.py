@@ -1,7 +1,7 @@
 """The clock's FastStream wiring with FastStream's TestNatsBroker (in memory, no server): ledger
 messages reach the handler and are folded in order, acked or left for redelivery; what falls due is
-published to the intake subject of the ticket's org path, one step of a deadline at a time, with
-its event id at that path as Nats-Msg-Id; clock
+published to the intake subject of the ticket's org path with its event id at that path as
+Nats-Msg-Id; clock
 events read back from the ledger are notified on the unit's subject. The real server: tests/integration/test_clock.py."""
 
 from __future__ import annotations
@@ -72,16 +72,8 @@ async def test_ledger_messages_fold_in_order_and_due_steps_go_to_intake(tmp_path
         assert clock.state.position == 5
         assert await clock.tick(5) == 0  # now is before the reminder
         now.at = DUE + timedelta(hours=2)
-        clock.config.read_back = 0.0
-        assert await clock.tick(5) == 1  # one step at a time: the next once this one is read back from the ledger
+        assert await clock.tick(5) == 3
         assert await clock.tick(5) == 0  # sent, not yet read back: not sent again
-        seq = 5
-        for _ in range(2):
-            seq += 1
-            event = msgspec.structs.replace(s.decode(published[-1][1]), org_path=PATH)
-            await broker.publish(s.encode(event), ledger_subject(event.type, PATH), reply_to=ack_subject(seq))
-            assert await clock.tick(seq) == 1
-        assert await clock.tick(seq) == 0  # supervision is due at 6 h
     subjects = [p[0] for p in published]
     assert subjects == [topology.subject("intake", t, PATH) for t in ("DeadlineNearing", "DeadlineBreached", "TicketChased")]
     events = [s.decode(p[1]) for p in published]
@@ -108,34 +100,10 @@ async def test_clock_events_read_back_are_notified_to_the_unit(tmp_path: Path) -
     async with TestNatsBroker(broker):
         for seq, (subject, data) in enumerate(LEDGER, 1):
             await broker.publish(data, subject, reply_to=ack_subject(seq))
-        seq = 5
-        while due := [d.event for d in clock.state.due(now.at, lambda c, k: TERMS)]:  # each step once the last is read back
-            for event in due:
-                seq += 1
-                await broker.publish(s.encode(msgspec.structs.replace(event, org_path=PATH)), ledger_subject(event.type, PATH),
-                                     reply_to=ack_subject(seq))
+        events = [d.event for d in clock.state.due(now.at, lambda c, k: TERMS)]
+        for seq, event in enumerate(events, 6):
+            await broker.publish(s.encode(msgspec.structs.replace(event, org_path=PATH)), ledger_subject(event.type, PATH),
+                                 reply_to=ack_subject(seq))
     assert heard == {"c1": ["DeadlineNearing", "DeadlineBreached", "TicketChased", "TicketSupervised"],
                      "s1": ["TicketSupervised"]}
 
-
-async def test_a_tick_sends_a_deadlines_steps_in_rounds_each_once_the_last_came_back(tmp_path: Path) -> None:
-    """The ledger echoed by hand: each step the clock sends to intake comes back on CIVIC_LEDGER,
-    and the same tick then sends the next one, in order."""
-    broker, now = NatsBroker(), Now()
-    clock = Clock(ClockState(tmp_path / "clock.sqlite"), ClockConfig(name="a", escalation=lambda c, k: TERMS, quiet=0), now)
-    build(broker, clock, 0)
-    stored: list[str] = []
-
-    @broker.subscriber(topology.INTAKE_SUBJECTS, stream=JStream(topology.INTAKE, declare=False))
-    async def ledger(msg: NatsMessage) -> None:  # the ledger, accepting everything in order
-        event = msgspec.structs.replace(s.decode(msg.body), org_path=PATH)
-        stored.append(event.type)
-        await broker.publish(s.encode(event), ledger_subject(event.type, PATH), reply_to=ack_subject(len(LEDGER) + len(stored)))
-
-    async with TestNatsBroker(broker):
-        for seq, (subject, data) in enumerate(LEDGER, 1):
-            await broker.publish(data, subject, reply_to=ack_subject(seq))
-        now.at = DUE + timedelta(hours=7)
-        assert await clock.tick(len(LEDGER)) == 4
-    assert stored == ["DeadlineNearing", "DeadlineBreached", "TicketChased", "TicketSupervised"]
-    assert clock.state.position == len(LEDGER) + 4 and not clock.awaiting
