@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import schemas as s
 from schemas.organisation import OrgKind
@@ -38,30 +39,63 @@ def org_tree(units: int = 5000) -> list[tuple[str, OrgKind, str | None]]:
 
 def events(n: int, units: int = 5000, seed: int = 1) -> Iterator[tuple[str, bytes]]:
     """(intake subject, bytes) for the org tree, then tickets, until n events in all."""
-    tree = org_tree(units)
-    paths: dict[str, tuple[str, ...]] = {}
-    count = 0
-    for org, kind, parent in tree:
-        paths[org] = (*paths[parent], org) if parent else (org,)
-        e = s.OrgUnitRegistered(event_id=f"o-{org}", occurred_at=START, source="bench", actor=SYSTEM, org_id=org,
-                                kind=kind, name=org, parent_id=parent)
-        yield intake_subject(e, paths[org]), s.encode(e)
-        count += 1
-        if count >= n:
-            return
-    leaves = [org for org, kind, _ in tree if kind in ("hamlet", "grid")]
-    rng = random.Random(seed)
-    clock = START
-    ticket = 0
-    while count < n:
-        clock += timedelta(seconds=rng.randint(5, 60))
-        org = rng.choice(leaves)
-        for fact in lifecycle(f"T{ticket}", org, clock, rng):
-            yield intake_subject(fact, paths[org]), s.encode(fact)
-            count += 1
-            if count >= n:
-                return
-        ticket += 1
+    return Stream(units, seed).take(n)
+
+
+class Stream:
+    """The district's events as a stream that can stop and, in another process, go on where it
+    stopped (`state`, `resume`): `civic bench --growth` makes millions of them across its stages,
+    and each stage would otherwise generate (and throw away) every event before its own first."""
+
+    def __init__(self, units: int = 5000, seed: int = 1):
+        self.tree = org_tree(units)
+        self.paths: dict[str, tuple[str, ...]] = {}
+        for org, _, parent in self.tree:
+            self.paths[org] = (*self.paths[parent], org) if parent else (org,)
+        self.leaves = [org for org, kind, _ in self.tree if kind in ("hamlet", "grid")]
+        self.units, self.seed = units, seed
+        self.rng = random.Random(seed)
+        self.clock = START
+        self.ticket = 0
+        self.count = 0  # events given so far
+        self.pending: list[tuple[str, bytes]] = []  # the rest of the ticket the last event belonged to
+
+    def take(self, n: int) -> Iterator[tuple[str, bytes]]:
+        """The next n events."""
+        end = self.count + n
+        while self.count < min(end, len(self.tree)):
+            org, kind, parent = self.tree[self.count]
+            e = s.OrgUnitRegistered(event_id=f"o-{org}", occurred_at=START, source="bench", actor=SYSTEM, org_id=org,
+                                    kind=kind, name=org, parent_id=parent)
+            self.count += 1
+            yield intake_subject(e, self.paths[org]), s.encode(e)
+        while self.count < end:
+            if not self.pending:
+                self.clock += timedelta(seconds=self.rng.randint(5, 60))
+                org = self.rng.choice(self.leaves)
+                self.pending = [(intake_subject(fact, self.paths[org]), s.encode(fact))
+                                for fact in lifecycle(f"T{self.ticket}", org, self.clock, self.rng)]
+                self.pending.reverse()
+                self.ticket += 1
+            self.count += 1
+            yield self.pending.pop()
+
+    def state(self) -> dict[str, Any]:
+        """Where the stream stands, as JSON-able values."""
+        version, internal, gauss = self.rng.getstate()
+        return {"units": self.units, "seed": self.seed, "count": self.count, "ticket": self.ticket,
+                "clock": self.clock.isoformat(), "rng": [version, list(internal), gauss],
+                "pending": [[subject, data.decode()] for subject, data in reversed(self.pending)]}
+
+    @classmethod
+    def resume(cls, state: dict[str, Any]) -> Stream:
+        stream = cls(state["units"], state["seed"])
+        version, internal, gauss = state["rng"]
+        stream.rng.setstate((version, tuple(internal), gauss))
+        stream.count, stream.ticket = state["count"], state["ticket"]
+        stream.clock = datetime.fromisoformat(state["clock"])
+        stream.pending = [(subject, data.encode()) for subject, data in reversed(state["pending"])]
+        return stream
 
 
 def lifecycle(tid: str, org: str, t0: datetime, rng: random.Random) -> Iterator[s.Event]:

@@ -11,10 +11,14 @@ stages whose cost could depend on history are measured over the same fixed windo
   work) into a read model holding the history, read from the event store as a rebuild reads it;
 * the district's dashboard for the last 30 days, computed uncached on that read model.
 
-The history is written fast: the ledger application in batches of 5,000 (the rules run, so the
-store, its indexes and the ledger's ids are the real ones) and the read model folded in windows
-of 50,000 events per transaction. The NATS hops are not repeated here: streams append, so their
-cost per message does not depend on what they hold; `civic bench` measures them.
+The history is written fast, untimed: straight into the store in transactions of 20,000 events
+(civic/growth.py `history`: the ids, versions, sealed data and indexes the ledger would store,
+proven equal in tests/integration/test_bench_growth.py), and folded into the read model in a
+process of its own beside the writer, in windows of up to 5,000 events per transaction, as the
+writer commits them (the two are independent: on 2 cores each has one). The district's events
+are generated once in the whole run: each stage goes on from where the last one stopped
+(`district`). The NATS hops are not repeated here: streams append, so their cost per message
+does not depend on what they hold; `civic bench` measures them.
 
 The ledger application sits above bench/ in the layers, so its two stages are given by the
 composition root (civic/cli.py passes `ledger_stage`, a command that runs them).
@@ -25,19 +29,26 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.district import events
+from bench.district import Stream
 from config import Settings
 
 LEVELS = (100_000, 1_000_000, 5_000_000)
 WINDOW = 50_000
-HISTORY_BATCH = 5_000
+HISTORY_BATCH = 20_000
+# The history's fold commits every 5,000 events: the deadline fold looks a ticket's tasks up by a
+# scan of the batch's on main (projections/deadlines.py `of`), so its cost per event grows with the
+# batch: 86-89 µs at 1,000, 97 at 5,000, 492 at 30,000 (25k-30k bench events, in process).
+HISTORY_FOLD_BATCH = 5_000
 LIVE_BATCH = 1_000
+CURSOR = "growth-district.json"
 
 
 @dataclass
@@ -52,22 +63,63 @@ class Level:
     dashboard_p50_ms: float
     dashboard_p99_ms: float
     prefill_s: float
+    prefill_store_rate: float  # the history's bulk writer, events/s (0: nothing to write at this level)
+    prefill_store_cpu_us: float
+    prefill_fold_rate: float  # the history's fold beside it, events/s, its waits for the writer included
+    prefill_fold_cpu_us: float
 
 
-def window(start: int, count: int) -> Iterator[tuple[str, bytes]]:
-    """Events start .. start+count-1 of the bench district (the first `start` are skipped)."""
-    for i, message in enumerate(events(start + count)):
-        if i >= start:
-            yield message
+def district(data_dir: Path, start: int, count: int) -> Iterator[tuple[str, bytes]]:
+    """Events start .. start+count-1 of the bench district, going on from where the last stage on
+    `data_dir` stopped (its generator's state is kept beside the data): each event is made once in
+    the whole run, not once per stage that needs the events after it."""
+    cursor = data_dir / CURSOR
+    if cursor.exists():
+        stream = Stream.resume(json.loads(cursor.read_text()))
+    else:  # a store grown without one (an older run's): made again up to `start`, once
+        stream = Stream()
+        for _ in stream.take(start):
+            pass
+    if stream.count != start:
+        raise RuntimeError(f"the district's events on {data_dir} go on at {stream.count}, not at {start}")
+    yield from stream.take(count)
+    cursor.with_suffix(".tmp").write_text(json.dumps(stream.state()))
+    cursor.with_suffix(".tmp").replace(cursor)
 
 
 def stage(command: list[str]) -> dict[str, float]:
     """Run one stage in a process of its own; its last line of output is its figures (JSON)."""
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:4])} failed:\n{done.stderr[-3000:]}")
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    return side_by_side(command)[0]
+
+
+def side_by_side(*commands: list[str]) -> list[dict[str, float]]:
+    """Run stages at once, each in a process of its own; their figures (each one's last line of
+    output, JSON), in order. If one fails, the others are stopped and its error raised."""
+    with ExitStack() as files:
+        outputs = [(files.enter_context(tempfile.TemporaryFile("w+")), files.enter_context(tempfile.TemporaryFile("w+")))
+                   for _ in commands]
+        running = [subprocess.Popen(c, stdout=out, stderr=err, text=True) for c, (out, err) in zip(commands, outputs)]
+        try:
+            while True:
+                codes = [p.poll() for p in running]
+                failed = next((i for i, code in enumerate(codes) if code), None)
+                if failed is not None:
+                    err = outputs[failed][1]
+                    err.seek(0)
+                    raise RuntimeError(f"{' '.join(commands[failed][:4])} failed:\n{err.read()[-3000:]}")
+                if all(code == 0 for code in codes):
+                    break
+                time.sleep(0.1)
+        finally:
+            for process in running:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        figures = []
+        for out, _ in outputs:
+            out.seek(0)
+            figures.append(json.loads(out.read().strip().splitlines()[-1]))
+        return figures
 
 
 def peak_rss_mb() -> float:
@@ -80,8 +132,10 @@ def peak_rss_mb() -> float:
 # -- the read model's stages (run as `python -m bench.growth fold|dashboard DATA ...`) ------------
 
 
-def fold(data_dir: Path, start: int, count: int, batch: int) -> dict[str, float]:
-    """Fold ledger positions start+1 .. start+count from the event store into the read model."""
+def fold(data_dir: Path, start: int, count: int, batch: int, follow: bool = False) -> dict[str, float]:
+    """Fold ledger positions start+1 .. start+count from the event store into the read model.
+    With `follow`, the history's writer runs beside this process: what it has not committed yet
+    is waited for (the writer's failure stops this process: `side_by_side`)."""
     from projections.dashboard import DashboardProjection, create_schema
     from projections.facts import Clock
     from projections.rebuild import StoreReader
@@ -97,19 +151,25 @@ def fold(data_dir: Path, start: int, count: int, batch: int) -> dict[str, float]
     # On SQLite the n-th notification is ledger position n (nothing is ever deleted).
     store.position = store.notification = start
     end, clock, cpu = start + count, time.perf_counter(), time.process_time()
-    read = 0.0
+    read = waited = 0.0
     while projection.position() < end:
         began = time.perf_counter()
         todo = store.read(projection.position(), end, batch)
         read += time.perf_counter() - began
         if not todo:
-            raise RuntimeError(f"the event store ends at {projection.position()}, before {end}")
+            if not follow:
+                raise RuntimeError(f"the event store ends at {projection.position()}, before {end}")
+            # The writer commits in transactions of HISTORY_BATCH events, seconds apart: a poll
+            # every 50 ms costs nothing beside them (SQLite has no change notification across processes).
+            time.sleep(0.05)
+            waited += 0.05
+            continue
         projection.apply(todo)
     seconds = time.perf_counter() - clock
     store.close()
     db.close()
-    return {"rate": count / seconds, "read_share": read / seconds, "cpu_us": 1e6 * (time.process_time() - cpu) / count,
-            "rss_mb": peak_rss_mb()}
+    return {"rate": count / seconds, "read_share": read / seconds, "waited_s": waited,
+            "cpu_us": 1e6 * (time.process_time() - cpu) / count, "rss_mb": peak_rss_mb()}
 
 
 def dashboard(data_dir: Path, repeat: int = 100) -> dict[str, float]:
@@ -141,17 +201,17 @@ def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] 
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
     results: list[Level] = []
+    stage([*ledger_stage, "create", str(data)])
     stored = folded = 0  # events in the ledger's store; ledger positions in the read model
     for history in levels:
         began = time.perf_counter()
-        if history > stored:  # the ledger's history, then the read model's, untimed
-            stage([*ledger_stage, "history", str(data), str(stored), str(history - stored), str(HISTORY_BATCH)])
-            stored = history
-        grown = stage([*me, "position", str(data)])
-        target = int(grown["position"])
-        if target > folded:
-            stage([*me, "fold", str(data), str(folded), str(target - folded), str(WINDOW)])
-            folded = target
+        # The history, untimed: written in bulk and folded into the read model at once, side by
+        # side (the fold reads what the writer has committed; each has a core of its own).
+        writer = [[*ledger_stage, "history", str(data), str(stored), str(history - stored), str(HISTORY_BATCH)]] if history > stored else []
+        folder = [[*me, "fold", str(data), str(folded), str(history - folded), str(HISTORY_FOLD_BATCH), "follow"]] if history > folded else []
+        prefilled = side_by_side(*writer, *folder)
+        written, caught_up = (prefilled[0] if writer else {}), (prefilled[-1] if folder else {})
+        stored = folded = max(stored, history)
         prefill = time.perf_counter() - began
         ledger = stage([*ledger_stage, "window", str(data), str(stored), str(size), str(LIVE_BATCH)])
         stored += size
@@ -160,7 +220,8 @@ def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] 
         folded = after
         board = stage([*me, "dashboard", str(data)])
         level = Level(history, ledger["rate"], ledger["cpu_us"], ledger["rss_mb"], read_model["rate"], read_model["cpu_us"], read_model["rss_mb"],
-                      board["p50_ms"], board["p99_ms"], prefill)
+                      board["p50_ms"], board["p99_ms"], prefill, written.get("rate", 0.0), written.get("cpu_us", 0.0),
+                      caught_up.get("rate", 0.0), caught_up.get("cpu_us", 0.0))
         results.append(level)
         print(json.dumps(asdict(level)), flush=True)
     report(results, out)
@@ -180,11 +241,11 @@ def report(levels: list[Level], out: Path) -> None:
     (out / "growth.json").write_text(json.dumps([asdict(x) for x in levels], indent=2))
     first = levels[0]
     lines = ["| history (events) | ledger: events/s (CPU µs/event, peak RSS) | read model fold: events/s (CPU µs/event, peak RSS) "
-             "| district dashboard, last 30 days, uncached: p50 / p99 | history written in |", "|---|---|---|---|---|"]
+             "| district dashboard, last 30 days, uncached: p50 / p99 | pre-fill: seconds (store, fold beside it: events/s) |", "|---|---|---|---|---|"]
     for x in levels:
         lines.append(f"| {x.history:,} | {x.ledger_rate:,.0f} ({x.ledger_cpu_us:.0f} µs, {x.ledger_rss_mb:.0f} MB) "
                      f"| {x.fold_rate:,.0f} ({x.fold_cpu_us:.0f} µs, {x.fold_rss_mb:.0f} MB) | {x.dashboard_p50_ms:.1f} / {x.dashboard_p99_ms:.1f} ms "
-                     f"| {x.prefill_s:,.0f} s |")
+                     f"| {x.prefill_s:,.0f} s ({x.prefill_store_rate:,.0f}, {x.prefill_fold_rate:,.0f}) |")
     last = levels[-1]
     lines += ["", f"At {last.history:,} against {first.history:,}: ledger {last.ledger_rate / first.ledger_rate:.2f} x "
               f"(CPU per event {last.ledger_cpu_us / first.ledger_cpu_us:.2f} x), fold {last.fold_rate / first.fold_rate:.2f} x "
@@ -242,7 +303,7 @@ def draw(histories: list[int], series: list[tuple[str, list[float | None]]], pat
 if __name__ == "__main__":
     command, data_dir, *rest = sys.argv[1:]
     if command == "fold":
-        print(json.dumps(fold(Path(data_dir), int(rest[0]), int(rest[1]), int(rest[2]))))
+        print(json.dumps(fold(Path(data_dir), int(rest[0]), int(rest[1]), int(rest[2]), rest[3:] == ["follow"])))
     elif command == "dashboard":
         print(json.dumps(dashboard(Path(data_dir))))
     elif command == "position":

@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from audit.reader import last_position, read_ledger
 from audit.replay import replay
 from adapters.bus import ensure_streams
+from bench.cpu import Meter
 from schemas import decode, encode
 from schemas import ledger as wire
 from schemas import topology
@@ -56,13 +57,19 @@ async def raw_read_decode(js: JetStreamContext, end: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def measure(js: JetStreamContext) -> ReplayRates:
-    """Both rates over the whole stream as it is now."""
+async def measure(js: JetStreamContext, meter: Meter | None = None) -> ReplayRates:
+    """Both rates over the whole stream as it is now; with a meter, each one's CPU as a phase of
+    its own ("replay raw read", "replay")."""
+    meter = meter or Meter()
     end = await last_position(js)
     if end == 0:
         raise ValueError("the ledger is empty: nothing to measure")
-    raw = await raw_read_decode(js, end)
-    replayed = await replay(js)
+    with meter.phase("replay raw read", own="raw read") as phase:
+        raw = await raw_read_decode(js, end)
+        phase.count = end
+    with meter.phase("replay", own="replay") as phase:
+        replayed = await replay(js)
+        phase.count = replayed.events
     replayed.close()
     return ReplayRates(end, raw, replayed.events / replayed.seconds)
 

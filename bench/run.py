@@ -18,10 +18,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
-import urllib.request
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import chain
+from bench.cpu import CLOCK_TICKS, Meter, Phase
 from bench.store import batched_insert, store_kind
 from bench.district import events
 from adapters.natsserver import NatsServer, fixture_password
@@ -73,9 +74,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class _Id(msgspec.Struct):
+    event_id: str
+
+
+_event_id = msgspec.json.Decoder(_Id).decode
+
+
 async def publish(js: JetStreamContext, messages: Iterable[tuple[str, bytes]], window: int = 2000,
                   rate: float | None = None, acked: list[tuple[int, float]] | None = None) -> None:
-    """Acked publishes, `window` in flight (as fast as acks allow), or paced at `rate` per second."""
+    """Acked publishes, `window` in flight (as fast as acks allow), or paced at `rate` per second.
+
+    Each with Nats-Msg-Id = its event id, as every producer path sends it (the SDK, the gateway,
+    Open311): without it the event index reads each intake body back by a request of its own
+    (projections/projector.py, for producers outside the SDK), one round trip per event that no
+    real producer causes (measured: ... us of CPU per event, docs/benchmarks.md)."""
     pending: list[asyncio.Future[PubAck]] = []
 
     def record(f: asyncio.Future[PubAck]) -> None:  # when the ack came, for acked
@@ -88,7 +101,7 @@ async def publish(js: JetStreamContext, messages: Iterable[tuple[str, bytes]], w
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-        future = await js.publish_async(subject, data)
+        future = await js.publish_async(subject, data, headers={"Nats-Msg-Id": _event_id(data).event_id})
         if acked is not None:
             future.add_done_callback(record)
 
@@ -106,12 +119,6 @@ async def until(predicate: Callable[[], Awaitable[bool]], timeout: float, interv
             raise TimeoutError(f"not done after {timeout}s")
         await asyncio.sleep(interval)
     return time.perf_counter()
-
-
-def get_json(port: int, path: str, token: str) -> dict[str, Any]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=5) as r:
-        return json.load(r)
 
 
 def reader_token(data_dir: Path) -> str:
@@ -140,6 +147,7 @@ class Stack:
         self.token = reader_token(self.settings.data_dir)
         self.root = root
         self.roles: dict[str, subprocess.Popen[bytes]] = {}
+        self.readers = threading.local()  # a kept-alive connection per worker thread that asks for the position
 
     def start(self, *names: str) -> None:
         env = {**os.environ, "CIVIC_NATS_URL": self.settings.nats_url or "", "CIVIC_DATA_DIR": str(self.settings.data_dir)}
@@ -157,7 +165,14 @@ class Stack:
             if p.poll() is not None:
                 tail = (self.root / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{name} exited with {p.returncode}:\n{tail}")
-        return get_json(self.settings.port, "/api/position", self.token)["dashboard"]
+        # Over a kept-alive connection: the live and freshness phases ask every 2-50 ms, and a new
+        # connection and urllib opener per question cost the bench's process and the web's about
+        # 1.5 ms of CPU each time, on the cores the pipeline under test needs.
+        reader = getattr(self.readers, "client", None)
+        if reader is None:
+            reader = self.readers.client = KeptAlive(self.settings.port, self.token)
+        answer: int = reader.get_json("/api/position")["dashboard"]
+        return answer
 
     def peak_rss(self) -> dict[str, float]:
         return {name: rss_mb(p.pid) for name, p in self.roles.items() if p.poll() is None}
@@ -173,6 +188,8 @@ class Stack:
 
 
 async def baseline_chain(url: str, messages: list[tuple[str, bytes]]) -> float:
+    """Events/s through the no-work chain. Its hop process is reaped before this returns, so a
+    Meter phase around it counts the hop's CPU."""
     nc = await nats.connect(url)
     js = nc.jetstream(publish_async_max_pending=4000)
     await chain.setup(js)
@@ -265,6 +282,8 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
         root = Path(tmp)
         server = NatsServer(root / "nats", password=fixture_password()).start()
         stack = Stack(root, server, database_url)
+        meter = Meter(lambda: {"nats-server": server.process.pid if server.process else 0,
+                               **{name: p.pid for name, p in stack.roles.items() if p.poll() is None}})
         try:
             nc = await nats.connect(server.url)
             js = nc.jetstream(publish_async_max_pending=4000)
@@ -274,16 +293,22 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
                           f"nats-server at {where.hostname}:{where.port}")
 
             sample = list(events(min(n, 200_000)))
-            raw = await baseline_chain(server.url, sample)
+            with meter.phase("raw chain", own="publisher", reaped="chain hop") as phase:
+                raw = await baseline_chain(server.url, sample)
+                phase.count = len(sample)
             console.print(f"raw chain: {raw:,.0f} events/s")
-            inserted = await asyncio.to_thread(batched_insert, stack.settings, sample)
+            with meter.phase("raw store insert", own="insert") as phase:
+                inserted = await asyncio.to_thread(batched_insert, stack.settings, sample)
+                phase.count = len(sample)
             console.print(f"raw store: {inserted:,.0f} events/s (eventsourcing's batched insert, {store_kind(stack.settings)})")
             floor, floor_name = min((raw, CHAIN), (inserted, f"{STORE} into {store_kind(stack.settings)}"))
 
             stack.start("web", "ledger", "relay", "projector")
             await until(lambda: _ready(stack, js), 60, 0.2)
             rss: dict[str, list[float]] = {}
-            rate = await live(stack, js, n, rss)
+            with meter.phase("live", own="publisher") as phase:
+                rate = await live(stack, js, n, rss)
+                phase.count = n
             phases = {"live": stack.peak_rss()}  # the high-water mark after each phase: which one raised it
             console.print(f"live: {rate:,.0f} events/s until visible in the dashboard read model")
             figures += [Figure("live throughput: acked publish -> dashboard read model", rate, "events/s", floor,
@@ -292,7 +317,10 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
                         Figure(f"raw baseline: batched insert into {store_kind(stack.settings)}", inserted, "events/s", baseline_name=STORE)]
 
             for offered, target in ((rate / 4, True), (1000.0, False)):
-                delays = await freshness(stack, js, 3 if quick else 20, offered)
+                seconds = 3 if quick else 20
+                with meter.phase(f"freshness at {offered:,.0f}/s", own="publisher") as phase:
+                    delays = await freshness(stack, js, seconds, offered)
+                    phase.count = int(seconds * offered)
                 p50, p99, worst = (delays[int(q * (len(delays) - 1))] * 1000 for q in (0.5, 0.99, 1.0))
                 console.print(f"freshness at {offered:,.0f}/s: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms ({len(delays)} events)")
                 at = f"at {offered:,.0f} events/s" + (" (a quarter of live)" if target else "")
@@ -300,7 +328,10 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
                                       target="<= 250 ms" if target else "", met=p99 <= 250 if target else None))
 
             phases["freshness"] = stack.peak_rss()
-            reads = await dashboard_reads(stack, 3 if quick else 10)
+            with meter.phase("reads", unit="request", reaped="loadgen") as phase:
+                # A ticket's timeline: T1000, or T1 in a run too small to hold T1000 (the tests').
+                reads = await dashboard_reads(stack, 3 if quick else 10, "T1000" if n >= 12_000 else "T1")
+                phase.count = sum(int(r["requests"]) for r in reads.values())
             ping = reads.pop(PING)
             figures.append(Figure(f"raw read {PING} (a fixed answer, same auth): p99 (p50 {ping['p50_ms']:.1f} ms, "
                                   f"{ping['rps']:,.0f} req/s, 4 connections)", ping["p99_ms"], "ms"))
@@ -313,7 +344,8 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
                                       p99 <= 10 * ping["p99_ms"] if org == "d" else None))
 
             phases["reads"] = stack.peak_rss()
-            gateway = await gateway_ingest(stack, 20_000 if quick else 100_000)
+            with meter.phase("gateway", own="gateway client") as phase:
+                phase.count, gateway = await gateway_ingest(stack, min(n, 20_000 if quick else 100_000))
             console.print(f"gateway: {gateway:,.0f} events/s")
             phases["gateway"] = stack.peak_rss()
 
@@ -326,29 +358,34 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
             stack.stop()
 
             end = (await js.stream_info(LEDGER)).state.last_seq
-            read_rate = await raw_read(js, end)
-            done = await rebuild(stack.settings, switch=False, show_progress=not quick)
+            with meter.phase("rebuild raw read", own="raw read") as phase:
+                read_rate = await raw_read(js, end)
+                phase.count = end
+            with meter.phase("rebuild", own="rebuild") as phase:
+                done = await rebuild(stack.settings, switch=False, show_progress=not quick)
+                phase.count = done.events
             console.print(f"rebuild: {done.rate:,.0f} events/s; raw ordered read + decode: {read_rate:,.0f} events/s")
             figures.append(Figure(f"rebuild of {end:,} ledger events", done.rate, "events/s", read_rate,
                                   f"nats-py ordered read of {LEDGER} + msgspec decode", ">= 0.5 x", done.rate >= 0.5 * read_rate))
             from bench.replay import measure as replay_rates
 
-            replayed = await replay_rates(js)
+            replayed = await replay_rates(js, meter)
             console.print(f"audit replay: {replayed.replay:,.0f} events/s; its raw read: {replayed.raw_read_decode:,.0f}")
             figures.append(Figure(f"civic audit replay of {replayed.events:,} ledger events", replayed.replay, "events/s",
                                   replayed.raw_read_decode, f"ordered read of {LEDGER} + msgspec decode", ">= 0.5 x",
                                   replayed.ratio >= 0.5))
             from bench.producers import measure as producer_rates
 
-            rates = await producer_rates(20_000 if quick else 100_000)
+            rates = await producer_rates(min(n, 20_000 if quick else 100_000))
             console.print(f"SDK {rates['sdk']:,.0f} events/s, raw acked publish {rates['raw']:,.0f} events/s")
             figures += [Figure("ingest: Python SDK publish_many", rates["sdk"], "events/s", rates["raw"], "nats-py publish_async, acked"),
                         Figure("ingest: HTTP gateway, arrays of 1,000", gateway, "events/s", rates["raw"], "nats-py publish_async, acked")]
+            figures += floors(meter, floor, floor_name, read_rate, replayed.raw_read_decode)
             await nc.close()
         finally:
             stack.stop()
             server.stop()
-    report(figures, out, n)
+    report(figures, out, n, meter.phases)
     return figures
 
 
@@ -360,8 +397,8 @@ async def _ready(stack: Stack, js: JetStreamContext) -> bool:
         return False
 
 
-async def dashboard_reads(stack: Stack, seconds: float) -> dict[str, dict[str, float]]:
-    paths = [PING, "/api/orgs/d/dashboard", "/api/orgs/t3/dashboard", "/api/orgs/t3v5/dashboard", "/api/tickets/T1000"]
+async def dashboard_reads(stack: Stack, seconds: float, ticket: str = "T1000") -> dict[str, dict[str, float]]:
+    paths = [PING, "/api/orgs/d/dashboard", "/api/orgs/t3/dashboard", "/api/orgs/t3v5/dashboard", f"/api/tickets/{ticket}"]
     result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bench.loadgen", str(stack.settings.port),
                                                       str(seconds), "4", stack.token, *paths], capture_output=True, text=True, check=True)
     reads: dict[str, dict[str, float]] = msgspec.json.decode(result.stdout.strip().splitlines()[-1])
@@ -371,8 +408,9 @@ async def dashboard_reads(stack: Stack, seconds: float) -> dict[str, dict[str, f
     return reads
 
 
-async def gateway_ingest(stack: Stack, n: int) -> float:
-    """POST /v1/events with arrays of 1,000 new events, one request after another: events/s accepted."""
+async def gateway_ingest(stack: Stack, n: int) -> tuple[int, float]:
+    """POST /v1/events with arrays of 1,000 new events, one request after another: the events
+    accepted (the warm-up array included) and events/s accepted after the warm-up."""
     import httpx
 
     from producers.gateway import Tokens, tokens_path
@@ -383,12 +421,13 @@ async def gateway_ingest(stack: Stack, n: int) -> float:
     accepted = 0
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.settings.port}", timeout=60,
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}) as client:
-        await client.post("/v1/events", content=bodies[0])  # the gateway's NATS connection and org directory, warmed
+        # the gateway's NATS connection and org directory, warmed
+        warm = (await client.post("/v1/events", content=bodies[0])).json()["accepted"]
         start = time.perf_counter()
         for body in bodies[1:]:
             answer = (await client.post("/v1/events", content=body)).json()
             accepted += answer["accepted"]
-    return accepted / (time.perf_counter() - start)
+    return warm + accepted, accepted / (time.perf_counter() - start)
 
 
 class KeptAlive:
@@ -408,6 +447,23 @@ class KeptAlive:
             raise RuntimeError(f"GET {path} answered {answer.status}")
         return (time.perf_counter() - start) * 1000
 
+    def get_json(self, path: str) -> dict[str, Any]:
+        """The answer to a GET, once more on a new connection if the server closed the idle one."""
+        for attempt in (1, 2):
+            try:
+                self.conn.request("GET", path, headers=self.headers)
+                answer = self.conn.getresponse()
+                body = answer.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                self.conn.close()  # http.client connects again at the next request
+                if attempt == 2:
+                    raise
+        if answer.status != 200:
+            raise RuntimeError(f"GET {path} answered {answer.status}")
+        answer_json: dict[str, Any] = json.loads(body)
+        return answer_json
+
     def close(self) -> None:
         self.conn.close()
 
@@ -426,7 +482,7 @@ async def uncached_reads(stack: Stack, js: JetStreamContext, samples: int, query
             for _ in range(samples):
                 before = await asyncio.to_thread(stack.position)
                 subject, data = next(raised)
-                await js.publish(subject, data)
+                await js.publish(subject, data, headers={"Nats-Msg-Id": _event_id(data).event_id})
                 await until(lambda: _moved(stack, before), 60, 0.005)
                 times.append(await asyncio.to_thread(client.get, path))
             times.sort()
@@ -440,9 +496,47 @@ async def _moved(stack: Stack, before: int) -> bool:
     return await asyncio.to_thread(stack.position) > before
 
 
-def report(figures: list[Figure], out: Path, n_events: int) -> None:
+def floors(meter: Meter, live_baseline: float, live_baseline_name: str, rebuild_read: float, replay_read: float) -> list[Figure]:
+    """Each throughput target beside the most its workload could reach at the CPU it spent per
+    event (bench/cpu.py): a target above that floor is out of reach without less work per event."""
+    out = []
+    for name, baseline, baseline_name, share, raw in (
+            ("live", live_baseline, f"the lower raw baseline: {live_baseline_name}", 0.6, "raw chain"),
+            ("rebuild", rebuild_read, f"nats-py ordered read of {LEDGER} + msgspec decode", 0.5, "rebuild raw read"),
+            ("replay", replay_read, f"ordered read of {LEDGER} + msgspec decode", 0.5, "replay raw read")):
+        phase = meter[name]
+        who, us = phase.busiest
+        python, one_core = phase.one_core
+        out.append(Figure(f"floor: {name} throughput at most {phase.cores} cores x 1e6 / {phase.us_per_unit_sum:,.0f} us of CPU "
+                          f"per event = {phase.floor:,.0f}/s, and {python} on the one core its GIL allows at most {one_core:,.0f}/s "
+                          f"(busiest: {who} {us:,.0f} us; {raw}: {meter[raw].us_per_unit_sum:,.0f} us per event, so where both are "
+                          f"CPU-bound the ratio is at most {meter[raw].us_per_unit_sum / phase.us_per_unit_sum:.2f}): is the target reachable?",
+                          phase.bound, "events/s", baseline, baseline_name, f">= {share} x", phase.bound >= share * baseline))
+    return out
+
+
+def cpu_lines(phases: Sequence[Phase]) -> list[str]:
+    """bench.md's section on where each phase's CPU went."""
+    lines = ["", "## Where the CPU goes", "",
+             "CPU time (user + system) of every process over each phase, per event (per request for reads), "
+             "from /proc/<pid>/stat; `floor` is cores x 1e6 / the sum: the most the phase's processes could "
+             "carry at this much work per event; `one core`: 1e6 / the busiest Python process's share, the most it can carry "
+             "on the one core its GIL lets it use. `cores busy`: CPU seconds per wall second (at the machine's "
+             "core count the phase was CPU-bound). In brackets: the share of one core each process used.", "",
+             "| phase | count | wall s | cores busy | CPU us per unit, sum | floor per s | one core per s | per process: us per unit (share of a core) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for p in phases:
+        parts = ", ".join(f"{who} {us:,.1f} ({p.cpu_s[who] / p.wall_s if p.wall_s else 0:.2f})"
+                          for who, us in sorted(p.us_per_unit.items(), key=lambda item: -item[1]))
+        lines.append(f"| {p.name} | {p.count:,} {p.unit}s | {p.wall_s:,.1f} | {p.cores_busy:.2f} of {p.cores} | "
+                     f"{p.us_per_unit_sum:,.1f} | {p.floor:,.0f} | {p.one_core[1]:,.0f} ({p.one_core[0]}) | {parts} |")
+    return lines
+
+
+def report(figures: list[Figure], out: Path, n_events: int, phases: Sequence[Phase] = ()) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    data = {"events": n_events, "machine": machine(), "figures": [{**asdict(f), "ratio": f.ratio} for f in figures]}
+    data = {"events": n_events, "machine": machine(), "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
+            "cpu": {"clock_ticks_per_s": CLOCK_TICKS, "phases": [p.as_json() for p in phases]}}
     (out / "bench.json").write_text(json.dumps(data, indent=2))
     lines = [f"civic bench, {n_events:,} events. Machine: {data['machine']}", "",
              "| figure | value | raw baseline | ratio | target | met |", "|---|---|---|---|---|---|"]
@@ -454,5 +548,13 @@ def report(figures: list[Figure], out: Path, n_events: int) -> None:
                f"{f.ratio:.2f}" if f.ratio else "", f.target, "" if f.met is None else ("yes" if f.met else "NO"))
         table.add_row(*row)
         lines.append("| " + " | ".join(row) + " |")
+    lines += cpu_lines(phases)
     (out / "bench.md").write_text("\n".join(lines) + "\n")
     Console().print(table)
+    cpu = Table(title="where the CPU goes (us per event or request)")
+    for col in ("phase", "count", "cores busy", "sum", "floor per s", "per process"):
+        cpu.add_column(col)
+    for p in phases:
+        cpu.add_row(p.name, f"{p.count:,}", f"{p.cores_busy:.2f}", f"{p.us_per_unit_sum:,.0f}", f"{p.floor:,.0f}",
+                    ", ".join(f"{who} {us:,.0f}" for who, us in sorted(p.us_per_unit.items(), key=lambda item: -item[1])))
+    Console().print(cpu)

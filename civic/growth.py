@@ -1,6 +1,7 @@
 """The ledger's two stages of `civic bench --growth` (bench/growth.py): the ledger application is
 above bench/ in the layers, so the composition root runs it.
 
+    python -m civic.growth create DATA                      the store, empty
     python -m civic.growth history DATA START COUNT BATCH   history, untimed, in bulk into the store
     python -m civic.growth window DATA START COUNT BATCH    the window, timed, as the worker batches
 
@@ -13,6 +14,7 @@ import json
 import sys
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,12 +25,20 @@ from eventsourcing.persistence import StoredEvent, Tracking
 from adapters.eventstore import event_store_env
 from adapters.keys import KeyStore
 from application.ledger import Incoming, Ledger
-from bench.growth import peak_rss_mb, window
+from bench.growth import district, peak_rss_mb
 from config import Settings
 from domain.aggregate import aggregate_id, fingerprint, sealed_macs
 from domain.personal import seal
 from schemas import decode, encode, topology
 from schemas.topology import INTAKE
+
+
+def create(data_dir: Path) -> dict[str, float]:
+    """The ledger's store, empty, as the ledger makes it: the history's fold, which starts beside
+    its writer, reads it from the first moment (a reader creates no tables)."""
+    settings = Settings(data_dir=data_dir)
+    ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
+    return {"position": ledger.position()}
 
 
 def history(data_dir: Path, start: int, count: int, batch: int) -> dict[str, float]:
@@ -42,8 +52,8 @@ def history(data_dir: Path, start: int, count: int, batch: int) -> dict[str, flo
     versions: OrderedDict[UUID, int] = OrderedDict()  # a ticket's events come together: a short memory will do
     stored: list[StoredEvent] = []
     ids: list[tuple[str, str]] = []
-    clock = time.perf_counter()
-    for sequence, (subject, data) in enumerate(window(start, count), start + 1):
+    clock, cpu = time.perf_counter(), time.process_time()
+    for sequence, (subject, data) in enumerate(district(data_dir, start, count), start + 1):
         event = decode(data)
         family = event.family
         key = aggregate_id(family.name, getattr(event, family.id_field))
@@ -63,14 +73,14 @@ def history(data_dir: Path, start: int, count: int, batch: int) -> dict[str, flo
             ledger.keys.flush()
             recorder.insert_events(stored, tracking=Tracking(INTAKE, sequence), event_ids=ids)
             stored, ids = [], []
-    return {"rate": count / (time.perf_counter() - clock), "cpu_us": 0.0, "rss_mb": peak_rss_mb()}
+    return {"rate": count / (time.perf_counter() - clock), "cpu_us": 1e6 * (time.process_time() - cpu) / count, "rss_mb": peak_rss_mb()}
 
 
 def window_stage(data_dir: Path, start: int, count: int, batch: int) -> dict[str, float]:
     settings = Settings(data_dir=data_dir)
     ledger = Ledger(env=event_store_env(settings), keys=KeyStore(settings.keys_path))
     assert ledger.position() == start, f"the ledger is at intake {ledger.position()}, not {start}"
-    messages = list(window(start, count))  # made before the clock starts: skipping to `start` is no ledger work
+    messages = list(district(data_dir, start, count))  # made before the clock starts: generating them is no ledger work
     clock, cpu, pending, rejected = time.perf_counter(), time.process_time(), [], 0
     for sequence, (subject, data) in enumerate(messages, start + 1):
         event_type, org_path = topology.parse_intake_subject(subject)
@@ -86,5 +96,5 @@ def window_stage(data_dir: Path, start: int, count: int, batch: int) -> dict[str
 
 if __name__ == "__main__":
     stage, directory, *numbers = sys.argv[1:]
-    run = {"history": history, "window": window_stage}[stage]
-    print(json.dumps(run(Path(directory), *(int(n) for n in numbers))))
+    stages: dict[str, Callable[..., dict[str, float]]] = {"create": create, "history": history, "window": window_stage}
+    print(json.dumps(stages[stage](Path(directory), *(int(n) for n in numbers))))

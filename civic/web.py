@@ -24,6 +24,6 @@ class Open311(Open311Controller, Open311ReadController):
 
 def create_app(settings: Settings) -> Litestar:
     web = Web(settings, unseal=unseal)  # the web unseals a reporter's contact for one view (dashboards/contacts.py)
-    gateway = Gateway(Tokens(tokens_path(settings.data_dir)), web.connection, web.events.db, mask)
+    gateway = Gateway(Tokens(tokens_path(settings.data_dir)), web.connection, web.events.db, mask, spool_dir=settings.data_dir)
     return web.app(routes=[GatewayController, RejectionsController, Open311],
                    dependencies={"gateway": Provide(lambda: gateway, sync_to_thread=False)})

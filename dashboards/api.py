@@ -148,7 +148,8 @@ class DashboardController(Controller):
          responses=problems(404, s404="No such ticket, or outside the reader's scope (answered alike)"))
     def ticket(self, read: NamedDependency[ReadSide], request: Request, ticket_id: FromPath[str]) -> TicketTimeline:
         try:
-            return read.tickets().timeline(ticket_id, int(time.time()), prefixes(read, reader_of(request)))  # type: ignore[arg-type]
+            # The reader's scope first, then the answer for that scope (remembered per position)
+            return read.timeline(ticket_id, int(time.time()), prefixes(read, reader_of(request)))  # type: ignore[arg-type]
         except NotFound as e:
             raise not_found(e) from None
 

@@ -138,7 +138,8 @@ class Ticket(CivicAggregate):
         rule = lifecycle.RULES[type(event)]
         require(event.actor.role in rule.roles, "role_not_allowed", f"a {event.actor.role} may not record {event.type}")
         require(not event.creates, self.events.family.exists_code, f"ticket {self.ticket_id} was already raised")
-        require(self.stage not in lifecycle.FINAL, "ticket_finished", f"ticket {self.ticket_id} is {self.stage}")
+        require(self.stage not in lifecycle.FINAL or self.stage in rule.after, "ticket_finished",
+                f"ticket {self.ticket_id} is {self.stage}")
         require(self.stage in rule.after, "wrong_stage", f"{event.type} cannot follow stage {self.stage!r}")
         match event:
             case TicketDispatched():

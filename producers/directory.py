@@ -34,12 +34,26 @@ class OrgDirectory:
         self.paths: dict[str, tuple[str, ...]] = {}
         """org_id -> path, as worked out from `parents`; dropped whenever a unit moves."""
 
-    def learn(self, event: Event) -> None:
-        """Events that place a unit in the tree (their `parent_field`) update the parents."""
+    def learn(self, event: Event, undo: list[tuple[str, str | None]] | None = None) -> None:
+        """Events that place a unit in the tree (their `parent_field`) update the parents;
+        `undo` collects what they replaced, for unlearn()."""
         if event.parent_field is None:
             return
+        if undo is not None:
+            undo.append((event.org_id, self.parents.get(event.org_id)))
         self.parents[event.org_id] = getattr(event, event.parent_field) or ""
         if not event.creates:  # a move: paths below the unit change
+            self.paths.clear()
+
+    def unlearn(self, undo: list[tuple[str, str | None]]) -> None:
+        """Puts back the parents that learn() replaced, newest first: for a request refused as a
+        whole after some of its org events were learned, none of which were published."""
+        for org_id, parent in reversed(undo):
+            if parent is None:
+                self.parents.pop(org_id, None)
+            else:
+                self.parents[org_id] = parent
+        if undo:
             self.paths.clear()
 
     async def path(self, event: Event, local_only: bool = False) -> tuple[str, ...]:

@@ -8,7 +8,6 @@ the wait ran out, "pending" (never reported as accepted).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +16,7 @@ import msgspec
 
 from producers.sdk import Producer, Result
 from producers.verdicts import IndexReader, Verdict, await_verdicts
-from schemas.intake import MAX_DEPTH, malformed, nesting, where
-
-_RELATIVE = re.compile(r" at line \d+, column \d+$")
-
+from schemas.intake import MAX_DEPTH, malformed, nesting, unplaced, where
 
 @dataclass(frozen=True)
 class Item:
@@ -91,7 +87,7 @@ def local_line(item: Item, result: Result, text: bytes) -> str:
     at = f" ({result.field})" if result.field else ""
     if result.offset is not None:
         line, column = where(text, item.start + result.offset)
-        return f"refused  {result.event_id or '?'}: line {line}, column {column}: {code}{at}: {_RELATIVE.sub('', detail)}"
+        return f"refused  {result.event_id or '?'}: line {line}, column {column}: {code}{at}: {unplaced(detail)}"
     return f"refused  {result.event_id or '?'}: line {item.line}: {code}{at}: {detail}"
 
 

@@ -1,7 +1,7 @@
 """The HTTP ingest gateway: upstream systems that speak HTTP rather than NATS.
 
-POST /v1/events takes one event or a JSON array of up to 1,000 (16 MiB), validates each against
-the contract, publishes the valid ones to CIVIC_INTAKE with acks (Nats-Msg-Id = event_id, so a
+POST /v1/events takes one event or a JSON array of up to 1,000 (16 MiB), read as a stream (one
+event at a time, producers/elements.py), validates each against the contract, publishes the valid ones to CIVIC_INTAKE with acks (Nats-Msg-Id = event_id, so a
 retried request is stored once) and answers per event. GET /v1/events/{event_id} says what
 became of an event: the intake ack alone cannot tell that the ledger refused it later.
 
@@ -17,10 +17,11 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 from pathlib import Path
+from tempfile import SpooledTemporaryFile
 
 import msgspec
 import nats
@@ -33,10 +34,11 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from adapters.http import GATEWAY, Since, Until, problems
 from schemas.topology import INTAKE
 from producers.directory import OrgDirectory, UnknownOrg
+from producers.elements import BodyError, Element, elements
 from projections.event_index import MAX_LISTED, BadFilter, EventStatus, Refusal, event_status, refusal_query, refusals
 from projections.store import Database
 from schemas import DecodeFailure, decode
-from schemas.intake import MAX_DEPTH, nesting
+from schemas.intake import MAX_DEPTH, MAX_EVENT_BYTES, malformed, oversize, unplaced
 from schemas.base import Event
 from schemas.topology import intake_subject
 
@@ -119,6 +121,8 @@ class Gateway:
     mask: Callable[[str | None], str | None]
     """The personal-data rule for free text shown to a system (dashboards/masking.py, passed in)."""
     directory: OrgDirectory | None = None
+    spool_dir: Path | None = None
+    """Where a request's valid events wait for its end once they outgrow memory (SPOOL_IN_MEMORY)."""
     _jetstream: tuple[nats.NATS, JetStreamContext] | None = None
 
     async def jetstream(self) -> JetStreamContext:
@@ -147,74 +151,177 @@ def authenticate(request: Request, gateway: Gateway) -> System:
     return system
 
 
-def split(body: bytes) -> list[bytes]:
-    """The request's events as bytes, each decoded on its own later (schemas.intake.decode, which
-    also refuses deep nesting); 400 if the body is not JSON or nests too deeply to split."""
-    stripped = body.strip()
-    # Checked on the whole body before msgspec walks it: its recursion limit depends on how deep
-    # the caller's stack already is, so it alone would answer a deep body 400 or 200 by chance.
-    if nesting(stripped) > MAX_DEPTH:
-        raise HTTPException(status_code=400, detail=f"the body nests arrays or objects more than {MAX_DEPTH} levels deep")
+BODY_NOT_JSON = frozenset({"malformed_json"})
+"""An element's decode failures that mean the body itself is not JSON: the whole request is 400,
+as when the body was parsed whole, not one event refused. (Bad UTF-8 inside a string stays the
+event's refusal, invalid_utf8: the whole-body parse skipped the elements as Raw, unchecked.)"""
+SPOOL_IN_MEMORY = 1024 * 1024
+"""The valid events of a request wait for its end (one event outside the token's subtrees, or a
+malformed one further on, and nothing is published) in a spool: in memory up to this, then in an
+unlinked temporary file (mode 0600) in the data directory, where intake keeps the same bytes."""
+PUBLISH_WINDOW = 256
+PUBLISH_WINDOW_BYTES = 1024 * 1024
+"""Publishes in flight at once (their acks awaited together): the publish window."""
+
+
+@dataclass(frozen=True, slots=True)
+class Valid:
+    """An event that passed the gateway's checks, its bytes in the spool at `at`."""
+
+    index: int
+    event_id: str
+    subject: str
+    at: int
+    size: int
+
+
+@dataclass
+class Intake:
+    """A request's events as read: an answer for each one refused, the valid ones spooled in order."""
+
+    results: list[EventResult | None]
+    valid: list[Valid]
+    spool: SpooledTemporaryFile[bytes]
+
+
+def not_json(e: BodyError | DecodeFailure, element: Element | None = None) -> HTTPException:
+    """400 saying where in the body (element, line, column) and why."""
+    if isinstance(e, BodyError):
+        index, line, column, offset, why = e.element, e.line, e.column, e.offset, e.detail
+    else:
+        assert element is not None
+        index, why = element.index, unplaced(e.detail)
+        line, column = element.where(e.offset or 0)
+        offset = element.offset + (e.offset or 0)
+    at = ("" if index is None else f"element {index}, ") + f"line {line}, column {column}"
+    return HTTPException(status_code=400, detail=f"the body is not JSON ({at}): {why}",
+                         extra={"element": index, "line": line, "column": column, "offset": offset})
+
+
+async def read_events(chunks: AsyncIterable[bytes], system: System, directory: OrgDirectory, spool_dir: Path | None = None) -> Intake:
+    """One pass over the body as it arrives: each element decoded against the contract and checked
+    (source, org, the token's subtrees), refused ones answered, valid ones spooled; nothing is
+    published here. The answers are those of parsing the body whole: a body that is not JSON
+    anywhere is 400 (before 413 for too many events, before 403 for one outside the subtrees), so
+    once 413 or 403 is certain the rest is still read, only for that."""
+    intake = Intake([], [], SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=None if spool_dir is None else str(spool_dir)))
+    undo: list[tuple[str, str | None]] = []
+    count, outside = 0, None
     try:
-        if stripped.startswith(b"["):
-            items = msgspec.json.decode(stripped, type=list[msgspec.Raw])
-            return [bytes(item) for item in items]
-        msgspec.json.decode(stripped)  # one object: well-formed at least, validated below
-        return [stripped]
+        async for element in elements(chunks, MAX_EVENT_BYTES, MAX_DEPTH):
+            count += 1
+            settled = count > MAX_EVENTS or outside is not None  # 413 or 403, unless the body is not JSON further on
+            if element.data is None:  # too long to keep: refused unread, as the contract refuses it
+                if not settled:
+                    intake.results.append(refused(element.index, oversize(element.size)))
+                continue
+            if settled:
+                well_formed(element)
+                continue
+            try:
+                event = decode(element.data)
+            except DecodeFailure as e:
+                if e.code in BODY_NOT_JSON:
+                    raise not_json(e, element) from None
+                well_formed(element)  # refused for its type or a field before msgspec read it all
+                intake.results.append(refused(element.index, e))
+                continue
+            outside = await check(element.index, event, element.data, system, directory, intake, undo)
+        if count > MAX_EVENTS:
+            raise HTTPException(status_code=413, detail=f"{count} events; at most {MAX_EVENTS} per request")
+        if outside is not None:
+            raise outside
+    except BodyError as e:
+        directory.unlearn(undo)
+        intake.spool.close()
+        raise not_json(e) from None
+    except BaseException:
+        directory.unlearn(undo)
+        intake.spool.close()
+        raise
+    return intake
+
+
+def well_formed(element: Element) -> None:
+    """400 unless the element is JSON, as the whole-body parse found it (each element as Raw)."""
+    assert element.data is not None
+    try:
+        msgspec.json.decode(element.data, type=msgspec.Raw)
     except msgspec.DecodeError as e:
-        raise HTTPException(status_code=400, detail=f"the body is not JSON: {e}") from None
-    except RecursionError:  # msgspec recurses per level even to skip a Raw element
-        raise HTTPException(status_code=400, detail="the body nests arrays or objects too deeply") from None
+        raise not_json(malformed(element.data, e), element) from None
+
+
+def refused(index: int, e: DecodeFailure) -> EventResult:
+    return EventResult(index, "rejected", reason=e.code, field=e.field, detail=e.detail)
+
+
+async def check(i: int, event: Event, data: bytes, system: System, directory: OrgDirectory, intake: Intake,
+                undo: list[tuple[str, str | None]]) -> HTTPException | None:
+    """The gateway's checks of one decoded event: its answer if refused, its bytes spooled if
+    valid; a 403 to answer for the whole request if it is outside the token's subtrees."""
+    if event.source != system.name:
+        intake.results.append(EventResult(i, "rejected", event.event_id, reason="source_mismatch", field="source",
+                                          detail=f"this token publishes as {system.name!r}"))
+        return None
+    try:
+        path = await directory.path(event)
+    except UnknownOrg as e:
+        intake.results.append(EventResult(i, "rejected", event.event_id, reason="unknown_org", field=e.field, detail=str(e)))
+        return None
+    if not system.may_write(path):
+        return HTTPException(status_code=403, detail=f"event {i} ({event.event_id}) is at {'/'.join(path)}, "
+                                                     f"outside what {system.name} may write; nothing was published")
+    directory.learn(event, undo)
+    intake.results.append(None)
+    intake.valid.append(Valid(i, event.event_id, intake_subject(event, path), intake.spool.tell(), len(data)))
+    intake.spool.write(data)
+    return None
+
+
+async def publish(js: JetStreamContext, intake: Intake) -> IngestAnswer:
+    """The spooled events to CIVIC_INTAKE in order, a window at a time, and the answer per event."""
+    results = intake.results
+    with intake.spool as spool:
+        spool.seek(0)
+        for window in windows(intake.valid):
+            futures = [await js.publish_async(v.subject, spool.read(v.size), headers={"Nats-Msg-Id": v.event_id, "Nats-Expected-Stream": INTAKE})
+                       for v in window]
+            for v, outcome in zip(window, await asyncio.gather(*futures, return_exceptions=True)):
+                if isinstance(outcome, BaseException):
+                    results[v.index] = EventResult(v.index, "rejected", v.event_id, reason="not_published", detail=f"NATS: {outcome}; retry later")
+                else:
+                    results[v.index] = EventResult(v.index, "accepted", v.event_id, intake_sequence=outcome.seq, duplicate=bool(outcome.duplicate))
+    done = [r for r in results if r is not None]
+    accepted = sum(r.status == "accepted" for r in done)
+    return IngestAnswer(accepted, len(done) - accepted, done)
+
+
+def windows(valid: list[Valid]) -> Iterator[list[Valid]]:
+    window: list[Valid] = []
+    size = 0
+    for v in valid:
+        if window and (len(window) >= PUBLISH_WINDOW or size + v.size > PUBLISH_WINDOW_BYTES):
+            yield window
+            window, size = [], 0
+        window.append(v)
+        size += v.size
+    if window:
+        yield window
 
 
 class GatewayController(Controller):
     path = "/v1/events"
     tags = ["ingest"]
 
-    # The body is read raw on purpose (each event decoded on its own, nesting checked before any
-    # parser): Litestar cannot see its type, so opt["body"] names it for /openapi.json.
+    # The body is read as a stream on purpose (each event decoded on its own as it arrives, nesting
+    # checked before any parser): Litestar cannot see its type, so opt["body"] names it for /openapi.json.
     @post("/", summary="Publish one event or an array of up to 1,000; an answer per event", status_code=200,
           request_max_body_size=MAX_BODY, security=GATEWAY, opt={"body": ("application/json", "events", MAX_EVENTS)},
           responses=problems(400, 401, 403, 413, s401="No valid gateway token", s403="An event is outside the org subtrees the token may write"))
     async def ingest(self, request: Request, gateway: NamedDependency[Gateway]) -> IngestAnswer:
         system = authenticate(request, gateway)
-        items = split(await request.body())
-        if len(items) > MAX_EVENTS:
-            raise HTTPException(status_code=413, detail=f"{len(items)} events; at most {MAX_EVENTS} per request")
-        directory = await gateway.org_directory()
-        results: list[EventResult | None] = [None] * len(items)
-        valid: list[tuple[int, Event, bytes, str]] = []
-        for i, data in enumerate(items):
-            try:
-                event = decode(data)
-            except DecodeFailure as e:
-                results[i] = EventResult(i, "rejected", reason=e.code, field=e.field, detail=e.detail)
-                continue
-            if event.source != system.name:
-                results[i] = EventResult(i, "rejected", event.event_id, reason="source_mismatch", field="source",
-                                         detail=f"this token publishes as {system.name!r}")
-                continue
-            try:
-                path = await directory.path(event)
-            except UnknownOrg as e:
-                results[i] = EventResult(i, "rejected", event.event_id, reason="unknown_org", field=e.field, detail=str(e))
-                continue
-            if not system.may_write(path):
-                raise HTTPException(status_code=403, detail=f"event {i} ({event.event_id}) is at {'/'.join(path)}, "
-                                                            f"outside what {system.name} may write; nothing was published")
-            directory.learn(event)
-            valid.append((i, event, data, intake_subject(event, path)))
-        js = await gateway.jetstream()
-        futures = [await js.publish_async(subject, data, headers={"Nats-Msg-Id": event.event_id, "Nats-Expected-Stream": INTAKE})
-                   for _, event, data, subject in valid]
-        for (i, event, _, _), outcome in zip(valid, await asyncio.gather(*futures, return_exceptions=True)):
-            if isinstance(outcome, BaseException):
-                results[i] = EventResult(i, "rejected", event.event_id, reason="not_published", detail=f"NATS: {outcome}; retry later")
-            else:
-                results[i] = EventResult(i, "accepted", event.event_id, intake_sequence=outcome.seq, duplicate=bool(outcome.duplicate))
-        done = [r for r in results if r is not None]
-        accepted = sum(r.status == "accepted" for r in done)
-        return IngestAnswer(accepted, len(done) - accepted, done)
+        intake = await read_events(request.stream(), system, await gateway.org_directory(), gateway.spool_dir)
+        return await publish(await gateway.jetstream(), intake)
 
     @get("/{event_id:str}", summary="What became of an event: unknown, pending, in the ledger, or rejected and why",
          security=GATEWAY, responses=problems(401, s401="No valid gateway token"))

@@ -365,6 +365,12 @@ def stage_in(stages: tuple[str, ...]) -> str:
     return "stage IN (" + ", ".join(f"'{stage}'" for stage in stages) + ")"
 
 
+def overdue(stage: str, deadline: int | None, now: int) -> bool:
+    """An open ticket past its deadline (kpis.md), as a ticket's summary says it; the lists'
+    `overdue` filter is the same condition in SQL (STATUSES)."""
+    return stage in lifecycle.OPEN and deadline is not None and deadline < now
+
+
 STATUSES = {
     "open": stage_in(lifecycle.OPEN),
     "overdue": f"{stage_in(lifecycle.OPEN)} AND deadline < ?",
@@ -394,13 +400,17 @@ class TicketQueries:
 
     def _summary(self, row: tuple, now: int) -> TicketSummary:
         tid, org, cat, title, channel, stage, rnd, raised, deadline, unit, worker, sat = row
-        is_open = stage in lifecycle.OPEN
         return TicketSummary(tid, org, cat, title, channel, stage, rnd, self._iso(raised), self._iso(deadline), unit, worker,
-                             bool(is_open and deadline is not None and deadline < now), sat)
+                             overdue(stage, deadline, now), sat)
 
     def timeline(self, ticket_id: str, now: int, within: list[str] | None = None) -> TicketTimeline:
         """A ticket's events in ledger order with who and when, and the time spent in each stage;
         `within`: only if the ticket lies in one of these subtrees (NotFound, as unknown, if not)."""
+        return self.timeline_until(ticket_id, now, within)[0]
+
+    def timeline_until(self, ticket_id: str, now: int, within: list[str] | None = None) -> tuple[TicketTimeline, int | None]:
+        """timeline(), and until when the same read-model position gives the same answer: an open
+        ticket not yet overdue turns overdue after its deadline, with no new event; None: for good."""
         where, params = subtree(within) if within is not None else ("1 = 1", [])
         rows = self.db.query(f"SELECT {SUMMARY_COLUMNS} FROM tickets WHERE ticket_id=? AND {where}", (ticket_id, *params))
         if not rows:
@@ -420,8 +430,10 @@ class TicketQueries:
             events.append(TrailEntry(position, type_, self._iso(at), role, actor, fields,
                                      None if previous is None else round((at - previous) / 3600, 2)))
             previous = at
-        return TicketTimeline(self._summary(rows[0], now), events,
-                              [StageTime(k, round(v / 3600, 2)) for k, v in stages.items()])
+        summary = self._summary(rows[0], now)
+        stage, deadline = rows[0][5], rows[0][8]
+        until = deadline if deadline is not None and stage in lifecycle.OPEN and not summary.overdue else None
+        return TicketTimeline(summary, events, [StageTime(k, round(v / 3600, 2)) for k, v in stages.items()]), until
 
     def tickets(self, prefixes: list[str], status: str, category: str | None, page: int, page_size: int, now: int) -> TicketPage:
         """A unit's tickets (its subtree's), newest first, filtered by status and category."""

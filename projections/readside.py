@@ -12,7 +12,7 @@ from datetime import date
 from projections.casework import CaseworkQueries
 from projections.deadline_queries import DeadlineQueries
 from projections.facts import Clock
-from projections.queries import Dashboard, DashboardQueries, TicketQueries
+from projections.queries import Dashboard, DashboardQueries, TicketQueries, TicketTimeline
 from projections.service_requests import ServiceRequestQueries
 from projections.store import Database, Versions
 
@@ -28,6 +28,7 @@ class ReadSide:
         self._version: int | None = None
         self._checked = 0.0
         self._answers: OrderedDict[tuple, Dashboard] = OrderedDict()
+        self._timelines: OrderedDict[tuple, tuple[TicketTimeline, int | None]] = OrderedDict()
         self._answers_lock = threading.Lock()
 
     def version(self) -> int | None:
@@ -85,3 +86,24 @@ class ReadSide:
             while len(self._answers) > cache_size:
                 self._answers.popitem(last=False)
         return answer
+
+    def timeline(self, ticket_id: str, now: int, within: list[str] | None, cache_size: int = 1024) -> TicketTimeline:
+        """TicketQueries.timeline, remembered per read-model position like dashboard(): a ticket's
+        page is read again and again between its events. The reader's scope (`within`) is part of
+        the key, so an answer is only ever given to the scope it was read for, and one outside it
+        (NotFound) is never remembered. An answer read before an open ticket's deadline is not
+        given after it (`overdue` turns on with no new event)."""
+        queries = self.tickets()
+        with queries.db.snapshot():  # the position and the rows from one state of the read model
+            key = (self.version(), self.dashboards().position(), ticket_id, None if within is None else tuple(within))
+            with self._answers_lock:
+                hit = self._timelines.get(key)
+                if hit is not None and (hit[1] is None or now <= hit[1]):
+                    self._timelines.move_to_end(key)
+                    return hit[0]
+            answer = queries.timeline_until(ticket_id, now, within)
+        with self._answers_lock:
+            self._timelines[key] = answer
+            while len(self._timelines) > cache_size:
+                self._timelines.popitem(last=False)
+        return answer[0]

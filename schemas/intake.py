@@ -145,7 +145,7 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
     Stored ledger events are decoded with max_bytes=None: sealing may have grown them.
     """
     if max_bytes is not None and len(data) > max_bytes:
-        raise DecodeFailure("oversize", f"{len(data)} bytes, the limit is {max_bytes}")
+        raise oversize(len(data), max_bytes)
     if nesting(data) > MAX_DEPTH:
         raise DecodeFailure("malformed_json", f"arrays or objects nested more than {MAX_DEPTH} levels deep")
     decoded: Event | None = None
@@ -179,6 +179,11 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
         raise _failure(data, e, EVENTS_BY_TYPE[head.type]) from None
     except RecursionError:
         raise DecodeFailure("malformed_json", "nested too deeply") from None
+
+
+def oversize(size: int, max_bytes: int = MAX_EVENT_BYTES) -> DecodeFailure:
+    """Why a message of `size` bytes is refused unread (a reader that did not keep its bytes)."""
+    return DecodeFailure("oversize", f"{size} bytes, the limit is {max_bytes}")
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -237,6 +242,15 @@ def _failure(data: bytes, error: Exception, cls: type[Event] | None = None) -> D
     if isinstance(error, msgspec.DecodeError):
         return malformed(data, error)
     return DecodeFailure("invalid_field", text)
+
+
+_RELATIVE = re.compile(r" at line \d+, column \d+$")
+
+
+def unplaced(detail: str) -> str:
+    """A malformed_json detail without malformed()'s "at line L, column C" (a position within the
+    message), for a caller that says where in a larger text itself."""
+    return _RELATIVE.sub("", detail)
 
 
 def malformed(data: bytes, error: msgspec.DecodeError) -> DecodeFailure:

@@ -133,8 +133,11 @@ LIFECYCLE: tuple[Rule, ...] = (
     Rule(TicketTaskAccepted, RECEIVERS, IN_HAND, None),
     Rule(TicketTaskCompleted, RECEIVERS, IN_HAND | RESOLVED_ROUND, None),
     # The deadline clock (schemas/clock.py): the system only, once a dispatch has set a deadline,
-    # stage unchanged; the aggregate checks the deadline itself (schemas.clock.check).
-    *(Rule(cls, frozenset({"system"}), DISPATCHED_ONCE, None) for cls in CLOCK_EVENTS),
+    # stage unchanged; the aggregate checks the deadline itself (schemas.clock.check). A closed or
+    # voided ticket takes one too: it records an instant, often before its recording (the clock
+    # catching up on history while the ledger has gone on), and the check refuses it if the ticket
+    # was finished, or the stage met, by then (deadline_met).
+    *(Rule(cls, frozenset({"system"}), DISPATCHED_ONCE | set(FINAL), None) for cls in CLOCK_EVENTS),
 )
 
 RULES: dict[type, Rule] = {rule.event: rule for rule in LIFECYCLE}

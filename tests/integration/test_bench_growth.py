@@ -5,6 +5,7 @@ it, and the run reports every level with its chart."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,7 +14,7 @@ import msgspec
 import pytest
 
 from adapters.eventstore import open_recorder
-from bench.growth import run
+from bench.growth import fold, run, side_by_side
 from civic.growth import history, window_stage
 from config import Settings
 from schemas import decode
@@ -40,6 +41,40 @@ def test_history_in_bulk_is_what_the_ledger_stores(tmp_path: Path) -> None:
     window_stage(ruled, 0, 6000, 1000)  # the ledger application, every rule checked
     assert stored(bulk) == stored(ruled)
     window_stage(bulk, 6000, 1000, 250)  # and the ledger takes the next events on top of the bulk history
+
+
+def tables(database: Path) -> dict[str, list[tuple]]:
+    """Every row of every table of a read model, in order."""
+    with sqlite3.connect(database) as db:
+        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {name: sorted(db.execute(f"SELECT * FROM {name}"), key=repr) for name in names}
+
+
+def test_history_folded_beside_its_writer_is_what_the_projector_folds(tmp_path: Path) -> None:
+    """The pre-fill's fold follows the bulk writer as it commits (windows of whatever is there, up
+    to 1,500 here): its read model is the one the projector's batches of 1,000 make of the ledger's
+    own store, table for table, row for row."""
+    bulk, ruled = tmp_path / "bulk", tmp_path / "ruled"
+    bulk.mkdir(), ruled.mkdir()
+    me = [sys.executable, "-m"]
+    side_by_side([*me, "civic.growth", "create", str(bulk)])
+    written, folded = side_by_side([*me, "civic.growth", "history", str(bulk), "0", "6200", "700"],
+                                   [*me, "bench.growth", "fold", str(bulk), "0", "6200", "1500", "follow"])
+    assert written["rate"] > 0 and folded["cpu_us"] > 0
+    window_stage(ruled, 0, 6200, 1000)
+    fold(ruled, 0, 6200, 1000)
+    ours, projectors = tables(bulk / "growth-dashboard.sqlite"), tables(ruled / "growth-dashboard.sqlite")
+    assert sum(map(len, projectors.values())) > 6200  # the trail alone has a row per event
+    assert ours == projectors
+
+
+def test_a_stage_that_fails_stops_the_one_beside_it(tmp_path: Path) -> None:
+    """A fold following a writer that dies would wait for ever: it is stopped, the writer's error raised."""
+    me = [sys.executable, "-m"]
+    side_by_side([*me, "civic.growth", "create", str(tmp_path)])
+    with pytest.raises(RuntimeError, match="civic.growth history failed"):
+        side_by_side([*me, "civic.growth", "history", str(tmp_path), "17", "100", "50"],  # not where the store is
+                     [*me, "bench.growth", "fold", str(tmp_path), "0", "100", "50", "follow"])
 
 
 def test_a_growth_run_reports_each_level(tmp_path: Path) -> None:

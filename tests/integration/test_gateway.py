@@ -3,13 +3,15 @@ idempotence, and what became of each event."""
 
 from __future__ import annotations
 
+import json
+
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
 import schemas as s
 from civic.web import create_app
-from producers.gateway import Tokens, tokens_path
+from producers.gateway import SPOOL_IN_MEMORY, Tokens, tokens_path
 from projections.event_index import EventIndex, create_schema, event_status
 from projections.store import SQLiteDatabase
 from schemas import topology
@@ -113,3 +115,48 @@ async def test_an_event_in_intake_but_not_yet_decided_is_pending(tmp_path, js):
     index.apply(topology.INTAKE, await sub.fetch(1, timeout=5))
     got = event_status(db, "p-1")
     assert got.status == "pending" and got.intake_sequence == ack.seq
+
+
+# The body read as a stream (issue 14): the same answers as reading it whole, for bodies past
+# the spool's memory part, pretty-printed, with brackets and escaped quotes inside strings.
+
+ODD_TITLE = 'he said "[no]" {twice}, then ] \\ 路灯'
+
+
+async def test_a_large_pretty_printed_array_is_published_as_sent(gateway, js):
+    """120 events of about 13 KB (Chinese as \\u escapes, indented): over a MiB, so the valid
+    events wait in the spool's file; each is in intake byte for byte as it stood in the body."""
+    client, auth, _ = gateway
+    text = "".join(chr(0x4E00 + i % 2000) for i in range(2000))
+    items = [json.dumps({**raised(f"big-{i}", "c1", f"B{i}", title=ODD_TITLE), "description": text}, indent=2)
+             for i in range(120)]
+    body = (" \n[\n" + ",\n".join(items) + "\n]\n").encode()
+    assert len(body) > SPOOL_IN_MEMORY
+    answer = await client.post("/v1/events", content=body, headers=auth)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert answer.json()["accepted"] == 120 and [r["index"] for r in results] == list(range(120))
+    for i in (0, 61, 119):
+        stored = await js.get_msg(topology.INTAKE, results[i]["intake_sequence"])
+        assert stored.data == items[i].encode() and stored.headers["Nats-Msg-Id"] == f"big-{i}"
+
+
+async def test_a_malformed_element_in_the_middle_publishes_nothing_and_says_which(gateway):
+    client, auth, js = gateway
+    before = await stream_count(js, topology.INTAKE)
+    items = [msgspec.json.encode(raised(f"mid-{i}", "c1", f"D{i}")) for i in range(5)]
+    items[2] = items[2].replace(b'"event_id"', b'"event_id" "oops"', 1)
+    answer = await client.post("/v1/events", content=b"[" + b",\n".join(items) + b"]", headers=auth)
+    assert answer.status_code == 400 and answer.json()["extra"]["element"] == 2 and answer.json()["extra"]["line"] == 3, answer.text
+    assert "element 2, line 3" in answer.json()["detail"]
+    assert await stream_count(js, topology.INTAKE) == before
+
+
+async def test_a_truncated_array_publishes_nothing(gateway):
+    client, auth, js = gateway
+    before = await stream_count(js, topology.INTAKE)
+    body = msgspec.json.encode([raised(f"cut-{i}", "c1", f"C{i}") for i in range(3)])
+    for cut in (len(body) - 1, len(body) // 2):
+        answer = await client.post("/v1/events", content=body[:cut], headers=auth)
+        assert answer.status_code == 400 and "the body ends" in answer.json()["detail"], answer.text
+    assert await stream_count(js, topology.INTAKE) == before

@@ -60,6 +60,23 @@ def test_a_late_resolution_recorded_before_the_clock_caught_up_is_still_breached
     dispatched.refused(step("chase-2"), "deadline_met")  # a day later it was resolved
 
 
+@pytest.mark.parametrize("finish", ["TicketClosed", "TicketVoided"])
+def test_a_finished_ticket_takes_what_the_clock_records_of_before_it_finished(dispatched: Desk, finish: str) -> None:
+    """The clock catching up on history (the demo's year in a minute) reads a ticket's breach before
+    its closing, while the ledger has already closed it: the breach happened, and is kept; what
+    would have fired after the ticket finished is refused, by the deadline, not by the stage."""
+    dispatched.ok(dispatched.ev("TicketAccepted", ticket_id="T1", at=DUE - timedelta(hours=5)),
+                  dispatched.ev("TicketResolved", ticket_id="T1", at=DUE + timedelta(hours=3)))
+    if finish == "TicketClosed":
+        dispatched.ok(dispatched.ev("TicketClosed", ticket_id="T1", at=DUE + timedelta(hours=4)))
+    else:
+        dispatched.raise_ticket("T9")
+        dispatched.ok(dispatched.ev("TicketVoided", ticket_id="T1", duplicate_of="T9", at=DUE + timedelta(hours=4)))
+    dispatched.ok(step("breach"), step("chase-1"))
+    assert "TicketResolved" in dispatched.refused(step("chase-2"), "deadline_met").detail
+    assert dispatched.refused(dispatched.ev("TicketProgressNoted", ticket_id="T1", note="-"), "ticket_finished")
+
+
 @pytest.mark.parametrize(("event", "code"), [
     (lambda: step("chase-1"), "not_escalated"),
     (lambda: step("supervision"), "not_escalated"),
