@@ -14,13 +14,11 @@ import msgspec
 
 import schemas as s
 from projections import deadlines
-from projections.clocks import Clocks
-from projections.clocks import ddl as clock_ddl
 from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState, prefixes, rolled_up,
     upsert as _upsert,
 )
-from projections.store import Database
+from projections.store import Database, clustered
 from schemas import lifecycle
 from schemas.deliberation import DeliberationEvent
 from schemas.dispute import DisputeEvent
@@ -34,6 +32,7 @@ def _ddl(dialect: str) -> list[str]:
     text = 'TEXT COLLATE "C"' if dialect == "postgres" else "TEXT"  # byte order: a subtree is one range
     big = "BIGINT" if dialect == "postgres" else "INTEGER"
     counters = lambda names: ", ".join(f"{n} INTEGER NOT NULL DEFAULT 0" for n in names)  # noqa: E731
+    by_key = clustered(dialect)
     ticket_cols = ", ".join(
         f"{c} {text} PRIMARY KEY" if c == "ticket_id" else f"{c} {big}" if c.endswith("_at") or c in ("deadline",) else
         f"{c} INTEGER" if c in ("round", "contacted", "reopened", "returned") else f"{c} {text}"
@@ -45,19 +44,18 @@ def _ddl(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS orgs_parent ON orgs (parent_id)",
         f"CREATE TABLE IF NOT EXISTS org_prefixes (org_id {text} NOT NULL, prefix {text} NOT NULL, PRIMARY KEY (org_id, prefix))",
         f"CREATE TABLE IF NOT EXISTS grid_workers (org_id {text} NOT NULL, worker_id {text} NOT NULL, PRIMARY KEY (org_id, worker_id))",
-        f"CREATE TABLE IF NOT EXISTS ticket_daily (prefix {text}, category {text}, day {text}, {counters(TICKET_COUNTERS)}, PRIMARY KEY (prefix, day, category))",
-        f"CREATE TABLE IF NOT EXISTS ticket_flow (prefix {text}, category {text}, day {text}, {counters(FLOW_COUNTERS)}, PRIMARY KEY (prefix, day, category))",
-        f"CREATE TABLE IF NOT EXISTS ticket_hist (prefix {text}, category {text}, day {text}, metric {text}, bucket INTEGER, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, day, category, metric, bucket))",
-        f"CREATE TABLE IF NOT EXISTS dispute_daily (prefix {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (prefix, day, category, risk_grade))",
-        f"CREATE TABLE IF NOT EXISTS topic_daily (prefix {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (prefix, day))",
-        *(f"CREATE TABLE IF NOT EXISTS {month_table} ({month_ddl})" for month_table, month_ddl in _monthly_ddl(text, counters)),
+        f"CREATE TABLE IF NOT EXISTS ticket_daily (prefix {text}, category {text}, day {text}, {counters(TICKET_COUNTERS)}, PRIMARY KEY (prefix, day, category)){by_key}",
+        f"CREATE TABLE IF NOT EXISTS ticket_flow (prefix {text}, category {text}, day {text}, {counters(FLOW_COUNTERS)}, PRIMARY KEY (prefix, day, category)){by_key}",
+        f"CREATE TABLE IF NOT EXISTS ticket_hist (prefix {text}, category {text}, day {text}, metric {text}, bucket INTEGER, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, day, category, metric, bucket)){by_key}",
+        f"CREATE TABLE IF NOT EXISTS dispute_daily (prefix {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (prefix, day, category, risk_grade)){by_key}",
+        f"CREATE TABLE IF NOT EXISTS topic_daily (prefix {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (prefix, day)){by_key}",
+        *(f"CREATE TABLE IF NOT EXISTS {month_table} ({month_ddl}){by_key}" for month_table, month_ddl in _monthly_ddl(text, counters)),
         f"CREATE TABLE IF NOT EXISTS tickets ({ticket_cols})",
         "CREATE INDEX IF NOT EXISTS tickets_path ON tickets (path, raised_at)",
         "CREATE INDEX IF NOT EXISTS tickets_unit ON tickets (to_unit, raised_at)",
         "CREATE INDEX IF NOT EXISTS tickets_worker ON tickets (to_worker, raised_at)",
         f"CREATE TABLE IF NOT EXISTS disputes (dispute_id {text} PRIMARY KEY, path {text}, category {text}, risk_grade {text}, registered_at {big}, sessions INTEGER, outcome {text}, summary {text}, updated_at {big})",
         f"CREATE TABLE IF NOT EXISTS topics (topic_id {text} PRIMARY KEY, path {text}, title {text}, proposed_at {big}, stage {text}, decision {text}, votes_for INTEGER, votes_against INTEGER, votes_abstained INTEGER, updated_at {big})",
-        *clock_ddl(text, big),
         f"CREATE TABLE IF NOT EXISTS trail (kind {text} NOT NULL, entity_id {text} NOT NULL, position {big} NOT NULL, type {text} NOT NULL, occurred_at {big} NOT NULL, actor_role {text}, actor_id {text}, detail {text}, PRIMARY KEY (kind, entity_id, position))",
     ]
 
@@ -102,6 +100,9 @@ def create_schema(db: Database) -> None:
         upgrade = _has_table(db, "ticket_daily") and not _has_table(db, MONTHLY["ticket_daily"])
         for statement in _ddl(db.dialect) + deadlines.ddl(db.dialect):
             db.execute(statement)
+        # The deadline tasks are the one deadline read model; a read model from before kept a
+        # second one (ticket_clocks) that disagreed with them on what a re-dispatch ends.
+        db.execute("DROP TABLE IF EXISTS ticket_clocks")
         if upgrade:
             for day_table, month_table in MONTHLY.items():
                 keys = ", ".join("substr(day, 1, 7)" if k == "day" else k for k in _KEYS[day_table])
@@ -172,7 +173,6 @@ class _Fold:
         self.deadlines = deadlines.DeadlineFold(self.db, self.clock, self.tickets)
         self.disputes = self._load("disputes", DISPUTE_COLUMNS, {e.dispute_id for _, e in events if isinstance(e, DisputeEvent)})
         self.topics = self._load("topics", TOPIC_COLUMNS, {e.topic_id for _, e in events if isinstance(e, DeliberationEvent)})
-        self.clocks = Clocks(self.db, self.tickets)
         self.delta = Contributions()
         for t in self.tickets.values():
             self.delta.ticket(t, self.clock, -1)
@@ -225,7 +225,6 @@ class _Fold:
                 round_before = ticket.round
                 self._ticket(ticket, e, at)
                 self.deadlines.apply(ticket, e, at, round_before)
-                self.clocks.apply(position, e, ticket.path, ticket.category, ticket.round)
             case s.DisputeRegistered():
                 self.disputes[e.dispute_id] = dict(dispute_id=e.dispute_id, path=path, category=e.category, risk_grade=e.risk_grade,
                                                    registered_at=at, sessions=0, outcome=None, summary=e.summary, updated_at=at)
@@ -311,7 +310,6 @@ class _Fold:
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
         db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.trail)
         self.deadlines.write()
-        self.clocks.write()
 
 
 def by_month(rows: dict[tuple, list[int]], day_at: int) -> dict[tuple, list[int]]:

@@ -116,6 +116,25 @@ class SupervisedItem(msgspec.Struct):
     """The org unit the supervision escalated to."""
 
 
+class TicketDeadline(msgspec.Struct):
+    """One deadline task of a ticket as the read model holds it (kpis.md#deadline-tasks)."""
+
+    round: int
+    unit: str
+    role: str
+    stage: str
+    dispatched_at: str
+    due_at: str
+    met_at: str | None
+    withdrawn_at: str | None
+    """When a return, closing, voiding, new round or a dispatch to another unit ended it unmet."""
+    breached_at: str | None
+    chased: int
+    supervised_at: str | None
+    extended: bool
+    paused: bool
+
+
 class UnitSupervision(msgspec.Struct):
     unit: str
     name: str | None
@@ -312,6 +331,16 @@ class DeadlineQueries:
         names = self._names(grouped)
         order = sorted(grouped, key=lambda u: (-counts[u], u))
         return SupervisionList(org, [UnitSupervision(u, names.get(u), counts[u], grouped[u]) for u in order], position)
+
+    def of_ticket(self, ticket_id: str) -> list[TicketDeadline]:
+        """Every deadline task of a ticket: by round, the lead's first, then by unit and stage."""
+        rows = self.db.query("SELECT round, unit, role, stage, dispatched_at, due_at, met_at, withdrawn_at, breached_at, chased, "
+                             "supervised_at, extended, paused FROM deadline_tasks WHERE ticket_id = ? "
+                             "ORDER BY round, role, unit, stage", (ticket_id,))
+        iso = self._iso
+        return [TicketDeadline(rnd, unit, role, stage, iso(dispatched) or "", iso(due) or "", iso(met), iso(withdrawn), iso(breached),
+                               chased, iso(supervised), bool(extended), bool(paused))
+                for rnd, unit, role, stage, dispatched, due, met, withdrawn, breached, chased, supervised, extended, paused in rows]
 
     def ranking(self, org_id: str, month: str, size: int = 5, min_settled: int = 3) -> Ranking:
         """The 红黑榜 of a month (kpis.md#monthly-ranking): units holding tasks due that month,

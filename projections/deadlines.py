@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import get_args
 
 import schemas as s
 from collections import defaultdict
 
 from projections.facts import Clock, TicketState, rolled_up, upsert
-from projections.store import Database
+from projections.store import Database, clustered
 from schemas.clock import ENDS, MEETS, NEW_ROUND, DeadlineBreached, DeadlineEvent, TicketChased, TicketSupervised, UnitRole
 from schemas.policy import Stage
 from schemas.ticket import TicketExtensionApproved, TicketResumed, TicketTransferred
@@ -73,10 +74,11 @@ class Task:
         return self.met_at is None and self.withdrawn_at is None
 
     def row(self) -> tuple:
-        return tuple(getattr(self, c) for c in COLUMNS)
+        return _ROW(self)
 
 
 COLUMNS = tuple(f.name for f in fields(Task))
+_ROW = attrgetter(*COLUMNS)  # the row in C: a batch writes every task it changed
 _INTEGERS = {"round", "chased", "extended", "paused"}
 
 
@@ -104,8 +106,9 @@ def ddl(dialect: str) -> list[str]:
     cols = ", ".join(f"{c} {big}" if c.endswith("_at") else f"{c} INTEGER NOT NULL" if c in _INTEGERS else f"{c} {text}"
                      for c in COLUMNS)
     counters = ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in COUNTERS)
+    by_key = clustered(dialect)
     return [
-        f"CREATE TABLE IF NOT EXISTS deadline_tasks ({cols}, PRIMARY KEY (ticket_id, round, unit, stage))",
+        f"CREATE TABLE IF NOT EXISTS deadline_tasks ({cols}, PRIMARY KEY (ticket_id, round, unit, stage)){by_key}",
         "CREATE INDEX IF NOT EXISTS deadline_tasks_due ON deadline_tasks (path, due_at)",
         # The 督办 list reads only the tasks under supervision and still owed: a small partial index.
         "CREATE INDEX IF NOT EXISTS deadline_tasks_supervised ON deadline_tasks (path, due_at) "
@@ -114,11 +117,11 @@ def ddl(dialect: str) -> list[str]:
         # equality lookups, whatever its size. Per deadline day, per holding unit and month, and
         # the stock of tasks overdue now.
         f"CREATE TABLE IF NOT EXISTS deadline_daily (prefix {text}, role {text}, stage {text}, day {text}, {counters}, "
-        "PRIMARY KEY (prefix, day, role, stage))",
+        f"PRIMARY KEY (prefix, day, role, stage)){by_key}",
         f"CREATE TABLE IF NOT EXISTS deadline_unit_monthly (prefix {text}, unit {text}, role {text}, stage {text}, month {text}, "
-        f"{counters}, PRIMARY KEY (prefix, month, unit, role, stage))",
+        f"{counters}, PRIMARY KEY (prefix, month, unit, role, stage)){by_key}",
         f"CREATE TABLE IF NOT EXISTS deadline_overdue (prefix {text}, unit {text}, role {text}, stage {text}, "
-        "overdue_now INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, unit, role, stage))",
+        f"overdue_now INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, unit, role, stage)){by_key}",
     ]
 
 
@@ -138,22 +141,28 @@ def _ts(instant: object) -> int:
 
 class DeadlineFold:
     """The deadline tasks of the tickets one batch touches: loaded once, changed in memory,
-    written back with the batch."""
+    written back with the batch (only those it changed: their rows and their counters' deltas)."""
 
     def __init__(self, db: Database, clock: Clock, ticket_ids: Iterable[str]):
         self.db, self.clock = db, clock
         self.tasks: dict[tuple[str, int, str, str], Task] = {}
+        self.by_ticket: dict[str, dict[tuple[str, int, str, str], Task]] = defaultdict(dict)
+        """The same tasks per ticket: an event looks at its own ticket's, not the whole batch's."""
+        self.loaded: dict[tuple[str, int, str, str], tuple] = {}
+        """Each loaded task's row as stored: what write() compares with and takes away."""
         ids = sorted(set(ticket_ids))
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             for row in db.query(f"SELECT {', '.join(COLUMNS)} FROM deadline_tasks WHERE ticket_id IN ({', '.join('?' * len(chunk))})", chunk):
                 task = Task(*row)
-                self.tasks[task.key] = task
+                self._put(task)
+                self.loaded[task.key] = row
         self.daily: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
         self.monthly: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
         self.overdue: dict[tuple, list[int]] = defaultdict(lambda: [0])
-        for task in self.tasks.values():
-            self._contribute(task, -1)
+
+    def _put(self, task: Task) -> None:
+        self.tasks[task.key] = self.by_ticket[task.ticket_id][task.key] = task
 
     def _contribute(self, task: Task, sign: int) -> None:
         """The task's counters, added (after the batch) or taken away (before it)."""
@@ -166,7 +175,8 @@ class DeadlineFold:
             self.overdue[(task.path, task.unit, task.role, task.stage)][0] += sign
 
     def of(self, ticket_id: str) -> list[Task]:
-        return [t for t in self.tasks.values() if t.ticket_id == ticket_id]
+        tasks = self.by_ticket.get(ticket_id)
+        return list(tasks.values()) if tasks else []
 
     def apply(self, t: TicketState, e: s.Event, at: int, round_before: int) -> None:
         """Event e (already folded into the ticket's state t; its round before the event given)
@@ -197,11 +207,12 @@ class DeadlineFold:
             case s.TicketRecategorised() | TicketTransferred():
                 for task in self.of(t.ticket_id):  # tasks count where, and under what, the ticket counts
                     task.path, task.category, task.updated_at = t.path, t.category, at
-        if e.type in MEETS:
+        kind = e.type
+        if kind in MEETS:
             unit = getattr(e, "unit", None) or self.holder(t.ticket_id, round_before)
-            for stage in MEETS[e.type]:
+            for stage in MEETS[kind]:
                 self._meet(t.ticket_id, round_before, stage, at, unit)
-        if e.type in ENDS or e.type == NEW_ROUND or t.round != round_before:
+        if kind in ENDS or kind == NEW_ROUND or t.round != round_before:
             self._withdraw(t.ticket_id, at)  # handed back, done, or back to dispatch for a new round
 
     def _resolving(self, t: TicketState, unit: str | None) -> Task | None:
@@ -250,8 +261,7 @@ class DeadlineFold:
                 if instant is None:
                     continue  # no deadline for this stage: no task
                 due_at = _ts(instant)
-                task = Task(t.ticket_id, t.round, unit, stage, role, t.path, t.category, at, due_at, self.clock.day(due_at), updated_at=at)
-                self.tasks[task.key] = task
+                self._put(Task(t.ticket_id, t.round, unit, stage, role, t.path, t.category, at, due_at, self.clock.day(due_at), updated_at=at))
 
     def _meet(self, ticket_id: str, round_: int, stage: str, at: int, unit: str | None) -> None:
         task = self.tasks.get((ticket_id, round_, unit or "", stage))
@@ -264,10 +274,20 @@ class DeadlineFold:
                 task.withdrawn_at, task.updated_at = at, at
 
     def write(self) -> None:
-        if not self.tasks:
-            return
-        for task in self.tasks.values():
+        """The tasks the batch changed: their rows, and their counters' deltas (the stored row's
+        contribution taken away, the new one's added) for every unit on their paths."""
+        changed = []
+        for key, task in self.tasks.items():
+            row = task.row()
+            before = self.loaded.get(key)
+            if row == before:
+                continue
+            if before is not None:
+                self._contribute(Task(*before), -1)
             self._contribute(task, +1)
-        self.db.executemany(SAVE, [task.row() for task in self.tasks.values()])
+            changed.append(row)
+        if not changed:
+            return
+        self.db.executemany(SAVE, changed)
         for sql, deltas in ((UPSERT_DAILY, self.daily), (UPSERT_MONTHLY, self.monthly), (UPSERT_OVERDUE, self.overdue)):
             self.db.executemany(sql, [(*k, *v) for k, v in rolled_up(deltas).items() if any(v)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from operator import add
+from operator import attrgetter
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -83,7 +83,7 @@ class TicketState:
         return _TICKET_COLUMNS
 
     def row(self) -> tuple:
-        return tuple(getattr(self, c) for c in _TICKET_COLUMNS)
+        return _TICKET_ROW(self)
 
     @property
     def open(self) -> bool:
@@ -101,6 +101,7 @@ class TicketState:
 
 
 _TICKET_COLUMNS = tuple(f.name for f in fields(TicketState))
+_TICKET_ROW = attrgetter(*_TICKET_COLUMNS)  # the row in C
 
 
 @dataclass
@@ -175,11 +176,18 @@ def rolled_up(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
     ancestor make any unit's figures an equality lookup, whatever the size of its subtree; the
     batch's rows are folded first, so an ancestor gets one upsert per batch, not one per item."""
     out: dict[tuple, list[int]] = {}
+    get = out.get
     for key, values in deltas.items():
         if not any(values):
             continue
         rest = key[1:]
         for prefix in prefixes(key[0]):
-            row = out.get((prefix, *rest))
-            out[(prefix, *rest)] = list(values) if row is None else list(map(add, row, values))
+            k = (prefix, *rest)
+            row = get(k)
+            if row is None:
+                out[k] = list(values)  # our own copy: added to in place below
+            else:
+                for i, n in enumerate(values):
+                    if n:
+                        row[i] += n
     return out

@@ -148,12 +148,13 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
         raise oversize(len(data), max_bytes)
     if nesting(data) > MAX_DEPTH:
         raise DecodeFailure("malformed_json", f"arrays or objects nested more than {MAX_DEPTH} levels deep")
+    decoded: Event | None = None
     try:  # the usual case in one pass: a valid event of a type never versioned past 1
-        event = _decoder.decode(data)
+        decoded = _decoder.decode(data)
         # Only there do an absent schema_version (1, as sent) and the struct's default agree; a
         # type at v2 defaults to 2 in its struct, so its bytes take the path below.
-        if event.schema_version == 1 == CURRENT_VERSION[event.type]:
-            return event
+        if decoded.schema_version == 1 == CURRENT_VERSION[decoded.type]:
+            return decoded
     except Exception:  # noqa: BLE001  anything else takes the path below, which says why (or upcasts)
         pass
     try:
@@ -166,8 +167,8 @@ def decode(data: bytes, max_bytes: int | None = MAX_EVENT_BYTES) -> Event:
         raise DecodeFailure("unknown_type", f"no event type {head.type!r}", "type")
     want = CURRENT_VERSION[head.type]
     try:
-        if head.schema_version == want:
-            return _decoder.decode(data)
+        if head.schema_version == want:  # a current event of a type versioned past 1: decoded above already
+            return decoded if decoded is not None else _decoder.decode(data)
         if head.schema_version < 1:
             raise DecodeFailure("invalid_field", f"schema_version {head.schema_version} is below 1", "schema_version")
         if head.schema_version > want:
