@@ -275,7 +275,7 @@ class ClockState:
         clock would have read it back before reading the move. In flight at the present path, a
         step's successors may follow it: intake keeps their order, and the ledger its own."""
         for clock in self.tickets.values():
-            path: tuple[str, ...] | None = None  # where the unit stands now (it may have moved): walked once a step is due
+            path = self.org_path(clock.org_id, clock.org_path)  # where the unit stands now: it may have moved
             for d in clock.book.deadlines:
                 if d.paused:
                     continue
@@ -288,7 +288,6 @@ class ClockState:
                     escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
                     event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
                                        chased_by=clock.org_id, escalated_to=escalated)
-                    path = path or self.org_path(clock.org_id, clock.org_path)
                     message_id = clock_message_id(event.event_id, path)
                     if message_id not in clock.sent:
                         yield Due(clock, event, path, message_id)
