@@ -7,9 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from datetime import date
-from typing import Generic, TypeVar
 
 from projections.casework import CaseworkQueries
 from projections.deadline_queries import DeadlineQueries
@@ -18,38 +16,9 @@ from projections.queries import Dashboard, DashboardQueries, TicketQueries, Tick
 from projections.service_requests import ServiceRequestQueries
 from projections.store import Database, Versions
 
-K = TypeVar("K")
-V = TypeVar("V")
-
 
 class NotBuilt(LookupError):
     """No version of the read model exists yet (the projector has not started)."""
-
-
-class Answers(Generic[K, V]):
-    """Answers remembered by key (the read model's version and position among it), the least
-    recently asked dropped first beyond `size`; shared by the web's worker threads. Written here
-    rather than functools.lru_cache: an entry is found by a key the caller computes inside a read
-    snapshot, and may be refused as stale (`fresh`) without being recomputed under the lock."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K, fresh: Callable[[V], bool] = lambda _: True) -> V | None:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is None or not fresh(hit):
-                return None
-            self._entries.move_to_end(key)
-            return hit
-
-    def put(self, key: K, answer: V) -> None:
-        with self._lock:
-            self._entries[key] = answer
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
 
 
 class ReadSide:
@@ -58,8 +27,9 @@ class ReadSide:
         self.local = threading.local()
         self._version: int | None = None
         self._checked = 0.0
-        self._answers: Answers[tuple, Dashboard] = Answers(256)
-        self._timelines: Answers[tuple, tuple[TicketTimeline, int | None]] = Answers(1024)
+        self._answers: OrderedDict[tuple, Dashboard] = OrderedDict()
+        self._timelines: OrderedDict[tuple, tuple[TicketTimeline, int | None]] = OrderedDict()
+        self._answers_lock = threading.Lock()
 
     def version(self) -> int | None:
         if time.monotonic() - self._checked > 1.0 or self._version is None:
@@ -98,21 +68,26 @@ class ReadSide:
     def service_requests(self) -> ServiceRequestQueries:
         return ServiceRequestQueries(self.db(), self.clock)
 
-    def dashboard(self, org_id: str, start: date | None, end: date) -> Dashboard:
+    def dashboard(self, org_id: str, start: date | None, end: date, cache_size: int = 256) -> Dashboard:
         """DashboardQueries.dashboard, remembered per read-model position: wall screens and pages
         ask the same questions again and again, and the answer can only change when the position
         moves (one cheap query decides). The cache is bounded; any new ledger event invalidates."""
         queries = self.dashboards()
         with queries.db.snapshot():  # the position and every figure from one state of the read model
             key = (self.version(), queries.position(), org_id, start, end)
-            hit = self._answers.get(key)
-            if hit is not None:
-                return hit
+            with self._answers_lock:
+                hit = self._answers.get(key)
+                if hit is not None:
+                    self._answers.move_to_end(key)
+                    return hit
             answer = queries.dashboard(org_id, start, end)
-        self._answers.put(key, answer)
+        with self._answers_lock:
+            self._answers[key] = answer
+            while len(self._answers) > cache_size:
+                self._answers.popitem(last=False)
         return answer
 
-    def timeline(self, ticket_id: str, now: int, within: list[str] | None) -> TicketTimeline:
+    def timeline(self, ticket_id: str, now: int, within: list[str] | None, cache_size: int = 1024) -> TicketTimeline:
         """TicketQueries.timeline, remembered per read-model position like dashboard(): a ticket's
         page is read again and again between its events. The reader's scope (`within`) is part of
         the key, so an answer is only ever given to the scope it was read for, and one outside it
@@ -121,9 +96,14 @@ class ReadSide:
         queries = self.tickets()
         with queries.db.snapshot():  # the position and the rows from one state of the read model
             key = (self.version(), self.dashboards().position(), ticket_id, None if within is None else tuple(within))
-            hit = self._timelines.get(key, fresh=lambda answer: answer[1] is None or now <= answer[1])
-            if hit is not None:
-                return hit[0]
+            with self._answers_lock:
+                hit = self._timelines.get(key)
+                if hit is not None and (hit[1] is None or now <= hit[1]):
+                    self._timelines.move_to_end(key)
+                    return hit[0]
             answer = queries.timeline_until(ticket_id, now, within)
-        self._timelines.put(key, answer)
+        with self._answers_lock:
+            self._timelines[key] = answer
+            while len(self._timelines) > cache_size:
+                self._timelines.popitem(last=False)
         return answer[0]
