@@ -37,6 +37,18 @@ def org_tree(units: int = 5000) -> list[tuple[str, OrgKind, str | None]]:
     return tree
 
 
+LIVE_SPACING = (5, 60)
+"""Seconds between two tickets' arrivals (uniform): about 2,650 tickets and 14,500 events a day,
+a city's hotline more than a district's. `civic bench` replays them as fast as it can, so their
+dates only decide which day rows they land on."""
+HISTORY_SPACING = (60, 240)
+"""The same for `civic bench --growth`: about 580 tickets and 3,100 events a day, so the smallest
+history (100,000 events and the 50,000 measured on top, about 47 days) already fills the
+dashboard's 30-day window and passes a month's end, and 5,000,000 events are four years and a half.
+With the live spacing the smallest history was a week: its "last 30 days" held 7 days of rows
+against 30 at 1M, which compared a week's answer with a month's, not a short history with a long."""
+
+
 def events(n: int, units: int = 5000, seed: int = 1) -> Iterator[tuple[str, bytes]]:
     """(intake subject, bytes) for the org tree, then tickets, until n events in all."""
     return Stream(units, seed).take(n)
@@ -47,13 +59,13 @@ class Stream:
     stopped (`state`, `resume`): `civic bench --growth` makes millions of them across its stages,
     and each stage would otherwise generate (and throw away) every event before its own first."""
 
-    def __init__(self, units: int = 5000, seed: int = 1):
+    def __init__(self, units: int = 5000, seed: int = 1, spacing: tuple[int, int] = LIVE_SPACING):
         self.tree = org_tree(units)
         self.paths: dict[str, tuple[str, ...]] = {}
         for org, _, parent in self.tree:
             self.paths[org] = (*self.paths[parent], org) if parent else (org,)
         self.leaves = [org for org, kind, _ in self.tree if kind in ("hamlet", "grid")]
-        self.units, self.seed = units, seed
+        self.units, self.seed, self.spacing = units, seed, spacing
         self.rng = random.Random(seed)
         self.clock = START
         self.ticket = 0
@@ -71,7 +83,7 @@ class Stream:
             yield intake_subject(e, self.paths[org]), s.encode(e)
         while self.count < end:
             if not self.pending:
-                self.clock += timedelta(seconds=self.rng.randint(5, 60))
+                self.clock += timedelta(seconds=self.rng.randint(*self.spacing))
                 org = self.rng.choice(self.leaves)
                 self.pending = [(intake_subject(fact, self.paths[org]), s.encode(fact))
                                 for fact in lifecycle(f"T{self.ticket}", org, self.clock, self.rng)]
@@ -83,13 +95,14 @@ class Stream:
     def state(self) -> dict[str, Any]:
         """Where the stream stands, as JSON-able values."""
         version, internal, gauss = self.rng.getstate()
-        return {"units": self.units, "seed": self.seed, "count": self.count, "ticket": self.ticket,
+        return {"units": self.units, "seed": self.seed, "spacing": list(self.spacing), "count": self.count, "ticket": self.ticket,
                 "clock": self.clock.isoformat(), "rng": [version, list(internal), gauss],
                 "pending": [[subject, data.decode()] for subject, data in reversed(self.pending)]}
 
     @classmethod
     def resume(cls, state: dict[str, Any]) -> Stream:
-        stream = cls(state["units"], state["seed"])
+        low, high = state.get("spacing", LIVE_SPACING)
+        stream = cls(state["units"], state["seed"], (low, high))
         version, internal, gauss = state["rng"]
         stream.rng.setstate((version, tuple(internal), gauss))
         stream.count, stream.ticket = state["count"], state["ticket"]

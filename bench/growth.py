@@ -1,7 +1,8 @@
 """`civic bench --growth`: does an event cost more when more came before it?
 
 History grows to each level (100,000, 1,000,000, 5,000,000 events: the bench district's tickets
-at a constant daily volume, about 14,500 events a day, so 5M events are about a year), then the
+at a constant daily volume, about 3,100 events a day, so 5M events are four years and a half:
+bench/district.py HISTORY_SPACING says why), then the
 stages whose cost could depend on history are measured over the same fixed window of the next
 50,000 events, each in a process of its own (its peak memory is the figure of that level):
 
@@ -37,7 +38,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.district import Stream
+from bench.district import HISTORY_SPACING, Stream
 from config import Settings
 
 LEVELS = (100_000, 1_000_000, 5_000_000)
@@ -77,7 +78,7 @@ def district(data_dir: Path, start: int, count: int) -> Iterator[tuple[str, byte
     if cursor.exists():
         stream = Stream.resume(json.loads(cursor.read_text()))
     else:  # a store grown without one (an older run's): made again up to `start`, once
-        stream = Stream()
+        stream = Stream(spacing=HISTORY_SPACING)
         for _ in stream.take(start):
             pass
     if stream.count != start:
