@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-MANY_CORES = frozenset({"nats-server"})
-"""Processes whose work spreads over every core (Go's). Every other process here is Python: its
+MANY_CORES = frozenset({"nats-server", "postgres"})
+"""Processes whose work spreads over every core (Go's; PostgreSQL's server, a process per
+connection). Every other process here is Python: its
 own work runs under one GIL, so it carries at most 1e6 / (its us per event) events per second
 whatever the core count (SQLite and the kernel release the GIL, which is why this is an estimate
 of the bound rather than the bound itself)."""
@@ -33,12 +34,36 @@ of the bound rather than the bound itself)."""
 
 def cpu_seconds(pid: int, proc: Path = Path("/proc")) -> float:
     """User + system CPU seconds a process (all its threads) has used so far."""
-    stat = (proc / str(pid) / "stat").read_text()
     # The command name (field 2) is in parentheses and may itself hold spaces or ')': the fields
     # that follow start after its last ')'. Field 3 (state) is then fields[0], so utime (14) and
-    # stime (15) are fields[11] and fields[12].
-    fields = stat[stat.rindex(")") + 2:].split()
+    # stime (15) are fields[11] and fields[12]; ppid (4) is fields[1].
+    fields = _stat_fields(pid, proc)
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _stat_fields(pid: int, proc: Path) -> list[str]:
+    stat = (proc / str(pid) / "stat").read_text()
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def tree_seconds(pid: int, proc: Path = Path("/proc")) -> float:
+    """User + system CPU seconds of a server and every process under it so far: the PostgreSQL
+    server on this machine is a postmaster and a process per connection, which come and go within
+    a phase. Its own time, its reaped children's (cutime + cstime: a backend that exited counts
+    there in full), and each live child's own and reaped time; so a child that exits mid-phase
+    moves from the live sum to the reaped one and the difference over the phase stays its work."""
+    fields = _stat_fields(pid, proc)
+    total = sum(int(f) for f in fields[11:15])
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or entry.name == str(pid):
+            continue
+        try:
+            child = _stat_fields(int(entry.name), proc)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue  # gone between the listing and the read: its time is in the parent's cutime now
+        if child[1] == str(pid):
+            total += sum(int(f) for f in child[11:15])
+    return total / CLOCK_TICKS
 
 
 def reaped_children_seconds() -> float:
@@ -110,10 +135,11 @@ class Phase:
 
 class Meter:
     """Phases measured on this process and the ones `processes()` names at the phase's start
-    ({name: pid})."""
+    ({name: pid}), and the servers `trees()` names, each with every process under it."""
 
-    def __init__(self, processes: Callable[[], dict[str, int]] = dict, cores: int | None = None):
-        self.processes = processes
+    def __init__(self, processes: Callable[[], dict[str, int]] = dict, cores: int | None = None,
+                 trees: Callable[[], dict[str, int]] = dict):
+        self.processes, self.trees = processes, trees
         self.cores = cores or os.cpu_count() or 1
         self.phases: list[Phase] = []
 
@@ -122,15 +148,15 @@ class Meter:
         """Measure the block; the caller sets `count` on the yielded Phase. `own` names this
         process's part in the phase (the publisher, the rebuild...); `reaped` the helpers the block
         starts and waits for (their CPU is counted once they are reaped)."""
-        pids = {own: os.getpid(), **self.processes()}
-        before = {who: cpu_seconds(pid) for who, pid in pids.items()}
+        pids, trees = {own: os.getpid(), **self.processes()}, self.trees()
+        before = {who: cpu_seconds(pid) for who, pid in pids.items()} | {who: tree_seconds(pid) for who, pid in trees.items()}
         children, start = reaped_children_seconds(), time.perf_counter()
         phase = Phase(name, unit=unit, cores=self.cores)
         yield phase
         phase.wall_s = time.perf_counter() - start
-        for who, pid in pids.items():
+        for who, (pid, seconds) in ({w: (p, cpu_seconds) for w, p in pids.items()} | {w: (p, tree_seconds) for w, p in trees.items()}).items():
             try:
-                phase.cpu_s[who] = cpu_seconds(pid) - before[who]
+                phase.cpu_s[who] = seconds(pid) - before[who]
             except FileNotFoundError:  # a process gone mid-phase: its CPU is not known, so it is not guessed
                 continue
         if reaped:

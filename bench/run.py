@@ -276,14 +276,34 @@ def machine() -> dict[str, object]:
             "processor": platform.processor() or platform.machine()}
 
 
+def postgres_server(database_url: str) -> int | None:
+    """The PostgreSQL server's postmaster, if it runs on this machine (the parent of the backend
+    serving a connection of ours), so that its CPU counts in each phase beside the roles': on
+    PostgreSQL the server does part of every event's work. None for a server elsewhere."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:  # read while the backend lives: it exits with the connection
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        backend = Path("/proc") / str(row[0] if row else 0)
+        try:
+            if b"postgres" not in (backend / "cmdline").read_bytes():
+                return None  # the same number is another process here: the server runs elsewhere
+            stat = (backend / "stat").read_text()
+            return int(stat[stat.rindex(")") + 2:].split()[1])
+        except (FileNotFoundError, PermissionError):
+            return None
+
+
 async def run(n: int, out: Path, quick: bool = False, database_url: str | None = None) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="civic-bench-") as tmp:
         root = Path(tmp)
         server = NatsServer(root / "nats", password=fixture_password()).start()
         stack = Stack(root, server, database_url)
+        postmaster = postgres_server(database_url) if database_url else None
         meter = Meter(lambda: {"nats-server": server.process.pid if server.process else 0,
-                               **{name: p.pid for name, p in stack.roles.items() if p.poll() is None}})
+                               **{name: p.pid for name, p in stack.roles.items() if p.poll() is None}},
+                      trees=lambda: {"postgres": postmaster} if postmaster else {})
         try:
             nc = await nats.connect(server.url)
             js = nc.jetstream(publish_async_max_pending=4000)

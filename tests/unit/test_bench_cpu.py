@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cpu import CLOCK_TICKS, Meter, Phase, cpu_seconds
+from bench.cpu import CLOCK_TICKS, Meter, Phase, cpu_seconds, tree_seconds
 from bench.run import Figure, floors, report
 
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {seconds}: pass\n"
@@ -159,3 +159,26 @@ def test_the_position_reader_asks_again_on_a_new_connection_when_the_server_clos
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_servers_tree_counts_its_own_its_reaped_and_its_live_childrens_time(tmp_path: Path) -> None:
+    def stat(pid: int, ppid: int, utime: int, stime: int, cutime: int, cstime: int) -> None:
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "stat").write_text(
+            f"{pid} (postgres: x (y)) S {ppid} 1 1 0 -1 4194304 100 0 0 0 {utime} {stime} {cutime} {cstime} 20 0 1 0 55 0 0\n")
+
+    stat(10, 1, 100, 20, 300, 40)  # the postmaster: its own 120 ticks, its exited backends' 340
+    stat(11, 10, 50, 5, 0, 0)  # a live backend
+    stat(12, 10, 7, 3, 1, 1)  # another, which reaped a helper of its own
+    stat(13, 1, 999, 999, 0, 0)  # not under the server
+    stat(14, 11, 500, 0, 0, 0)  # a grandchild: in its parent's cutime once reaped, not before
+    (tmp_path / "self").mkdir()  # /proc's other entries are not processes
+    assert tree_seconds(10, tmp_path) == pytest.approx((120 + 340 + 55 + 12) / CLOCK_TICKS)
+
+
+def test_a_tree_keeps_the_work_of_a_child_that_exits_within_the_phase() -> None:
+    before = tree_seconds(os.getpid())
+    subprocess.run([sys.executable, "-c", BURN.format(seconds=0.3)], check=True)
+    grown = tree_seconds(os.getpid()) - before
+    assert grown >= 0.3 - 3 / CLOCK_TICKS  # the child's 0.3 s, now in our cutime; plus our own waiting
+

@@ -73,3 +73,32 @@ def test_the_scope_applies_before_the_remembered_answer(district) -> None:  # ty
         with pytest.raises(NotFound):
             read.timeline("T3", now, elsewhere)  # v1's ticket, a c1 reader: unknown, also once remembered
     assert read.timeline("T3", now, DashboardQueries(writer, CLOCK, "Asia/Shanghai").prefixes("v1")) == everything
+
+
+def test_a_remembered_answer_costs_one_query_and_no_read_transaction(district) -> None:  # type: ignore[no-untyped-def]
+    # On PostgreSQL a read transaction is three round trips more than the position's query: a hit
+    # must not open one (docs/benchmarks.md, the cached reads on PostgreSQL at 1M events).
+    from datetime import date
+
+    read, _, rest = district
+    now, day = instant(31, 0), date(2026, 3, 31)
+    first_board, first_timeline = read.dashboard("yn", None, day), read.timeline("T2", now, None)
+    db = read.db()
+    queries: list[str] = []
+    real_query, real_snapshot = db.query, db.snapshot
+
+    def counted(sql: str, params=()):  # type: ignore[no-untyped-def]
+        queries.append(sql)
+        return real_query(sql, params)
+
+    def no_snapshot():  # type: ignore[no-untyped-def]
+        raise AssertionError("a remembered answer opened a read transaction")
+
+    db.query, db.snapshot = counted, no_snapshot
+    assert read.dashboard("yn", None, day) is first_board
+    assert read.timeline("T2", now, None) is first_timeline
+    assert len(queries) == 2 and all("tracking" in q for q in queries)
+    db.snapshot = real_snapshot
+    rest()  # the position moves: read again, in a read transaction
+    assert read.dashboard("yn", None, day) is not first_board
+    assert read.timeline("T2", now, None) is not first_timeline
