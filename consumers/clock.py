@@ -16,7 +16,8 @@ server delivers into the subscription's callback, and idle heartbeats keep it ho
 come one at a time, in order (max_workers 1), which the clock needs: a ticket's events fold in order.
 
 Writes: every tick, it reads the ledger's last sequence (a mark), and records each step whose
-rule has fired by the instant the ledger is known complete up to (ClockState.settled_until);
+rule has fired by the instant the ledger is known complete up to (ClockState.settled_until),
+a closed or voided ticket's too while it owes steps dated before it finished (ClockState.due);
 the event's bytes and id depend only on the ledger's facts, so two instances, a restart or a
 redelivery publish the same event and the ledger keeps one. A step sent at a path its unit has
 since left is sent again at the new one, with the steps after it (ClockState.due); its Nats-Msg-Id
@@ -154,6 +155,7 @@ class Clock:
             self.state.sent(due.clock, due.message_id)
             n += 1
         self.published += n
+        self.state.forget_finished(self.config.escalation)
         return n
 
     def ticks_after(self, seq: int) -> bool:

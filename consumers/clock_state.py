@@ -103,7 +103,8 @@ class _Book(msgspec.Struct):
 
 
 class TicketClock(msgspec.Struct):
-    """What the clock knows of one unfinished ticket."""
+    """What the clock knows of one ticket: an unfinished one, or a finished one that still owes
+    steps dated before it finished."""
 
     ticket_id: str
     org_id: str
@@ -113,6 +114,13 @@ class TicketClock(msgspec.Struct):
     sent: list[str] = []
     """Events published to intake and not yet read back from the ledger: their message ids
     (topology.clock_message_id: the event id at the org path it was published under)."""
+    finished: datetime | None = None
+    """When the ticket was closed or voided (the event's occurred_at); None while it is not.
+
+    A finished ticket is kept until no step dated before the finish is owed: the clock may read
+    the close before it has sent a breach that fell due months earlier (catching up on history,
+    a restart), and the ledger takes that breach, so a replay records what a live run does. The
+    close ends the open deadlines in the book (schemas/clock.py ENDS), so nothing after it is owed."""
 
     def fold(self) -> DeadlineBook:
         book = DeadlineBook()
@@ -203,11 +211,9 @@ class ClockState:
             self.tickets[tid] = TicketClock(tid, event.org_id, event.org_path, event.category, _Book(1, None, []))
         clock = self.tickets.get(tid)
         if clock is None:
-            return []  # raised before this clock's history began, or already finished
+            return []  # raised before this clock's history began, or finished with nothing left to send
         if isinstance(event, TicketClosed | TicketVoided):
-            del self.tickets[tid]
-            self.db.execute("DELETE FROM tickets WHERE ticket_id = ?", (tid,))
-            return []
+            clock.finished = event.occurred_at  # kept, and folded: the close ends its open deadlines
         book = clock.fold()
         book.apply(event)
         clock.book = _Book(book.round, book.holder, list(book.deadlines.values()))
@@ -267,7 +273,8 @@ class ClockState:
 
     def due(self, until: datetime, escalation: EscalationFor) -> Iterator[Due]:
         """The clock events whose rule has fired by `until`, not recorded and not sent at the unit's
-        present path, in order per deadline (a breach before its chases).
+        present path, in order per deadline (a breach before its chases). A finished ticket's are
+        those dated before it finished (its book ended the deadlines then).
 
         A step sent at a path the unit has since left is sent again at the new one, and the steps
         after it behind it: the ledger refused it (subject_mismatch) and, for want of it, the chase
@@ -276,21 +283,42 @@ class ClockState:
         step's successors may follow it: intake keeps their order, and the ledger its own."""
         for clock in self.tickets.values():
             path = self.org_path(clock.org_id, clock.org_path)  # where the unit stands now: it may have moved
-            for d in clock.book.deadlines:
-                if d.paused:
-                    continue
-                terms = escalation(clock.category, self.orgs.get(clock.book.holder or d.unit, (None, ""))[1])
-                for planned in terms.plan(d):
-                    if planned.at > until or not d.open_at(planned.at):
-                        break
-                    if planned.step_key in d.steps or planned.step_key == "reminder" and d.opened and planned.at <= d.opened:
-                        continue  # recorded already; or a reminder that would come before the dispatch itself
-                    escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
-                    event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
-                                       chased_by=clock.org_id, escalated_to=escalated)
-                    message_id = clock_message_id(event.event_id, path)
-                    if message_id not in clock.sent:
-                        yield Due(clock, event, path, message_id)
+            for d, planned, terms in self._owed(clock, escalation, until):
+                escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
+                event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
+                                   chased_by=clock.org_id, escalated_to=escalated)
+                message_id = clock_message_id(event.event_id, path)
+                if message_id not in clock.sent:
+                    yield Due(clock, event, path, message_id)
+
+    def _owed(self, clock: TicketClock, escalation: EscalationFor, until: datetime | None = None
+              ) -> Iterator[tuple[Deadline, Planned, Escalation]]:
+        """The ticket's steps not recorded (sent or not) whose rule had fired, with the stage still
+        unmet, by `until` (None: ever), in order per deadline."""
+        for d in clock.book.deadlines:
+            if d.paused:
+                continue
+            terms = escalation(clock.category, self.orgs.get(clock.book.holder or d.unit, (None, ""))[1])
+            for planned in terms.plan(d):
+                if until is not None and planned.at > until or not d.open_at(planned.at):
+                    break
+                if planned.step_key in d.steps or planned.step_key == "reminder" and d.opened and planned.at <= d.opened:
+                    continue  # recorded already; or a reminder that would come before the dispatch itself
+                yield d, planned, terms
+
+    def forget_finished(self, escalation: EscalationFor) -> int:
+        """Forget the finished tickets that owe nothing more: every step dated before the finish
+        is read back from the ledger, or refused for good (the book, read on, shows the stage met or
+        the deadline moved before the step: the ledger refused it and it is not owed). A step in
+        flight or not yet sent keeps its ticket. Returns how many were forgotten."""
+        done = [t for t, clock in self.tickets.items()
+                if clock.finished is not None and next(self._owed(clock, escalation), None) is None]
+        if done:
+            with self._transaction():
+                self.db.executemany("DELETE FROM tickets WHERE ticket_id = ?", [(t,) for t in done])
+            for t in done:
+                del self.tickets[t]
+        return len(done)
 
     def org_path(self, org_id: str, recorded: tuple[str, ...] = ()) -> tuple[str, ...]:
         """The org ids from the root down to `org_id` as the tree stands now (a unit may have moved

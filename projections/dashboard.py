@@ -50,6 +50,8 @@ def _ddl(dialect: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS dispute_daily (prefix {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (prefix, day, category, risk_grade)){by_key}",
         f"CREATE TABLE IF NOT EXISTS topic_daily (prefix {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (prefix, day)){by_key}",
         *(f"CREATE TABLE IF NOT EXISTS {month_table} ({month_ddl}){by_key}" for month_table, month_ddl in _monthly_ddl(text, counters)),
+        f"CREATE TABLE IF NOT EXISTS {FLOW_TOTAL} (prefix {text}, category {text}, {counters(FLOW_COUNTERS)}, first_day {text} NOT NULL, "
+        f"last_day {text} NOT NULL, PRIMARY KEY (prefix, category)){by_key}",
         f"CREATE TABLE IF NOT EXISTS tickets ({ticket_cols})",
         "CREATE INDEX IF NOT EXISTS tickets_path ON tickets (path, raised_at)",
         "CREATE INDEX IF NOT EXISTS tickets_unit ON tickets (to_unit, raised_at)",
@@ -78,6 +80,28 @@ _COUNTERS = {"ticket_daily": TICKET_COUNTERS, "ticket_flow": FLOW_COUNTERS, "tic
              "dispute_daily": DISPUTE_COUNTERS, "topic_daily": TOPIC_COUNTERS}
 
 
+# -- running totals of the flows ------------------------------------------------------------
+#
+# Open and overdue are stocks: every flow of the group from the beginning of history up to the
+# window's end. Summed from the month rows they cost one row per month of history (54 at 4.5
+# years, for the district and again for each of its towns), so the answer grew with history.
+# Beside the flows, one row per (prefix, category) holds the sum of all its day rows, written in
+# the same transaction from the same rows; a stock as of day `hi` is then that total less the
+# rows after `hi`. For a window that ends now, those are only the deadlines still to come (the
+# overdue flow lands on a deadline's day), so the answer reads the same few rows at any length
+# of history. Year roll-ups were the other way, at the same write cost (one more upsert per
+# (prefix, category) a batch touches): a stock would still read the years before and up to 11
+# month rows, a cost that grows with the years and jumps with the month of the year; the totals
+# are one row per prefix and category however long the history, a table that stays in the page
+# cache. A window that ends long ago is read from whichever end of the group's rows is nearer
+# (first_day, last_day: the days its day rows span), so no answer reads more rows than it did
+# with the month rows alone (projections/queries.py `_stocks`).
+
+FLOW_TOTAL = "ticket_flow_total"
+"""(prefix, category) -> opened, overdue summed over every ticket_flow row; first_day, last_day:
+the first and last day of those rows (which may lie ahead: a deadline to come)."""
+
+
 def _monthly_ddl(text: str, counters: Any) -> list[tuple[str, str]]:
     out = []
     for day_table, month_table in MONTHLY.items():
@@ -96,8 +120,9 @@ def _has_table(db: Database, table: str) -> bool:
 
 def create_schema(db: Database) -> None:
     with db.transaction():
-        # A read model from before the month roll-ups gets them from its day rows, once.
+        # A read model from before the month roll-ups (or the flows' totals) gets them from its day rows, once.
         upgrade = _has_table(db, "ticket_daily") and not _has_table(db, MONTHLY["ticket_daily"])
+        upgrade_totals = _has_table(db, "ticket_flow") and not _has_table(db, FLOW_TOTAL)
         for statement in _ddl(db.dialect) + deadlines.ddl(db.dialect):
             db.execute(statement)
         # The deadline tasks are the one deadline read model; a read model from before kept a
@@ -108,6 +133,9 @@ def create_schema(db: Database) -> None:
                 keys = ", ".join("substr(day, 1, 7)" if k == "day" else k for k in _KEYS[day_table])
                 sums = ", ".join(f"SUM({c})" for c in _COUNTERS[day_table])
                 db.execute(f"INSERT INTO {month_table} SELECT {keys}, {sums} FROM {day_table} GROUP BY {keys}")
+        if upgrade_totals:
+            sums = ", ".join(f"SUM({c})" for c in FLOW_COUNTERS)
+            db.execute(f"INSERT INTO {FLOW_TOTAL} SELECT prefix, category, {sums}, MIN(day), MAX(day) FROM ticket_flow GROUP BY prefix, category")
 
 
 UPSERT_DAILY = _upsert("ticket_daily", ("prefix", "category", "day"), TICKET_COUNTERS)
@@ -117,6 +145,14 @@ UPSERT_DISPUTE = _upsert("dispute_daily", ("prefix", "category", "risk_grade", "
 UPSERT_TOPIC = _upsert("topic_daily", ("prefix", "day"), TOPIC_COUNTERS)
 UPSERT_MONTHLY = {day_table: _upsert(month_table, tuple("month" if k == "day" else k for k in _KEYS[day_table]), _COUNTERS[day_table])
                   for day_table, month_table in MONTHLY.items()}
+# Counters added; the span of days widened (CASE rather than SQLite's min()/PostgreSQL's LEAST(): one statement for both).
+UPSERT_FLOW_TOTAL = (
+    f"INSERT INTO {FLOW_TOTAL} (prefix, category, {', '.join(FLOW_COUNTERS)}, first_day, last_day) "
+    f"VALUES (?, ?, {', '.join('?' * len(FLOW_COUNTERS))}, ?, ?) ON CONFLICT (prefix, category) DO UPDATE SET "
+    + ", ".join(f"{c} = {FLOW_TOTAL}.{c} + excluded.{c}" for c in FLOW_COUNTERS)
+    + f", first_day = CASE WHEN excluded.first_day < {FLOW_TOTAL}.first_day THEN excluded.first_day ELSE {FLOW_TOTAL}.first_day END"
+    + f", last_day = CASE WHEN excluded.last_day > {FLOW_TOTAL}.last_day THEN excluded.last_day ELSE {FLOW_TOTAL}.last_day END"
+)
 TICKET_COLUMNS = TicketState.columns()
 SAVE_TICKET = (f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(TICKET_COLUMNS))}) "
                f"ON CONFLICT (ticket_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in TICKET_COLUMNS[1:]))
@@ -305,6 +341,8 @@ class _Fold:
             # Every month that got a day row gets its row, even where the month's sum is nought:
             # a month row exists exactly when a day row of that month does, as a query over days would see.
             db.executemany(UPSERT_MONTHLY[table], [(*k, *v) for k, v in by_month(rows, _KEYS[table].index("day")).items()])
+            if table == "ticket_flow":
+                db.executemany(UPSERT_FLOW_TOTAL, [(*k, *v) for k, v in flow_totals(rows).items()])
         db.executemany(SAVE_TICKET, [t.row() for t in self.tickets.values()])
         db.executemany(_save("disputes", DISPUTE_COLUMNS), [tuple(x[c] for c in DISPUTE_COLUMNS) for x in self.disputes.values()])
         db.executemany(_save("topics", TOPIC_COLUMNS), [tuple(x[c] for c in TOPIC_COLUMNS) for x in self.topics.values()])
@@ -319,4 +357,19 @@ def by_month(rows: dict[tuple, list[int]], day_at: int) -> dict[tuple, list[int]
         month_key = (*key[:day_at], key[day_at][:7], *key[day_at + 1:])
         row = out.get(month_key)
         out[month_key] = list(values) if row is None else list(map(add, row, values))
+    return out
+
+
+def flow_totals(rows: dict[tuple, list[int]]) -> dict[tuple, list]:
+    """Flow rows' deltas keyed (prefix, category, day) -> per (prefix, category): the deltas summed,
+    and the first and last day among them."""
+    out: dict[tuple, list] = {}
+    for (prefix, category, day), values in rows.items():
+        total = out.get((prefix, category))
+        if total is None:
+            out[(prefix, category)] = [*values, day, day]
+        else:
+            for i, n in enumerate(values):
+                total[i] += n
+            total[-2], total[-1] = min(total[-2], day), max(total[-1], day)
     return out

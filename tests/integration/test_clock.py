@@ -246,6 +246,39 @@ async def test_catching_up_history_never_breaches_a_ticket_resolved_on_time_late
     assert health.clock_lag == {"clock-a": 0} and "clock_lag" not in health.reasons
 
 
+async def test_a_history_published_whole_with_its_close_and_void_before_the_clock_runs_gets_its_breaches(live: Running) -> None:
+    """The clock reads each ticket's close or void before its first tick (a restart after the fact,
+    a backfill): the steps that fell due before the finish still reach the ledger, as they would
+    have had the clock been running then; none dated after it. T9 was resolved late (DUE + 6 h) and
+    closed; T10 was voided at DUE + 90 min, a duplicate of T9, never signed for."""
+    closed = [*ticket("T9", 10), ev(s.TicketResolved, 14, "c1", WORKER, DUE + timedelta(hours=6), ticket_id="T9", resolution="moved"),
+              ev(s.TicketClosed, 17, "c1", DISPATCHER, DUE + timedelta(hours=7), ticket_id="T9")]
+    voided = [*ticket("T10", 20, signed=False)[:2],
+              ev(s.TicketVoided, 22, "c1", DISPATCHER, DUE + timedelta(minutes=90), ticket_id="T10", duplicate_of="T9")]
+    await publish_all(live.js, [*closed, *voided])
+    await caught_up(live.settings, live.js)
+    assert [e.type for e in await all_events(live, "T10")][-1] == "TicketVoided"
+    live.now.at = DUE + timedelta(days=3)
+    clock = live.start()
+    await live.at(DUE + timedelta(days=3))
+    assert steps(await live.clock_events("T9")) == [("reminder", DUE - timedelta(hours=1)), ("breach", DUE),
+                                                    ("chase-1", DUE + timedelta(hours=1)), ("chase-2", DUE + timedelta(hours=5))]
+    sign_for, contact = T0 + timedelta(hours=1), T0 + timedelta(hours=2)  # T10's own clocks (dispatched at 09:05)
+    assert sorted((e.stage, e.step_key, e.occurred_at) for e in await live.clock_events("T10")) == sorted([  # type: ignore[attr-defined]
+        ("sign_for", "breach", sign_for), ("sign_for", "chase-1", sign_for + timedelta(hours=1)),
+        # no reminder before the dispatch; each second chase (15:00 and later) after the void at 14:30
+        ("first_contact", "reminder", contact - timedelta(hours=1)), ("first_contact", "breach", contact),
+        ("first_contact", "chase-1", contact + timedelta(hours=1)),
+        ("resolve", "reminder", DUE - timedelta(hours=1)), ("resolve", "breach", DUE),
+        ("resolve", "chase-1", DUE + timedelta(hours=1))])
+    # Everything read back: nothing more owed, both forgotten (at the tick after the last read-back).
+    await wait_for(lambda: _forgotten(clock, "T9", "T10"), timeout=10)
+
+
+async def _forgotten(clock: Clock, *tickets: str) -> bool:
+    return not set(tickets) & set(clock.state.tickets)
+
+
 async def clock_all(live: Running) -> list[s.Event]:
     msgs = await read_stream(live.js, topology.LEDGER, topology.LEDGER_SUBJECTS)
     return [e for e in (s.decode(m.data, max_bytes=None) for m in msgs) if e.type in CLOCK_TYPES]

@@ -1,6 +1,8 @@
 """The query scenario of tests/unit/test_queries.py on PostgreSQL: the same read model folded
 into a schema of a throwaway cluster, every query answering as on SQLite (byte-wise path
-ranges under COLLATE "C", `?` placeholders rewritten, the same ordering)."""
+ranges under COLLATE "C", `?` placeholders rewritten, the same ordering); the month roll-ups and the
+flows' running totals as on SQLite (tests/unit/test_month_rollups.py), an older read model's
+totals made from its day rows."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from fold_kit import flow_totals, month_figures
+from projections.dashboard import FLOW_TOTAL, create_schema
 from projections.store import Database, PostgresDatabase
 from tests.unit.test_deadline_fold import DeadlineScenario, fold_scenario
+from tests.unit.test_month_rollups import assert_answers_equal_answers_from_day_rows, assert_flow_totals, fold_spread_district
 from tests.unit.test_queries import QueryScenario, fold
 
 pytestmark = pytest.mark.integration
@@ -43,4 +48,20 @@ class TestDeadlinesOnPostgreSQL(DeadlineScenario):
         db = PostgresDatabase(f"{postgres_cluster}/{name}", "dashboard_v1")
         fold_scenario(db)
         yield db
+        db.close()
+
+
+def test_rollups_and_flow_totals_answer_as_the_day_rows(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = PostgresDatabase(postgres_url, "dashboard_v1")
+    try:
+        fold_spread_district(db)
+        assert_flow_totals(db)
+        assert_answers_equal_answers_from_day_rows(db, monkeypatch)
+        # A read model from before the totals gets them from its day rows, once.
+        months, totals = month_figures(db), flow_totals(db)
+        db.execute(f"DROP TABLE {FLOW_TOTAL}")
+        create_schema(db)
+        create_schema(db)
+        assert flow_totals(db) == totals and month_figures(db) == months
+    finally:
         db.close()

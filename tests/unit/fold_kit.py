@@ -21,7 +21,7 @@ import msgspec
 
 import schemas as s
 from civic_kit import TREE, make
-from projections.dashboard import MONTHLY, DashboardProjection, create_schema
+from projections.dashboard import FLOW_TOTAL, MONTHLY, DashboardProjection, create_schema
 from projections.facts import Clock
 from projections.store import Database, SQLiteDatabase
 
@@ -207,7 +207,7 @@ def ticket_rows(db: Database) -> dict[str, dict[str, Any]]:
 
 
 DEADLINE_FIGURES = ("due", "on_time", "late", "chased", "supervised", "breached", "late_reports", "extended", "paused")
-COUNTER_TABLES = {"ticket_daily", "ticket_flow", "ticket_hist", "dispute_daily", "topic_daily", *MONTHLY.values(),
+COUNTER_TABLES = {"ticket_daily", "ticket_flow", "ticket_hist", "dispute_daily", "topic_daily", *MONTHLY.values(), FLOW_TOTAL,
                   "deadline_daily", "deadline_unit_monthly", "deadline_overdue"}
 
 
@@ -223,12 +223,24 @@ def month_figures(db: Database) -> Counter:
     return out
 
 
+def flow_totals(db: Database) -> set[tuple]:
+    """The flows' running totals as stored: (prefix, category, opened, overdue, first_day, last_day)."""
+    return set(db.query(f"SELECT prefix, category, opened, overdue, first_day, last_day FROM {FLOW_TOTAL}"))
+
+
+def flow_totals_of_the_day_rows(db: Database) -> set[tuple]:
+    """The same, summed from the flows' day rows."""
+    return set(db.query("SELECT prefix, category, SUM(opened), SUM(overdue), MIN(day), MAX(day) FROM ticket_flow GROUP BY prefix, category"))
+
+
 def everything(db: Database) -> list[Any]:
     """Every row of every table, sorted, and every non-zero figure: two folds of the same events must
     leave the same (a counter row may be left at zero by one batching and never written by another)."""
     tables = [r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
     rows = [(t, sorted(db.query(f"SELECT * FROM {t}"), key=repr)) for t in tables if t not in COUNTER_TABLES]
+    totals = sorted((prefix, category, opened, overdue) for prefix, category, opened, overdue, *_ in flow_totals(db) if opened or overdue)
     return [*rows, ("figures", sorted(figures(db).items(), key=repr)), ("month figures", sorted(month_figures(db).items(), key=repr)),
+            ("flow totals", totals),
             ("deadlines", sorted(deadline_figures(db).items(), key=repr))]
 
 

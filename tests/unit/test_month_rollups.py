@@ -1,7 +1,8 @@
-"""Month roll-ups (projections/dashboard.py): the month rows are the day rows summed by month,
-however the events are batched; a dashboard answer read from months and days is the answer read
-from days alone, for random windows; a read model from before the roll-ups gets them from its
-day rows."""
+"""Month roll-ups and the flows' running totals (projections/dashboard.py): the month rows are the
+day rows summed by month and the totals the flows' day rows summed per unit and category, however
+the events are batched; a dashboard answer read from months, days and totals is the answer read
+from days alone, for random windows (ending before, inside and after the history, so open and
+overdue are read from either end); a read model from before gets them from its day rows."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from fold_kit import T0, Events, figures, month_figures, open_projection, project
+from fold_kit import T0, Events, batches, figures, flow_totals, flow_totals_of_the_day_rows, month_figures, open_projection, project
 from projections import queries
-from projections.dashboard import MONTHLY, create_schema
-from projections.facts import Clock
+from projections.dashboard import FLOW_TOTAL, MONTHLY, DashboardProjection, create_schema
+from projections.facts import FLOW_COUNTERS, Clock
 from projections.queries import DashboardQueries, month_spans
-from projections.store import SQLiteDatabase
+from projections.store import Database, SQLiteDatabase
 
 CATEGORIES = ("parking", "environment", "elderly_care")
 LEAVES = ("c1", "g1", "h1")
@@ -79,17 +80,51 @@ def _windows(rng: random.Random, first: date, last: date, n: int) -> list[tuple[
     return out
 
 
+@pytest.mark.parametrize("split", ["each", "one", "random"])
+def test_flow_totals_are_the_flow_day_rows_summed(tmp_path: Path, split: str) -> None:
+    db = project(tmp_path, _spread_district(seed=7).positioned(), split).db
+    assert_flow_totals(db)
+
+
+def assert_flow_totals(db: Database) -> None:
+    totals = flow_totals(db)
+    assert totals == flow_totals_of_the_day_rows(db)
+    assert any(opened or overdue for _, _, opened, overdue, *_ in totals)  # stocks left open at the end
+    assert any(last > first[:7] + "-31" for *_, first, last in totals)  # the rows span months
+
+
 def test_answers_from_month_rows_equal_answers_from_day_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ev = _spread_district(seed=11)
-    db = project(tmp_path, ev.positioned(), "random").db
+    db = project(tmp_path, _spread_district(seed=11).positioned(), "random").db
+    assert_answers_equal_answers_from_day_rows(db, monkeypatch)
+
+
+def assert_answers_equal_answers_from_day_rows(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every dashboard answer for random windows equals the one summed from day rows alone: windows
+    from months and days, and open/overdue from the totals less what follows or from the beginning."""
     reads = DashboardQueries(db, Clock())
     rng = random.Random(5)
     windows = _windows(rng, T0.date(), (T0 + timedelta(days=140)).date(), 40)
+    windows += [(None, (T0 + timedelta(days=d)).date()) for d in (-40, 3, 35, 70, 100, 130, 160, 200, 400)]
     orgs = ("d1", "t1", "c1", "g1")
-    with_months = {(org, w): reads.dashboard(org, *w) for org in orgs for w in windows}
+    ends: Counter = Counter()  # how the stocks were read: from the beginning, from the end, the totals alone
+    real_sum = DashboardQueries._sum
+
+    def spy(self: DashboardQueries, table: str, counters: tuple[str, ...], prefixes: list[str], lo: str, hi: str,
+            groups: tuple[str, ...]) -> dict:
+        if table == "ticket_flow":
+            ends["beginning" if lo == "" else "end"] += 1
+        return real_sum(self, table, counters, prefixes, lo, hi, groups)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(DashboardQueries, "_sum", spy)
+        with_months = {(org, w): reads.dashboard(org, *w) for org in orgs for w in windows}
+    asked = 2 * len(with_months)  # the unit's stocks and its children's
+    assert ends["beginning"] >= 20 and ends["end"] >= 20 and asked - sum(ends.values()) >= 20, ends
     used = sum(month_spans(w[0].isoformat() if w[0] else "", w[1].isoformat())[1] is not None for w in windows)
     assert used > len(windows) // 2  # most windows hold whole months: the month rows are read
     monkeypatch.setattr(queries, "month_spans", lambda lo, hi: ([(lo, hi)], None))  # days alone
+    monkeypatch.setattr(DashboardQueries, "_stocks", lambda self, prefixes, hi, groups:  # every flow up to hi, from day rows
+                        self._sum("ticket_flow", FLOW_COUNTERS, prefixes, "", hi, groups))
     for (org, w), answer in with_months.items():
         assert answer == reads.dashboard(org, *w), (org, w)
 
@@ -115,20 +150,37 @@ def _each_day(lo: date, hi: date) -> list[date]:
     return [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
 
 
-def test_a_read_model_from_before_the_rollups_gets_them_from_its_day_rows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("before", ["the month roll-ups", "the flow totals"])
+def test_a_read_model_from_before_the_rollups_gets_them_from_its_day_rows(tmp_path: Path, before: str) -> None:
     ev = _spread_district(seed=13, tickets=60)
     projection = project(tmp_path, ev.positioned(), "random")
-    want = month_figures(projection.db)
-    for table in MONTHLY.values():  # as an older version left it
+    want, totals = month_figures(projection.db), flow_totals(projection.db)
+    # As an older version left it: without either (before the month roll-ups) or without the totals.
+    for table in [*MONTHLY.values(), FLOW_TOTAL] if before == "the month roll-ups" else [FLOW_TOTAL]:
         projection.db.execute(f"DROP TABLE {table}")
     projection.db.close()
     db = SQLiteDatabase(tmp_path / "dashboard.sqlite")
     create_schema(db)
     assert month_figures(db) == want and want
+    assert flow_totals(db) == totals and totals
     create_schema(db)  # once only: a second start adds nothing
-    assert month_figures(db) == want
+    assert month_figures(db) == want and flow_totals(db) == totals
+    # and it goes on from there as a read model that always had them
+    later = Events()
+    later.add("TicketRaised", T0 + timedelta(days=200), org="c1", ticket_id="T-later", category="parking")
+    DashboardProjection(db, Clock()).apply([(len(ev.events) + 1, later.events[0])])
+    assert flow_totals(db) == flow_totals_of_the_day_rows(db)
 
 
 def test_a_fresh_read_model_has_empty_rollups(tmp_path: Path) -> None:
     db = open_projection(tmp_path).db
     assert month_figures(db) == Counter()
+    assert flow_totals(db) == set()
+
+
+def fold_spread_district(db: Database, seed: int = 11) -> None:
+    """The spread district folded into any database (tests/integration/test_queries_postgres.py)."""
+    create_schema(db)
+    projection = DashboardProjection(db, Clock())
+    for batch in batches(_spread_district(seed=seed).positioned(), "random"):
+        projection.apply(batch)

@@ -9,11 +9,11 @@ from typing import Any
 
 from fold_kit import everything, open_projection
 from projections import deadlines
-from projections.dashboard import MONTHLY, DashboardProjection, _ddl, create_schema
+from projections.dashboard import FLOW_TOTAL, MONTHLY, DashboardProjection, _ddl, create_schema
 from projections.facts import Clock
 from projections.store import SQLiteDatabase
 
-CLUSTERED = {*MONTHLY, *MONTHLY.values(), "deadline_tasks", "deadline_daily", "deadline_unit_monthly", "deadline_overdue"}
+CLUSTERED = {*MONTHLY, *MONTHLY.values(), FLOW_TOTAL, "deadline_tasks", "deadline_daily", "deadline_unit_monthly", "deadline_overdue"}
 
 
 def test_the_counter_tables_and_the_tasks_are_clustered_on_their_keys(tmp_path: Path) -> None:
