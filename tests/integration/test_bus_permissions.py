@@ -128,8 +128,20 @@ async def caught_up(settings: Settings, js, events: int) -> None:  # type: ignor
 
 async def test_no_anonymous_or_unknown_client(bus: Settings) -> None:
     for options in ({}, {"nkeys_seed_str": new_seed().decode()}):  # no credential; a key the server does not know
-        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
-            await nats.connect(bus.nats_url, allow_reconnect=False, connect_timeout=2, **options)
+        for _ in range(5):
+            try:
+                client = await nats.connect(bus.nats_url, allow_reconnect=False, connect_timeout=2, **options)
+            except ConnectionResetError:
+                # The server sends -ERR and closes the socket at once; now and then the client's
+                # next write meets the closed socket before it has read the -ERR (CI, once).
+                continue
+            except nats.errors.Error as e:
+                assert "Authorization Violation" in str(e), e
+                break
+            await client.close()
+            pytest.fail(f"connected with {options or 'no credential'}")
+        else:
+            pytest.fail("the server never said why it refused the connection")
 
 
 async def test_only_the_relay_publishes_to_the_ledger(bus: Settings) -> None:
