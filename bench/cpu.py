@@ -46,6 +46,11 @@ def _stat_fields(pid: int, proc: Path) -> list[str]:
     return stat[stat.rindex(")") + 2:].split()
 
 
+def parent_of(pid: int, proc: Path = Path("/proc")) -> int:
+    """A process's parent's pid (field 4 of /proc/<pid>/stat)."""
+    return int(_stat_fields(pid, proc)[1])
+
+
 def tree_seconds(pid: int, proc: Path = Path("/proc")) -> float:
     """User + system CPU seconds of a server and every process under it so far: the PostgreSQL
     server on this machine is a postmaster and a process per connection, which come and go within
@@ -148,13 +153,14 @@ class Meter:
         """Measure the block; the caller sets `count` on the yielded Phase. `own` names this
         process's part in the phase (the publisher, the rebuild...); `reaped` the helpers the block
         starts and waits for (their CPU is counted once they are reaped)."""
-        pids, trees = {own: os.getpid(), **self.processes()}, self.trees()
-        before = {who: cpu_seconds(pid) for who, pid in pids.items()} | {who: tree_seconds(pid) for who, pid in trees.items()}
+        readers = {who: (pid, cpu_seconds) for who, pid in {own: os.getpid(), **self.processes()}.items()} | \
+            {who: (pid, tree_seconds) for who, pid in self.trees().items()}
+        before = {who: seconds(pid) for who, (pid, seconds) in readers.items()}
         children, start = reaped_children_seconds(), time.perf_counter()
         phase = Phase(name, unit=unit, cores=self.cores)
         yield phase
         phase.wall_s = time.perf_counter() - start
-        for who, (pid, seconds) in ({w: (p, cpu_seconds) for w, p in pids.items()} | {w: (p, tree_seconds) for w, p in trees.items()}).items():
+        for who, (pid, seconds) in readers.items():
             try:
                 phase.cpu_s[who] = seconds(pid) - before[who]
             except FileNotFoundError:  # a process gone mid-phase: its CPU is not known, so it is not guessed

@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import chain
-from bench.cpu import CLOCK_TICKS, Meter, Phase
+from bench.cpu import CLOCK_TICKS, Meter, Phase, parent_of
 from bench.store import batched_insert, store_kind
 from bench.district import events
 from adapters.natsserver import NatsServer, fixture_password
@@ -288,8 +288,7 @@ def postgres_server(database_url: str) -> int | None:
         try:
             if b"postgres" not in (backend / "cmdline").read_bytes():
                 return None  # the same number is another process here: the server runs elsewhere
-            stat = (backend / "stat").read_text()
-            return int(stat[stat.rindex(")") + 2:].split()[1])
+            return parent_of(int(backend.name))
         except (FileNotFoundError, PermissionError):
             return None
 

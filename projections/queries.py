@@ -318,7 +318,8 @@ class DashboardQueries:
                           groups) if hi < last else {}
         out: dict[tuple[str, ...], dict[str, int]] = {}
         for row in rows:
-            key, later = tuple(row[:len(groups)]), after.get(tuple(row[:len(groups)]), {})
+            key = tuple(row[:len(groups)])
+            later = after.get(key, {})
             out[key] = {c: int(total) - later.get(c, 0) for c, total in zip(FLOW_COUNTERS, row[len(groups):])}
         return out
 
