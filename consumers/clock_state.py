@@ -282,11 +282,12 @@ class ClockState:
         clock would have read it back before reading the move. In flight at the present path, a
         step's successors may follow it: intake keeps their order, and the ledger its own."""
         for clock in self.tickets.values():
-            path = self.org_path(clock.org_id, clock.org_path)  # where the unit stands now: it may have moved
+            path: tuple[str, ...] | None = None  # where the unit stands now (it may have moved): walked once a step is due
             for d, planned, terms in self._owed(clock, escalation, until):
                 escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
                 event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
                                    chased_by=clock.org_id, escalated_to=escalated)
+                path = path or self.org_path(clock.org_id, clock.org_path)
                 message_id = clock_message_id(event.event_id, path)
                 if message_id not in clock.sent:
                     yield Due(clock, event, path, message_id)
