@@ -295,13 +295,20 @@ class ClockState:
     def _owed(self, clock: TicketClock, escalation: EscalationFor, until: datetime | None = None
               ) -> Iterator[tuple[Deadline, Planned, Escalation]]:
         """The ticket's steps not recorded (sent or not) whose rule had fired, with the stage still
-        unmet, by `until` (None: ever), in order per deadline."""
+        unmet, by `until` (None: ever), in order per deadline.
+
+        A paused deadline's clock stopped when the pause began: what fell due before it is owed,
+        nothing at or after it (as a stage met at a step's instant stops that step; a state saved
+        before `paused_at` existed owes nothing while paused, as it did). Not covered: a step of a
+        deadline that an extension or a resume has moved since (both read before the step was sent)
+        is not owed, as the ledger checks a step against the deadline as it now stands
+        (schemas/clock.py `check`): a live clock had recorded it, one catching up does not."""
         for d in clock.book.deadlines:
-            if d.paused:
+            if d.paused and d.paused_at is None:
                 continue
             terms = escalation(clock.category, self.orgs.get(clock.book.holder or d.unit, (None, ""))[1])
             for planned in terms.plan(d):
-                if until is not None and planned.at > until or not d.open_at(planned.at):
+                if until is not None and planned.at > until or not d.open_at(planned.at) or d.paused_at and planned.at >= d.paused_at:
                     break
                 if planned.step_key in d.steps or planned.step_key == "reminder" and d.opened and planned.at <= d.opened:
                     continue  # recorded already; or a reminder that would come before the dispatch itself
