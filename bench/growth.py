@@ -8,8 +8,10 @@ stages whose cost could depend on history are measured over the same fixed windo
 
 * the ledger: check + commit in batches of 1,000, as the live ledger worker does, on an event
   store holding the history (its aggregate and event-id indexes hold every earlier event);
-* the read model: the window folded in batches of 1,000 (the live projector's and a rebuild's
-  work) into a read model holding the history, read from the event store as a rebuild reads it;
+* the read model: the window folded in batches of 1,000 (the live projector's work; a rebuild
+  commits 5,000 at a time, cheaper per event but growing more with history: docs/benchmarks.md
+  "The rebuild's batch") into a read model holding the history, read from the event store as a
+  rebuild reads it;
 * the district's dashboard for the last 30 days, computed uncached on that read model.
 
 The history is written fast, untimed: straight into the store in transactions of 20,000 events
@@ -44,9 +46,15 @@ from config import Settings
 LEVELS = (100_000, 1_000_000, 5_000_000)
 WINDOW = 50_000
 HISTORY_BATCH = 20_000
-# The history's fold commits every 5,000 events: the deadline fold looks a ticket's tasks up by a
-# scan of the batch's on main (projections/deadlines.py `of`), so its cost per event grows with the
-# batch: 86-89 µs at 1,000, 97 at 5,000, 492 at 30,000 (25k-30k bench events, in process).
+# The history's fold commits every 5,000 events, as a rebuild does. Its cost per event no longer
+# grows with the batch (it did while the deadline fold scanned the batch's tasks for each event,
+# projections/deadlines.py `of`, now a per-ticket dict: 86-89 µs at 1,000, 97 at 5,000, 492 at
+# 30,000). The window folded at 1,000 / 5,000 / 10,000 / 20,000 (CPU µs per event, two runs each,
+# docs/bench/2026-11-28/rebuildbatch/): 100k 101 / 79 / 77 / 79, 1M 143 / 111 / 106 / 103,
+# 5M 146 / 128 / 129 / 134: a batch of 5,000 saves the system time of pages written again in one
+# commit (3,554 pages per batch of 1,000 at 100k; 7,440 per 5,000), and beyond it little is left
+# to merge (a quiet unit's page is written once per event whatever the batch) while the batch's
+# pages outgrow the writer's 64 MiB cache (37,623 per 20,000 at 1M).
 HISTORY_FOLD_BATCH = 5_000
 LIVE_BATCH = 1_000
 CURSOR = "growth-district.json"
