@@ -55,6 +55,12 @@ from schemas.topology import DASHBOARD_STATUS_KEY, status_subject
 log = logging.getLogger("civic.web")
 
 
+def _unheard(task: asyncio.Task[Subscription]) -> None:
+    """Not subscribed: answers then read the position from the database, once a second at most."""
+    if not task.cancelled() and (e := task.exception()) is not None:
+        log.warning("not hearing the projector's read-model position (%s)", e)
+
+
 class CompletedJson(JsonRenderPlugin):
     """/schema/openapi.json serves the same document as /openapi.json (dashboards/contract.py)."""
 
@@ -114,6 +120,7 @@ class Web:
 
     async def _start_hearing(self) -> None:
         self.hearing = asyncio.create_task(self.hear_the_projector())
+        self.hearing.add_done_callback(_unheard)
 
     async def _stop_hearing(self) -> None:
         if self.hearing is not None and not self.hearing.done():
