@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,27 +111,30 @@ class Credentials:
         """A new nkey for an upstream system, allowed the intake subjects of `orgs`; the seed is
         written to `out` (default: the folder) for handing over. Replaces an earlier one."""
         permissions.producer(system, orgs)  # refuses a bad name or org id before anything is written
-        self.ensure()
-        seed = new_seed()
-        path = Path(out) if out else self.seed_path(permissions.PRODUCER_PREFIX + system)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(path, seed)
-        roles = self.roles()
-        roles.producers[system] = {"nkey": public_key(seed), "orgs": list(orgs)}
-        _write_private(self.roles_path, roles.encode())
-        return path
+
+        def record(roles: Roles, nkey: str) -> None:
+            roles.producers[system] = {"nkey": nkey, "orgs": list(orgs)}
+        return self._new_key(permissions.PRODUCER_PREFIX + system, out, record)
 
     def add_notified(self, unit: str, out: Path | None = None) -> Path:
         """A new nkey for a unit's receiver of the clock's notifications (it may subscribe to
         civic.notify.<unit> only); the seed is written to `out` (default: the folder). Replaces an earlier one."""
         permissions.notified(unit)  # refuses a bad unit id before anything is written
+
+        def record(roles: Roles, nkey: str) -> None:
+            roles.notified[unit] = nkey
+        return self._new_key(permissions.NOTIFIED_PREFIX + unit, out, record)
+
+    def _new_key(self, identity: str, out: Path | None, record: Callable[[Roles, str], None]) -> Path:
+        """A new seed for `identity`, written privately to `out` (default: the folder), its public
+        key recorded in the roles file by `record`."""
         self.ensure()
         seed = new_seed()
-        path = Path(out) if out else self.seed_path(permissions.NOTIFIED_PREFIX + unit)
+        path = Path(out) if out else self.seed_path(identity)
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_private(path, seed)
         roles = self.roles()
-        roles.notified[unit] = public_key(seed)
+        record(roles, public_key(seed))
         _write_private(self.roles_path, roles.encode())
         return path
 

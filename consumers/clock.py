@@ -21,8 +21,8 @@ a closed or voided ticket's too while it owes steps dated before it finished (Cl
 the event's bytes and id depend only on the ledger's facts, so two instances, a restart or a
 redelivery publish the same event and the ledger keeps one. A step sent at a path its unit has
 since left is sent again at the new one, with the steps after it (ClockState.due); its Nats-Msg-Id
-is the event id at that path (topology.clock_message_id). "Now" is an input (`now`): the role reads the wall clock, tests drive
-a simulated one.
+is the event id at that path (topology.clock_message_id). "Now" is an input (`now`): the role
+reads the wall clock, tests drive a simulated one.
 
 Notifications: each clock event read back from the ledger (so only accepted ones) is published on
 core NATS to `civic.notify.<unit>` (supervision also to the unit escalated to), and POSTed to the

@@ -282,11 +282,12 @@ class ClockState:
         clock would have read it back before reading the move. In flight at the present path, a
         step's successors may follow it: intake keeps their order, and the ledger its own."""
         for clock in self.tickets.values():
-            path = self.org_path(clock.org_id, clock.org_path)  # where the unit stands now: it may have moved
+            path: tuple[str, ...] | None = None  # where the unit stands now (it may have moved): walked once a step is due
             for d, planned, terms in self._owed(clock, escalation, until):
                 escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
                 event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
                                    chased_by=clock.org_id, escalated_to=escalated)
+                path = path or self.org_path(clock.org_id, clock.org_path)
                 message_id = clock_message_id(event.event_id, path)
                 if message_id not in clock.sent:
                     yield Due(clock, event, path, message_id)
@@ -294,13 +295,20 @@ class ClockState:
     def _owed(self, clock: TicketClock, escalation: EscalationFor, until: datetime | None = None
               ) -> Iterator[tuple[Deadline, Planned, Escalation]]:
         """The ticket's steps not recorded (sent or not) whose rule had fired, with the stage still
-        unmet, by `until` (None: ever), in order per deadline."""
+        unmet, by `until` (None: ever), in order per deadline.
+
+        A paused deadline's clock stopped when the pause began: what fell due before it is owed,
+        nothing at or after it (as a stage met at a step's instant stops that step; a state saved
+        before `paused_at` existed owes nothing while paused, as it did). Not covered: a step of a
+        deadline that an extension or a resume has moved since (both read before the step was sent)
+        is not owed, as the ledger checks a step against the deadline as it now stands
+        (schemas/clock.py `check`): a live clock had recorded it, one catching up does not."""
         for d in clock.book.deadlines:
-            if d.paused:
+            if d.paused and d.paused_at is None:
                 continue
             terms = escalation(clock.category, self.orgs.get(clock.book.holder or d.unit, (None, ""))[1])
             for planned in terms.plan(d):
-                if until is not None and planned.at > until or not d.open_at(planned.at):
+                if until is not None and planned.at > until or not d.open_at(planned.at) or d.paused_at and planned.at >= d.paused_at:
                     break
                 if planned.step_key in d.steps or planned.step_key == "reminder" and d.opened and planned.at <= d.opened:
                     continue  # recorded already; or a reminder that would come before the dispatch itself

@@ -150,6 +150,9 @@ class Deadline:
     """The clock steps recorded for it (step keys: reminder, breach, chase-1, chase-2, supervision)."""
     paused: bool = False
     """Waiting for the resident (TicketPaused): the clock does not run until TicketResumed moves `due`."""
+    paused_at: datetime | None = None
+    """When the pause began, while `paused`: a step that fell due before it is still owed (a clock
+    catching up may read the pause before it has sent that step; a live one had sent it)."""
     opened: datetime | None = None
     """When the dispatch that set it happened: a reminder due before then is not sent."""
 
@@ -218,17 +221,17 @@ class DeadlineBook:
         elif isinstance(event, TicketPaused):
             for found in self.open_deadlines():
                 if found.stage in ("resolve", "supporting"):
-                    found.paused = True
+                    found.paused, found.paused_at = True, event.occurred_at
                     changed.append(found)
         elif isinstance(event, TicketResumed):
             for moved in event.deadlines:
                 found = self._resolving(moved.unit)
                 if found is not None:
                     found.move(moved.deadline)
-                    found.paused = False
+                    found.paused, found.paused_at = False, None
                     changed.append(found)
             for found in self.open_deadlines():
-                found.paused = False
+                found.paused, found.paused_at = False, None
         elif isinstance(event, DeadlineEvent):
             found = self.deadlines.get((event.round, event.unit, event.stage))
             if found is not None:

@@ -187,3 +187,40 @@ def test_a_step_the_ledger_refused_for_good_does_not_keep_the_ticket(tmp_path: P
     assert ledger.refused == ["breach: deadline_met", "chase-1: deadline_met"]
     assert ledger.tick(NOW, real=2000.0) == []
     assert ledger.state.forget_finished(lambda c, k: TERMS) == 1 and ledger.state.tickets == {}
+
+
+def paused(resumed_at: datetime = DUE + timedelta(days=2)) -> list[s.Event]:
+    """Dispatched to c1 (resolve by DUE), paused half an hour before DUE (after the reminder at
+    DUE - 1 h), resumed two days later with the half hour left: the deadline moves to the resume
+    plus 30 minutes, a new clock's worth of steps."""
+    return [*raised(), ev(s.TicketPaused, 3, DUE - timedelta(minutes=30), reason="the resident is away"),
+            ev(s.TicketResumed, 4, resumed_at, deadlines=(s.UnitDeadline(unit=None, deadline=resumed_at + timedelta(minutes=30)),))]
+
+
+def test_a_pause_read_before_a_step_that_fell_due_before_it_was_sent_still_sends_that_step(tmp_path: Path) -> None:
+    """The reminder fell due before the pause. A clock catching up reads the pause before it has sent
+    it: it still owes it, dated before the pause, for the deadline as it stood then, and sends it at its
+    next tick; the resume read later moves the deadline, and the new one's steps follow. Before, a paused
+    deadline owed nothing until its resume, whose move then dropped the old deadline's steps: the replay
+    had one reminder fewer than the live run. (A clock that reads the resume too before its tick still
+    misses it: the ledger checks a step against the deadline as it stands, see ClockState._owed.)"""
+    moved = DUE + timedelta(days=2, minutes=30)
+    live = lived(paused(), tmp_path / "live.sqlite")
+    assert steps(live) == [("c1", "reminder", DUE - timedelta(hours=1)), ("c1", "reminder", moved - timedelta(hours=1)),
+                           ("c1", "breach", moved), ("c1", "chase-1", moved + timedelta(hours=1)),
+                           ("c1", "supervision", moved + timedelta(hours=8))]
+    ledger = Ledger(ClockState(tmp_path / "c.sqlite"))
+    *before, resume = paused()
+    for event in before:
+        ledger.store(event)
+    ledger.run(resume.occurred_at)  # the clock's tick, the ticket still paused
+    ledger.store(resume)
+    ledger.run(NOW, real=10_000.0)
+    assert steps(ledger) == steps(live) and ledger.refused == []
+
+
+def test_a_paused_deadline_owes_only_what_fell_due_before_the_pause(tmp_path: Path) -> None:
+    """Read up to the pause, never resumed: the reminder before it is owed, nothing after (the clock
+    does not run while the ticket waits for the resident)."""
+    ledger = caught_up(paused()[:-1], tmp_path / "c.sqlite")
+    assert steps(ledger) == [("c1", "reminder", DUE - timedelta(hours=1))] and ledger.refused == []
