@@ -189,3 +189,23 @@ def test_the_known_position_never_goes_backwards(district) -> None:  # type: ign
     counted = Counted(read)
     assert read.timeline("T2", now, None) is after and len(counted.queries) == 1
     assert first is not after
+
+
+def test_a_readers_scope_look_ups_are_remembered_per_position_like_the_answers(district) -> None:  # type: ignore[no-untyped-def]
+    """Every scoped read looks up its unit and the reader's paths (dashboards/auth.py): remembered
+    per position, a cached answer costs no query for them either; a unit's move is a ledger event,
+    so after it the unit and its paths are read again; an unknown unit is never remembered."""
+    read, writer, rest = district
+    org, paths = read.org("v1"), read.prefixes("v1")
+    assert org == DashboardQueries(writer, CLOCK).org("v1") and paths == DashboardQueries(writer, CLOCK).prefixes("v1")
+    counted = Counted(read)
+    assert read.org("v1") is org and read.prefixes("v1") is paths and counted.queries == []
+    counted.allow_snapshots()
+    for _ in range(2):
+        with pytest.raises(NotFound):
+            read.org("nowhere")
+    assert sum("FROM orgs" in q for q in counted.queries) == 2  # asked twice: an unknown unit is not remembered
+    rest()  # v1 moves under tb (tests/scenario.py), and the position is announced
+    moved = read.org("v1")
+    assert moved.path != org.path and moved == DashboardQueries(writer, CLOCK).org("v1")
+    assert read.prefixes("v1") == DashboardQueries(writer, CLOCK).prefixes("v1") != paths
