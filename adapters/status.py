@@ -32,8 +32,18 @@ async def ensure_status_bucket(js: JetStreamContext) -> None:
 async def publish_status(nc: nats.NATS, status: wire.WriterStatus) -> None:
     """Fire and forget (a core publish on the KV subject): never holds up a commit; a lost
     report is replaced by the next one."""
+    await _publish(nc, status.writer, wire.encode(status))
+
+
+async def announce_read_model(nc: nats.NATS, key: str, status: wire.ReadModelStatus) -> None:
+    """The projector's read-model position under `key`, as publish_status: fire and forget. A lost
+    announcement costs the web one position query (projections/readside.py FRESH_SECONDS)."""
+    await _publish(nc, key, wire.encode(status))
+
+
+async def _publish(nc: nats.NATS, key: str, value: bytes) -> None:
     try:
-        await nc.publish(status_subject(status.writer), wire.encode(status))
+        await nc.publish(status_subject(key), value)
     except Exception as e:
         log.debug("status not published (%s)", e)
 

@@ -107,7 +107,7 @@ async def run_projector(settings: Settings) -> None:
     stop = _stop_on_signals()
     js = nc.jetstream()
     await asyncio.gather(
-        Projector(js, Versions(NAME, settings.data_dir, settings.database_url), Clock(settings.timezone), settings.batch_size).run(stop),
+        Projector(js, Versions(NAME, settings.data_dir, settings.database_url), Clock(settings.timezone), settings.batch_size, nc).run(stop),
         EventIndexer(js, Versions(event_index.NAME, settings.data_dir, settings.database_url), settings.batch_size).run(stop),
     )
     await nc.close()

@@ -72,7 +72,7 @@ def board(read: ReadSide, request: Request, org_id: str, start: str | None, end:
 def scoped_prefixes(read: ReadSide, request: Request, org_id: str) -> list[str]:
     """The paths the unit has had, when it is in the reader's scope; 404 as unknown otherwise."""
     try:
-        return read.dashboards().prefixes(visible_org(read, reader_of(request), org_id).org_id)  # type: ignore[arg-type]
+        return read.prefixes(visible_org(read, reader_of(request), org_id).org_id)  # type: ignore[arg-type]
     except NotFound as e:
         raise not_found(e) from None
 

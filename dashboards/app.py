@@ -12,11 +12,15 @@ check their own credentials (gateway tokens, Open311 api_key).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
+import msgspec
 import nats
+from nats.aio.subscription import Subscription
 from litestar import Litestar, MediaType, Request, Router, get
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
@@ -45,7 +49,16 @@ from projections.gaps import unacknowledged_gaps
 from projections import event_index
 from projections.readside import NotBuilt
 from projections.store import Versions
+from schemas.status import decode_read_model
+from schemas.topology import DASHBOARD_STATUS_KEY, status_subject
 
+log = logging.getLogger("civic.web")
+
+
+def _unheard(task: asyncio.Task[Subscription]) -> None:
+    """Not subscribed: answers then read the position from the database, once a second at most."""
+    if not task.cancelled() and (e := task.exception()) is not None:
+        log.warning("not hearing the projector's read-model position (%s)", e)
 
 
 class CompletedJson(JsonRenderPlugin):
@@ -85,11 +98,34 @@ class Web:
         self.calendar = Calendar(settings)  # the deadline policy and calendar, for the pages to say what they count with
         self.limiter = LoginLimiter()
         self.contacts = Contacts(self.connection, settings.keys_path, unseal, self.accounts)
+        self.hearing: asyncio.Task[Subscription] | None = None
 
     async def connection(self) -> nats.NATS:
         if self.probe.nc is None:
             return await self.probe.connect()
         return self.probe.nc
+
+    async def hear_the_projector(self) -> Subscription:
+        """Hand the projector's announcements of the dashboard read model's position to the read
+        side (projections/readside.py): a remembered answer then costs no query. Waits for NATS
+        (the connection retries until the server is up); the subscription outlives reconnects.
+        The event index is not announced: nothing of it is remembered per position."""
+        async def heard(msg: Any) -> None:
+            try:
+                self.read.announced(decode_read_model(msg.data))
+            except msgspec.DecodeError as e:  # only the projector may publish here: not expected
+                log.warning("unreadable read-model announcement (%s)", e)
+
+        return await (await self.connection()).subscribe(status_subject(DASHBOARD_STATUS_KEY), cb=heard)
+
+    async def _start_hearing(self) -> None:
+        self.hearing = asyncio.create_task(self.hear_the_projector())
+        self.hearing.add_done_callback(_unheard)
+
+    async def _stop_hearing(self) -> None:
+        if self.hearing is not None and not self.hearing.done():
+            self.hearing.cancel()  # still waiting for NATS
+            await asyncio.gather(self.hearing, return_exceptions=True)
 
     def read_model_position(self) -> int | None:
         try:
@@ -135,7 +171,8 @@ class Web:
             guards=[guard],
             exception_handlers={HTTPException: problem, ValidationException: invalid_params, Invalid: invalid_params,
                                 NotBuilt: not_built},
-            on_shutdown=[probe.close],
+            on_startup=[self._start_hearing],
+            on_shutdown=[self._stop_hearing, probe.close],
             before_send=[allow_every_method],
             # JSON only: Litestar's documentation pages (Swagger, Redoc...) load their scripts from a CDN,
             # and these machines are offline. The document is also at /openapi.json.

@@ -121,7 +121,7 @@ def prefixes(read: ReadSide, account: Account) -> list[str] | None:
     """The paths the reader's unit has had; None: every unit."""
     if account.everything:
         return None
-    return read.dashboards().prefixes(account.org)
+    return read.prefixes(account.org)
 
 
 def covers(scope: list[str] | None, path: str) -> bool:
@@ -134,7 +134,7 @@ def org_path(org: Org) -> str:
 
 def visible_org(read: ReadSide, account: Account, org_id: str) -> Org:
     """The org unit, or NotFound exactly as for an unknown id when it is out of the reader's scope."""
-    org = read.dashboards().org(org_id)
+    org = read.org(org_id)
     if not covers(prefixes(read, account), org_path(org)):
         raise NotFound(f"no org unit {org_id}")
     return org

@@ -204,15 +204,19 @@ class HealthProbe:
         """Settings.ledger_alarm_path: while the relay's alarm is raised, health is faulty."""
         self.read_model_position = read_model_position
         self.nc: nats.NATS | None = None
+        self._connecting = asyncio.Lock()  # health and the web's subscriber may ask at once: one connection
         self._floor: tuple[int, float] | None = None  # the consumer's ack floor and when it last moved
         self.last: Readings | None = None
         self._calendar: WorkingCalendar | None = None
 
     async def connect(self) -> nats.NATS:
-        options = {"servers": self.nats_url.split(","), **self.options}
-        self.nc = await nats.connect(**options, max_reconnect_attempts=-1, allow_reconnect=True,
-                                     connect_timeout=2, reconnect_time_wait=0.5)
-        return self.nc
+        """The connection, made once (it reconnects by itself); waits for the server while it is down."""
+        async with self._connecting:
+            if self.nc is None:
+                options = {"servers": self.nats_url.split(","), **self.options}
+                self.nc = await nats.connect(**options, max_reconnect_attempts=-1, allow_reconnect=True,
+                                             connect_timeout=2, reconnect_time_wait=0.5)
+            return self.nc
 
     async def close(self) -> None:
         if self.nc is not None:

@@ -3,6 +3,10 @@ and keeps the event index (what became of each event_id) up with intake, ledger 
 
 If a rebuild switches `current` to a new version, the projector moves over to it at its next
 batch and carries on from that version's own stored position.
+
+After each commit into the dashboard read model (and at start) it announces the version and
+position on the status bucket (schemas/status.py ReadModelStatus): the web remembers its answers
+per position and, hearing them, need not ask the database where the read model is.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import asyncio
 import logging
 import time
 
+import nats
 import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from adapters.status import announce_read_model
 from projections import event_index
 from projections.dashboard import NAME, DashboardProjection, create_schema
 from projections.event_index import EventIndex
@@ -23,6 +29,8 @@ from projections.follow import follow
 from projections.store import Versions
 from schemas import decode
 from schemas.base import Event
+from schemas.status import ReadModelStatus
+from schemas.topology import DASHBOARD_STATUS_KEY
 
 
 log = logging.getLogger("civic.projector")
@@ -44,8 +52,10 @@ def decode_batch(msgs: list[Msg]) -> list[tuple[int, Event]]:
 
 
 class Projector:
-    def __init__(self, js: JetStreamContext, versions: Versions, clock: Clock, batch: int = 1000):
+    def __init__(self, js: JetStreamContext, versions: Versions, clock: Clock, batch: int = 1000, nc: nats.NATS | None = None):
         self.js, self.versions, self.clock, self.batch = js, versions, clock, batch
+        self.nc = nc
+        """Where the position is announced (None: nowhere; the web then reads it from the database)."""
         self.applied = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -53,6 +63,7 @@ class Projector:
             version, projection = await asyncio.to_thread(open_current, self.versions, self.clock)
             position = projection.position()
             log.info("projecting into %s v%d from ledger position %d", NAME, version, position)
+            await self._announce(version, position)
             switched = await self._follow(projection, version, position, stop)
             projection.db.close()
             if not switched:
@@ -67,7 +78,13 @@ class Projector:
                 if stop.is_set():
                     break
                 if msgs:
-                    self.applied += await asyncio.to_thread(projection.apply, decode_batch(msgs))
+                    batch = decode_batch(msgs)
+                    if applied := await asyncio.to_thread(projection.apply, batch):
+                        self.applied += applied
+                        # apply() stores the batch's last position when it applies any of it (the
+                        # ledger's order: ascending), so this is the committed position, unread.
+                        position = max(position, batch[-1][0])
+                        await self._announce(version, position)
                 if time.monotonic() - checked > 1.0:
                     checked = time.monotonic()
                     if await asyncio.to_thread(self.versions.current) != version:
@@ -75,6 +92,10 @@ class Projector:
         finally:
             await stream.aclose()
         return False
+
+    async def _announce(self, version: int, position: int) -> None:
+        if self.nc is not None:
+            await announce_read_model(self.nc, DASHBOARD_STATUS_KEY, ReadModelStatus(name=NAME, version=version, position=position))
 
 
 class EventIndexer:

@@ -1,40 +1,116 @@
 """Reading the current version of a read model: one read-only connection per thread,
 re-pointed within a second after a rebuild switches versions, and opened anew after the
-database dropped it (a PostgreSQL restart)."""
+database dropped it (a PostgreSQL restart).
+
+Answers are remembered per read-model position. The position comes from the projector's
+announcements (projections/projector.py, heard by the web: dashboards/app.py) while they are fresh,
+and from the database otherwise, so a remembered answer costs no query under load."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import date
+from typing import Generic, TypeVar
 
 from projections.casework import CaseworkQueries
 from projections.deadline_queries import DeadlineQueries
 from projections.facts import Clock
-from projections.queries import Dashboard, DashboardQueries, TicketQueries, TicketTimeline
+from projections.queries import Dashboard, DashboardQueries, Org, TicketQueries, TicketTimeline
 from projections.service_requests import ServiceRequestQueries
 from projections.store import Database, Versions
+from schemas.status import ReadModelStatus
+
+
+FRESH_SECONDS = 1.0
+"""How long a known position is used without asking the database. The projector announces after
+every commit, so under load the known position is milliseconds old and a remembered answer costs
+no query; when it is idle the web asks at most once a second; when announcements stop (NATS down,
+the projector gone) an answer is at most this far behind the database. A second is also how soon
+a rebuild's new version is picked up (version()), and what a screen's live feed promises."""
+
+
+V = TypeVar("V")
 
 
 class NotBuilt(LookupError):
     """No version of the read model exists yet (the projector has not started)."""
 
 
+class Answers(Generic[V]):
+    """Answers remembered by key (the read model's version and position, then the question), the
+    least recently asked dropped first beyond `size`; shared by the web's worker threads. Written
+    here rather than functools.lru_cache: the key of an answer is computed inside the read snapshot
+    it was read in, not from the call's arguments, and an entry may be refused as stale (`fresh`)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, fresh: Callable[[V], bool] | None = None) -> V | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None or fresh is not None and not fresh(hit):
+                return None
+            self._entries.move_to_end(key)
+            return hit
+
+    def put(self, key: Hashable, answer: V) -> None:
+        with self._lock:
+            self._entries[key] = answer
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
 class ReadSide:
-    def __init__(self, versions: Versions, clock: Clock):
+    def __init__(self, versions: Versions, clock: Clock, monotonic: Callable[[], float] = time.monotonic):
         self.versions, self.clock = versions, clock
+        self.monotonic = monotonic
         self.local = threading.local()
         self._version: int | None = None
         self._checked = 0.0
-        self._answers: OrderedDict[tuple, Dashboard] = OrderedDict()
-        self._timelines: OrderedDict[tuple, tuple[TicketTimeline, int | None]] = OrderedDict()
-        self._answers_lock = threading.Lock()
+        self._known: tuple[int, int, float] | None = None
+        """The last known (version, position, monotonic time it was learned)."""
+        self._known_lock = threading.Lock()
+        self._answers: Answers[Dashboard] = Answers(256)
+        self._timelines: Answers[tuple[TicketTimeline, int | None]] = Answers(1024)
+        self._orgs: Answers[Org] = Answers(4096)
+        self._prefixes: Answers[list[str]] = Answers(4096)
 
     def version(self) -> int | None:
-        if time.monotonic() - self._checked > 1.0 or self._version is None:
-            self._version, self._checked = self.versions.current(), time.monotonic()
+        if self.monotonic() - self._checked > FRESH_SECONDS or self._version is None:
+            self._version, self._checked = self.versions.current(), self.monotonic()
         return self._version
+
+    def announced(self, status: ReadModelStatus) -> None:
+        """The projector's announcement: this version holds this position, committed. One of
+        another read model, or of a version this side does not read (a rebuild's new version
+        before version() moves to it, the old one after), says nothing about what it reads."""
+        if status.name == self.versions.name and status.version == self._version:
+            self._learn(status.version, status.position)
+
+    def _learn(self, version: int, position: int) -> None:
+        """Remember a position read or heard now. Never backwards within a version: an
+        announcement overtaken by a newer one, or a read that raced one, is older news."""
+        with self._known_lock:
+            known = self._known
+            if known is None or known[0] != version or known[1] <= position:
+                self._known = (version, position, self.monotonic())
+
+    def position(self) -> tuple[int | None, int]:
+        """The current version and its position: the known one if learned within FRESH_SECONDS,
+        else read from the database (one query) and remembered. The key of a remembered answer."""
+        version = self.version()
+        known = self._known
+        if known is not None and known[0] == version and self.monotonic() - known[2] <= FRESH_SECONDS:
+            return version, known[1]
+        position = self.dashboards().position()
+        if version is not None:
+            self._learn(version, position)
+        return version, position
 
     def db(self) -> Database:
         version = self.version()
@@ -68,48 +144,57 @@ class ReadSide:
     def service_requests(self) -> ServiceRequestQueries:
         return ServiceRequestQueries(self.db(), self.clock)
 
-    def dashboard(self, org_id: str, start: date | None, end: date, cache_size: int = 256) -> Dashboard:
-        """DashboardQueries.dashboard, remembered per read-model position: wall screens and pages
-        ask the same questions again and again, and the answer can only change when the position
-        moves (one cheap query decides). The cache is bounded; any new ledger event invalidates."""
-        queries = self.dashboards()
-        # A hit costs one query: the position, read on its own. On PostgreSQL a read transaction
-        # around it (BEGIN, SET TRANSACTION, the query, COMMIT) was four round trips and put the
-        # cached answer at 2.4-2.9 x /api/ping's p99 at 1M events (docs/benchmarks.md). An answer
-        # is only ever stored under the position of the snapshot it was read in, so a hit is right.
-        seen = (self.version(), queries.position(), org_id, start, end)
-        with self._answers_lock:
-            hit = self._answers.get(seen)
-            if hit is not None:
-                self._answers.move_to_end(seen)
-                return hit
-        with queries.db.snapshot():  # the position and every figure from one state of the read model
-            key = (self.version(), queries.position(), org_id, start, end)
-            answer = queries.dashboard(org_id, start, end)
-        with self._answers_lock:
-            self._answers[key] = answer
-            while len(self._answers) > cache_size:
-                self._answers.popitem(last=False)
+    def _remembered(self, answers: Answers[V], question: tuple, read: Callable[[], V],
+                    fresh: Callable[[V], bool] | None = None) -> V:
+        """The answer to `question` as of the read model's position: remembered, or read (inside
+        one read snapshot, with the position it is as of) and remembered under that position.
+
+        A hit costs no query while the projector's announcements are fresh, else one: the position,
+        read on its own (position()). On PostgreSQL a read transaction around it (BEGIN, SET
+        TRANSACTION, the query, COMMIT) was four round trips and put the cached answer at 2.4-2.9 x
+        /api/ping's p99 at 1M events, the query alone 2.16-2.26 x (docs/benchmarks.md). An answer
+        is only ever stored under the position of the snapshot it was read in, so a hit is right
+        for that position, at most FRESH_SECONDS old. An exception (NotFound) is never remembered."""
+        hit = answers.get((*self.position(), *question), fresh)
+        if hit is not None:
+            return hit
+        db = self.db()
+        with db.snapshot():  # the position and the answer from one state of the read model
+            key = (self.version(), self.dashboards().position(), *question)
+            answer = read()
+        self._learned(key)
+        answers.put(key, answer)
         return answer
 
-    def timeline(self, ticket_id: str, now: int, within: list[str] | None, cache_size: int = 1024) -> TicketTimeline:
+    def dashboard(self, org_id: str, start: date | None, end: date) -> Dashboard:
+        """DashboardQueries.dashboard, remembered per read-model position: wall screens and pages
+        ask the same questions again and again, and the answer can only change when the position
+        moves. The memory is bounded; any new ledger event invalidates."""
+        return self._remembered(self._answers, (org_id, start, end), lambda: self.dashboards().dashboard(org_id, start, end))
+
+    def timeline(self, ticket_id: str, now: int, within: list[str] | None) -> TicketTimeline:
         """TicketQueries.timeline, remembered per read-model position like dashboard(): a ticket's
         page is read again and again between its events. The reader's scope (`within`) is part of
         the key, so an answer is only ever given to the scope it was read for, and one outside it
         (NotFound) is never remembered. An answer read before an open ticket's deadline is not
         given after it (`overdue` turns on with no new event)."""
-        queries, scope = self.tickets(), None if within is None else tuple(within)
-        seen = (self.version(), self.dashboards().position(), ticket_id, scope)  # a hit costs this one query
-        with self._answers_lock:
-            hit = self._timelines.get(seen)
-            if hit is not None and (hit[1] is None or now <= hit[1]):
-                self._timelines.move_to_end(seen)
-                return hit[0]
-        with queries.db.snapshot():  # the position and the rows from one state of the read model
-            key = (self.version(), self.dashboards().position(), ticket_id, scope)
-            answer = queries.timeline_until(ticket_id, now, within)
-        with self._answers_lock:
-            self._timelines[key] = answer
-            while len(self._timelines) > cache_size:
-                self._timelines.popitem(last=False)
+        answer = self._remembered(self._timelines, ("timeline", ticket_id, None if within is None else tuple(within)),
+                                  lambda: self.tickets().timeline_until(ticket_id, now, within),
+                                  fresh=lambda hit: hit[1] is None or now <= hit[1])
         return answer[0]
+
+    def org(self, org_id: str) -> Org:
+        """DashboardQueries.org, remembered per position: every scoped read looks its unit up
+        (dashboards/auth.py), and on PostgreSQL that round trip was most of a cached answer's cost.
+        The org tree changes only with a ledger event, so with the position."""
+        return self._remembered(self._orgs, (org_id,), lambda: self.dashboards().org(org_id))
+
+    def prefixes(self, org_id: str) -> list[str]:
+        """DashboardQueries.prefixes (the paths a unit has had: a reader's scope), remembered per
+        position as org() is. The caller must not change the list: it is shared."""
+        return self._remembered(self._prefixes, (org_id,), lambda: self.dashboards().prefixes(org_id))
+
+    def _learned(self, key: tuple) -> None:
+        """A miss read the position in its snapshot: that is a reading of the database too."""
+        if key[0] is not None:
+            self._learn(key[0], key[1])

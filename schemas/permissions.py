@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from schemas.base import tag_of
 from schemas.clock import CLOCK_EVENTS
-from schemas.topology import (CLOCK_INSTANCES, NOTIFY_PREFIX, clock_consumer, ERASER_CONSUMER, INSTANCE, INSTANCE_KEY, INTAKE, INTAKE_PREFIX, INTAKE_SUBJECTS, LEDGER, LEDGER_CONSUMER,
+from schemas.topology import (CLOCK_INSTANCES, DASHBOARD_STATUS_KEY, NOTIFY_PREFIX, clock_consumer, ERASER_CONSUMER, INSTANCE, INSTANCE_KEY, INTAKE, INTAKE_PREFIX, INTAKE_SUBJECTS, LEDGER, LEDGER_CONSUMER,
                               LEDGER_NUDGE, LEDGER_STATUS_KEY, LEDGER_SUBJECTS, ORG_DIRECTORY, REJECTED, REJECTED_SUBJECTS, STATUS,
                               status_subject)
 
@@ -160,10 +160,12 @@ RELAY = Identity(
          f"reads the server's instance id ({INSTANCE})"))
 PROJECTOR = Identity(
     "projector", "builds the read models from the ledger, and the event index", "`python -m civic.roles projector`, `civic projections rebuild`",
-    publish=(*reads(LEDGER), *reads(INTAKE), *reads(REJECTED), *reads_instance()),
+    publish=(*reads(LEDGER), *reads(INTAKE), *reads(REJECTED), status_subject(DASHBOARD_STATUS_KEY), *reads_instance()),
     why=(f"reads {LEDGER} with consumers of its own",
          f"the event index (GET /v1/events/{{id}}) follows {INTAKE} and {REJECTED} for ids and reasons; it asks for "
          "headers only, which the server cannot enforce: this identity could read their bodies",
+         f"announces the dashboard read model's version and position after each commit to {STATUS} under its key "
+         f"`{DASHBOARD_STATUS_KEY}`, the only identity that may (a forged lower position would have the web serve older answers)",
          f"reads the server's instance id ({INSTANCE})"))
 WEB = Identity(
     "web", "serves the dashboards, /healthz, /metrics, and the HTTP gateway and Open311 POST",
@@ -171,10 +173,13 @@ WEB = Identity(
     publish=(INTAKE_SUBJECTS, *stream_state(INTAKE, LEDGER, REJECTED), f"{API}.CONSUMER.INFO.{INTAKE}.{LEDGER_CONSUMER}",
              *(f"{API}.CONSUMER.INFO.{LEDGER}.{clock_consumer(n)}" for n in CLOCK_INSTANCES),
              f"{API}.STREAM.MSG.GET.{LEDGER}", *reads_directory(), *reads_ledger_status(), *reads_instance()),
+    subscribe=(status_subject(DASHBOARD_STATUS_KEY),),
     why=("publishes to intake for the gateway and Open311, which check each token's org scope themselves",
          f"reads stream counters, the ledger's and the clocks' consumer lag and the ledger's status ({STATUS}) for /healthz and /metrics",
          f"reads one {LEDGER} message by position: a ticket's sealed reporter, for staff in scope (logged)",
-         "reads the org directory to build subjects", f"reads the server's instance id ({INSTANCE})"))
+         "reads the org directory to build subjects", f"reads the server's instance id ({INSTANCE})",
+         f"hears the projector's announcements of the dashboard read model's position ({status_subject(DASHBOARD_STATUS_KEY)}): "
+         "a remembered answer is given without asking the database where the read model is"))
 CHECKPOINT = Identity(
     "checkpoint", "signs the chain head every few minutes", "`civic audit checkpoint` under `civic up`",
     publish=(*reads(LEDGER), *reads_instance()), why=(f"reads {LEDGER}, as an auditor does", f"reads the server's instance id ({INSTANCE})"))

@@ -29,6 +29,19 @@ class WriterStatus(msgspec.Struct, kw_only=True):
     """Conditions only the writer can see that need an operator (health turns each into a reason)."""
 
 
+class ReadModelStatus(msgspec.Struct, kw_only=True):
+    """What the projector announces after each commit into a read model (and at start), under the
+    read model's key (schemas/topology.py DASHBOARD_STATUS_KEY): the web remembers its answers per
+    read-model position, and learns the position from here instead of asking the database."""
+
+    name: str
+    """The read model ("dashboard")."""
+    version: int
+    """The version the projector writes (a rebuild makes a new one; readers follow `current`)."""
+    position: int
+    """The ledger position applied and committed in that version."""
+
+
 class ProcessStatus(msgspec.Struct, kw_only=True):
     pid: int | None = None
     """None while it is down, waiting out its restart backoff."""
@@ -49,4 +62,5 @@ class SupervisorStatus(msgspec.Struct, kw_only=True):
 
 encode = msgspec.json.encode
 decode = msgspec.json.Decoder(WriterStatus).decode
+decode_read_model = msgspec.json.Decoder(ReadModelStatus).decode
 decode_supervisor = msgspec.json.Decoder(SupervisorStatus).decode

@@ -68,6 +68,10 @@ STATUS = "CIVIC_STATUS"
 progress and its last error under its own key; health reads it (schemas/status.py: the value)."""
 LEDGER_STATUS_KEY = "ledger"
 """The ledger's key in CIVIC_STATUS: the only writer of the event store."""
+DASHBOARD_STATUS_KEY = "projector.dashboard"
+"""The projector's key in CIVIC_STATUS for the dashboard read model, its only writer: the version
+and position after each commit (schemas/status.py ReadModelStatus), so the web knows the position
+without asking the database. Another read model announced so would take projector.<its name>."""
 
 
 def status_subject(key: str) -> str:

@@ -103,7 +103,7 @@ async def running_pipeline(settings: Settings, projector: bool = False):
     the_projector = None
     if projector:
         the_projector = Projector(connections[2].jetstream(), Versions(NAME, settings.data_dir, settings.database_url),
-                                  Clock(settings.timezone), settings.batch_size)
+                                  Clock(settings.timezone), settings.batch_size, connections[2])
         indexer = EventIndexer(connections[2].jetstream(), Versions(event_index.NAME, settings.data_dir, settings.database_url),
                                settings.batch_size)
         tasks += [asyncio.create_task(the_projector.run(stop)), asyncio.create_task(indexer.run(stop))]

@@ -11,7 +11,7 @@ import pytest
 from adapters.credentials import Credentials, render_authorization
 from schemas import permissions
 from schemas.permissions import IDENTITIES, producer
-from schemas.topology import INTAKE, LEDGER, REJECTED
+from schemas.topology import DASHBOARD_STATUS_KEY, INTAKE, LEDGER, REJECTED, status_subject
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,6 +119,13 @@ def test_the_health_buckets_are_granted_exactly() -> None:
         for action in ("STREAM.DELETE", "STREAM.PURGE", "STREAM.UPDATE", "STREAM.CREATE"):
             assert not [i.name for i in RUNTIME if may_publish(i, f"$JS.API.{action}.{bucket}")], (action, bucket)
     assert not [i.name for i in RUNTIME if may_publish(i, "$KV.CIVIC_INSTANCE.id")]
+
+
+def test_only_the_projector_announces_the_read_models_position_and_the_web_hears_it() -> None:
+    # A forged lower position would have the web serve older answers (projections/readside.py).
+    subject = status_subject(DASHBOARD_STATUS_KEY)
+    assert {i.name for i in RUNTIME if may_publish(i, subject)} == {"projector"}
+    assert {i.name for i in RUNTIME if any(matches(g, subject) for g in i.subscriptions())} == {"web"}
 
 
 def test_docs_security_shows_the_table() -> None:
