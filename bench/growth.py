@@ -8,8 +8,13 @@ stages whose cost could depend on history are measured over the same fixed windo
 
 * the ledger: check + commit in batches of 1,000, as the live ledger worker does, on an event
   store holding the history (its aggregate and event-id indexes hold every earlier event);
-* the read model: the window folded in batches of 1,000 (the live projector's and a rebuild's
-  work) into a read model holding the history, read from the event store as a rebuild reads it;
+* the read model, twice over the same window, each into a read model holding the history, read
+  from the event store as a rebuild reads it: in batches of 1,000 (LIVE_BATCH, the live projector's
+  work: it commits what one pull brought), and in the batches a rebuild commits
+  (projections/rebuild.py REBUILD_BATCH), on a copy of the read model as it was before the window.
+  The pages a batch writes (a counter row per unit on each item's path, per table) are spread over
+  more events in the larger batch: the rebuild's costs less per event and grows more with history
+  (docs/benchmarks.md "The rebuild's batch");
 * the district's dashboard for the last 30 days, computed uncached on that read model.
 
 The history is written fast, untimed: straight into the store in transactions of 20,000 events
@@ -40,16 +45,26 @@ from pathlib import Path
 
 from bench.district import HISTORY_SPACING, Stream
 from config import Settings
+from projections.rebuild import REBUILD_BATCH
 
 LEVELS = (100_000, 1_000_000, 5_000_000)
 WINDOW = 50_000
 HISTORY_BATCH = 20_000
-# The history's fold commits every 5,000 events: the deadline fold looks a ticket's tasks up by a
-# scan of the batch's on main (projections/deadlines.py `of`), so its cost per event grows with the
-# batch: 86-89 µs at 1,000, 97 at 5,000, 492 at 30,000 (25k-30k bench events, in process).
+# The history's fold commits every 5,000 events, as a rebuild does. Its cost per event no longer
+# grows with the batch (it did while the deadline fold scanned the batch's tasks for each event,
+# projections/deadlines.py `of`, now a per-ticket dict: 86-89 µs at 1,000, 97 at 5,000, 492 at
+# 30,000). The window folded at 1,000 / 5,000 / 10,000 / 20,000 (CPU µs per event, two runs each,
+# docs/bench/2026-11-28/rebuildbatch/): 100k 101 / 79 / 77 / 79, 1M 143 / 111 / 106 / 103,
+# 5M 146 / 128 / 129 / 134: a batch of 5,000 saves the system time of pages written again in one
+# commit (3,554 pages per batch of 1,000 at 100k; 7,440 per 5,000), and beyond it little is left
+# to merge (a quiet unit's page is written once per event whatever the batch) while the batch's
+# pages outgrow the writer's 64 MiB cache (37,623 per 20,000 at 1M).
 HISTORY_FOLD_BATCH = 5_000
 LIVE_BATCH = 1_000
 CURSOR = "growth-district.json"
+READ_MODEL = "growth-dashboard.sqlite"
+REBUILT = "growth-rebuilt.sqlite"
+"""The copy of the read model, as it was before the window, that the rebuild's fold goes on from."""
 
 
 @dataclass
@@ -58,9 +73,14 @@ class Level:
     ledger_rate: float
     ledger_cpu_us: float
     ledger_rss_mb: float
-    fold_rate: float
+    fold_rate: float  # the live projector's fold: batches of fold_batch
     fold_cpu_us: float
     fold_rss_mb: float
+    fold_batch: int  # the largest batch the stage committed (measured, not the one asked for)
+    rebuild_rate: float  # a rebuild's fold of the same window: batches of rebuild_batch
+    rebuild_cpu_us: float
+    rebuild_rss_mb: float
+    rebuild_batch: int
     dashboard_p50_ms: float
     dashboard_p99_ms: float
     prefill_s: float
@@ -133,8 +153,9 @@ def peak_rss_mb() -> float:
 # -- the read model's stages (run as `python -m bench.growth fold|dashboard DATA ...`) ------------
 
 
-def fold(data_dir: Path, start: int, count: int, batch: int, follow: bool = False) -> dict[str, float]:
-    """Fold ledger positions start+1 .. start+count from the event store into the read model.
+def fold(data_dir: Path, start: int, count: int, batch: int, follow: bool = False, model: str = READ_MODEL) -> dict[str, float]:
+    """Fold ledger positions start+1 .. start+count from the event store into the read model
+    (the file `model` in `data_dir`), committing every `batch` events.
     With `follow`, the history's writer runs beside this process: what it has not committed yet
     is waited for (the writer's failure stops this process: `side_by_side`)."""
     from projections.dashboard import DashboardProjection, create_schema
@@ -143,7 +164,7 @@ def fold(data_dir: Path, start: int, count: int, batch: int, follow: bool = Fals
     from projections.store import SQLiteDatabase
 
     settings = Settings(data_dir=data_dir)
-    db = SQLiteDatabase(data_dir / "growth-dashboard.sqlite")
+    db = SQLiteDatabase(data_dir / model)
     create_schema(db)
     projection = DashboardProjection(db, Clock())
     assert projection.position() == start, f"the read model is at {projection.position()}, not {start}"
@@ -153,6 +174,7 @@ def fold(data_dir: Path, start: int, count: int, batch: int, follow: bool = Fals
     store.position = store.notification = start
     end, clock, cpu = start + count, time.perf_counter(), time.process_time()
     read = waited = 0.0
+    largest = 0
     while projection.position() < end:
         began = time.perf_counter()
         todo = store.read(projection.position(), end, batch)
@@ -166,11 +188,31 @@ def fold(data_dir: Path, start: int, count: int, batch: int, follow: bool = Fals
             waited += 0.05
             continue
         projection.apply(todo)
+        largest = max(largest, len(todo))
     seconds = time.perf_counter() - clock
     store.close()
     db.close()
     return {"rate": count / seconds, "read_share": read / seconds, "waited_s": waited,
-            "cpu_us": 1e6 * (time.process_time() - cpu) / count, "rss_mb": peak_rss_mb()}
+            "cpu_us": 1e6 * (time.process_time() - cpu) / count, "rss_mb": peak_rss_mb(), "batch": largest}
+
+
+def copy_read_model(data_dir: Path, to: str = REBUILT) -> None:
+    """The read model as it is now, to `to` beside it: its WAL checkpointed into the file first, so
+    the file alone is the whole read model (no stage writes to it meanwhile: they run one by one)."""
+    import shutil
+
+    from projections.store import SQLiteDatabase
+
+    db = SQLiteDatabase(data_dir / READ_MODEL)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    remove_read_model(data_dir, to)
+    shutil.copyfile(data_dir / READ_MODEL, data_dir / to)
+
+
+def remove_read_model(data_dir: Path, name: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        (data_dir / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def dashboard(data_dir: Path, repeat: int = 100) -> dict[str, float]:
@@ -179,7 +221,7 @@ def dashboard(data_dir: Path, repeat: int = 100) -> dict[str, float]:
     from projections.queries import DashboardQueries
     from projections.store import SQLiteDatabase
 
-    db = SQLiteDatabase(data_dir / "growth-dashboard.sqlite", readonly=True)
+    db = SQLiteDatabase(data_dir / READ_MODEL, readonly=True)
     queries = DashboardQueries(db, Clock())
     last = date.fromisoformat(db.query("SELECT MAX(day) FROM ticket_daily WHERE prefix='d.'")[0][0])
     times = []
@@ -196,7 +238,8 @@ def dashboard(data_dir: Path, repeat: int = 100) -> dict[str, float]:
 # -- the run --------------------------------------------------------------------------------------
 
 
-def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] = LEVELS, size: int = WINDOW) -> list[Level]:
+def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] = LEVELS, size: int = WINDOW,
+        live_batch: int = LIVE_BATCH, rebuild_batch: int = REBUILD_BATCH) -> list[Level]:
     """Grow history level by level in `root`, measuring each; writes growth.json and growth.md."""
     me = [sys.executable, "-m", "bench.growth"]
     data = root / "data"
@@ -217,10 +260,15 @@ def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] 
         ledger = stage([*ledger_stage, "window", str(data), str(stored), str(size), str(LIVE_BATCH)])
         stored += size
         after = int(stage([*me, "position", str(data)])["position"])
-        read_model = stage([*me, "fold", str(data), str(folded), str(after - folded), str(LIVE_BATCH)])
+        copy_read_model(data)  # the rebuild's fold goes on from the same read model, on a copy
+        live = stage([*me, "fold", str(data), str(folded), str(after - folded), str(live_batch)])
+        rebuilt = stage([*me, "fold", str(data), str(folded), str(after - folded), str(rebuild_batch), REBUILT])
+        remove_read_model(data, REBUILT)  # 4.3 GB at 5M
         folded = after
         board = stage([*me, "dashboard", str(data)])
-        level = Level(history, ledger["rate"], ledger["cpu_us"], ledger["rss_mb"], read_model["rate"], read_model["cpu_us"], read_model["rss_mb"],
+        level = Level(history, ledger["rate"], ledger["cpu_us"], ledger["rss_mb"],
+                      live["rate"], live["cpu_us"], live["rss_mb"], int(live["batch"]),
+                      rebuilt["rate"], rebuilt["cpu_us"], rebuilt["rss_mb"], int(rebuilt["batch"]),
                       board["p50_ms"], board["p99_ms"], prefill, written.get("rate", 0.0), written.get("cpu_us", 0.0),
                       caught_up.get("rate", 0.0), caught_up.get("cpu_us", 0.0))
         results.append(level)
@@ -241,16 +289,20 @@ def report(levels: list[Level], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "growth.json").write_text(json.dumps([asdict(x) for x in levels], indent=2))
     first = levels[0]
-    lines = ["| history (events) | ledger: events/s (CPU µs/event, peak RSS) | read model fold: events/s (CPU µs/event, peak RSS) "
-             "| district dashboard, last 30 days, uncached: p50 / p99 | pre-fill: seconds (store, fold beside it: events/s) |", "|---|---|---|---|---|"]
+    lines = ["| history (events) | ledger: events/s (CPU µs/event, peak RSS) "
+             f"| live projector's fold, batches of {first.fold_batch:,}: events/s (CPU µs/event, peak RSS) "
+             f"| rebuild's fold, batches of {first.rebuild_batch:,}: events/s (CPU µs/event, peak RSS) "
+             "| district dashboard, last 30 days, uncached: p50 / p99 | pre-fill: seconds (store, fold beside it: events/s) |", "|---|---|---|---|---|---|"]
     for x in levels:
         lines.append(f"| {x.history:,} | {x.ledger_rate:,.0f} ({x.ledger_cpu_us:.0f} µs, {x.ledger_rss_mb:.0f} MB) "
-                     f"| {x.fold_rate:,.0f} ({x.fold_cpu_us:.0f} µs, {x.fold_rss_mb:.0f} MB) | {x.dashboard_p50_ms:.1f} / {x.dashboard_p99_ms:.1f} ms "
+                     f"| {x.fold_rate:,.0f} ({x.fold_cpu_us:.0f} µs, {x.fold_rss_mb:.0f} MB) "
+                     f"| {x.rebuild_rate:,.0f} ({x.rebuild_cpu_us:.0f} µs, {x.rebuild_rss_mb:.0f} MB) | {x.dashboard_p50_ms:.1f} / {x.dashboard_p99_ms:.1f} ms "
                      f"| {x.prefill_s:,.0f} s ({x.prefill_store_rate:,.0f}, {x.prefill_fold_rate:,.0f}) |")
     last = levels[-1]
     lines += ["", f"At {last.history:,} against {first.history:,}: ledger {last.ledger_rate / first.ledger_rate:.2f} x "
-              f"(CPU per event {last.ledger_cpu_us / first.ledger_cpu_us:.2f} x), fold {last.fold_rate / first.fold_rate:.2f} x "
-              f"(CPU per event {last.fold_cpu_us / first.fold_cpu_us:.2f} x), dashboard p50 "
+              f"(CPU per event {last.ledger_cpu_us / first.ledger_cpu_us:.2f} x), live fold {last.fold_rate / first.fold_rate:.2f} x "
+              f"(CPU per event {last.fold_cpu_us / first.fold_cpu_us:.2f} x), rebuild {last.rebuild_rate / first.rebuild_rate:.2f} x "
+              f"(CPU per event {last.rebuild_cpu_us / first.rebuild_cpu_us:.2f} x), dashboard p50 "
               f"{last.dashboard_p50_ms / first.dashboard_p50_ms:.2f} x, p99 {last.dashboard_p99_ms / first.dashboard_p99_ms:.2f} x "
               "(target: each within 20 % of its value at the first level)."]
     (out / "growth.md").write_text("\n".join(lines) + "\n")
@@ -260,8 +312,8 @@ def report(levels: list[Level], out: Path) -> None:
 def chart(levels: list[Level], path: Path) -> None:
     """Each figure at each level as a share of its value at the first level: flat is 100 %."""
     series: list[tuple[str, list[float | None]]] = [
-        ("ledger CPU µs/event", [x.ledger_cpu_us for x in levels]), ("fold CPU µs/event", [x.fold_cpu_us for x in levels]),
-        ("district dashboard p50 (uncached)", [x.dashboard_p50_ms for x in levels])]
+        ("ledger CPU µs/event", [x.ledger_cpu_us for x in levels]), ("live fold CPU µs/event", [x.fold_cpu_us for x in levels]),
+        ("rebuild CPU µs/event", [x.rebuild_cpu_us for x in levels]), ("district dashboard p50 (uncached)", [x.dashboard_p50_ms for x in levels])]
     draw([x.history for x in levels], series, path)
 
 
@@ -295,16 +347,20 @@ def draw(histories: list[int], series: list[tuple[str, list[float | None]]], pat
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
         parts += [f'<circle cx="{xy(i, 100 * v / first)[0]:.1f}" cy="{xy(i, 100 * v / first)[1]:.1f}" r="3" fill="{colour}"/>'
                   for i, v in enumerate(values) if v is not None]
-        parts.append(f'<rect x="{left + 10 + 200 * n}" y="{height - 22}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{left + 24 + 200 * n}" y="{height - 13}">{name}</text>')
+        # The legend in two columns: four names side by side would run past the chart's width.
+        lx, ly = left + 10 + 300 * (n % 2), height - 38 + 16 * (n // 2)
+        parts.append(f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{lx + 14}" y="{ly + 9}">{name}</text>')
     parts.append("</svg>")
     path.write_text("\n".join(parts) + "\n")
 
 
 if __name__ == "__main__":
     command, data_dir, *rest = sys.argv[1:]
-    if command == "fold":
-        print(json.dumps(fold(Path(data_dir), int(rest[0]), int(rest[1]), int(rest[2]), rest[3:] == ["follow"])))
+    if command == "fold":  # fold DATA START COUNT BATCH [follow] [MODEL]
+        options = rest[3:]
+        print(json.dumps(fold(Path(data_dir), int(rest[0]), int(rest[1]), int(rest[2]), "follow" in options,
+                              next((o for o in options if o != "follow"), READ_MODEL))))
     elif command == "dashboard":
         print(json.dumps(dashboard(Path(data_dir))))
     elif command == "position":

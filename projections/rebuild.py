@@ -31,6 +31,13 @@ log = logging.getLogger("civic.rebuild")
 
 READ_MODELS = (NAME,)
 
+REBUILD_BATCH = 5000
+"""Events a rebuild folds per transaction: each batch's counter rows, ticket rows and deadline tasks
+are read once, changed in memory and written back once, so the pages a batch writes are spread over
+more events the larger it is (`civic bench --growth` measures the rebuild's fold at this batch).
+10,000 or 20,000 were not clearly cheaper at 100k, 1M and 5M events of history, and take more
+memory (docs/benchmarks.md "The rebuild's batch")."""
+
 
 @dataclass
 class Rebuilt:
@@ -106,7 +113,7 @@ async def ledger_batches(store: StoreReader | None, js: JetStreamContext, after:
 
 
 async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, show_progress: bool = True,
-                  batch: int = 5000, from_store: bool = True) -> Rebuilt:
+                  batch: int = REBUILD_BATCH, from_store: bool = True) -> Rebuilt:
     if name not in READ_MODELS:
         raise SystemExit(f"no read model {name!r}; there is: {', '.join(READ_MODELS)}")
     versions = Versions(name, settings.data_dir, settings.database_url)

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from adapters.eventstore import open_recorder
-from bench.growth import fold, run, side_by_side
+from bench.growth import READ_MODEL, REBUILT, copy_read_model, fold, run, side_by_side
 from civic.growth import history, window_stage
 from config import Settings
 from fold_kit import everything
@@ -84,10 +84,30 @@ def test_a_stage_that_fails_stops_the_one_beside_it(tmp_path: Path) -> None:
 
 def test_a_growth_run_reports_each_level(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    levels = run(out, [sys.executable, "-m", "civic.growth"], tmp_path / "run", (5500, 8000), 1000)
+    # Batches smaller than the window, and unlike each other: each fold's batch is what it committed.
+    levels = run(out, [sys.executable, "-m", "civic.growth"], tmp_path / "run", (5500, 8000), 1000, live_batch=250, rebuild_batch=600)
     assert [x.history for x in levels] == [5500, 8000]
-    assert all(x.ledger_rate > 0 and x.fold_rate > 0 and x.dashboard_p99_ms > 0 for x in levels)
+    assert all(x.ledger_rate > 0 and x.fold_rate > 0 and x.rebuild_rate > 0 and x.dashboard_p99_ms > 0 for x in levels)
+    assert [(x.fold_batch, x.rebuild_batch) for x in levels] == [(250, 600), (250, 600)]
     assert [row["history"] for row in json.loads((out / "growth.json").read_text())] == [5500, 8000]
-    assert "| 8,000 |" in (out / "growth.md").read_text()
+    assert [row["rebuild_batch"] for row in json.loads((out / "growth.json").read_text())] == [600, 600]
+    table = (out / "growth.md").read_text()
+    assert "| 8,000 |" in table and "live projector's fold, batches of 250" in table and "rebuild's fold, batches of 600" in table
+    assert not list((tmp_path / "run" / "data").glob("growth-rebuilt*"))  # the rebuild's copy is gone with its stage
     svg = ET.parse(out / "growth.svg").getroot()
-    assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 3
+    assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 4
+
+
+def test_the_rebuilds_fold_of_the_window_ends_where_the_live_one_does(tmp_path: Path) -> None:
+    """The rebuild's stage folds the window on a copy of the read model as it was before it: the
+    copy goes on from the same position and ends with the same figures at another batching."""
+    me = [sys.executable, "-m"]
+    side_by_side([*me, "civic.growth", "create", str(tmp_path)])
+    side_by_side([*me, "civic.growth", "history", str(tmp_path), "0", "6000", "2000"])
+    fold(tmp_path, 0, 4000, 1000)
+    copy_read_model(tmp_path)
+    live, rebuilt = fold(tmp_path, 4000, 2000, 300), fold(tmp_path, 4000, 2000, 1500, model=REBUILT)
+    assert (live["batch"], rebuilt["batch"]) == (300, 1500)
+    figures = tables(tmp_path / READ_MODEL)
+    assert sum(len(rows) for _, rows in figures) > 6000  # the trail alone has a row per event
+    assert tables(tmp_path / REBUILT) == figures
