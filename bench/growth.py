@@ -57,9 +57,9 @@ HISTORY_BATCH = 20_000
 # docs/bench/2026-11-28/rebuildbatch/): 100k 101 / 79 / 77 / 79, 1M 143 / 111 / 106 / 103,
 # 5M 146 / 128 / 129 / 134: a batch of 5,000 saves the system time of pages written again in one
 # commit (3,554 pages per batch of 1,000 at 100k; 7,440 per 5,000), and beyond it little is left
-# to merge (a quiet unit's page is written once per event whatever the batch) while the batch's
-# pages outgrow the writer's 64 MiB cache (37,623 per 20,000 at 1M).
-HISTORY_FOLD_BATCH = 5_000
+# to merge (a quiet unit's page is written once per batch it has an event in, whatever the batch's
+# size) while the batch's pages outgrow the writer's 64 MiB cache (37,623 per 20,000 at 1M).
+HISTORY_FOLD_BATCH = REBUILD_BATCH
 LIVE_BATCH = 1_000
 CURSOR = "growth-district.json"
 READ_MODEL = "growth-dashboard.sqlite"

@@ -92,9 +92,12 @@ class ReadSide:
         if status.name == self.versions.name and status.version == self._version:
             self._learn(status.version, status.position)
 
-    def _learn(self, version: int, position: int) -> None:
+    def _learn(self, version: int | None, position: int) -> None:
         """Remember a position read or heard now. Never backwards within a version: an
-        announcement overtaken by a newer one, or a read that raced one, is older news."""
+        announcement overtaken by a newer one, or a read that raced one, is older news. No
+        version (none built yet): nothing to remember."""
+        if version is None:
+            return
         with self._known_lock:
             known = self._known
             if known is None or known[0] != version or known[1] <= position:
@@ -108,8 +111,7 @@ class ReadSide:
         if known is not None and known[0] == version and self.monotonic() - known[2] <= FRESH_SECONDS:
             return version, known[1]
         position = self.dashboards().position()
-        if version is not None:
-            self._learn(version, position)
+        self._learn(version, position)
         return version, position
 
     def db(self) -> Database:
@@ -160,10 +162,10 @@ class ReadSide:
             return hit
         db = self.db()
         with db.snapshot():  # the position and the answer from one state of the read model
-            key = (self.version(), self.dashboards().position(), *question)
+            version, position = self.version(), self.dashboards().position()
             answer = read()
-        self._learned(key)
-        answers.put(key, answer)
+        self._learn(version, position)  # a miss read the position in its snapshot: a reading of the database too
+        answers.put((version, position, *question), answer)
         return answer
 
     def dashboard(self, org_id: str, start: date | None, end: date) -> Dashboard:
@@ -193,8 +195,3 @@ class ReadSide:
         """DashboardQueries.prefixes (the paths a unit has had: a reader's scope), remembered per
         position as org() is. The caller must not change the list: it is shared."""
         return self._remembered(self._prefixes, (org_id,), lambda: self.dashboards().prefixes(org_id))
-
-    def _learned(self, key: tuple) -> None:
-        """A miss read the position in its snapshot: that is a reading of the database too."""
-        if key[0] is not None:
-            self._learn(key[0], key[1])
