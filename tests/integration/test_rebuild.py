@@ -16,9 +16,10 @@ import schemas as s
 from civic.web import create_app
 from projections.dashboard import NAME, DashboardProjection
 from projections.rebuild import rebuild
-from projections.store import Versions
+from projections.store import BuildUnderWay, Versions
 from schemas import topology
 from tests.conftest import RoleProcess
+from tests.integration.test_ledger_alarm import civic
 from tests.scenario import scenario
 from tests.support import bearer, caught_up, many_tickets, publish_all, read_model_answers, until
 
@@ -128,8 +129,10 @@ async def test_a_rebuild_after_a_crash_starts_the_half_built_version_again(pipel
                                stdout=subprocess.PIPE, text=True)
     try:
         assert builder.stdout is not None and builder.stdout.readline().strip() == "half-built"
-        with pytest.raises(RuntimeError, match="already under way"):  # one build at a time
+        with pytest.raises(BuildUnderWay, match="already under way"):  # one build at a time
             await rebuild(settings, switch=False, show_progress=False)
+        code, said = await asyncio.to_thread(civic, settings, "projections", "rebuild")  # said so, plainly
+        assert code == 1 and "a rebuild of dashboard is already under way" in said and "Traceback" not in said
     finally:
         builder.kill()  # the machine dies mid-build: no clean-up runs
         builder.wait()

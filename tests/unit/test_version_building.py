@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from projections.store import SQLiteDatabase, Versions
+from projections.store import BuildUnderWay, SQLiteDatabase, Versions
 
 
 def modes(db: SQLiteDatabase) -> tuple[str, int]:
@@ -45,7 +45,7 @@ def test_a_failed_build_leaves_nothing_and_frees_its_number(tmp_path: Path) -> N
 def test_one_build_of_a_read_model_at_a_time(tmp_path: Path) -> None:
     versions = Versions("board", tmp_path)
     with versions.building(1):
-        with pytest.raises(RuntimeError, match="already under way"):
+        with pytest.raises(BuildUnderWay, match="already under way"):
             with Versions("board", tmp_path).building(1):
                 pass
         with Versions("other", tmp_path).building(1):  # another read model's build is its own
