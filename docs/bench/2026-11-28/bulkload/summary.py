@@ -10,14 +10,15 @@ for name in sys.argv[1:]:
             r = json.loads(line)
             rows[(r["level"], r["batch"], r["mode"])].append(r)
 mean = lambda xs: sum(xs) / len(xs)
-print("| level | batch | mode | runs | fold CPU µs/event | user / sys µs | peak RSS MB | CPU vs wal |")
-print("|---|---|---|---|---|---|---|---|")
+print("| level | batch | mode | runs | fold CPU µs/event | user / sys µs | events/s (shared machine) | peak RSS MB | CPU vs wal |")
+print("|---|---|---|---|---|---|---|---|---|")
 for (level, batch, mode), rs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
     cpu = mean([r["cpu_us"] for r in rs])
     base = mean([r["cpu_us"] for r in rows[(level, batch, "wal")]]) if (level, batch, "wal") in rows else cpu
     each = ", ".join("%.1f" % r["cpu_us"] for r in rs)
     user, sys_, rss = mean([r["user_us"] for r in rs]), mean([r["sys_us"] for r in rs]), max(r["rss_mb"] for r in rs)
-    print(f"| {level:,} | {batch:,} | {mode} | {len(rs)} | {cpu:.1f} ({each}) | {user:.1f} / {sys_:.1f} | {rss:.0f} | {cpu / base:.2f} x |")
+    rate = mean([r["rate"] for r in rs])
+    print(f"| {level:,} | {batch:,} | {mode} | {len(rs)} | {cpu:.1f} ({each}) | {user:.1f} / {sys_:.1f} | {rate:,.0f} | {rss:.0f} | {cpu / base:.2f} x |")
 levels = sorted({k[0] for k in rows})
 print()
 for batch in sorted({k[1] for k in rows}):
