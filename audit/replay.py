@@ -129,8 +129,9 @@ async def replay(js: JetStreamContext, as_of: datetime | None = None, kpi_versio
     into a scratch read model computed with the KPI definitions of `kpi_version`."""
     defs = kpi_definitions(kpi_version)
     folder = Path(tempfile.mkdtemp(prefix="civic-replay-"))
-    db = SQLiteDatabase(folder / "dashboard.sqlite")
-    db.execute("PRAGMA synchronous=OFF")  # a scratch copy: nothing to keep if the machine dies
+    # A scratch copy, read only by this replay and removed with it: a version being built that is
+    # never finished (no journal, no syncs: projections/store.py SQLiteDatabase `building`).
+    db = SQLiteDatabase(folder / "dashboard.sqlite", building=True)
     defs.create_schema(db)
     projection = defs.projection(db, Clock(tz))
     result = Replayed(db, defs, tz, as_of, await last_position(js), folder)

@@ -256,8 +256,9 @@ def _renamed(messages: list[tuple[str, bytes]], prefix: str) -> list[tuple[str, 
     for subject, data in messages:
         if b'"OrgUnitRegistered"' in data[:40]:
             continue
+        # Every event id, whatever its form (the district's are uuids: bench/district.py event_id).
         out.append((subject, data.replace(b'"ticket_id":"T', b'"ticket_id":"' + prefix.encode() + b"T")
-                    .replace(b'"event_id":"T', b'"event_id":"' + prefix.encode() + b"T")))
+                    .replace(b'"event_id":"', b'"event_id":"' + prefix.encode())))
     return out
 
 

@@ -625,10 +625,15 @@ def projections_rebuild(
 ) -> None:
     """Rebuild a read model from the ledger beside the live one, then switch dashboards to it."""
     from projections.rebuild import READ_MODELS, rebuild
+    from projections.store import BuildUnderWay
 
     settings = _settings(data, "projector")
     for model in [name] if name else list(READ_MODELS):
-        done = asyncio.run(rebuild(settings, model))
+        try:
+            done = asyncio.run(rebuild(settings, model))
+        except BuildUnderWay as e:
+            typer.echo(f"{e}: wait for it to finish (or, if it died, start this again)", err=True)
+            raise typer.Exit(1) from None
         typer.echo(f"{done.name}: v{done.version} is current (was v{done.previous}); {done.events} events in "
                    f"{done.seconds:.1f}s, {done.rate:,.0f} events/s")
 

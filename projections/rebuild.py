@@ -118,38 +118,55 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
         raise SystemExit(f"no read model {name!r}; there is: {', '.join(READ_MODELS)}")
     versions = Versions(name, settings.data_dir, settings.database_url)
     previous, version = versions.current(), versions.next_version()
-    db = versions.open(version)
-    create_schema(db)
-    projection = DashboardProjection(db, Clock(settings.timezone))
     nc = await connect(settings, "projector")
     js = nc.jetstream()
     store = open_store(settings) if from_store else None
     start, applied = time.perf_counter(), 0
-    with Progress(TextColumn(f"rebuild {name} v{version}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]:>9,.0f} events/s"), TimeRemainingColumn(),
-                  disable=not show_progress) as progress:
-        task = progress.add_task("rebuild", total=None, rate=0.0)
-        while True:  # catch up with the ledger as it is now, then again until nothing new came meanwhile
-            end = (await js.stream_info(LEDGER)).state.last_seq
-            if projection.position() >= end:
-                break
-            progress.update(task, total=end)
-            # Each batch is applied in a worker thread while the next one is read and decoded.
-            applying: asyncio.Future[int] | None = None
-            async for decoded in ledger_batches(store, js, projection.position(), end, batch):
-                if applying is not None:
-                    applied += await applying
-                    progress.update(task, completed=applied, rate=applied / (time.perf_counter() - start))
-                applying = asyncio.ensure_future(asyncio.to_thread(projection.apply, decoded))
-            if applying is not None:
-                applied += await applying
+    try:
+        # Nobody reads the new version until the switch, and a rebuild that fails or dies is
+        # started again from the ledger: it is written as a version being built (no journal, no
+        # syncs) and made durable once, at the end of this block (Versions.building).
+        with versions.building(version) as db:
+            create_schema(db)
+            projection = DashboardProjection(db, Clock(settings.timezone))
+            applied = await _catch_up(projection, store, js, name, version, batch, show_progress, start)
+    finally:
+        if store is not None:
+            store.close()
+        await nc.close()
     seconds = time.perf_counter() - start
-    if store is not None:
-        store.close()
-    await nc.close()
     if switch:
         versions.switch(version)
         for old in range(1, (previous or 0)):  # keep the version just replaced, for comparison or rollback
             versions.drop(old)
-    db.close()
     return Rebuilt(name, version, previous, applied, seconds)
+
+
+async def _catch_up(projection: DashboardProjection, store: StoreReader | None, js: JetStreamContext, name: str,
+                    version: int, batch: int, show_progress: bool, start: float) -> int:
+    """Fold the ledger into `projection` until it has caught up with the ledger as it is now,
+    then again until nothing new came meanwhile. Returns how many events it applied."""
+    applied = 0
+    with Progress(TextColumn(f"rebuild {name} v{version}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]:>9,.0f} events/s"), TimeRemainingColumn(),
+                  disable=not show_progress) as progress:
+        task = progress.add_task("rebuild", total=None, rate=0.0)
+        while True:
+            end = (await js.stream_info(LEDGER)).state.last_seq
+            if projection.position() >= end:
+                return applied
+            progress.update(task, total=end)
+            # Each batch is applied in a worker thread while the next one is read and decoded.
+            applying: asyncio.Future[int] | None = None
+            try:
+                async for decoded in ledger_batches(store, js, projection.position(), end, batch):
+                    if applying is not None:
+                        applied += await applying
+                        progress.update(task, completed=applied, rate=applied / (time.perf_counter() - start))
+                    applying = asyncio.ensure_future(asyncio.to_thread(projection.apply, decoded))
+            except BaseException:
+                if applying is not None:  # the version is thrown away: not while a thread still writes to it
+                    await asyncio.gather(applying, return_exceptions=True)
+                raise
+            if applying is not None:
+                applied += await applying

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
+import subprocess
+import sys
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 import schemas as s
-from projections.dashboard import NAME
+from civic.web import create_app
+from projections.dashboard import NAME, DashboardProjection
 from projections.rebuild import rebuild
-from projections.store import Versions
+from projections.store import BuildUnderWay, Versions
 from schemas import topology
 from tests.conftest import RoleProcess
+from tests.integration.test_ledger_alarm import civic
 from tests.scenario import scenario
-from tests.support import caught_up, many_tickets, publish_all, read_model_answers, until
+from tests.support import bearer, caught_up, many_tickets, publish_all, read_model_answers, until
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +40,8 @@ async def test_rebuild_beside_the_live_version_then_switch(full_pipeline):
     assert versions.current() == live, "dashboards answer from the live version until the switch"
     assert done.events == len(events) and done.version != live
     assert read_model_answers(versions.open(done.version, readonly=True)) == before
+    if settings.database_url is None:  # built without a journal or syncs, it is left as a live version is
+        assert built_as_live(versions, done.version)
     from_stream = await rebuild(settings, switch=False, show_progress=False, from_store=False)  # as an auditor's machine would
     assert read_model_answers(versions.open(from_stream.version, readonly=True)) == before
 
@@ -43,6 +51,98 @@ async def test_rebuild_beside_the_live_version_then_switch(full_pipeline):
     await publish_all(js, [(extra, topology.intake_subject(extra, ("yn", "ta", "c1")))])
     moved = await caught_up(settings, js, intake=len(events) + 1, projector=True, version=done.version)
     assert moved.projected == len(events) + 1  # the projector moved over to the new version
+    async with AsyncTestClient(create_app(settings)) as web:  # and the web reads it
+        web.headers.update(bearer(settings.data_dir))
+        answer = (await web.get("/api/orgs/c1/dashboard")).json()
+    assert answer["position"] == len(events) + 1 and answer["tickets"]["raised"] >= 1
+
+
+def built_as_live(versions: Versions, version: int) -> bool:
+    """A built version's file is in WAL mode (kept in the file: every later opener gets it),
+    alone under its version's name, nothing left under the name it was built as."""
+    path = versions.folder / f"{NAME}-v{version}.sqlite"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    return mode == "wal" and not list(versions.folder.glob("building-*.sqlite*"))
+
+
+def version_exists(versions: Versions, version: int) -> bool:
+    if versions.pg_url:
+        import psycopg
+
+        with psycopg.connect(versions.pg_url, autocommit=True) as conn:
+            return conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name=%s",
+                                (f"{NAME}_v{version}",)).fetchone() is not None
+    return any(versions.folder.glob(f"*{NAME}-v{version}.sqlite*"))
+
+
+async def test_a_rebuild_that_fails_midway_leaves_no_version(full_pipeline, monkeypatch):
+    settings = full_pipeline.settings
+    versions = Versions(NAME, settings.data_dir, settings.database_url)
+    events = scenario()
+    await publish_all(full_pipeline.projector.js, events)
+    await caught_up(settings, full_pipeline.projector.js, intake=len(events), projector=True)
+    live, taken = versions.current(), versions.next_version()
+    assert live is not None
+    apply, calls = DashboardProjection.apply, []
+
+    def failing(self, batch):  # type: ignore[no-untyped-def]
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise OSError("disk full")  # as a real failure would come: out of the database's write
+        return apply(self, batch)
+
+    monkeypatch.setattr(DashboardProjection, "apply", failing)
+    with pytest.raises(OSError, match="disk full"):
+        await rebuild(settings, show_progress=False, batch=5)
+    assert len(calls) == 3 and len(events) > 15, "it failed midway, with batches folded before"
+    assert versions.current() == live and not version_exists(versions, taken), "nothing left to switch to"
+    assert versions.next_version() == taken
+
+    monkeypatch.setattr(DashboardProjection, "apply", apply)
+    again = await rebuild(settings, switch=False, show_progress=False, batch=5)
+    assert again.version == taken and again.events == len(events)
+    assert read_model_answers(versions.open(again.version, readonly=True)) == read_model_answers(versions.open(live, readonly=True))
+
+
+HALF_BUILT = """
+import sys, time
+from pathlib import Path
+from projections.dashboard import NAME, create_schema
+from projections.store import Versions
+with Versions(NAME, Path(sys.argv[1])).building(int(sys.argv[2])) as db:
+    create_schema(db)
+    db.execute("INSERT INTO tracking VALUES (?, ?)", (NAME, 10**9))  # folded far: if it were taken, nothing would be folded
+    print("half-built", flush=True)
+    time.sleep(120)
+"""
+
+
+async def test_a_rebuild_after_a_crash_starts_the_half_built_version_again(pipeline_with_projector):
+    settings, js = pipeline_with_projector.settings, pipeline_with_projector.projector.js
+    versions = Versions(NAME, settings.data_dir)
+    events = scenario()
+    await publish_all(js, events)
+    await caught_up(settings, js, intake=len(events), projector=True)
+    live, taken = versions.current(), versions.next_version()
+    builder = subprocess.Popen([sys.executable, "-c", HALF_BUILT, str(settings.data_dir), str(taken)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert builder.stdout is not None and builder.stdout.readline().strip() == "half-built"
+        with pytest.raises(BuildUnderWay, match="already under way"):  # one build at a time
+            await rebuild(settings, switch=False, show_progress=False)
+        code, said = await asyncio.to_thread(civic, settings, "projections", "rebuild")  # said so, plainly
+        assert code == 1 and "a rebuild of dashboard is already under way" in said and "Traceback" not in said
+    finally:
+        builder.kill()  # the machine dies mid-build: no clean-up runs
+        builder.wait()
+    assert version_exists(versions, taken) and versions.current() == live
+    assert versions.next_version() == taken, "the half-built version was never named: its number is free"
+
+    done = await rebuild(settings, switch=False, show_progress=False)
+    assert done.version == taken and done.events == len(events), "started again from nothing"
+    assert read_model_answers(versions.open(taken, readonly=True)) == read_model_answers(versions.open(live, readonly=True))
+    assert built_as_live(versions, taken)
 
 
 @pytest.mark.slow

@@ -52,3 +52,20 @@ def test_the_growth_stages_share_one_stream_per_data_directory(tmp_path: Path) -
 
 def test_a_store_without_the_streams_state_goes_on_at_its_start(tmp_path: Path) -> None:
     assert list(district(tmp_path, 6000, 500)) == history(6500)[6000:]
+
+
+def test_a_second_round_of_the_district_is_new_events_not_duplicates() -> None:
+    """`civic bench` publishes renamed copies of the district's tickets (freshness, uncached reads,
+    the gateway): every event id and ticket id must differ from the first round's, or the ledger
+    drops them as duplicates and the phase waits for events that never come."""
+    import schemas
+    from bench.run import _renamed
+
+    first = [m for m in events(5_200, seed=4) if b'"OrgUnitRegistered"' not in m[1][:40]]
+    again = _renamed(first, "un1-")
+    assert len(again) == len(first) > 100
+    before = [schemas.decode(data) for _, data in first]
+    after = [schemas.decode(data) for _, data in again]
+    assert all(a.event_id == "un1-" + b.event_id for a, b in zip(after, before))
+    tickets = [(a, b) for a, b in zip(after, before) if hasattr(b, "ticket_id")]
+    assert tickets and all(a.ticket_id == "un1-" + b.ticket_id for a, b in tickets)
