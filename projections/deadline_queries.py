@@ -16,9 +16,10 @@ from typing import Any
 import msgspec
 
 from projections import KPI_VERSION
-from projections._scope import days, subtree, within as _within
+from projections._scope import days, in_months, months_of, subtree, within as _within
 from projections.deadlines import COUNTERS, ROLE_STAGES, ROLES
 from projections.facts import Clock
+from projections.layout import month_of
 from projections.queries import DashboardQueries, NotFound, Org
 from projections.store import Database
 
@@ -261,9 +262,10 @@ class DeadlineQueries:
         lo_month, hi_month, edges = _months(self.clock, start, end)
         out: dict[str, dict[tuple[str, str], Counts]] = {}
         rows: list[tuple] = []
-        if prefixes and lo_month <= hi_month:
-            rows += self.db.query(f"SELECT unit, role, stage, {_SUMS} FROM deadline_unit_monthly WHERE {_within(prefixes)} "
-                                  "AND month >= ? AND month <= ? GROUP BY unit, role, stage", [*prefixes, lo_month, hi_month])
+        months = months_of(self.db, "deadline_unit_monthly", lo_month, hi_month) if prefixes else []
+        if months:
+            rows += self.db.query(f"SELECT unit, role, stage, {_SUMS} FROM deadline_unit_monthly WHERE {in_months(months)} "
+                                  f"AND {_within(prefixes)} GROUP BY unit, role, stage", [*months, *prefixes])
         where, params = subtree(prefixes)
         for lo, hi in edges:
             rows += self.db.query(f"SELECT unit, role, stage, {_RAW_SUMS} FROM deadline_tasks WHERE {where} "
@@ -279,8 +281,10 @@ class DeadlineQueries:
         with self.db.snapshot():  # the position and every figure from one state of the read model
             org = self.orgs.org(org_id)
             prefixes = self.orgs.prefixes(org_id)
-            daily = self.db.query(f"SELECT role, stage, substr(day, 1, 7), {_SUMS} FROM deadline_daily WHERE {_within(prefixes)} "
-                                  "AND day >= ? AND day <= ? GROUP BY role, stage, substr(day, 1, 7)", [*prefixes, lo, hi]) if prefixes else []
+            spanned = months_of(self.db, "deadline_daily", month_of(lo), month_of(hi)) if prefixes else []
+            daily = self.db.query(f"SELECT role, stage, month, {_SUMS} FROM deadline_daily WHERE {in_months(spanned)} "
+                                  f"AND {_within(prefixes)} AND day >= ? AND day <= ? GROUP BY role, stage, month",
+                                  [*spanned, *prefixes, lo, hi]) if spanned else []
             owed = self.db.query(f"SELECT unit, role, stage, SUM(overdue_now) FROM deadline_overdue WHERE {_within(prefixes)} "
                                  "GROUP BY unit, role, stage", prefixes) if prefixes else []
             units = self._per_unit(prefixes, start, end)
@@ -349,8 +353,8 @@ class DeadlineQueries:
         with self.db.snapshot():
             org = self.orgs.org(org_id)
             prefixes = self.orgs.prefixes(org_id)
-            rows = self.db.query(f"SELECT unit, SUM(on_time), SUM(late) FROM deadline_unit_monthly WHERE {_within(prefixes)} "
-                                 "AND month = ? GROUP BY unit", [*prefixes, month]) if prefixes else []
+            rows = self.db.query(f"SELECT unit, SUM(on_time), SUM(late) FROM deadline_unit_monthly WHERE {in_months([month])} "
+                                 f"AND {_within(prefixes)} GROUP BY unit", [month, *prefixes]) if prefixes else []
             position = self.orgs.position()
         scored = []
         for unit, on_time, late in rows:
