@@ -286,19 +286,23 @@ class DashboardQueries:
         if whole:
             spans.append((MONTHLY[table], *whole, "", []))
         out: dict[tuple[str, ...], dict[str, int]] = {}
-        select = "".join(f"{g}, " for g in groups)
-        grouping = f" GROUP BY {', '.join(groups)}" if groups else ""
+        # Grouped per unit, the month goes first in the grouping as in the key: the rows then come out
+        # of the (month, prefix) seeks in the grouping's order, with no sort of the window's rows
+        # (the district's children at 1M events: 2.7 -> 1.7 ms); the months are added together below.
+        keyed = ("month", *groups) if groups[:1] == ("prefix",) else groups
+        at = [keyed.index(g) for g in groups]
         for source, first, last, days_within, bounds in spans:
             months = months_of(self.db, source, first, last)
             if not months:
                 continue
-            sql = (f"SELECT {select}{', '.join(f'SUM({c})' for c in counters)} FROM {source} "
+            grouping = f" GROUP BY {', '.join(keyed)}" if keyed else ""
+            sql = (f"SELECT {''.join(f'{g}, ' for g in keyed)}{', '.join(f'SUM({c})' for c in counters)} FROM {source} "
                    f"WHERE {in_months(months)} AND {_within(prefixes)}{days_within}{grouping}")
             for row in self.db.query(sql, [*months, *prefixes, *bounds]):
-                values = row[len(groups):]
+                values = row[len(keyed):]
                 if all(v is None for v in values):
                     continue
-                sums = out.setdefault(tuple(row[:len(groups)]), dict.fromkeys(counters, 0))
+                sums = out.setdefault(tuple(row[i] for i in at), dict.fromkeys(counters, 0))
                 for c, v in zip(counters, values):
                     sums[c] += int(v or 0)
         return out
