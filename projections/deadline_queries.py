@@ -227,9 +227,10 @@ def _months(clock: Clock, start: date | None, end: date) -> tuple[str, str, list
     def first_of_next(d: date) -> date:
         return date(d.year + d.month // 12, d.month % 12 + 1, 1)
 
-    lo_month = "0000-00" if start is None else start.strftime("%Y-%m") if start.day == 1 else first_of_next(start).strftime("%Y-%m")
+    # (isoformat, not strftime: "%Y" of the year 45 is "45", not "0045", which would not compare as a month)
+    lo_month = "0000-00" if start is None else month_of((start if start.day == 1 else first_of_next(start)).isoformat())
     ends_month = end.day == calendar.monthrange(end.year, end.month)[1]
-    hi_month = end.strftime("%Y-%m") if ends_month else (end.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    hi_month = month_of((end if ends_month else end.replace(day=1) - timedelta(days=1)).isoformat())
     edges: list[tuple[int, int]] = []
     if lo_month > hi_month:  # within one month, not whole: all of it is an edge
         return lo_month, hi_month, [days(clock, start, end)]

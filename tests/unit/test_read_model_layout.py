@@ -153,3 +153,19 @@ def test_the_district_dashboard_seeks_its_rows_by_month_and_unit(tmp_path: Path,
             grouped_by_unit += 1
             assert "TEMP B-TREE" not in plan, (sql, plan)
     assert read >= 7 and grouped_by_unit >= 2, recording.reads  # the dashboard's tables, its children's, the deadline board's
+
+
+def test_windows_of_centuries_read_only_the_months_held(tmp_path: Path) -> None:
+    """A window far from the history, or reaching over centuries, names no month it does not hold
+    (projections/_scope.py months_of): answers as a window of the same history from the beginning."""
+    db = open_projection(tmp_path).db
+    fold_spread_district(db)
+    reads, boards = DashboardQueries(db, Clock()), DeadlineQueries(db, Clock())
+    empty = boards.board("g1", date(45, 9, 22), date(83, 7, 8))  # the contract test's fuzzed window
+    assert not empty.units and not empty.by_month and all(r.total.due == 0 for r in empty.roles)
+    assert reads.dashboard("d1", date(45, 9, 22), date(83, 7, 8)).tickets.raised == 0
+    for org in ("d1", "g1"):
+        wide, whole = reads.dashboard(org, date(45, 1, 1), date(2026, 12, 31)), reads.dashboard(org, None, date(2026, 12, 31))
+        assert wide.tickets.raised > 0 and msgspec.structs.replace(wide, window_from="") == whole
+        wide_board, whole_board = boards.board(org, date(45, 1, 1), date(2026, 12, 31)), boards.board(org, None, date(2026, 12, 31))
+        assert wide_board.roles[0].total.due > 0 and msgspec.structs.replace(wide_board, window_from="") == whole_board
