@@ -15,6 +15,11 @@ stages whose cost could depend on history are measured over the same fixed windo
   The pages a batch writes (a counter row per unit on each item's path, per table) are spread over
   more events in the larger batch: the rebuild's costs less per event and grows more with history
   (docs/benchmarks.md "The rebuild's batch");
+* the event index (projections/event_index.py), which the live projector keeps beside the read
+  model, in the same process: each event's intake message (headers only) and its ledger message,
+  a transaction per stream per batch of 1,000, into an index holding the history's rows. Its two
+  tables are keyed by event id, which is a hash (uuid5): an insert lands on a random page, so
+  unlike the read model's counters it cannot be keyed in the order events come;
 * the district's dashboard for the last 30 days, computed uncached on that read model.
 
 The history is written fast, untimed: straight into the store in transactions of 20,000 events
@@ -23,7 +28,9 @@ proven equal in tests/integration/test_bench_growth.py), and folded into the rea
 process of its own beside the writer, in windows of up to 5,000 events per transaction, as the
 writer commits them (the two are independent: on 2 cores each has one). The district's events
 are generated once in the whole run: each stage goes on from where the last one stopped
-(`district`). The NATS hops are not repeated here: streams append, so their cost per message
+(`district`). The event index's history is written after each level's (`index ... history`: the
+same rows, from the same store, in transactions of 20,000 with no syncs and a page cache that
+holds it, because the live indexer's own settings would add 10 minutes to a 5M run). The NATS hops are not repeated here: streams append, so their cost per message
 does not depend on what they hold; `civic bench` measures them.
 
 The ledger application sits above bench/ in the layers, so its two stages are given by the
@@ -63,6 +70,11 @@ HISTORY_FOLD_BATCH = REBUILD_BATCH
 LIVE_BATCH = 1_000
 CURSOR = "growth-district.json"
 READ_MODEL = "growth-dashboard.sqlite"
+INDEX = "growth-events.sqlite"
+"""The event index, in a file of its own as the projector keeps it (the `events` read model)."""
+INDEX_HISTORY_CACHE_KIB = 4 * 1024 * 1024
+"""The page cache of the index's untimed history writer: 4 GiB, more than the index at 5M holds
+(about 2 GB), so its random inserts are memory work; the window's stage has the live setting."""
 REBUILT = "growth-rebuilt.sqlite"
 """The copy of the read model, as it was before the window, that the rebuild's fold goes on from."""
 
@@ -81,6 +93,9 @@ class Level:
     rebuild_cpu_us: float
     rebuild_rss_mb: float
     rebuild_batch: int
+    index_rate: float  # the event index over the same window: intake and ledger, batches of LIVE_BATCH
+    index_cpu_us: float
+    index_rss_mb: float
     dashboard_p50_ms: float
     dashboard_p99_ms: float
     prefill_s: float
@@ -196,6 +211,60 @@ def fold(data_dir: Path, start: int, count: int, batch: int, follow: bool = Fals
             "cpu_us": 1e6 * (time.process_time() - cpu) / count, "rss_mb": peak_rss_mb(), "batch": largest}
 
 
+def index(data_dir: Path, start: int, count: int, batch: int, history: bool = False) -> dict[str, float]:
+    """Index ledger positions start+1 .. start+count as the live projector's indexer does
+    (projections/projector.py `EventIndexer`): for each batch, its intake messages (headers only,
+    Nats-Msg-Id = the event id, as every producer sends) in one transaction, then its ledger
+    messages (Civic-Event-Id) in another, through the indexer's own `EventIndex.apply`. The
+    messages are made from the event store beforehand, outside the measured time: only the
+    index's work is timed (the NATS hops are `civic bench`'s). In the bench nothing is refused,
+    so an event's intake sequence is its ledger position.
+    With `history`: the untimed pre-fill, in batches of `batch`, unsynced, with a page cache that
+    holds the whole index (INDEX_HISTORY_CACHE_KIB)."""
+    from datetime import datetime, timezone
+
+    from nats.aio.msg import Msg
+
+    from projections import event_index
+    from projections.rebuild import StoreReader
+    from projections.store import SQLiteDatabase
+    from schemas import topology
+
+    db = SQLiteDatabase(data_dir / INDEX)
+    if history:
+        db.execute("PRAGMA synchronous=OFF")  # a pre-fill: rerun on failure, never read as it is
+        db.execute(f"PRAGMA cache_size=-{INDEX_HISTORY_CACHE_KIB}")
+    event_index.create_schema(db)
+    indexed = event_index.EventIndex(db)
+    assert indexed.position(topology.LEDGER) == start, f"the index is at {indexed.position(topology.LEDGER)}, not {start}"
+    store = StoreReader(Settings(data_dir=data_dir))
+    store.position = store.notification = start  # as `fold`: on SQLite the n-th notification is position n
+    now = datetime.now(timezone.utc)
+
+    def message(stream: str, subject: str, sequence: int, headers: dict[str, str]) -> Msg:
+        pair = Msg.Metadata.SequencePair(consumer=sequence, stream=sequence)
+        return Msg(None, subject=subject, headers=headers,  # type: ignore[arg-type]  # never acked: no client
+                   _metadata=Msg.Metadata(sequence=pair, num_pending=0, num_delivered=1, timestamp=now, stream=stream, consumer="index"))
+
+    cpu = wall = 0.0
+    position, end = start, start + count
+    while position < end:
+        events = store.read(position, end, batch)
+        if not events:
+            raise RuntimeError(f"the event store ends at {position}, before {end}")
+        intake = [message(topology.INTAKE, topology.intake_subject(e, e.org_path), p, {"Nats-Msg-Id": e.event_id}) for p, e in events]
+        ledger = [message(topology.LEDGER, topology.ledger_subject(e.type, e.org_path), p, {topology.EVENT_ID_HEADER: e.event_id})
+                  for p, e in events]
+        began, began_cpu = time.perf_counter(), time.process_time()
+        indexed.apply(topology.INTAKE, intake)
+        indexed.apply(topology.LEDGER, ledger)
+        wall, cpu = wall + time.perf_counter() - began, cpu + time.process_time() - began_cpu
+        position = events[-1][0]
+    store.close()
+    db.close()
+    return {"rate": count / wall, "cpu_us": 1e6 * cpu / count, "rss_mb": peak_rss_mb()}
+
+
 def copy_read_model(data_dir: Path, to: str = REBUILT) -> None:
     """The read model as it is now, to `to` beside it: its WAL checkpointed into the file first, so
     the file alone is the whole read model (no stage writes to it meanwhile: they run one by one)."""
@@ -248,7 +317,7 @@ def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] 
     data.mkdir(parents=True, exist_ok=True)
     results: list[Level] = []
     stage([*ledger_stage, "create", str(data)])
-    stored = folded = 0  # events in the ledger's store; ledger positions in the read model
+    stored = folded = indexed = 0  # events in the ledger's store; ledger positions in the read model and the index
     for history in levels:
         began = time.perf_counter()
         # The history, untimed: written in bulk and folded into the read model at once, side by
@@ -258,6 +327,9 @@ def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] 
         prefilled = side_by_side(*writer, *folder)
         written, caught_up = (prefilled[0] if writer else {}), (prefilled[-1] if folder else {})
         stored = folded = max(stored, history)
+        if history > indexed:
+            stage([*me, "index", str(data), str(indexed), str(history - indexed), str(HISTORY_BATCH), "history"])
+            indexed = history
         prefill = time.perf_counter() - began
         ledger = stage([*ledger_stage, "window", str(data), str(stored), str(size), str(LIVE_BATCH)])
         stored += size
@@ -267,11 +339,13 @@ def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] 
         rebuilt = stage([*me, "fold", str(data), str(folded), str(after - folded), str(rebuild_batch), REBUILT])
         remove_read_model(data, REBUILT)  # 4.3 GB at 5M
         folded = after
+        indexing = stage([*me, "index", str(data), str(indexed), str(after - indexed), str(live_batch)])
+        indexed = after
         board = stage([*me, "dashboard", str(data)])
         level = Level(history, ledger["rate"], ledger["cpu_us"], ledger["rss_mb"],
                       live["rate"], live["cpu_us"], live["rss_mb"], int(live["batch"]),
                       rebuilt["rate"], rebuilt["cpu_us"], rebuilt["rss_mb"], int(rebuilt["batch"]),
-                      board["p50_ms"], board["p99_ms"], prefill, written.get("rate", 0.0), written.get("cpu_us", 0.0),
+                      indexing["rate"], indexing["cpu_us"], indexing["rss_mb"], board["p50_ms"], board["p99_ms"], prefill, written.get("rate", 0.0), written.get("cpu_us", 0.0),
                       caught_up.get("rate", 0.0), caught_up.get("cpu_us", 0.0))
         results.append(level)
         print(json.dumps(asdict(level)), flush=True)
@@ -294,32 +368,44 @@ def report(levels: list[Level], out: Path) -> None:
     lines = ["| history (events) | ledger: events/s (CPU µs/event, peak RSS) "
              f"| live projector's fold, batches of {first.fold_batch:,}: events/s (CPU µs/event, peak RSS) "
              f"| rebuild's fold, batches of {first.rebuild_batch:,}: events/s (CPU µs/event, peak RSS) "
-             "| district dashboard, last 30 days, uncached: p50 / p99 | pre-fill: seconds (store, fold beside it: events/s) |", "|---|---|---|---|---|---|"]
+             f"| event index, batches of {first.fold_batch:,}: events/s (CPU µs/event, peak RSS) "
+             "| district dashboard, last 30 days, uncached: p50 / p99 | pre-fill: seconds (store, fold beside it: events/s) |", "|---|---|---|---|---|---|---|"]
     for x in levels:
         lines.append(f"| {x.history:,} | {x.ledger_rate:,.0f} ({x.ledger_cpu_us:.0f} µs, {x.ledger_rss_mb:.0f} MB) "
                      f"| {x.fold_rate:,.0f} ({x.fold_cpu_us:.0f} µs, {x.fold_rss_mb:.0f} MB) "
-                     f"| {x.rebuild_rate:,.0f} ({x.rebuild_cpu_us:.0f} µs, {x.rebuild_rss_mb:.0f} MB) | {x.dashboard_p50_ms:.1f} / {x.dashboard_p99_ms:.1f} ms "
+                     f"| {x.rebuild_rate:,.0f} ({x.rebuild_cpu_us:.0f} µs, {x.rebuild_rss_mb:.0f} MB) "
+                     f"| {x.index_rate:,.0f} ({x.index_cpu_us:.0f} µs, {x.index_rss_mb:.0f} MB) | {x.dashboard_p50_ms:.1f} / {x.dashboard_p99_ms:.1f} ms "
                      f"| {x.prefill_s:,.0f} s ({x.prefill_store_rate:,.0f}, {x.prefill_fold_rate:,.0f}) |")
     last = levels[-1]
     lines += ["", f"At {last.history:,} against {first.history:,}: ledger {last.ledger_rate / first.ledger_rate:.2f} x "
               f"(CPU per event {last.ledger_cpu_us / first.ledger_cpu_us:.2f} x), live fold {last.fold_rate / first.fold_rate:.2f} x "
               f"(CPU per event {last.fold_cpu_us / first.fold_cpu_us:.2f} x), rebuild {last.rebuild_rate / first.rebuild_rate:.2f} x "
-              f"(CPU per event {last.rebuild_cpu_us / first.rebuild_cpu_us:.2f} x), dashboard p50 "
+              f"(CPU per event {last.rebuild_cpu_us / first.rebuild_cpu_us:.2f} x), event index {last.index_rate / first.index_rate:.2f} x "
+              f"(CPU per event {last.index_cpu_us / first.index_cpu_us:.2f} x), the live projector's fold and index together "
+              f"{live_projector(last) / live_projector(first):.2f} x (CPU per event "
+              f"{(last.fold_cpu_us + last.index_cpu_us) / (first.fold_cpu_us + first.index_cpu_us):.2f} x), dashboard p50 "
               f"{last.dashboard_p50_ms / first.dashboard_p50_ms:.2f} x, p99 {last.dashboard_p99_ms / first.dashboard_p99_ms:.2f} x "
               "(target: each within 20 % of its value at the first level)."]
     (out / "growth.md").write_text("\n".join(lines) + "\n")
     chart(levels, out / "growth.svg")
 
 
+def live_projector(level: Level) -> float:
+    """Events/s of the live projector's work at this level: the fold and the index, one after the
+    other in one process (its GIL), so their times per event add up."""
+    return 1 / (1 / level.fold_rate + 1 / level.index_rate)
+
+
 def chart(levels: list[Level], path: Path) -> None:
     """Each figure at each level as a share of its value at the first level: flat is 100 %."""
     series: list[tuple[str, list[float | None]]] = [
         ("ledger CPU µs/event", [x.ledger_cpu_us for x in levels]), ("live fold CPU µs/event", [x.fold_cpu_us for x in levels]),
-        ("rebuild CPU µs/event", [x.rebuild_cpu_us for x in levels]), ("district dashboard p50 (uncached)", [x.dashboard_p50_ms for x in levels])]
+        ("rebuild CPU µs/event", [x.rebuild_cpu_us for x in levels]), ("event index CPU µs/event", [x.index_cpu_us for x in levels]),
+        ("district dashboard p50 (uncached)", [x.dashboard_p50_ms for x in levels])]
     draw([x.history for x in levels], series, path)
 
 
-COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd")
+COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd")
 
 
 def draw(histories: list[int], series: list[tuple[str, list[float | None]]], path: Path) -> None:
@@ -349,8 +435,8 @@ def draw(histories: list[int], series: list[tuple[str, list[float | None]]], pat
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
         parts += [f'<circle cx="{xy(i, 100 * v / first)[0]:.1f}" cy="{xy(i, 100 * v / first)[1]:.1f}" r="3" fill="{colour}"/>'
                   for i, v in enumerate(values) if v is not None]
-        # The legend in two columns: four names side by side would run past the chart's width.
-        lx, ly = left + 10 + 300 * (n % 2), height - 38 + 16 * (n // 2)
+        # The legend in two columns, three rows: five names side by side would run past the chart's width.
+        lx, ly = left + 10 + 300 * (n % 2), height - 50 + 16 * (n // 2)
         parts.append(f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{colour}"/>'
                      f'<text x="{lx + 14}" y="{ly + 9}">{name}</text>')
     parts.append("</svg>")
@@ -363,6 +449,8 @@ if __name__ == "__main__":
         options = rest[3:]
         print(json.dumps(fold(Path(data_dir), int(rest[0]), int(rest[1]), int(rest[2]), "follow" in options,
                               next((o for o in options if o != "follow"), READ_MODEL))))
+    elif command == "index":  # index DATA START COUNT BATCH [history]
+        print(json.dumps(index(Path(data_dir), int(rest[0]), int(rest[1]), int(rest[2]), rest[3:] == ["history"])))
     elif command == "dashboard":
         print(json.dumps(dashboard(Path(data_dir))))
     elif command == "position":

@@ -13,12 +13,13 @@ import msgspec
 import pytest
 
 from adapters.eventstore import open_recorder
-from bench.growth import READ_MODEL, REBUILT, copy_read_model, fold, run, side_by_side
+from bench.growth import INDEX, READ_MODEL, REBUILT, copy_read_model, fold, index, run, side_by_side
 from civic.growth import history, window_stage
 from config import Settings
 from fold_kit import everything
+from projections.event_index import EventStatus, event_status
 from projections.store import SQLiteDatabase
-from schemas import decode
+from schemas import decode, topology
 
 pytestmark = pytest.mark.integration
 
@@ -93,9 +94,10 @@ def test_a_growth_run_reports_each_level(tmp_path: Path) -> None:
     assert [row["rebuild_batch"] for row in json.loads((out / "growth.json").read_text())] == [600, 600]
     table = (out / "growth.md").read_text()
     assert "| 8,000 |" in table and "live projector's fold, batches of 250" in table and "rebuild's fold, batches of 600" in table
+    assert "event index, batches of 250" in table and all(x.index_rate > 0 and x.index_cpu_us > 0 for x in levels)
     assert not list((tmp_path / "run" / "data").glob("growth-rebuilt*"))  # the rebuild's copy is gone with its stage
     svg = ET.parse(out / "growth.svg").getroot()
-    assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 4
+    assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 5
 
 
 def test_the_rebuilds_fold_of_the_window_ends_where_the_live_one_does(tmp_path: Path) -> None:
@@ -111,3 +113,28 @@ def test_the_rebuilds_fold_of_the_window_ends_where_the_live_one_does(tmp_path: 
     figures = tables(tmp_path / READ_MODEL)
     assert sum(len(rows) for _, rows in figures) > 6000  # the trail alone has a row per event
     assert tables(tmp_path / REBUILT) == figures
+
+
+def test_the_index_stage_indexes_every_event_as_the_projectors_indexer_does(tmp_path: Path) -> None:
+    """The history's pre-fill and the window's stage, one after the other, leave the event index
+    the projector's indexer would: every event accepted at its position, its intake sequence the
+    same (nothing was refused), on its own subjects, and each stream's position stored."""
+    me = [sys.executable, "-m"]
+    side_by_side([*me, "civic.growth", "create", str(tmp_path)])
+    side_by_side([*me, "civic.growth", "history", str(tmp_path), "0", "3000", "1000"])
+    index(tmp_path, 0, 2000, 700, history=True)
+    figures = index(tmp_path, 2000, 1000, 300)
+    assert figures["rate"] > 0 and figures["cpu_us"] > 0
+    db = SQLiteDatabase(tmp_path / INDEX, readonly=True)
+    try:
+        events = [(n.id, decode(n.state, max_bytes=None))
+                  for n in open_recorder(Settings(data_dir=tmp_path)).select_notifications(start=1, limit=10_000)]
+        assert len(events) == 3000
+        assert [event_status(db, e.event_id) for _, e in events] == [EventStatus(e.event_id, "ledger", p, p) for p, e in events]
+        assert db.query("SELECT name, position FROM tracking ORDER BY name") == [(topology.INTAKE, 3000), (topology.LEDGER, 3000)]
+        assert db.query("SELECT subject FROM accepted WHERE position=3000")[0][0] == topology.ledger_subject(events[-1][1].type, events[-1][1].org_path)
+        assert db.query("SELECT subject FROM intake WHERE sequence=3000")[0][0] == topology.intake_subject(events[-1][1], events[-1][1].org_path)
+    finally:
+        db.close()
+    with pytest.raises(AssertionError, match="the index is at 3000, not 2000"):  # a stage that does not go on from the index's end
+        index(tmp_path, 2000, 1000, 300)
