@@ -16,8 +16,8 @@ import schemas as s
 from projections import deadlines
 from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState, prefixes, rolled_up,
-    upsert as _upsert,
 )
+from projections.layout import MONTH_OF_DAY, CounterTable, bring_up_to_date, month_of
 from projections.store import Database, clustered
 from schemas import lifecycle
 from schemas.deliberation import DeliberationEvent
@@ -44,12 +44,7 @@ def _ddl(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS orgs_parent ON orgs (parent_id)",
         f"CREATE TABLE IF NOT EXISTS org_prefixes (org_id {text} NOT NULL, prefix {text} NOT NULL, PRIMARY KEY (org_id, prefix))",
         f"CREATE TABLE IF NOT EXISTS grid_workers (org_id {text} NOT NULL, worker_id {text} NOT NULL, PRIMARY KEY (org_id, worker_id))",
-        f"CREATE TABLE IF NOT EXISTS ticket_daily (prefix {text}, category {text}, day {text}, {counters(TICKET_COUNTERS)}, PRIMARY KEY (prefix, day, category)){by_key}",
-        f"CREATE TABLE IF NOT EXISTS ticket_flow (prefix {text}, category {text}, day {text}, {counters(FLOW_COUNTERS)}, PRIMARY KEY (prefix, day, category)){by_key}",
-        f"CREATE TABLE IF NOT EXISTS ticket_hist (prefix {text}, category {text}, day {text}, metric {text}, bucket INTEGER, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, day, category, metric, bucket)){by_key}",
-        f"CREATE TABLE IF NOT EXISTS dispute_daily (prefix {text}, category {text}, risk_grade {text}, day {text}, {counters(DISPUTE_COUNTERS)}, PRIMARY KEY (prefix, day, category, risk_grade)){by_key}",
-        f"CREATE TABLE IF NOT EXISTS topic_daily (prefix {text}, day {text}, {counters(TOPIC_COUNTERS)}, PRIMARY KEY (prefix, day)){by_key}",
-        *(f"CREATE TABLE IF NOT EXISTS {month_table} ({month_ddl}){by_key}" for month_table, month_ddl in _monthly_ddl(text, counters)),
+        *(table.ddl(dialect) for table in COUNTER_TABLES),
         f"CREATE TABLE IF NOT EXISTS {FLOW_TOTAL} (prefix {text}, category {text}, {counters(FLOW_COUNTERS)}, first_day {text} NOT NULL, "
         f"last_day {text} NOT NULL, PRIMARY KEY (prefix, category)){by_key}",
         f"CREATE TABLE IF NOT EXISTS tickets ({ticket_cols})",
@@ -70,14 +65,22 @@ def _ddl(dialect: str) -> list[str]:
 # over all history up to the window's end). Written in the same transaction as the day rows, from
 # the same batch deltas; tests/unit/test_month_rollups.py checks them against the day rows.
 
+DAY_TABLES = {table.name: table for table in (
+    CounterTable("ticket_daily", ("prefix", "category", "day"), TICKET_COUNTERS),
+    CounterTable("ticket_flow", ("prefix", "category", "day"), FLOW_COUNTERS),
+    CounterTable("ticket_hist", ("prefix", "category", "day", "metric", "bucket"), ("n",)),
+    CounterTable("dispute_daily", ("prefix", "category", "risk_grade", "day"), DISPUTE_COUNTERS),
+    CounterTable("topic_daily", ("prefix", "day"), TOPIC_COUNTERS),
+)}
+"""The day tables (projections/layout.py: stored month-major), by name."""
 MONTHLY = {"ticket_daily": "ticket_monthly", "ticket_flow": "ticket_flow_monthly", "ticket_hist": "ticket_hist_monthly",
            "dispute_daily": "dispute_monthly", "topic_daily": "topic_monthly"}
 """Day table -> its month twin: the same key with `month` (YYYY-MM) for `day` (YYYY-MM-DD)."""
-_KEYS = {"ticket_daily": ("prefix", "category", "day"), "ticket_flow": ("prefix", "category", "day"),
-         "ticket_hist": ("prefix", "category", "day", "metric", "bucket"),
-         "dispute_daily": ("prefix", "category", "risk_grade", "day"), "topic_daily": ("prefix", "day")}
-_COUNTERS = {"ticket_daily": TICKET_COUNTERS, "ticket_flow": FLOW_COUNTERS, "ticket_hist": ("n",),
-             "dispute_daily": DISPUTE_COUNTERS, "topic_daily": TOPIC_COUNTERS}
+MONTH_TABLES = {day_table: CounterTable(month_table, tuple("month" if k == "day" else k for k in DAY_TABLES[day_table].keys),
+                                        DAY_TABLES[day_table].counters)
+                for day_table, month_table in MONTHLY.items()}
+"""Day table -> its month twin's table."""
+COUNTER_TABLES = [*DAY_TABLES.values(), *MONTH_TABLES.values()]
 
 
 # -- running totals of the flows ------------------------------------------------------------
@@ -102,16 +105,6 @@ FLOW_TOTAL = "ticket_flow_total"
 the first and last day of those rows (which may lie ahead: a deadline to come)."""
 
 
-def _monthly_ddl(text: str, counters: Any) -> list[tuple[str, str]]:
-    out = []
-    for day_table, month_table in MONTHLY.items():
-        keys = tuple("month" if k == "day" else k for k in _KEYS[day_table])
-        columns = ", ".join(f"{k} INTEGER" if k == "bucket" else f"{k} {text}" for k in keys)
-        primary = ", ".join(("prefix", "month", *(k for k in keys if k not in ("prefix", "month"))))
-        out.append((month_table, f"{columns}, {counters(_COUNTERS[day_table])}, PRIMARY KEY ({primary})"))
-    return out
-
-
 def _has_table(db: Database, table: str) -> bool:
     if db.dialect == "postgres":
         return bool(db.query("SELECT to_regclass(?) IS NOT NULL", (table,))[0][0])
@@ -128,23 +121,19 @@ def create_schema(db: Database) -> None:
         # The deadline tasks are the one deadline read model; a read model from before kept a
         # second one (ticket_clocks) that disagreed with them on what a re-dispatch ends.
         db.execute("DROP TABLE IF EXISTS ticket_clocks")
+        # A read model from before month-major keys gets them (projections/layout.py), table by table.
+        bring_up_to_date(db, [*COUNTER_TABLES, *deadlines.COUNTER_TABLES])
         if upgrade:
-            for day_table, month_table in MONTHLY.items():
-                keys = ", ".join("substr(day, 1, 7)" if k == "day" else k for k in _KEYS[day_table])
-                sums = ", ".join(f"SUM({c})" for c in _COUNTERS[day_table])
-                db.execute(f"INSERT INTO {month_table} SELECT {keys}, {sums} FROM {day_table} GROUP BY {keys}")
+            for day_table, month_table in MONTH_TABLES.items():
+                keys = ", ".join(MONTH_OF_DAY if k == "day" else k for k in DAY_TABLES[day_table].keys)
+                sums = ", ".join(f"SUM({c})" for c in month_table.counters)
+                db.execute(f"INSERT INTO {month_table.name} ({', '.join((*month_table.keys, *month_table.counters))}) "
+                           f"SELECT {keys}, {sums} FROM {day_table} GROUP BY {keys}")
         if upgrade_totals:
             sums = ", ".join(f"SUM({c})" for c in FLOW_COUNTERS)
             db.execute(f"INSERT INTO {FLOW_TOTAL} SELECT prefix, category, {sums}, MIN(day), MAX(day) FROM ticket_flow GROUP BY prefix, category")
 
 
-UPSERT_DAILY = _upsert("ticket_daily", ("prefix", "category", "day"), TICKET_COUNTERS)
-UPSERT_FLOW = _upsert("ticket_flow", ("prefix", "category", "day"), FLOW_COUNTERS)
-UPSERT_HIST = _upsert("ticket_hist", ("prefix", "category", "day", "metric", "bucket"), ("n",))
-UPSERT_DISPUTE = _upsert("dispute_daily", ("prefix", "category", "risk_grade", "day"), DISPUTE_COUNTERS)
-UPSERT_TOPIC = _upsert("topic_daily", ("prefix", "day"), TOPIC_COUNTERS)
-UPSERT_MONTHLY = {day_table: _upsert(month_table, tuple("month" if k == "day" else k for k in _KEYS[day_table]), _COUNTERS[day_table])
-                  for day_table, month_table in MONTHLY.items()}
 # Counters added; the span of days widened (CASE rather than SQLite's min()/PostgreSQL's LEAST(): one statement for both).
 UPSERT_FLOW_TOTAL = (
     f"INSERT INTO {FLOW_TOTAL} (prefix, category, {', '.join(FLOW_COUNTERS)}, first_day, last_day) "
@@ -333,14 +322,14 @@ class _Fold:
 
     def write(self) -> None:
         db, d = self.db, self.delta
-        for table, upsert, deltas in (("ticket_daily", UPSERT_DAILY, d.tickets), ("ticket_flow", UPSERT_FLOW, d.flows),
-                                      ("ticket_hist", UPSERT_HIST, {k: [n] for k, n in d.hist.items()}),
-                                      ("dispute_daily", UPSERT_DISPUTE, d.disputes), ("topic_daily", UPSERT_TOPIC, d.topics)):
+        for table, deltas in (("ticket_daily", d.tickets), ("ticket_flow", d.flows), ("ticket_hist", {k: [n] for k, n in d.hist.items()}),
+                              ("dispute_daily", d.disputes), ("topic_daily", d.topics)):
             rows = {k: v for k, v in rolled_up(deltas).items() if any(v)}
-            db.executemany(upsert, [(*k, *v) for k, v in rows.items()])
+            day_table, month_table = DAY_TABLES[table], MONTH_TABLES[table]
+            db.executemany(day_table.upsert, day_table.rows(rows))
             # Every month that got a day row gets its row, even where the month's sum is nought:
             # a month row exists exactly when a day row of that month does, as a query over days would see.
-            db.executemany(UPSERT_MONTHLY[table], [(*k, *v) for k, v in by_month(rows, _KEYS[table].index("day")).items()])
+            db.executemany(month_table.upsert, month_table.rows(by_month(rows, day_table.keys.index("day"))))
             if table == "ticket_flow":
                 db.executemany(UPSERT_FLOW_TOTAL, [(*k, *v) for k, v in flow_totals(rows).items()])
         db.executemany(SAVE_TICKET, [t.row() for t in self.tickets.values()])
@@ -354,7 +343,7 @@ def by_month(rows: dict[tuple, list[int]], day_at: int) -> dict[tuple, list[int]
     """Day rows' deltas -> the same deltas per month (the key's day cut to YYYY-MM)."""
     out: dict[tuple, list[int]] = {}
     for key, values in rows.items():
-        month_key = (*key[:day_at], key[day_at][:7], *key[day_at + 1:])
+        month_key = (*key[:day_at], month_of(key[day_at]), *key[day_at + 1:])
         row = out.get(month_key)
         out[month_key] = list(values) if row is None else list(map(add, row, values))
     return out

@@ -16,9 +16,10 @@ from typing import Any
 import msgspec
 
 from projections import KPI_VERSION
-from projections._scope import days, subtree, within as _within
+from projections._scope import days, in_months, months_of, subtree, within as _within
 from projections.deadlines import COUNTERS, ROLE_STAGES, ROLES
 from projections.facts import Clock
+from projections.layout import month_of
 from projections.queries import DashboardQueries, NotFound, Org
 from projections.store import Database
 
@@ -226,9 +227,10 @@ def _months(clock: Clock, start: date | None, end: date) -> tuple[str, str, list
     def first_of_next(d: date) -> date:
         return date(d.year + d.month // 12, d.month % 12 + 1, 1)
 
-    lo_month = "0000-00" if start is None else start.strftime("%Y-%m") if start.day == 1 else first_of_next(start).strftime("%Y-%m")
+    # (isoformat, not strftime: "%Y" of the year 45 is "45", not "0045", which would not compare as a month)
+    lo_month = "0000-00" if start is None else month_of((start if start.day == 1 else first_of_next(start)).isoformat())
     ends_month = end.day == calendar.monthrange(end.year, end.month)[1]
-    hi_month = end.strftime("%Y-%m") if ends_month else (end.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    hi_month = month_of((end if ends_month else end.replace(day=1) - timedelta(days=1)).isoformat())
     edges: list[tuple[int, int]] = []
     if lo_month > hi_month:  # within one month, not whole: all of it is an edge
         return lo_month, hi_month, [days(clock, start, end)]
@@ -261,9 +263,10 @@ class DeadlineQueries:
         lo_month, hi_month, edges = _months(self.clock, start, end)
         out: dict[str, dict[tuple[str, str], Counts]] = {}
         rows: list[tuple] = []
-        if prefixes and lo_month <= hi_month:
-            rows += self.db.query(f"SELECT unit, role, stage, {_SUMS} FROM deadline_unit_monthly WHERE {_within(prefixes)} "
-                                  "AND month >= ? AND month <= ? GROUP BY unit, role, stage", [*prefixes, lo_month, hi_month])
+        months = months_of(self.db, "deadline_unit_monthly", lo_month, hi_month) if prefixes else []
+        if months:
+            rows += self.db.query(f"SELECT unit, role, stage, {_SUMS} FROM deadline_unit_monthly WHERE {in_months(months)} "
+                                  f"AND {_within(prefixes)} GROUP BY unit, role, stage", [*months, *prefixes])
         where, params = subtree(prefixes)
         for lo, hi in edges:
             rows += self.db.query(f"SELECT unit, role, stage, {_RAW_SUMS} FROM deadline_tasks WHERE {where} "
@@ -279,8 +282,10 @@ class DeadlineQueries:
         with self.db.snapshot():  # the position and every figure from one state of the read model
             org = self.orgs.org(org_id)
             prefixes = self.orgs.prefixes(org_id)
-            daily = self.db.query(f"SELECT role, stage, substr(day, 1, 7), {_SUMS} FROM deadline_daily WHERE {_within(prefixes)} "
-                                  "AND day >= ? AND day <= ? GROUP BY role, stage, substr(day, 1, 7)", [*prefixes, lo, hi]) if prefixes else []
+            spanned = months_of(self.db, "deadline_daily", month_of(lo), month_of(hi)) if prefixes else []
+            daily = self.db.query(f"SELECT role, stage, month, {_SUMS} FROM deadline_daily WHERE {in_months(spanned)} "
+                                  f"AND {_within(prefixes)} AND day >= ? AND day <= ? GROUP BY role, stage, month",
+                                  [*spanned, *prefixes, lo, hi]) if spanned else []
             owed = self.db.query(f"SELECT unit, role, stage, SUM(overdue_now) FROM deadline_overdue WHERE {_within(prefixes)} "
                                  "GROUP BY unit, role, stage", prefixes) if prefixes else []
             units = self._per_unit(prefixes, start, end)
@@ -349,8 +354,8 @@ class DeadlineQueries:
         with self.db.snapshot():
             org = self.orgs.org(org_id)
             prefixes = self.orgs.prefixes(org_id)
-            rows = self.db.query(f"SELECT unit, SUM(on_time), SUM(late) FROM deadline_unit_monthly WHERE {_within(prefixes)} "
-                                 "AND month = ? GROUP BY unit", [*prefixes, month]) if prefixes else []
+            rows = self.db.query(f"SELECT unit, SUM(on_time), SUM(late) FROM deadline_unit_monthly WHERE {in_months([month])} "
+                                 f"AND {_within(prefixes)} GROUP BY unit", [month, *prefixes]) if prefixes else []
             position = self.orgs.position()
         scored = []
         for unit, on_time, late in rows:

@@ -19,6 +19,7 @@ import schemas as s
 from collections import defaultdict
 
 from projections.facts import Clock, TicketState, rolled_up, upsert
+from projections.layout import CounterTable, month_of
 from projections.store import Database, clustered
 from schemas.clock import ENDS, MEETS, NEW_ROUND, DeadlineBreached, DeadlineEvent, TicketChased, TicketSupervised, UnitRole
 from schemas.policy import Stage
@@ -105,7 +106,6 @@ def ddl(dialect: str) -> list[str]:
     big = "BIGINT" if dialect == "postgres" else "INTEGER"
     cols = ", ".join(f"{c} {big}" if c.endswith("_at") else f"{c} INTEGER NOT NULL" if c in _INTEGERS else f"{c} {text}"
                      for c in COLUMNS)
-    counters = ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in COUNTERS)
     by_key = clustered(dialect)
     return [
         f"CREATE TABLE IF NOT EXISTS deadline_tasks ({cols}, PRIMARY KEY (ticket_id, round, unit, stage)){by_key}",
@@ -120,19 +120,18 @@ def ddl(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS deadline_tasks_supervised ON deadline_tasks (path, due_at) "
         "WHERE met_at IS NULL AND withdrawn_at IS NULL AND supervised_at IS NOT NULL",
         # Counters for every unit on the ticket's path (as ticket_daily): a subtree's figures are
-        # equality lookups, whatever its size. Per deadline day, per holding unit and month, and
-        # the stock of tasks overdue now.
-        f"CREATE TABLE IF NOT EXISTS deadline_daily (prefix {text}, role {text}, stage {text}, day {text}, {counters}, "
-        f"PRIMARY KEY (prefix, day, role, stage)){by_key}",
-        f"CREATE TABLE IF NOT EXISTS deadline_unit_monthly (prefix {text}, unit {text}, role {text}, stage {text}, month {text}, "
-        f"{counters}, PRIMARY KEY (prefix, month, unit, role, stage)){by_key}",
+        # equality lookups, whatever its size. Per deadline day, per holding unit and month (both
+        # keyed month first: projections/layout.py), and the stock of tasks overdue now.
+        *(table.ddl(dialect) for table in COUNTER_TABLES),
         f"CREATE TABLE IF NOT EXISTS deadline_overdue (prefix {text}, unit {text}, role {text}, stage {text}, "
         f"overdue_now INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (prefix, unit, role, stage)){by_key}",
     ]
 
 
-UPSERT_DAILY = upsert("deadline_daily", ("prefix", "role", "stage", "day"), COUNTERS)
-UPSERT_MONTHLY = upsert("deadline_unit_monthly", ("prefix", "unit", "role", "stage", "month"), COUNTERS)
+DAILY = CounterTable("deadline_daily", ("prefix", "role", "stage", "day"), COUNTERS)
+MONTHLY = CounterTable("deadline_unit_monthly", ("prefix", "unit", "role", "stage", "month"), COUNTERS)
+COUNTER_TABLES = [DAILY, MONTHLY]
+"""Stored month-major (projections/layout.py); deadline_overdue is a stock, one row per unit, not by period."""
 UPSERT_OVERDUE = upsert("deadline_overdue", ("prefix", "unit", "role", "stage"), ("overdue_now",))
 
 
@@ -173,7 +172,7 @@ class DeadlineFold:
     def _contribute(self, task: Task, sign: int) -> None:
         """The task's counters, added (after the batch) or taken away (before it)."""
         for key, table in (((task.path, task.role, task.stage, task.due_day), self.daily),
-                           ((task.path, task.unit, task.role, task.stage, task.due_day[:7]), self.monthly)):
+                           ((task.path, task.unit, task.role, task.stage, month_of(task.due_day)), self.monthly)):
             row = table[key]
             for i, n in enumerate(counts(task)):
                 row[i] += sign * n
@@ -295,5 +294,6 @@ class DeadlineFold:
         if not changed:
             return
         self.db.executemany(SAVE, changed)
-        for sql, deltas in ((UPSERT_DAILY, self.daily), (UPSERT_MONTHLY, self.monthly), (UPSERT_OVERDUE, self.overdue)):
-            self.db.executemany(sql, [(*k, *v) for k, v in rolled_up(deltas).items() if any(v)])
+        for table, deltas in ((DAILY, self.daily), (MONTHLY, self.monthly)):
+            self.db.executemany(table.upsert, table.rows({k: v for k, v in rolled_up(deltas).items() if any(v)}))
+        self.db.executemany(UPSERT_OVERDUE, [(*k, *v) for k, v in rolled_up(self.overdue).items() if any(v)])

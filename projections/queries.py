@@ -9,8 +9,9 @@ from typing import Any, overload
 import msgspec
 
 from projections import KPI_VERSION
-from projections._scope import subtree, within as _within
+from projections._scope import in_months, months_of, subtree, within as _within
 from projections.dashboard import FLOW_TOTAL, MONTHLY
+from projections.layout import month_of
 from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
 from projections.store import Database
 from schemas import lifecycle
@@ -230,11 +231,11 @@ class DashboardQueries:
         org = self.org(org_id)
         prefixes = self.prefixes(org_id)
         lo, hi = (start or date.min).isoformat(), end.isoformat()
-        month = "substr({period}, 1, 7)"  # YYYY-MM of a day row and of a month row alike
-        # One grouped query per table; totals and breakdowns are folded from it here.
-        counts = self._sum("ticket_daily", TICKET_COUNTERS, prefixes, lo, hi, ("category", month))
+        # One grouped query per table; totals and breakdowns are folded from it here. `month`:
+        # YYYY-MM, a column of the day rows and the month rows alike.
+        counts = self._sum("ticket_daily", TICKET_COUNTERS, prefixes, lo, hi, ("category", "month"))
         flows = self._stocks(prefixes, hi, ("category",))
-        disputes = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, ("risk_grade", month))
+        disputes = self._sum("dispute_daily", DISPUTE_COUNTERS, prefixes, lo, hi, ("risk_grade", "month"))
         hist = [(m, int(b), n["n"]) for (m, b), n in self._sum("ticket_hist", ("n",), prefixes, lo, hi, ("metric", "bucket")).items()]
         topics = _fold(self._sum("topic_daily", TOPIC_COUNTERS, prefixes, lo, hi, ()), None)
 
@@ -274,24 +275,34 @@ class DashboardQueries:
 
     def _sum(self, table: str, counters: tuple[str, ...], prefixes: list[str], lo: str, hi: str,
              groups: tuple[str, ...]) -> dict[tuple[str, ...], dict[str, int]]:
-        """Sums of the counters over the unit's rows in the window, grouped by `groups` (which may
-        name `{period}`, the day or month column). Whole months come from the month rows, the days
-        at either end from the day rows (tests/unit/test_month_rollups.py: the same answers)."""
+        """Sums of the counters over the unit's rows in the window, grouped by `groups` (columns of
+        the day and the month rows alike: month, not day). Whole months come from the month rows, the
+        days at either end from the day rows (tests/unit/test_month_rollups.py: the same answers);
+        each read names its months, so it seeks by (month, prefix) (projections/layout.py)."""
         if not prefixes:
             return {}
         days, whole = month_spans(lo, hi)
-        spans = [(table, "day", a, b) for a, b in days] + ([(MONTHLY[table], "month", *whole)] if whole else [])
+        spans = [(table, month_of(a), month_of(b), " AND day >= ? AND day <= ?", [a, b]) for a, b in days]
+        if whole:
+            spans.append((MONTHLY[table], *whole, "", []))
         out: dict[tuple[str, ...], dict[str, int]] = {}
-        for source, period, a, b in spans:
-            select = "".join(f"{g.format(period=period)}, " for g in groups)
-            grouping = f" GROUP BY {', '.join(g.format(period=period) for g in groups)}" if groups else ""
-            sql = (f"SELECT {select}{', '.join(f'SUM({c})' for c in counters)} FROM {source} "
-                   f"WHERE {_within(prefixes)} AND {period} >= ? AND {period} <= ?{grouping}")
-            for row in self.db.query(sql, [*prefixes, a, b]):
-                values = row[len(groups):]
+        # Grouped per unit, the month goes first in the grouping as in the key: the rows then come out
+        # of the (month, prefix) seeks in the grouping's order, with no sort of the window's rows
+        # (the district's children at 1M events: 2.7 -> 1.7 ms); the months are added together below.
+        keyed = ("month", *groups) if groups[:1] == ("prefix",) else groups
+        at = [keyed.index(g) for g in groups]
+        for source, first, last, days_within, bounds in spans:
+            months = months_of(self.db, source, first, last)
+            if not months:
+                continue
+            grouping = f" GROUP BY {', '.join(keyed)}" if keyed else ""
+            sql = (f"SELECT {''.join(f'{g}, ' for g in keyed)}{', '.join(f'SUM({c})' for c in counters)} FROM {source} "
+                   f"WHERE {in_months(months)} AND {_within(prefixes)}{days_within}{grouping}")
+            for row in self.db.query(sql, [*months, *prefixes, *bounds]):
+                values = row[len(keyed):]
                 if all(v is None for v in values):
                     continue
-                sums = out.setdefault(tuple(row[:len(groups)]), dict.fromkeys(counters, 0))
+                sums = out.setdefault(tuple(row[i] for i in at), dict.fromkeys(counters, 0))
                 for c, v in zip(counters, values):
                     sums[c] += int(v or 0)
         return out

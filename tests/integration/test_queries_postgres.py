@@ -2,7 +2,7 @@
 into a schema of a throwaway cluster, every query answering as on SQLite (byte-wise path
 ranges under COLLATE "C", `?` placeholders rewritten, the same ordering); the month roll-ups and the
 flows' running totals as on SQLite (tests/unit/test_month_rollups.py), an older read model's
-totals made from its day rows."""
+totals made from its day rows, a read model keyed unit first rewritten month first."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from projections.store import Database, PostgresDatabase
 from tests.unit.test_deadline_fold import DeadlineScenario, fold_scenario
 from tests.unit.test_month_rollups import assert_answers_equal_answers_from_day_rows, assert_flow_totals, fold_spread_district
 from tests.unit.test_queries import QueryScenario, fold
+from tests.unit.test_read_model_layout import assert_an_old_layout_is_rewritten
 
 pytestmark = pytest.mark.integration
 
@@ -63,5 +64,13 @@ def test_rollups_and_flow_totals_answer_as_the_day_rows(postgres_url: str, monke
         create_schema(db)
         create_schema(db)
         assert flow_totals(db) == totals and month_figures(db) == months
+    finally:
+        db.close()
+
+
+def test_a_read_model_keyed_unit_first_is_rewritten_month_first(postgres_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    db = PostgresDatabase(postgres_url, "dashboard_v1")
+    try:
+        assert_an_old_layout_is_rewritten(db, caplog)
     finally:
         db.close()

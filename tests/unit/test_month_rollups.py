@@ -15,7 +15,9 @@ import pytest
 
 from fold_kit import T0, Events, batches, figures, flow_totals, flow_totals_of_the_day_rows, month_figures, open_projection, project
 from projections import queries
-from projections.dashboard import FLOW_TOTAL, MONTHLY, DashboardProjection, create_schema
+from projections._scope import in_months, months_of
+from projections import deadlines
+from projections.dashboard import DAY_TABLES, FLOW_TOTAL, MONTHLY, DashboardProjection, create_schema
 from projections.facts import FLOW_COUNTERS, Clock
 from projections.queries import DashboardQueries, month_spans
 from projections.store import Database, SQLiteDatabase
@@ -70,6 +72,23 @@ def test_month_rows_are_the_day_rows_summed_by_month(tmp_path: Path, split: str)
     assert month_figures(db) == _summed_by_month(figures(db))
 
 
+@pytest.mark.parametrize("split", ["each", "random"])
+def test_every_day_row_holds_its_days_month(tmp_path: Path, split: str, district_ledger: list) -> None:
+    """The day tables' month column (their key's first: projections/layout.py) is the day's month,
+    in every day table, the deadlines' too, and the month rows' months are those of the day rows."""
+    spread = project(tmp_path, _spread_district(seed=7).positioned(), split).db
+    simulated = project(tmp_path, list(enumerate(district_ledger, 1)), split, name="simulated.sqlite").db
+    for db in (spread, simulated):
+        for table in [*DAY_TABLES, deadlines.DAILY.name]:
+            rows = db.query(f"SELECT day, month FROM {table}")
+            assert all(month == day[:7] and len(month) == 7 for day, month in rows), table
+            for day_table, month_table in MONTHLY.items():
+                assert {r[0] for r in db.query(f"SELECT DISTINCT month FROM {day_table}")} == \
+                    {r[0] for r in db.query(f"SELECT DISTINCT month FROM {month_table}")}, day_table
+    assert all(db.query(f"SELECT 1 FROM {table} LIMIT 1") for table in [*DAY_TABLES, deadlines.DAILY.name] for db in [simulated])
+    assert len({r[0] for r in spread.query("SELECT month FROM ticket_daily")}) >= 4
+
+
 def _windows(rng: random.Random, first: date, last: date, n: int) -> list[tuple[date | None, date]]:
     span = (last - first).days
     out: list[tuple[date | None, date]] = [(None, last), (None, first + timedelta(days=span // 2)),
@@ -105,6 +124,8 @@ def assert_answers_equal_answers_from_day_rows(db: Database, monkeypatch: pytest
     rng = random.Random(5)
     windows = _windows(rng, T0.date(), (T0 + timedelta(days=140)).date(), 40)
     windows += [(None, (T0 + timedelta(days=d)).date()) for d in (-40, 3, 35, 70, 100, 130, 160, 200, 400)]
+    # spans of more than a year, cut to the months the tables hold (projections/_scope.py months_of)
+    windows += [(date(2001, 3, 5), (T0 + timedelta(days=3000)).date()), ((T0 - timedelta(days=900)).date(), (T0 + timedelta(days=60)).date())]
     orgs = ("d1", "t1", "c1", "g1")
     ends: Counter = Counter()  # how the stocks were read: from the beginning, from the end, the totals alone
     real_sum = DashboardQueries._sum
@@ -144,6 +165,22 @@ def test_month_spans_cover_the_window_once() -> None:
     assert month_spans("", "2025-03-15") == ([("2025-03-01", "2025-03-15")], ("0001-01", "2025-02"))
     assert month_spans("2025-01-15", "2025-01-20") == ([("2025-01-15", "2025-01-20")], None)
     assert month_spans("2025-01-01", "9999-12-31")[1] == ("2025-01", "9999-12")
+
+
+def test_a_read_names_its_months_and_a_long_span_only_those_held(tmp_path: Path) -> None:
+    db = open_projection(tmp_path).db
+    assert months_of(db, "ticket_monthly", "2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert months_of(db, "ticket_monthly", "2026-03", "2026-03") == ["2026-03"]
+    assert months_of(db, "ticket_monthly", "2026-04", "2026-03") == []
+    assert months_of(db, "ticket_monthly", "0000-00", "2026-03") == []  # nothing held
+    db = project(tmp_path, _spread_district(seed=7).positioned(), "one", name="held.sqlite").db
+    held = [r[0] for r in db.query("SELECT DISTINCT month FROM ticket_monthly ORDER BY month")]
+    assert len(held) >= 4
+    assert months_of(db, "ticket_monthly", "0000-00", "9999-12") == held
+    assert months_of(db, "ticket_monthly", "1990-01", held[1]) == held[:2]
+    assert months_of(db, "ticket_monthly", held[-2], "2999-12") == held[-2:]
+    assert len(months_of(db, "ticket_monthly", "2090-01", "2090-12")) == 12  # up to a year: named as asked, no look-up
+    assert in_months(["2026-03"]) == "month = ?" and in_months(["2026-03", "2026-04"]) == "month IN (?, ?)"
 
 
 def _each_day(lo: date, hi: date) -> list[date]:

@@ -1,17 +1,29 @@
 """The read model's tables on SQLite: the counter tables and the deadline tasks are clustered on
 their keys (WITHOUT ROWID, projections/store.py clustered), and a read model created before, with
-rowid tables, folds the same events to the same rows and figures."""
+rowid tables, folds the same events to the same rows and figures; the per-unit counter tables are
+keyed month first (projections/layout.py), a read model keyed unit first is rewritten so when opened,
+and the district's reads of them seek by (month, prefix)."""
 
 from __future__ import annotations
 
+import logging
+import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from fold_kit import everything, open_projection
+import msgspec
+import pytest
+
+from fold_kit import T0, Events, deadline_figures, everything, figures, flow_totals, month_figures, open_projection
 from projections import deadlines
-from projections.dashboard import FLOW_TOTAL, MONTHLY, DashboardProjection, _ddl, create_schema
+from projections.dashboard import COUNTER_TABLES, FLOW_TOTAL, MONTHLY, DashboardProjection, _ddl, create_schema
+from projections.deadline_queries import DeadlineQueries
 from projections.facts import Clock
-from projections.store import SQLiteDatabase
+from projections.layout import primary_key
+from projections.queries import DashboardQueries
+from projections.store import Database, SQLiteDatabase, clustered
+from tests.unit.test_month_rollups import fold_spread_district
 
 CLUSTERED = {*MONTHLY, *MONTHLY.values(), FLOW_TOTAL, "deadline_tasks", "deadline_daily", "deadline_unit_monthly", "deadline_overdue"}
 
@@ -35,3 +47,125 @@ def test_a_read_model_with_rowid_tables_folds_to_the_same_rows(tmp_path: Path, d
         DashboardProjection(old, Clock()).apply(events[i:i + 97])
         new.apply(events[i:i + 97])
     assert everything(old) == everything(new.db)
+
+
+# -- month-major keys (projections/layout.py) --------------------------------------------------
+
+
+def unit_first(db: Database) -> None:
+    """Turn the counter tables back into the layout before month-major keys: keyed unit (prefix)
+    first, then the day or month, then the rest; no month column beside a day."""
+    text = 'TEXT COLLATE "C"' if db.dialect == "postgres" else "TEXT"
+    with db.transaction():
+        for table in [*COUNTER_TABLES, *deadlines.COUNTER_TABLES]:
+            period = "day" if table.by_day else "month"
+            key = ("prefix", period, *(k for k in table.keys if k not in ("prefix", period)))
+            columns = ", ".join(f"{k} INTEGER" if k == "bucket" else f"{k} {text}" for k in table.keys)
+            counters = ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in table.counters)
+            names = ", ".join((*table.keys, *table.counters))
+            db.execute(f"CREATE TABLE {table.name}_before ({columns}, {counters}, PRIMARY KEY ({', '.join(key)})){clustered(db.dialect)}")
+            db.execute(f"INSERT INTO {table.name}_before ({names}) SELECT {names} FROM {table.name}")
+            db.execute(f"DROP TABLE {table.name}")
+            db.execute(f"ALTER TABLE {table.name}_before RENAME TO {table.name}")
+            assert primary_key(db, table.name) == key
+
+
+def answers(db: Database) -> list[Any]:
+    """Every kind of answer read from the counter tables, for windows of whole months, part-months and all of history."""
+    reads, boards = DashboardQueries(db, Clock()), DeadlineQueries(db, Clock())
+    windows = [(None, date(2026, 12, 31)), (date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 2, 20), date(2026, 4, 10)),
+               (date(2026, 3, 5), date(2026, 3, 20)), (None, date(2026, 3, 15)), (date(2026, 4, 1), date(2026, 6, 30))]
+    out: list[Any] = []
+    for org in ("d1", "t1", "c1", "g1"):
+        for start, end in windows:
+            out += [reads.dashboard(org, start, end), boards.board(org, start, end)]
+        out += [boards.ranking(org, month) for month in ("2026-03", "2026-04")]
+    return [msgspec.json.encode(a) for a in out]
+
+
+def assert_an_old_layout_is_rewritten(db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """A read model folded, its answers and rows noted, its counter tables turned back into the old
+    layout, then opened again: every table is rewritten month-major, with a log line each, and
+    answers, rows and the fold from there on are as they were."""
+    fold_spread_district(db)
+    want, rows = answers(db), (figures(db), month_figures(db), deadline_figures(db), flow_totals(db))
+    assert sum(rows[0].values()) and sum(rows[2].values())
+    unit_first(db)
+    with caplog.at_level(logging.INFO, logger="projections.layout"):
+        create_schema(db)
+    tables = [*COUNTER_TABLES, *deadlines.COUNTER_TABLES]
+    assert len([r for r in caplog.records if r.getMessage().startswith("rewriting ")]) == len(tables)
+    assert all(primary_key(db, t.name) == t.primary_key and t.primary_key[:2] == ("month", "prefix") for t in tables)
+    assert answers(db) == want
+    assert (figures(db), month_figures(db), deadline_figures(db), flow_totals(db)) == rows
+    assert all(month == day[:7] for day, month in db.query("SELECT day, month FROM ticket_daily"))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="projections.layout"):
+        create_schema(db)  # once only
+    assert not caplog.records
+    later = Events()
+    later.add("TicketRaised", T0 + timedelta(days=3), org="c1", ticket_id="T-later", category="parking")
+    projection = DashboardProjection(db, Clock())
+    assert projection.apply([(projection.position() + 1, later.events[0])]) == 1
+    day = (T0 + timedelta(days=3)).date().isoformat()
+    added = figures(db) - rows[0]
+    assert added and all(key[0] in ("ticket_daily", "ticket_flow") and key[3] == day and n == 1 for key, n in added.items()), added
+
+
+def test_a_read_model_keyed_unit_first_is_rewritten_month_first(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert_an_old_layout_is_rewritten(SQLiteDatabase(tmp_path / "dashboard.sqlite"), caplog)
+
+
+class Recording:
+    """A database that notes every read it is asked."""
+
+    def __init__(self, db: Database):
+        self.db, self.dialect, self.reads = db, db.dialect, []
+
+    def query(self, sql: str, params: Any = ()) -> list[tuple]:
+        self.reads.append((sql, list(params)))
+        return self.db.query(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
+@pytest.mark.parametrize("window", [(date(2026, 2, 10), date(2026, 3, 11)), (date(2026, 1, 15), date(2026, 4, 20)), (None, date(2026, 4, 20))])
+def test_the_district_dashboard_seeks_its_rows_by_month_and_unit(tmp_path: Path, window: tuple[date | None, date]) -> None:
+    """Every read of a counter table the district's dashboard and deadline board make is a search of
+    the month-major key by (month, prefix), never a scan (EXPLAIN QUERY PLAN)."""
+    db = open_projection(tmp_path).db
+    fold_spread_district(db)
+    recording = Recording(db)
+    DashboardQueries(recording, Clock()).dashboard("d1", *window)  # type: ignore[arg-type]
+    DeadlineQueries(recording, Clock()).board("d1", *window)  # type: ignore[arg-type]
+    names = {t.name for t in [*COUNTER_TABLES, *deadlines.COUNTER_TABLES]}
+    read = grouped_by_unit = 0
+    for sql, params in recording.reads:
+        table = re.search(r"FROM (\w+) WHERE", sql)
+        if table is None or table[1] not in names:
+            continue
+        read += 1
+        plan = " | ".join(r[-1] for r in db.query(f"EXPLAIN QUERY PLAN {sql}", params))
+        assert f"SEARCH {table[1]} USING PRIMARY KEY (month=? AND prefix=?" in plan, (sql, plan)
+        assert "SCAN" not in plan.replace("USE TEMP B-TREE", ""), (sql, plan)
+        if "GROUP BY month, prefix" in sql:  # the children's figures: in the key's order, no sort
+            grouped_by_unit += 1
+            assert "TEMP B-TREE" not in plan, (sql, plan)
+    assert read >= 7 and grouped_by_unit >= 2, recording.reads  # the dashboard's tables, its children's, the deadline board's
+
+
+def test_windows_of_centuries_read_only_the_months_held(tmp_path: Path) -> None:
+    """A window far from the history, or reaching over centuries, names no month it does not hold
+    (projections/_scope.py months_of): answers as a window of the same history from the beginning."""
+    db = open_projection(tmp_path).db
+    fold_spread_district(db)
+    reads, boards = DashboardQueries(db, Clock()), DeadlineQueries(db, Clock())
+    empty = boards.board("g1", date(45, 9, 22), date(83, 7, 8))  # the contract test's fuzzed window
+    assert not empty.units and not empty.by_month and all(r.total.due == 0 for r in empty.roles)
+    assert reads.dashboard("d1", date(45, 9, 22), date(83, 7, 8)).tickets.raised == 0
+    for org in ("d1", "g1"):
+        wide, whole = reads.dashboard(org, date(45, 1, 1), date(2026, 12, 31)), reads.dashboard(org, None, date(2026, 12, 31))
+        assert wide.tickets.raised > 0 and msgspec.structs.replace(wide, window_from="") == whole
+        wide_board, whole_board = boards.board(org, date(45, 1, 1), date(2026, 12, 31)), boards.board(org, None, date(2026, 12, 31))
+        assert wide_board.roles[0].total.due > 0 and msgspec.structs.replace(wide_board, window_from="") == whole_board
