@@ -286,8 +286,9 @@ def copy_read_model(data_dir: Path, to: str = REBUILT) -> None:
 
 
 def remove_read_model(data_dir: Path, name: str) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        (data_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    from projections.store import remove_sqlite
+
+    remove_sqlite(data_dir / name)
 
 
 def dashboard(data_dir: Path, repeat: int = 100) -> dict[str, float]:

@@ -43,7 +43,7 @@ def months_of(db: Database, table: str, first: str, last: str) -> list[str]:
     first = max(first, "0000-01")
     if first > last:
         return []
-    if _count(first, last) > MONTHS_NAMED:
+    if months_between(first, last) + 1 > MONTHS_NAMED:
         lo, hi = db.query(f"SELECT (SELECT MIN(month) FROM {table}), (SELECT MAX(month) FROM {table})")[0]
         if lo is None:
             return []
@@ -56,8 +56,9 @@ def months_of(db: Database, table: str, first: str, last: str) -> list[str]:
     return out
 
 
-def _count(first: str, last: str) -> int:
-    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
+def months_between(a: str, b: str) -> int:
+    """Months from a's month to b's (ISO days or YYYY-MM months alike)."""
+    return (int(b[:4]) - int(a[:4])) * 12 + int(b[5:7]) - int(a[5:7])
 
 
 def in_months(months: list[str]) -> str:

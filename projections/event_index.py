@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import msgspec
 from nats.aio.msg import Msg
 
-from projections.store import Database
+from projections.store import Database, primary_key, rewrite_table
 from schemas import rejected as rj
 from schemas import topology
 from schemas.permissions import ANY_ORG
@@ -50,8 +50,7 @@ def create_schema(db: Database) -> None:
     with db.transaction():
         for sql in (
             f"CREATE TABLE IF NOT EXISTS tracking (name {text} PRIMARY KEY, position {big} NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS intake ({_segmented('sequence', text, big)})",
-            f"CREATE TABLE IF NOT EXISTS accepted ({_segmented('position', text, big)})",
+            *(_segmented(table, text, big).format(name=table) for table in SEGMENTED),
             f"CREATE TABLE IF NOT EXISTS rejected (intake_sequence {big} PRIMARY KEY, event_id {text}, reason {text} NOT NULL, detail {text}, field {text})",
             "CREATE INDEX IF NOT EXISTS rejected_event ON rejected (event_id)",
         ):
@@ -63,9 +62,11 @@ def create_schema(db: Database) -> None:
             elif column not in {row[1] for row in db.query(f"PRAGMA table_info({table})")}:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         db.execute("CREATE INDEX IF NOT EXISTS rejected_at ON rejected (at)")
-        for table, order in SEGMENTED.items():
-            if "segment" not in _columns(db, table):
-                _segment(db, table, order, text, big)
+        for table, (order, _) in SEGMENTED.items():
+            if primary_key(db, table) != ("segment", "event_id"):  # an index built before segments
+                log.info("event index: keying %s by segment (a one-time rewrite of its rows)", table)
+                rewrite_table(db, table, _segmented(table, text, big), ("segment", "event_id", order, "subject"),
+                              (f"{order} >> {SEGMENT_BITS}", "event_id", order, "subject"), order)
 
 
 # -- segments ---------------------------------------------------------------------------------
@@ -82,32 +83,15 @@ def create_schema(db: Database) -> None:
 
 SEGMENT_BITS = 19
 """A segment holds 2**19 = 524,288 stream positions."""
-SEGMENTED = {"intake": "sequence", "accepted": "position"}
-"""The tables keyed (segment, event_id), with the stream position their segment is cut from."""
+SEGMENTED = {"intake": ("sequence", INTAKE), "accepted": ("position", LEDGER)}
+"""The tables keyed (segment, event_id): the column of the stream position their segment is cut
+from, and that stream."""
 
 
-def _segmented(order: str, text: str, big: str) -> str:
-    return (f"segment INTEGER NOT NULL, event_id {text} NOT NULL, {order} {big} NOT NULL, subject {text}, "
-            "PRIMARY KEY (segment, event_id)")
-
-
-def _columns(db: Database, table: str) -> set[str]:
-    if db.dialect == "postgres":
-        return {r[0] for r in db.query("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-                                       "AND table_name = ?", (table,))}
-    return {row[1] for row in db.query(f"PRAGMA table_info({table})")}
-
-
-def _segment(db: Database, table: str, order: str, text: str, big: str) -> None:
-    """An index built before segments: its table rewritten in place, each row in its segment."""
-    log.info("event index: keying %s by segment (a one-time rewrite of its rows)", table)
-    # Made under another name and renamed last: PostgreSQL's key constraint keeps its name when
-    # a table is renamed, so the old table cannot be moved aside first.
-    db.execute(f"CREATE TABLE {table}_segmented ({_segmented(order, text, big)})")
-    db.execute(f"INSERT INTO {table}_segmented (segment, event_id, {order}, subject) "
-               f"SELECT {order} >> {SEGMENT_BITS}, event_id, {order}, subject FROM {table} ORDER BY {order}")
-    db.execute(f"DROP TABLE {table}")
-    db.execute(f"ALTER TABLE {table}_segmented RENAME TO {table}")
+def _segmented(table: str, text: str, big: str) -> str:
+    """CREATE TABLE for one of SEGMENTED, named `{name}`."""
+    return (f"CREATE TABLE IF NOT EXISTS {{name}} (segment INTEGER NOT NULL, event_id {text} NOT NULL, "
+            f"{SEGMENTED[table][0]} {big} NOT NULL, subject {text}, PRIMARY KEY (segment, event_id))")
 
 
 def segment(position: int) -> int:
@@ -123,7 +107,7 @@ def _first(db: Database, table: str, event_id: str) -> tuple | None:
     """(stream position, subject) of an event id's first row in `table`, else None. An id is in
     intake again when it is sent again after the duplicate window (e.g. resent after a refusal),
     in the same or a later segment: the first sending is the one an answer names."""
-    order, stream = SEGMENTED[table], LEDGER if table == "accepted" else INTAKE
+    order, stream = SEGMENTED[table]
     segments = _segments(db, stream)
     rows = db.query(f"SELECT {order}, subject FROM {table} WHERE segment IN ({','.join('?' * len(segments))}) AND event_id=? "
                     f"ORDER BY {order} LIMIT 1", (*segments, event_id))

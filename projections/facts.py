@@ -157,11 +157,13 @@ class Contributions:
             row[i] += sign
 
 
-def upsert(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> str:
-    """SQL adding a row's counters to the stored ones (inserting the row if new)."""
+def upsert(table: str, keys: tuple[str, ...], counters: tuple[str, ...], conflict: tuple[str, ...] | None = None) -> str:
+    """SQL adding a row's counters to the stored ones (inserting the row if new). `conflict`: the
+    table's key, where it is not `keys` in their order."""
     cols = (*keys, *counters)
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    return (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT ({', '.join(conflict or keys)}) DO UPDATE SET {updates}")
 
 
 @lru_cache(maxsize=65_536)  # a batch asks for the same few thousand paths again and again

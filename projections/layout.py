@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from projections.store import Database, clustered
+from projections.facts import upsert
+from projections.store import Database, clustered, primary_key, rewrite_table
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,7 @@ class CounterTable:
     @property
     def upsert(self) -> str:
         """SQL adding a row's counters to the stored ones (inserting the row if new): `rows`' rows."""
-        cols = (*self.columns, *self.counters)
-        updates = ", ".join(f"{c} = {self.name}.{c} + excluded.{c}" for c in self.counters)
-        return (f"INSERT INTO {self.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                f"ON CONFLICT ({', '.join(self.primary_key)}) DO UPDATE SET {updates}")
+        return upsert(self.name, self.columns, self.counters, self.primary_key)
 
     def rows(self, deltas: dict[tuple, list[int]]) -> list[tuple]:
         """Deltas keyed as `keys` -> the upsert's rows (a day's month after the key)."""
@@ -78,17 +76,6 @@ class CounterTable:
             return [(*k, *v) for k, v in deltas.items()]
         at = self.keys.index("day")
         return [(*k, month_of(k[at]), *v) for k, v in deltas.items()]
-
-
-def primary_key(db: Database, table: str) -> tuple[str, ...]:
-    """The columns of a stored table's primary key, in order (() if there is no such table)."""
-    if db.dialect == "postgres":
-        rows = db.query("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-                        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(?) AND i.indisprimary "
-                        "ORDER BY array_position(i.indkey::int2[], a.attnum)", (table,))
-    else:
-        rows = db.query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (table,))
-    return tuple(r[0] for r in rows)
 
 
 def bring_up_to_date(db: Database, tables: list[CounterTable]) -> None:
@@ -101,14 +88,6 @@ def bring_up_to_date(db: Database, tables: list[CounterTable]) -> None:
         if not stored or stored == table.primary_key:
             continue
         log.info("rewriting %s keyed (%s) as (%s)", table.name, ", ".join(stored), ", ".join(table.primary_key))
-        new = f"{table.name}_rekeyed"
-        db.execute(f"DROP TABLE IF EXISTS {new}")
-        db.execute(table.ddl(db.dialect, new))
-        values = ", ".join(MONTH_OF_DAY if c == "month" and table.by_day else c for c in (*table.columns, *table.counters))
+        of_day = tuple(MONTH_OF_DAY if c == "month" and table.by_day else c for c in (*table.columns, *table.counters))
         order = ", ".join(MONTH_OF_DAY if c == "month" and table.by_day else c for c in table.primary_key)
-        db.execute(f"INSERT INTO {new} ({', '.join((*table.columns, *table.counters))}) "
-                   f"SELECT {values} FROM {table.name} ORDER BY {order}")
-        db.execute(f"DROP TABLE {table.name}")
-        db.execute(f"ALTER TABLE {new} RENAME TO {table.name}")
-        if db.dialect == "postgres":  # the key's index keeps the name it was made with; a later rewrite makes it again
-            db.execute(f"ALTER INDEX {new}_pkey RENAME TO {table.name}_pkey")
+        rewrite_table(db, table.name, table.ddl(db.dialect, "{name}"), (*table.columns, *table.counters), of_day, order)

@@ -9,7 +9,7 @@ from typing import Any, overload
 import msgspec
 
 from projections import KPI_VERSION
-from projections._scope import in_months, months_of, subtree, within as _within
+from projections._scope import in_months, months_between, months_of, subtree, within as _within
 from projections.dashboard import FLOW_TOTAL, MONTHLY
 from projections.layout import month_of
 from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
@@ -169,11 +169,6 @@ def month_spans(lo: str, hi: str) -> tuple[list[tuple[str, str]], tuple[str, str
     return days, (first.isoformat()[:7], end.isoformat()[:7])
 
 
-def _months(a: str, b: str) -> int:
-    """Months from day a's month to day b's (ISO days): how many month rows lie between them."""
-    return (int(b[:4]) - int(a[:4])) * 12 + int(b[5:7]) - int(a[5:7])
-
-
 def _fold(grouped: dict[tuple[str, ...], dict[str, int]], keep: int | None) -> dict[str, dict[str, int]]:
     """Sum grouped figures over every group but the one at index `keep` (None: over all, key "")."""
     out: dict[str, dict[str, int]] = {}
@@ -323,7 +318,7 @@ class DashboardQueries:
         if not rows:
             return {}
         first, last = min(row[-2] for row in rows), max(row[-1] for row in rows)
-        if hi < last and _months(first, hi) <= _months(hi, last):  # the beginning is nearer
+        if hi < last and months_between(first, hi) <= months_between(hi, last):  # the beginning is nearer
             return self._sum("ticket_flow", FLOW_COUNTERS, prefixes, "", hi, groups)
         after = self._sum("ticket_flow", FLOW_COUNTERS, prefixes, (date.fromisoformat(hi) + timedelta(days=1)).isoformat(), last,
                           groups) if hi < last else {}

@@ -133,6 +133,38 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def primary_key(db: Database, table: str) -> tuple[str, ...]:
+    """The columns of a stored table's primary key, in order (() if there is no such table)."""
+    if db.dialect == "postgres":
+        rows = db.query("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(?) AND i.indisprimary "
+                        "ORDER BY array_position(i.indkey::int2[], a.attnum)", (table,))
+    else:
+        rows = db.query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (table,))
+    return tuple(r[0] for r in rows)
+
+
+def rewrite_table(db: Database, table: str, create: str, columns: tuple[str, ...], values: tuple[str, ...], order: str) -> None:
+    """A stored table rewritten in place with another layout, inside the caller's transaction: the
+    new table made beside it (`create`, a CREATE TABLE with `{name}` for its name), filled from it
+    (`values`: SQL over the old table's columns, one for each of `columns`, in `order`), the old
+    one dropped and the new one renamed."""
+    new = f"{table}_rewritten"
+    db.execute(f"DROP TABLE IF EXISTS {new}")
+    db.execute(create.format(name=new))
+    db.execute(f"INSERT INTO {new} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {table} ORDER BY {order}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {new} RENAME TO {table}")
+    if db.dialect == "postgres":  # the key's index keeps the name it was made with; a later rewrite makes it again
+        db.execute(f"ALTER INDEX {new}_pkey RENAME TO {table}_pkey")
+
+
+def remove_sqlite(path: Path) -> None:
+    """A SQLite database's file and the files beside it (WAL, shared memory, rollback journal)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 _PLACEHOLDER = re.compile(r"\?")
 
 
@@ -285,23 +317,18 @@ class Versions:
             if built.exists():
                 raise FileExistsError(f"{built} exists: version {version} was built already")
             path = self.folder / f"building-{self.name}-v{version}.sqlite"
-            self._remove(path)  # what a builder that died left, never named as a version
+            remove_sqlite(path)  # what a builder that died left, never named as a version
             sqlite = SQLiteDatabase(path, building=True)
             try:
                 yield sqlite
                 sqlite.built()
             except BaseException:
                 sqlite.close()
-                self._remove(path)
+                remove_sqlite(path)
                 raise
             sqlite.close()
             os.replace(path, built)
             _fsync(self.folder)
-
-    @staticmethod
-    def _remove(path: Path) -> None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
     def next_version(self) -> int:
         if self.pg_url:
@@ -323,7 +350,7 @@ class Versions:
             with psycopg.connect(self.pg_url, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}_v{version}" CASCADE')
             return
-        self._remove(self.folder / f"{self.name}-v{version}.sqlite")
+        remove_sqlite(self.folder / f"{self.name}-v{version}.sqlite")
 
     @staticmethod
     def _pg_pointer_table(conn: psycopg.Connection[Any]) -> None:

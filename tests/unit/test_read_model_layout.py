@@ -20,7 +20,7 @@ from projections import deadlines
 from projections.dashboard import COUNTER_TABLES, FLOW_TOTAL, MONTHLY, DashboardProjection, _ddl, create_schema
 from projections.deadline_queries import DeadlineQueries
 from projections.facts import Clock
-from projections.layout import primary_key
+from projections.store import primary_key
 from projections.queries import DashboardQueries
 from projections.store import Database, SQLiteDatabase, clustered
 from tests.unit.test_month_rollups import fold_spread_district
