@@ -330,6 +330,7 @@ class Versions:
                 raise FileExistsError(f"{built} exists: version {version} was built already")
             path = self.folder / f"building-{self.name}-v{version}.sqlite"
             remove_sqlite(path)  # what a builder that died left, never named as a version
+            self._remove_beside()
             sqlite = SQLiteDatabase(path, building=True)
             try:
                 yield sqlite
@@ -338,9 +339,20 @@ class Versions:
                 sqlite.close()
                 remove_sqlite(path)
                 raise
+            finally:
+                self._remove_beside()
             sqlite.close()
             os.replace(path, built)
             _fsync(self.folder)
+
+    def beside(self, version: int, part: str) -> Path:
+        """A SQLite file a build of `version` writes beside it (a rebuild's share), removed when the
+        build ends however it ends, and by the next build if its builder died."""
+        return self.folder / f"building-{self.name}-v{version}-{part}.sqlite"
+
+    def _remove_beside(self) -> None:
+        for path in self.folder.glob(f"building-{self.name}-v*-*.sqlite"):
+            remove_sqlite(path)
 
     def next_version(self) -> int:
         if self.pg_url:
