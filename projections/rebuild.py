@@ -127,7 +127,8 @@ async def ledger_batches(store: StoreReader | None, js: JetStreamContext, after:
 async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, show_progress: bool = True,
                   batch: int = REBUILD_BATCH, from_store: bool = True, shares: int | None = None) -> Rebuilt:
     """`shares`: how many processes fold the ledger as it is when the rebuild starts (default: one
-    per core this process may run on); one on PostgreSQL or without the event store."""
+    per core this process may run on, from SHARED_FROM events); one on PostgreSQL or without the
+    event store."""
     if name not in READ_MODELS:
         raise SystemExit(f"no read model {name!r}; there is: {', '.join(READ_MODELS)}")
     versions = Versions(name, settings.data_dir, settings.database_url)
@@ -136,7 +137,6 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
     js = nc.jetstream()
     store = open_store(settings) if from_store else None
     start, applied = time.perf_counter(), 0
-    shares = shares or len(os.sched_getaffinity(0))
     try:
         # Nobody reads the new version until the switch, and a rebuild that fails or dies is
         # started again from the ledger: it is written as a version being built (no journal, no
@@ -144,10 +144,13 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
         with versions.building(version) as db:
             create_schema(db)
             projection = DashboardProjection(db, Clock(settings.timezone))
-            if store is None or shares < 2 or db.dialect != "sqlite":
+            end = (await js.stream_info(LEDGER)).state.last_seq
+            if store is None or db.dialect != "sqlite":
                 shares = 1
-            else:
-                end = (await js.stream_info(LEDGER)).state.last_seq
+            elif shares is None:
+                shares = len(os.sched_getaffinity(0)) if end >= SHARED_FROM else 1
+            if shares > 1:
+                assert store is not None
                 applied = await _fold_in_shares(settings, versions, version, projection, store, end, shares, batch, show_progress)
             applied += await _catch_up(projection, store, js, name, version, batch, show_progress, start)
     finally:
@@ -176,6 +179,10 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
 # PostgreSQL keeps one folder: there the server does the writes, and shares would be schemas
 # merged by it (not built).
 
+SHARED_FROM = 50_000
+"""Events from which a rebuild folds in shares by default. A share's process takes a third of a
+second to start (a spawned interpreter importing the fold) and its file is added in afterwards;
+below some five seconds of folding, what it saves is not worth another process."""
 ORG_TREE = frozenset(t for t, family in FAMILY_OF_TYPE.items() if family.name == "org")
 """The event types every share folds."""
 
