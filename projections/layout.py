@@ -70,6 +70,10 @@ class CounterTable:
         """SQL adding a row's counters to the stored ones (inserting the row if new): `rows`' rows."""
         return upsert(self.name, self.columns, self.counters, self.primary_key)
 
+    def added_from(self, source: str) -> str:
+        """SQL adding every row of this table in the schema `source` to this one's."""
+        return upsert(self.name, self.columns, self.counters, self.primary_key, source)
+
     def rows(self, deltas: dict[tuple, list[int]]) -> list[tuple]:
         """Deltas keyed as `keys` -> the upsert's rows (a day's month after the key)."""
         if not self.by_day:

@@ -291,19 +291,31 @@ class Versions:
         (synchronous_commit off: a commit does not wait for its WAL flush, and the WAL is written
         once, not synced per commit), and dropped if the build fails. A machine that dies mid-build
         leaves the schema: `next_version` counts it, so it is never switched to, and a later
-        rebuild's clean-up drops it. Building it UNLOGGED would skip the WAL while building, but
+        rebuild's clean-up drops it. The lock is a session advisory lock on a connection of its
+        own (released by the server when that connection ends, as the OS releases SQLite's): two
+        rebuilds that took the same number would otherwise fold into one schema. Building it UNLOGGED would skip the WAL while building, but
         SET LOGGED then rewrites every table of the version into the WAL: it trades one WAL write
         of the pages each batch changes (not waited for already) for one of the whole read model
         at the end; not tried (docs/benchmarks.md "A version being built")."""
         if self.pg_url:
-            db: Database = PostgresDatabase(self.pg_url, f"{self.name}_v{version}")
-            try:
-                yield db
-            except BaseException:
+            import psycopg
+
+            with psycopg.connect(self.pg_url, autocommit=True) as lock:
+                held = lock.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                                    (f"civic read model build {self.name}",)).fetchone()
+                if not (held and held[0]):
+                    raise BuildUnderWay(f"a rebuild of {self.name} is already under way")
+                schema = f"{self.name}_v{version}"
+                if lock.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name=%s", (schema,)).fetchone():
+                    raise FileExistsError(f"schema {schema} exists: version {version} was built already")
+                db: Database = PostgresDatabase(self.pg_url, schema)
+                try:
+                    yield db
+                except BaseException:
+                    db.close()
+                    self.drop(version)
+                    raise
                 db.close()
-                self.drop(version)
-                raise
-            db.close()
             return
         import fcntl
 
@@ -318,6 +330,7 @@ class Versions:
                 raise FileExistsError(f"{built} exists: version {version} was built already")
             path = self.folder / f"building-{self.name}-v{version}.sqlite"
             remove_sqlite(path)  # what a builder that died left, never named as a version
+            self._remove_beside()
             sqlite = SQLiteDatabase(path, building=True)
             try:
                 yield sqlite
@@ -326,9 +339,20 @@ class Versions:
                 sqlite.close()
                 remove_sqlite(path)
                 raise
+            finally:
+                self._remove_beside()
             sqlite.close()
             os.replace(path, built)
             _fsync(self.folder)
+
+    def beside(self, version: int, part: str) -> Path:
+        """A SQLite file a build of `version` writes beside it (a rebuild's share), removed when the
+        build ends however it ends, and by the next build if its builder died."""
+        return self.folder / f"building-{self.name}-v{version}-{part}.sqlite"
+
+    def _remove_beside(self) -> None:
+        for path in self.folder.glob(f"building-{self.name}-v*-*.sqlite"):
+            remove_sqlite(path)
 
     def next_version(self) -> int:
         if self.pg_url:
