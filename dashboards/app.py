@@ -127,6 +127,11 @@ class Web:
             self.hearing.cancel()  # still waiting for NATS
             await asyncio.gather(self.hearing, return_exceptions=True)
 
+    async def _close_reads(self) -> None:
+        """The read sides' connections (the versions', each worker thread's), closed with the app."""
+        self.read.close()
+        self.events.close()
+
     def read_model_position(self) -> int | None:
         try:
             return self.read.dashboards().position()
@@ -172,7 +177,7 @@ class Web:
             exception_handlers={HTTPException: problem, ValidationException: invalid_params, Invalid: invalid_params,
                                 NotBuilt: not_built},
             on_startup=[self._start_hearing],
-            on_shutdown=[self._stop_hearing, probe.close],
+            on_shutdown=[self._stop_hearing, probe.close, self._close_reads],
             before_send=[allow_every_method],
             # JSON only: Litestar's documentation pages (Swagger, Redoc...) load their scripts from a CDN,
             # and these machines are offline. The document is also at /openapi.json.

@@ -75,22 +75,50 @@ class ReadSide:
         self._known: tuple[int, int, float] | None = None
         """The last known (version, position, monotonic time it was learned)."""
         self._known_lock = threading.Lock()
+        self._prompted: int | None = None
+        """The newer version last heard announced (announced()): asked about once."""
+        self._opened: list[Database] = []
+        """Every thread's open connection to a version (close())."""
+        self._opened_lock = threading.Lock()
         self._answers: Answers[Dashboard] = Answers(256)
         self._timelines: Answers[tuple[TicketTimeline, int | None]] = Answers(1024)
         self._orgs: Answers[Org] = Answers(4096)
         self._prefixes: Answers[list[str]] = Answers(4096)
 
     def version(self) -> int | None:
+        """The version `current` names, asked at most once per FRESH_SECONDS (sooner after the
+        projector was heard writing a newer one: announced()). Asked, not only heard: the
+        projector learns of a rebuild's switch by asking `current` once a second itself, so its
+        announcement of the new version comes no sooner than this side's own question, and an
+        announcement can be lost (NATS down, the projector stopped, the event index not announced
+        at all). On PostgreSQL the question is one statement on a connection Versions keeps."""
         if self.monotonic() - self._checked > FRESH_SECONDS or self._version is None:
             self._version, self._checked = self.versions.current(), self.monotonic()
         return self._version
 
     def announced(self, status: ReadModelStatus) -> None:
         """The projector's announcement: this version holds this position, committed. One of
-        another read model, or of a version this side does not read (a rebuild's new version
-        before version() moves to it, the old one after), says nothing about what it reads."""
-        if status.name == self.versions.name and status.version == self._version:
+        another read model, or of a version this side does not read (the old one after a switch),
+        says nothing about what it reads. One of a newer version than this side reads means the
+        projector found `current` moved (it writes only what `current` names): version() asks
+        at its next call rather than within the second. Asks, never takes the announced version
+        on trust, and once per version heard, so a stream of them costs one question."""
+        if status.name != self.versions.name:
+            return
+        if status.version == self._version:
             self._learn(status.version, status.position)
+        elif self._version is not None and status.version > self._version and status.version != self._prompted:
+            self._prompted = status.version
+            self._checked = float("-inf")
+
+    def close(self) -> None:
+        """Close what this side holds open: the connections of the versions read (every
+        thread's) and Versions' own. Reads after close() open them again."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for db in opened:
+            db.close()
+        self.versions.close()
 
     def _learn(self, version: int | None, position: int) -> None:
         """Remember a position read or heard now. Never backwards within a version: an
@@ -123,13 +151,23 @@ class ReadSide:
         if cached is not None and cached[0] == version and now - getattr(self.local, "used", now) > 1.0:
             alive = getattr(cached[1], "alive", None)  # a server connection, idle a while: still there?
             if alive is not None and not alive():
+                self._forget(cached[1])
                 cached = None
         self.local.used = now
         if cached is None or cached[0] != version:
             if cached:
-                cached[1].close()
-            self.local.db = (version, self.versions.open(version, readonly=True))
+                self._forget(cached[1])
+            opened = self.versions.open(version, readonly=True)
+            with self._opened_lock:
+                self._opened.append(opened)
+            self.local.db = (version, opened)
         return self.local.db[1]
+
+    def _forget(self, db: Database) -> None:
+        with self._opened_lock:
+            if db in self._opened:
+                self._opened.remove(db)
+        db.close()
 
     def dashboards(self) -> DashboardQueries:
         return DashboardQueries(self.db(), self.clock, str(self.clock.tz))
