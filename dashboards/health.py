@@ -148,7 +148,7 @@ RULES: tuple[Rule, ...] = (
     Rule("intake_gap", FAULTY, lambda r, _: bool(r.intake_gaps), "the ledger recorded an IntakeGap (intake dropped messages it never read) that no operator has acknowledged (`civic ops ack-gap`)"),
     Rule("read_model_upgrading", DEGRADED, lambda r, _: r.read_model_upgrading,
          "the dashboards' read model is being rewritten to a newer layout (once, at the projector's start after an upgrade): "
-         "dashboards not yet remembered answer 503 with Retry-After until it commits"),
+         "its reads answer 503 with Retry-After until it commits"),
     Rule("process_down", DEGRADED, lambda r, _: bool(r.down), "the supervisor is waiting to restart a role or nats-server (see its log)"),
 )
 

@@ -9,9 +9,11 @@ test, at a point it controls, in a thread; nothing sleeps."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -107,7 +109,7 @@ async def test_on_sqlite(tmp_path: Path, nats_server) -> None:  # type: ignore[n
         """The error every uncached answer was: the old tables, read while the rewrite is open."""
         reader = versions.open(1, readonly=True)
         with pytest.raises(sqlite3.OperationalError, match="month"):
-            DashboardQueries(reader, Clock()).dashboard("d1", None, __import__("datetime").date(2026, 4, 10))
+            DashboardQueries(reader, Clock()).dashboard("d1", None, date(2026, 4, 10))
         reader.close()
 
     (await assert_upgrade_answered_plainly(settings, what_a_reader_met_before)).close()
@@ -124,7 +126,6 @@ def test_a_postgres_reader_in_a_snapshot_waits_then_reads_nothing(postgres_url: 
     as a remembered answer's read does) waits on the rewrite's lock and then answers as if the
     district had no tickets."""
     import psycopg
-    from datetime import date
 
     versions = Versions(NAME, tmp_path, postgres_url)
     writer = versions.open(1)
@@ -158,3 +159,48 @@ def test_a_postgres_reader_in_a_snapshot_waits_then_reads_nothing(postgres_url: 
     for db in (reader, writer):
         db.close()
     versions.close()
+
+
+def test_the_event_index_being_keyed_by_segment_is_upgrading_too(tmp_path: Path) -> None:
+    """The web's event-index read side (the gateway's GET /v1/events/{id}, the refusals) is told
+    the same while an index from before segments is rewritten (projections/event_index.py), and
+    reads once it commits."""
+    from dashboards.app import Web
+    from projections import event_index
+    from projections.readside import Upgrading
+    from tests.integration.test_event_index_segments import BEFORE
+
+    settings = Settings(data_dir=tmp_path / "data", nats_url="nats://127.0.0.1:1")  # never connected here
+    reads = Web(settings).events
+    versions = Versions(event_index.NAME, settings.data_dir)
+    old = versions.open(1)
+    for sql in BEFORE:
+        old.execute(sql.format(text="TEXT"))
+    old.execute("INSERT INTO accepted VALUES ('a', 7, 'civic.ledger.ticket.raised.d.t1')")
+    versions.switch(1)
+    done, release = threading.Event(), threading.Event()
+
+    def indexer_starts() -> None:  # create_schema's transaction, held open after its rewrite
+        real = old.transaction
+
+        @contextlib.contextmanager
+        def held():  # type: ignore[no-untyped-def]
+            with real():
+                yield
+                done.set()
+                release.wait()
+        old.transaction = held  # type: ignore[method-assign]
+        event_index.create_schema(old)
+
+    thread = threading.Thread(target=indexer_starts)
+    thread.start()
+    try:
+        assert done.wait(60)
+        with pytest.raises(Upgrading, match="being upgraded: intake, accepted"):
+            reads.db()
+    finally:
+        release.set()
+        thread.join()
+    assert event_index.event_status(reads.db(), "a").status == "ledger"
+    reads.close()
+    old.close()
