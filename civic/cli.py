@@ -291,8 +291,8 @@ def rejections(
     except event_index.BadFilter as e:
         typer.echo(f"--{e.field}: {e}", err=True)
         raise typer.Exit(2) from None
-    versions = Versions(event_index.NAME, settings.data_dir, settings.database_url)
-    version = versions.current()
+    with Versions(event_index.NAME, settings.data_dir, settings.database_url) as versions:
+        version = versions.current()
     if version is None:
         typer.echo(f"no event index in {settings.data_dir} yet: is `civic up --data {settings.data_dir}` running?", err=True)
         raise typer.Exit(2)

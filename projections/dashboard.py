@@ -19,7 +19,7 @@ from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState, prefixes, rolled_up,
     rows_of,
 )
-from projections.layout import MONTH_OF_DAY, CounterTable, bring_up_to_date, month_of
+from projections.layout import MONTH_OF_DAY, CounterTable, bring_up_to_date, month_of, stale
 from projections.store import Database, clustered
 from schemas import lifecycle
 from schemas.deliberation import DeliberationEvent
@@ -113,6 +113,16 @@ def _has_table(db: Database, table: str) -> bool:
     return bool(db.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)))
 
 
+LAID_OUT = [*COUNTER_TABLES, *deadlines.COUNTER_TABLES]
+"""The tables stored in projections/layout.py's layout (month-major keys)."""
+
+
+def upgrading(db: Database) -> list[str]:
+    """The tables of this read model still stored in an older layout (the projector rewrites them
+    at its start: create_schema); the web answers 503 meanwhile (projections/readside.py)."""
+    return [t.name for t in stale(db, LAID_OUT)]
+
+
 def create_schema(db: Database) -> None:
     with db.transaction():
         # A read model from before the month roll-ups (or the flows' totals) gets them from its day rows, once.
@@ -124,7 +134,7 @@ def create_schema(db: Database) -> None:
         # second one (ticket_clocks) that disagreed with them on what a re-dispatch ends.
         db.execute("DROP TABLE IF EXISTS ticket_clocks")
         # A read model from before month-major keys gets them (projections/layout.py), table by table.
-        bring_up_to_date(db, [*COUNTER_TABLES, *deadlines.COUNTER_TABLES])
+        bring_up_to_date(db, LAID_OUT)
         if upgrade:
             for day_table, month_table in MONTH_TABLES.items():
                 keys = ", ".join(MONTH_OF_DAY if k == "day" else k for k in DAY_TABLES[day_table].keys)

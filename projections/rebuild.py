@@ -131,38 +131,38 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
     event store."""
     if name not in READ_MODELS:
         raise SystemExit(f"no read model {name!r}; there is: {', '.join(READ_MODELS)}")
-    versions = Versions(name, settings.data_dir, settings.database_url)
-    previous, version = versions.current(), versions.next_version()
-    nc = await connect(settings, "projector")
-    js = nc.jetstream()
-    store = open_store(settings) if from_store else None
-    start, applied = time.perf_counter(), 0
-    try:
-        # Nobody reads the new version until the switch, and a rebuild that fails or dies is
-        # started again from the ledger: it is written as a version being built (no journal, no
-        # syncs) and made durable once, at the end of this block (Versions.building).
-        with versions.building(version) as db:
-            create_schema(db)
-            projection = DashboardProjection(db, Clock(settings.timezone))
-            end = (await js.stream_info(LEDGER)).state.last_seq
-            if store is None or db.dialect != "sqlite":
-                shares = 1
-            elif shares is None:
-                shares = len(os.sched_getaffinity(0)) if end >= SHARED_FROM else 1
-            if shares > 1:
-                assert store is not None
-                applied = await _fold_in_shares(settings, versions, version, projection, store, end, shares, batch, show_progress)
-            applied += await _catch_up(projection, store, js, name, version, batch, show_progress, start)
-    finally:
-        if store is not None:
-            store.close()
-        await nc.close()
-    seconds = time.perf_counter() - start
-    if switch:
-        versions.switch(version)
-        for old in range(1, (previous or 0)):  # keep the version just replaced, for comparison or rollback
-            versions.drop(old)
-    return Rebuilt(name, version, previous, applied, seconds, shares)
+    with Versions(name, settings.data_dir, settings.database_url) as versions:
+        previous, version = versions.current(), versions.next_version()
+        nc = await connect(settings, "projector")
+        js = nc.jetstream()
+        store = open_store(settings) if from_store else None
+        start, applied = time.perf_counter(), 0
+        try:
+            # Nobody reads the new version until the switch, and a rebuild that fails or dies is
+            # started again from the ledger: it is written as a version being built (no journal, no
+            # syncs) and made durable once, at the end of this block (Versions.building).
+            with versions.building(version) as db:
+                create_schema(db)
+                projection = DashboardProjection(db, Clock(settings.timezone))
+                end = (await js.stream_info(LEDGER)).state.last_seq
+                if store is None or db.dialect != "sqlite":
+                    shares = 1
+                elif shares is None:
+                    shares = len(os.sched_getaffinity(0)) if end >= SHARED_FROM else 1
+                if shares > 1:
+                    assert store is not None
+                    applied = await _fold_in_shares(settings, versions, version, projection, store, end, shares, batch, show_progress)
+                applied += await _catch_up(projection, store, js, name, version, batch, show_progress, start)
+        finally:
+            if store is not None:
+                store.close()
+            await nc.close()
+        seconds = time.perf_counter() - start
+        if switch:
+            versions.switch(version)
+            for old in range(1, (previous or 0)):  # keep the version just replaced, for comparison or rollback
+                versions.drop(old)
+        return Rebuilt(name, version, previous, applied, seconds, shares)
 
 
 # -- shares -----------------------------------------------------------------------------------
