@@ -13,9 +13,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from uuid import UUID
 
-from eventsourcing.persistence import Notification
 
 from nats.js import JetStreamContext
 
@@ -72,9 +70,7 @@ class StoreReader:
         self.recorder = open_recorder(settings)
         self.position, self.notification = 0, 0
 
-    def read(self, after: int, until: int, batch: int, keep: Callable[[Notification], bool] | None = None) -> list[tuple[int, Event]]:
-        """The events after `after` up to `until`, at most `batch` of them; with `keep`, only those
-        it keeps (decoded alone) of the next `batch` (the reader's `position` moves past them all)."""
+    def read(self, after: int, until: int, batch: int) -> list[tuple[int, Event]]:
         while self.position < after:  # skip to `after` (a rebuild that resumes)
             notes = self.recorder.select_notifications(start=self.notification + 1, limit=min(batch, after - self.position))
             self.position, self.notification = self.position + len(notes), notes[-1].id
@@ -82,11 +78,23 @@ class StoreReader:
         out = []
         for note in notes:
             self.position += 1
-            if keep is None or keep(note):
-                out.append((self.position, decode(note.state, max_bytes=None)))
+            out.append((self.position, decode(note.state, max_bytes=None)))
         if notes:
             self.notification = notes[-1].id
         return out
+
+    def shares_readable(self, end: int) -> bool:
+        from adapters.eventstore import shares_readable
+
+        return shares_readable(self.recorder, end)
+
+    def read_share(self, after: int, until: int, share: int, shares: int) -> list[tuple[int, Event]]:
+        """The events at positions after+1..until in share `share` of `shares` (the org tree's in
+        every share), in order; `shares_readable(until)` first."""
+        from adapters.eventstore import select_share
+
+        return [(position, decode(state, max_bytes=None))
+                for position, state in select_share(self.recorder, after, until, share, shares, ORG_TREE)]
 
     def close(self) -> None:
         # Not on the abstract ApplicationRecorder: the SQLite and PostgreSQL recorders keep a datastore to close.
@@ -145,7 +153,7 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
                 create_schema(db)
                 projection = DashboardProjection(db, Clock(settings.timezone))
                 end = (await js.stream_info(LEDGER)).state.last_seq
-                if store is None or db.dialect != "sqlite":
+                if store is None or db.dialect != "sqlite" or not store.shares_readable(end):
                     shares = 1
                 elif shares is None:
                     shares = len(os.sched_getaffinity(0)) if end >= SHARED_FROM else 1
@@ -175,7 +183,8 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
 # version (DashboardProjection.add_share: counters added, other rows copied), and the ledger's
 # tail since the start is folded as before. The org tree is every share's: its events place the
 # items (paths, moves, transfers), so each share folds them all. What each share pays beyond its
-# items: reading the notifications of the others (not decoding them) and the org tree's events.
+# items: SQLite stepping over the others' rows (adapters/eventstore.py select_share) and the org
+# tree's events.
 # PostgreSQL keeps one folder: there the server does the writes, and shares would be schemas
 # merged by it (not built).
 
@@ -187,23 +196,16 @@ ORG_TREE = frozenset(t for t, family in FAMILY_OF_TYPE.items() if family.name ==
 """The event types every share folds."""
 
 
-def in_share(share: int, shares: int) -> Callable[[Notification], bool]:
-    def keep(note: Notification) -> bool:
-        originator = note.originator_id if isinstance(note.originator_id, UUID) else UUID(str(note.originator_id))
-        return originator.int % shares == share or note.topic in ORG_TREE
-    return keep
-
-
 def fold_share(projection: DashboardProjection, store: StoreReader, share: int, shares: int, end: int, batch: int) -> None:
-    """Fold share `share` of `shares` of the ledger's positions 1..end into `projection`."""
-    keep = in_share(share, shares)
-    while store.position < end:
-        before = store.position
-        events = store.read(before, end, batch, keep)
-        if store.position == before:
-            raise LookupError(f"the event store ends at {before}, before {end}")
+    """Fold share `share` of `shares` of the ledger's positions 1..end into `projection`, about
+    `batch` events per commit."""
+    after = projection.position()
+    while after < end:
+        until = min(end, after + batch * shares)  # a share holds about one in `shares` of them
+        events = store.read_share(after, until, share, shares)
         if events:
             projection.apply(events)
+        after = until
 
 
 def fold_share_file(settings: Settings, path: Path, share: int, shares: int, end: int, batch: int) -> None:

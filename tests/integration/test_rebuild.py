@@ -216,6 +216,18 @@ async def test_a_rebuild_in_shares_answers_as_the_live_version(pipeline_with_pro
     await caught_up(settings, js, intake=len(events), projector=True)
     before = read_model_answers(versions.open(versions.current(), readonly=True))
 
+    store = StoreReader(settings)
+    try:
+        assert store.shares_readable(len(events)) and not store.shares_readable(len(events) + 1)
+        read = [store.read_share(0, len(events), k, shares) for k in range(shares)]
+    finally:
+        store.close()
+    org_tree = {p for p, e in read[0] if e.family.name == "org"}
+    assert all({p for p, e in part if e.family.name == "org"} == org_tree for part in read), "the org tree in every share"
+    items = [p for part in read for p, e in part if p not in org_tree]
+    assert sorted(items) == sorted(set(range(1, len(events) + 1)) - org_tree), "every other event in one share"
+    assert all(len(part) > len(org_tree) for part in read), "each share has items"
+
     done = await rebuild(settings, switch=False, show_progress=False, batch=7, shares=shares)
     assert done.shares == shares and done.events == len(events)
     assert read_model_answers(versions.open(done.version, readonly=True)) == before
