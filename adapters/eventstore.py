@@ -14,7 +14,9 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, ProcessRecorder, StoredEvent
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteCursor, SQLiteFactory, SQLiteProcessRecorder
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder, SQLiteConnection, SQLiteConnectionPool, SQLiteCursor, SQLiteFactory, SQLiteProcessRecorder,
+)
 from eventsourcing.utils import Environment, get_topic
 
 from config import Settings
@@ -85,6 +87,42 @@ class SQLiteStoreFactory(SQLiteFactory):
             cache_mib=int(self.env.get(SQLITE_CACHE_MIB) or DEFAULT_CACHE_MIB),
             db_name=library_pool.db_name, lock_timeout=library_pool.lock_timeout)
         library_pool.close()  # made no connection yet: connections are made when first asked for
+
+
+# -- a rebuild's share --------------------------------------------------------------------------
+#
+# A rebuild folds the ledger in several processes, its items split between them by aggregate
+# (projections/rebuild.py). Each process would otherwise read every event through the library's
+# select_notifications (a Python object and a UUID per row) to keep a share of them; instead the
+# rows are filtered where they lie, and a process reads into Python only the rows it folds. The
+# share of an aggregate is its id's last byte (uniform: ids are uuid5 of the entity's id) modulo
+# the number of shares. On SQLite a notification id is the row's rowid.
+
+_HEX = "0123456789abcdef"
+_LAST_BYTE = f"(instr('{_HEX}', substr(originator_id, -2, 1)) * 16 + instr('{_HEX}', substr(originator_id, -1, 1)))"
+
+
+def shares_readable(recorder: ApplicationRecorder, end: int) -> bool:
+    """Whether the store can be read in shares up to notification `end`: SQLite's, its ids 1..end
+    all taken (nothing was ever deleted), so that an id is the ledger position it holds."""
+    if not isinstance(recorder, SQLiteApplicationRecorder):
+        return False
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT COUNT(*) FROM {recorder.events_table_name} WHERE rowid BETWEEN 1 AND ?", (end,))
+        return bool(c.fetchone()[0] == end)
+
+
+def select_share(recorder: ApplicationRecorder, after: int, until: int, share: int, shares: int,
+                 every_share: Iterable[str]) -> list[tuple[int, bytes]]:
+    """(notification id, state) of the events at ids after+1..until in share `share` of `shares`,
+    or of a topic in `every_share` (which every share reads), in order."""
+    assert isinstance(recorder, SQLiteApplicationRecorder), "shares_readable() first"
+    topics = sorted(every_share)
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT rowid, state FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? "
+                  f"AND (topic IN ({','.join('?' * len(topics))}) OR {_LAST_BYTE} % ? = ?) ORDER BY rowid",
+                  (after, until, *topics, shares, share))
+        return [(row[0], row[1]) for row in c.fetchall()]
 
 
 def open_recorder(settings: Settings) -> ApplicationRecorder:

@@ -44,7 +44,7 @@ MEANING = {
     413: "The request is too large",
     422: "A parameter is not valid; `field` names it",
     429: "Too many failed sign-ins; wait for Retry-After seconds",
-    503: "Not available yet: the read model is being built, or NATS is unreachable",
+    503: "Not available yet: the read model is being built or upgraded (then with Retry-After), or NATS is unreachable",
 }
 
 

@@ -151,8 +151,8 @@ async def run_trail(settings: Settings, kind: str, entity_id: str, full_scan: bo
     from projections.queries import DashboardQueries
     from projections.store import Versions
 
-    versions = Versions(NAME, settings.data_dir, settings.database_url)
-    version = None if full_scan else versions.current()
+    with Versions(NAME, settings.data_dir, settings.database_url) as versions:
+        version = None if full_scan else versions.current()
     async with ledger(settings) as js:
         if version is None:
             with progress_bar(f"scanning the ledger for {kind} {entity_id}") as update:

@@ -291,8 +291,8 @@ def rejections(
     except event_index.BadFilter as e:
         typer.echo(f"--{e.field}: {e}", err=True)
         raise typer.Exit(2) from None
-    versions = Versions(event_index.NAME, settings.data_dir, settings.database_url)
-    version = versions.current()
+    with Versions(event_index.NAME, settings.data_dir, settings.database_url) as versions:
+        version = versions.current()
     if version is None:
         typer.echo(f"no event index in {settings.data_dir} yet: is `civic up --data {settings.data_dir}` running?", err=True)
         raise typer.Exit(2)
@@ -621,6 +621,7 @@ def bench(
 @projections_app.command("rebuild")
 def projections_rebuild(
     name: Annotated[Optional[str], typer.Argument(help="The read model (default: all of them).")] = None,
+    processes: Annotated[Optional[int], typer.Option("--processes", min=1, help="Processes folding the ledger, its items split between them (default: one per core; one on PostgreSQL).")] = None,
     data: DataOpt = None,
 ) -> None:
     """Rebuild a read model from the ledger beside the live one, then switch dashboards to it."""
@@ -630,12 +631,12 @@ def projections_rebuild(
     settings = _settings(data, "projector")
     for model in [name] if name else list(READ_MODELS):
         try:
-            done = asyncio.run(rebuild(settings, model))
+            done = asyncio.run(rebuild(settings, model, shares=processes))
         except BuildUnderWay as e:
             typer.echo(f"{e}: wait for it to finish (or, if it died, start this again)", err=True)
             raise typer.Exit(1) from None
         typer.echo(f"{done.name}: v{done.version} is current (was v{done.previous}); {done.events} events in "
-                   f"{done.seconds:.1f}s, {done.rate:,.0f} events/s")
+                   f"{done.seconds:.1f}s, {done.rate:,.0f} events/s" + (f" ({done.shares} processes)" if done.shares > 1 else ""))
 
 
 @gateway_app.command("token")

@@ -22,7 +22,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from adapters.http import Since, Until, problems
 
-from projections.dashboard import NAME
+from projections.dashboard import NAME, upgrading
 from projections.facts import Clock
 from projections.queries import STATUSES, Dashboard, NotFound, Org, TicketPage, TicketTimeline, Workload
 from projections.readside import NotBuilt, ReadSide  # noqa: F401  (re-exported for the pages)
@@ -207,4 +207,4 @@ def invalid_params(_: Request, exc: Exception) -> Response[dict[str, Any]]:
 
 
 def read_side(data_dir: Path, database_url: str | None, timezone: str) -> ReadSide:
-    return ReadSide(Versions(NAME, data_dir, database_url), Clock(timezone))
+    return ReadSide(Versions(NAME, data_dir, database_url), Clock(timezone), upgrading=upgrading)

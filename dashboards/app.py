@@ -47,7 +47,7 @@ from dashboards.pages import SECURITY_HEADERS, web_pages
 from dashboards.subjects import subject_route
 from projections.gaps import unacknowledged_gaps
 from projections import event_index
-from projections.readside import NotBuilt
+from projections.readside import NotBuilt, Upgrading
 from projections.store import Versions
 from schemas.status import decode_read_model
 from schemas.topology import DASHBOARD_STATUS_KEY, status_subject
@@ -72,6 +72,12 @@ def not_built(_: Request, exc: Exception) -> Response[dict[str, str]]:
     return Response({"detail": str(exc)}, status_code=503)
 
 
+def upgrading(_: Request, exc: Exception) -> Response[dict[str, str]]:
+    """A read model being rewritten to a newer layout (projections/readside.py Upgrading): not an
+    error of the server, a wait of seconds to a minute, once."""
+    return Response({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(Upgrading.retry_after)})
+
+
 def reasons(health: Health) -> list[str]:
     """Reason codes for a status that is not ok (the health check's own, once it gives them)."""
     given = getattr(health, "reasons", None)
@@ -93,7 +99,8 @@ class Web:
         self.read = read_side(settings.data_dir, settings.database_url, settings.timezone)
         self.probe = HealthProbe(settings.resolved_nats_url(), settings.ledger_alarm_path, settings, self.read_model_position,
                                  lambda: unacknowledged_gaps(self.read.db()), connect_options(settings, "web"))
-        self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock)
+        self.events = ReadSide(Versions(event_index.NAME, settings.data_dir, settings.database_url), self.read.clock,
+                               upgrading=event_index.upgrading)
         self.accounts = Accounts(accounts_path(settings.data_dir))
         self.calendar = Calendar(settings)  # the deadline policy and calendar, for the pages to say what they count with
         self.limiter = LoginLimiter()
@@ -127,9 +134,18 @@ class Web:
             self.hearing.cancel()  # still waiting for NATS
             await asyncio.gather(self.hearing, return_exceptions=True)
 
+    async def _close_reads(self) -> None:
+        """The read sides' connections (the versions', each worker thread's), closed with the app."""
+        self.read.close()
+        self.events.close()
+
     def read_model_position(self) -> int | None:
+        """The dashboards' position; None if it cannot be read (not built, PostgreSQL down...).
+        Upgrading is let through: health says so (dashboards/health.py read_model_upgrading)."""
         try:
             return self.read.dashboards().position()
+        except Upgrading:
+            raise
         except Exception:
             return None
 
@@ -170,9 +186,9 @@ class Web:
             middleware=[DefineMiddleware(Authenticate, accounts=self.accounts, demo_viewer=self.settings.demo_viewer)],
             guards=[guard],
             exception_handlers={HTTPException: problem, ValidationException: invalid_params, Invalid: invalid_params,
-                                NotBuilt: not_built},
+                                NotBuilt: not_built, Upgrading: upgrading},
             on_startup=[self._start_hearing],
-            on_shutdown=[self._stop_hearing, probe.close],
+            on_shutdown=[self._stop_hearing, probe.close, self._close_reads],
             before_send=[allow_every_method],
             # JSON only: Litestar's documentation pages (Swagger, Redoc...) load their scripts from a CDN,
             # and these machines are offline. The document is also at /openapi.json.

@@ -12,7 +12,8 @@ Litestar cannot see from one handler:
 - Litestar's own parameter validation, which it documents as 400: this app answers it 422
   ({detail, field}: dashboards/api.invalid_params), except where a handler declares its own 400
   (Open311 answers the spec's error list);
-- the read model: a handler that reads it answers 503 until its first build (app.not_built);
+- the read model: a handler that reads it answers 503 until its first build (app.not_built) and
+  while it is rewritten to a newer layout (app.upgrading, with Retry-After);
 - the body of a route that reads it raw (the gateway's POST /v1/events: each event decoded on its
   own, nesting checked before any parser), named in `opt["body"]`: the wire events' schemas
   (schemas/export.py, the files `civic schema export` writes);

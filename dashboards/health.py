@@ -32,6 +32,7 @@ from adapters.natsserver import jetstream_problem
 from adapters.status import read_status
 from config import Settings
 from projections.gaps import OpenGap
+from projections.readside import Upgrading
 from schemas import status as wire
 from schemas.calendar import WorkingCalendar
 from schemas.topology import CLOCK_INSTANCES, clock_consumer, INTAKE, LEDGER, LEDGER_CONSUMER, LEDGER_STATUS_KEY, NOTIFICATION_ID_HEADER, REJECTED
@@ -93,6 +94,8 @@ class Readings:
     """The relay's ledger alarm (adapters/alarm.py), raised until `civic ledger recover`."""
     intake_gaps: list[OpenGap] = field(default_factory=list)
     """IntakeGap events no operator has acknowledged (projections/gaps.py)."""
+    read_model_upgrading: bool = False
+    """The dashboards' read model is being rewritten to a newer layout (projections/readside.py Upgrading)."""
 
     @property
     def waiting(self) -> int:
@@ -143,6 +146,9 @@ RULES: tuple[Rule, ...] = (
     Rule("disk_full", FAULTY, lambda r, lim: r.disk_free is not None and r.disk_free < lim.disk_full_bytes, "less than disk_full_bytes free under the data folder"),
     Rule("disk_low", DEGRADED, lambda r, lim: _disk_low(r, lim), "less than disk_low_bytes and disk_low_fraction free under the data folder"),
     Rule("intake_gap", FAULTY, lambda r, _: bool(r.intake_gaps), "the ledger recorded an IntakeGap (intake dropped messages it never read) that no operator has acknowledged (`civic ops ack-gap`)"),
+    Rule("read_model_upgrading", DEGRADED, lambda r, _: r.read_model_upgrading,
+         "the dashboards' read model is being rewritten to a newer layout (once, at the projector's start after an upgrade): "
+         "its reads answer 503 with Retry-After until it commits"),
     Rule("process_down", DEGRADED, lambda r, _: bool(r.down), "the supervisor is waiting to restart a role or nats-server (see its log)"),
 )
 
@@ -226,9 +232,12 @@ class HealthProbe:
         r = Readings(now=time.time())
         health = Health(status=OK)
         await asyncio.gather(self._bus(r, health), asyncio.to_thread(self._local, r))
-        if self.read_model_position is not None and health.streams:
-            position = await asyncio.to_thread(self.read_model_position)
-            if position is not None:
+        if self.read_model_position is not None:
+            try:
+                position = await asyncio.to_thread(self.read_model_position)
+            except Upgrading:
+                r.read_model_upgrading, position = True, None
+            if position is not None and health.streams:
                 r.projector_lag = health.dashboard_lag = max(0, health.streams[1].last_sequence - position)
         if self.open_gaps is not None:
             try:  # a read model not built yet answers nothing here: the other readings say so

@@ -255,8 +255,8 @@ async def _read(js: JetStreamContext, stream: str, subject: str, after: int, see
 def index_reader(data_dir: Path, database_url: str | None) -> IndexReader:
     """The event index of a data folder (or PostgreSQL), read-only; None while none is built."""
     def read(event_ids: list[str], sequences: list[int]) -> Known | None:
-        versions = Versions(event_index.NAME, data_dir, database_url)
-        version = versions.current()
+        with Versions(event_index.NAME, data_dir, database_url) as versions:
+            version = versions.current()
         if version is None:
             return None
         db = versions.open(version, readonly=True)

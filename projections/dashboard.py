@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from operator import add
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -16,8 +17,9 @@ import schemas as s
 from projections import deadlines
 from projections.facts import (
     DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock, Contributions, TicketState, prefixes, rolled_up,
+    rows_of,
 )
-from projections.layout import MONTH_OF_DAY, CounterTable, bring_up_to_date, month_of
+from projections.layout import MONTH_OF_DAY, CounterTable, bring_up_to_date, month_of, stale
 from projections.store import Database, clustered
 from schemas import lifecycle
 from schemas.deliberation import DeliberationEvent
@@ -111,6 +113,16 @@ def _has_table(db: Database, table: str) -> bool:
     return bool(db.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)))
 
 
+LAID_OUT = [*COUNTER_TABLES, *deadlines.COUNTER_TABLES]
+"""The tables stored in projections/layout.py's layout (month-major keys)."""
+
+
+def upgrading(db: Database) -> list[str]:
+    """The tables of this read model still stored in an older layout (the projector rewrites them
+    at its start: create_schema); the web answers 503 meanwhile (projections/readside.py)."""
+    return [t.name for t in stale(db, LAID_OUT)]
+
+
 def create_schema(db: Database) -> None:
     with db.transaction():
         # A read model from before the month roll-ups (or the flows' totals) gets them from its day rows, once.
@@ -122,7 +134,7 @@ def create_schema(db: Database) -> None:
         # second one (ticket_clocks) that disagreed with them on what a re-dispatch ends.
         db.execute("DROP TABLE IF EXISTS ticket_clocks")
         # A read model from before month-major keys gets them (projections/layout.py), table by table.
-        bring_up_to_date(db, [*COUNTER_TABLES, *deadlines.COUNTER_TABLES])
+        bring_up_to_date(db, LAID_OUT)
         if upgrade:
             for day_table, month_table in MONTH_TABLES.items():
                 keys = ", ".join(MONTH_OF_DAY if k == "day" else k for k in DAY_TABLES[day_table].keys)
@@ -134,14 +146,18 @@ def create_schema(db: Database) -> None:
             db.execute(f"INSERT INTO {FLOW_TOTAL} SELECT prefix, category, {sums}, MIN(day), MAX(day) FROM ticket_flow GROUP BY prefix, category")
 
 
-# Counters added; the span of days widened (CASE rather than SQLite's min()/PostgreSQL's LEAST(): one statement for both).
-UPSERT_FLOW_TOTAL = (
-    f"INSERT INTO {FLOW_TOTAL} (prefix, category, {', '.join(FLOW_COUNTERS)}, first_day, last_day) "
-    f"VALUES (?, ?, {', '.join('?' * len(FLOW_COUNTERS))}, ?, ?) ON CONFLICT (prefix, category) DO UPDATE SET "
-    + ", ".join(f"{c} = {FLOW_TOTAL}.{c} + excluded.{c}" for c in FLOW_COUNTERS)
-    + f", first_day = CASE WHEN excluded.first_day < {FLOW_TOTAL}.first_day THEN excluded.first_day ELSE {FLOW_TOTAL}.first_day END"
-    + f", last_day = CASE WHEN excluded.last_day > {FLOW_TOTAL}.last_day THEN excluded.last_day ELSE {FLOW_TOTAL}.last_day END"
-)
+def upsert_flow_total(source: str | None = None) -> str:
+    """Counters added; the span of days widened (CASE rather than SQLite's min()/PostgreSQL's LEAST():
+    one statement for both). `source`: as facts.upsert's."""
+    columns = ("prefix", "category", *FLOW_COUNTERS, "first_day", "last_day")
+    return (f"INSERT INTO {FLOW_TOTAL} ({', '.join(columns)}) {rows_of(source, FLOW_TOTAL, columns)} "
+            "ON CONFLICT (prefix, category) DO UPDATE SET "
+            + ", ".join(f"{c} = {FLOW_TOTAL}.{c} + excluded.{c}" for c in FLOW_COUNTERS)
+            + f", first_day = CASE WHEN excluded.first_day < {FLOW_TOTAL}.first_day THEN excluded.first_day ELSE {FLOW_TOTAL}.first_day END"
+            + f", last_day = CASE WHEN excluded.last_day > {FLOW_TOTAL}.last_day THEN excluded.last_day ELSE {FLOW_TOTAL}.last_day END")
+
+
+UPSERT_FLOW_TOTAL = upsert_flow_total()
 TICKET_COLUMNS = TicketState.columns()
 SAVE_TICKET = (f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(TICKET_COLUMNS))}) "
                f"ON CONFLICT (ticket_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in TICKET_COLUMNS[1:]))
@@ -184,9 +200,37 @@ class DashboardProjection:
             if not todo:
                 return 0
             _Fold(self, todo).run()
-            self.db.execute("INSERT INTO tracking VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position=excluded.position",
-                            (NAME, todo[-1][0]))
+            self._stand_at(todo[-1][0])
         return len(todo)
+
+    def add_share(self, share: Path, position: int) -> None:
+        """Add a share of a rebuild (projections/rebuild.py: the ledger up to `position`, its items
+        split between shares by aggregate, folded into a SQLite file of its own) into this read
+        model, which folded another share, and stand at `position`, in one transaction. Every table
+        of counters is added to (each share counted other items); every other row is copied, a row
+        already here kept: an item's rows are in its own share alone, and the org tree's, which
+        every share folds, are the same in each."""
+        if self.db.dialect != "sqlite":
+            raise ValueError("a rebuild's shares are SQLite files")
+        added = _added("share")
+        self.db.execute("ATTACH DATABASE ? AS share", (str(share),))
+        try:
+            with self.db.transaction():
+                for (table,) in self.db.query("SELECT name FROM share.sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite%'"):
+                    if table != "tracking":
+                        self.db.execute(added.get(table) or f"INSERT INTO main.{table} SELECT * FROM share.{table} WHERE true ON CONFLICT DO NOTHING")
+                self._stand_at(position)
+        finally:
+            self.db.execute("DETACH DATABASE share")
+
+    def _stand_at(self, position: int) -> None:
+        self.db.execute("INSERT INTO tracking VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position=excluded.position", (NAME, position))
+
+
+def _added(source: str) -> dict[str, str]:
+    """Each table of counters -> the SQL adding the rows of the same table in the schema `source` to it."""
+    return {**{t.name: t.added_from(source) for t in (*COUNTER_TABLES, *deadlines.COUNTER_TABLES)},
+            FLOW_TOTAL: upsert_flow_total(source), "deadline_overdue": deadlines.upsert_overdue(source)}
 
 
 class _Fold:

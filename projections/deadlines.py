@@ -132,7 +132,11 @@ DAILY = CounterTable("deadline_daily", ("prefix", "role", "stage", "day"), COUNT
 MONTHLY = CounterTable("deadline_unit_monthly", ("prefix", "unit", "role", "stage", "month"), COUNTERS)
 COUNTER_TABLES = [DAILY, MONTHLY]
 """Stored month-major (projections/layout.py); deadline_overdue is a stock, one row per unit, not by period."""
-UPSERT_OVERDUE = upsert("deadline_overdue", ("prefix", "unit", "role", "stage"), ("overdue_now",))
+def upsert_overdue(source: str | None = None) -> str:
+    return upsert("deadline_overdue", ("prefix", "unit", "role", "stage"), ("overdue_now",), source=source)
+
+
+UPSERT_OVERDUE = upsert_overdue()
 
 
 SAVE = (f"INSERT INTO deadline_tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "

@@ -157,13 +157,24 @@ class Contributions:
             row[i] += sign
 
 
-def upsert(table: str, keys: tuple[str, ...], counters: tuple[str, ...], conflict: tuple[str, ...] | None = None) -> str:
+def upsert(table: str, keys: tuple[str, ...], counters: tuple[str, ...], conflict: tuple[str, ...] | None = None,
+           source: str | None = None) -> str:
     """SQL adding a row's counters to the stored ones (inserting the row if new). `conflict`: the
-    table's key, where it is not `keys` in their order."""
+    table's key, where it is not `keys` in their order. `source`: a schema holding the same table,
+    whose every row is added (a rebuild's share: projections/dashboard.py `add_share`), instead of
+    one row of parameters."""
     cols = (*keys, *counters)
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
-    return (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+    return (f"INSERT INTO {table} ({', '.join(cols)}) {rows_of(source, table, cols)} "
             f"ON CONFLICT ({', '.join(conflict or keys)}) DO UPDATE SET {updates}")
+
+
+def rows_of(source: str | None, table: str, columns: tuple[str, ...]) -> str:
+    """An upsert's rows: one of parameters, or every row of `source`'s `table` (WHERE true: without
+    it, SQLite would read ON CONFLICT as a join's ON)."""
+    if source is None:
+        return f"VALUES ({', '.join('?' * len(columns))})"
+    return f"SELECT {', '.join(columns)} FROM {source}.{table} WHERE true"
 
 
 @lru_cache(maxsize=65_536)  # a batch asks for the same few thousand paths again and again

@@ -70,6 +70,10 @@ class CounterTable:
         """SQL adding a row's counters to the stored ones (inserting the row if new): `rows`' rows."""
         return upsert(self.name, self.columns, self.counters, self.primary_key)
 
+    def added_from(self, source: str) -> str:
+        """SQL adding every row of this table in the schema `source` to this one's."""
+        return upsert(self.name, self.columns, self.counters, self.primary_key, source)
+
     def rows(self, deltas: dict[tuple, list[int]]) -> list[tuple]:
         """Deltas keyed as `keys` -> the upsert's rows (a day's month after the key)."""
         if not self.by_day:
@@ -78,15 +82,20 @@ class CounterTable:
         return [(*k, month_of(k[at]), *v) for k, v in deltas.items()]
 
 
+def stale(db: Database, tables: list[CounterTable]) -> list[CounterTable]:
+    """The tables stored with another key than their layout's (a read model from before
+    month-major keys, not yet brought up to date); a table not stored at all is not one."""
+    return [t for t in tables if primary_key(db, t.name) not in ((), t.primary_key)]
+
+
 def bring_up_to_date(db: Database, tables: list[CounterTable]) -> None:
-    """Rewrite each table stored with another key (a read model from before month-major keys) in
-    the layout above, in place, inside the caller's transaction: the new table made beside it,
-    filled from it (a day row given its day's month), the old one dropped and the new one renamed.
-    The rows and their counters stay as they were, so every answer does."""
-    for table in tables:
+    """Rewrite each table stored with another key (`stale`) in the layout above, in place, inside
+    the caller's transaction: the new table made beside it, filled from it (a day row given its
+    day's month), the old one dropped and the new one renamed. The rows and their counters stay
+    as they were, so every answer does. Readers meanwhile are told the read model is being
+    upgraded (projections/readside.py Upgrading), not given an error of the old layout."""
+    for table in stale(db, tables):
         stored = primary_key(db, table.name)
-        if not stored or stored == table.primary_key:
-            continue
         log.info("rewriting %s keyed (%s) as (%s)", table.name, ", ".join(stored), ", ".join(table.primary_key))
         of_day = tuple(MONTH_OF_DAY if c == "month" and table.by_day else c for c in (*table.columns, *table.counters))
         order = ", ".join(MONTH_OF_DAY if c == "month" and table.by_day else c for c in table.primary_key)

@@ -59,15 +59,18 @@ class Projector:
         self.applied = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            version, projection = await asyncio.to_thread(open_current, self.versions, self.clock)
-            position = projection.position()
-            log.info("projecting into %s v%d from ledger position %d", NAME, version, position)
-            await self._announce(version, position)
-            switched = await self._follow(projection, version, position, stop)
-            projection.db.close()
-            if not switched:
-                return
+        try:
+            while not stop.is_set():
+                version, projection = await asyncio.to_thread(open_current, self.versions, self.clock)
+                position = projection.position()
+                log.info("projecting into %s v%d from ledger position %d", NAME, version, position)
+                await self._announce(version, position)
+                switched = await self._follow(projection, version, position, stop)
+                projection.db.close()
+                if not switched:
+                    return
+        finally:
+            self.versions.close()
 
     async def _follow(self, projection: DashboardProjection, version: int, position: int, stop: asyncio.Event) -> bool:
         """Apply batches until stopped (False) or until `current` moves to another version (True)."""
@@ -121,6 +124,7 @@ class EventIndexer:
             await asyncio.gather(*(self._follow(index, stream, subject, stop) for stream, subject in event_index.STREAMS.items()))
         finally:
             index.db.close()
+            self.versions.close()
 
     async def _follow(self, index: EventIndex, stream: str, subject: str, stop: asyncio.Event) -> None:
         # Intake holds personal data in clear and the index needs only its ids: headers only.

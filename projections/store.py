@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,10 @@ from typing import TYPE_CHECKING, Any, Iterator, Protocol
 if TYPE_CHECKING:
     import psycopg  # only with the postgres extra; imported where it is used
 
+
+
+POINTER_APPLICATION = "civic read-model versions"
+"""The application_name of Versions' kept connection (pg_stat_activity shows it so)."""
 
 
 class BuildUnderWay(RuntimeError):
@@ -232,22 +237,68 @@ class Versions:
 
     SQLite: DIR/readmodels/<name>-v<N>.sqlite and DIR/readmodels/<name>.current (the number,
     replaced atomically by rename). PostgreSQL: schema <name>_v<N> and a row in
-    public.civic_read_models.
+    public.civic_read_models, read and written over one kept connection (`_pointer`); close()
+    closes it (a Versions is also a context manager that does).
     """
 
     def __init__(self, name: str, data_dir: Path, database_url: str | None = None):
         self.name, self.data_dir = name, data_dir
         self.pg_url = database_url if database_url and database_url.startswith(("postgresql://", "postgres://")) else None
         self.folder = data_dir / "readmodels"
+        self._conn: psycopg.Connection[Any] | None = None
+        self._conn_lock = threading.Lock()
+
+    def __enter__(self) -> Versions:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the kept PostgreSQL connection, if one is open (a later call opens another)."""
+        with self._conn_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _pointer(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """One statement on PostgreSQL about the versions (the pointer, the schemas), over the one
+        connection this Versions keeps. Kept, not opened per statement: the web's read side asks
+        for `current` once a second per read model and process, the projector as often, and a
+        new connection each time was a backend forked, authenticated and torn down on the server
+        every second (milliseconds of its CPU and a connection slot). Opened at the first
+        statement; shared by the threads that ask (the web's workers) under a lock, each
+        statement in autocommit, so nothing stays open between them. A connection that broke
+        (PostgreSQL restarted, the backend terminated) is replaced and the statement asked once
+        more: every statement here is idempotent (a read, an upsert of the pointer, a DROP ... IF
+        EXISTS), and a failure on the new connection is the caller's, as before."""
+        import psycopg
+
+        with self._conn_lock:
+            for attempt in (1, 2):
+                if self._conn is None or self._conn.closed or self._conn.broken:
+                    if self._conn is not None:
+                        self._conn.close()
+                    self._conn = None
+                    conn = psycopg.connect(self.pg_url or "", autocommit=True, application_name=POINTER_APPLICATION)
+                    try:
+                        self._pg_pointer_table(conn)
+                    except BaseException:
+                        conn.close()
+                        raise
+                    self._conn = conn
+                try:
+                    cursor = self._conn.execute(sql, params)
+                    return cursor.fetchall() if cursor.description is not None else []
+                except psycopg.OperationalError:
+                    if attempt == 2 or not (self._conn.closed or self._conn.broken):
+                        raise  # a statement that failed on a working connection is not a lost connection
+            raise AssertionError("unreachable")
 
     def current(self) -> int | None:
         if self.pg_url:
-            import psycopg
-
-            with psycopg.connect(self.pg_url, autocommit=True) as conn:
-                self._pg_pointer_table(conn)
-                row = conn.execute("SELECT version FROM public.civic_read_models WHERE name=%s", (self.name,)).fetchone()
-                return row[0] if row else None
+            rows = self._pointer("SELECT version FROM public.civic_read_models WHERE name=%s", (self.name,))
+            return rows[0][0] if rows else None
         try:
             return int((self.folder / f"{self.name}.current").read_text())
         except FileNotFoundError:
@@ -256,12 +307,8 @@ class Versions:
     def switch(self, version: int) -> None:
         """Point `current` at version, atomically: readers see the old or the new, never neither."""
         if self.pg_url:
-            import psycopg
-
-            with psycopg.connect(self.pg_url, autocommit=True) as conn:
-                self._pg_pointer_table(conn)
-                conn.execute("INSERT INTO public.civic_read_models VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET version=excluded.version",
-                             (self.name, version))
+            self._pointer("INSERT INTO public.civic_read_models VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET version=excluded.version",
+                          (self.name, version))
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{self.name}.current.{os.getpid()}"
@@ -291,19 +338,31 @@ class Versions:
         (synchronous_commit off: a commit does not wait for its WAL flush, and the WAL is written
         once, not synced per commit), and dropped if the build fails. A machine that dies mid-build
         leaves the schema: `next_version` counts it, so it is never switched to, and a later
-        rebuild's clean-up drops it. Building it UNLOGGED would skip the WAL while building, but
+        rebuild's clean-up drops it. The lock is a session advisory lock on a connection of its
+        own (released by the server when that connection ends, as the OS releases SQLite's): two
+        rebuilds that took the same number would otherwise fold into one schema. Building it UNLOGGED would skip the WAL while building, but
         SET LOGGED then rewrites every table of the version into the WAL: it trades one WAL write
         of the pages each batch changes (not waited for already) for one of the whole read model
         at the end; not tried (docs/benchmarks.md "A version being built")."""
         if self.pg_url:
-            db: Database = PostgresDatabase(self.pg_url, f"{self.name}_v{version}")
-            try:
-                yield db
-            except BaseException:
+            import psycopg
+
+            with psycopg.connect(self.pg_url, autocommit=True) as lock:
+                held = lock.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                                    (f"civic read model build {self.name}",)).fetchone()
+                if not (held and held[0]):
+                    raise BuildUnderWay(f"a rebuild of {self.name} is already under way")
+                schema = f"{self.name}_v{version}"
+                if lock.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name=%s", (schema,)).fetchone():
+                    raise FileExistsError(f"schema {schema} exists: version {version} was built already")
+                db: Database = PostgresDatabase(self.pg_url, schema)
+                try:
+                    yield db
+                except BaseException:
+                    db.close()
+                    self.drop(version)
+                    raise
                 db.close()
-                self.drop(version)
-                raise
-            db.close()
             return
         import fcntl
 
@@ -318,6 +377,7 @@ class Versions:
                 raise FileExistsError(f"{built} exists: version {version} was built already")
             path = self.folder / f"building-{self.name}-v{version}.sqlite"
             remove_sqlite(path)  # what a builder that died left, never named as a version
+            self._remove_beside()
             sqlite = SQLiteDatabase(path, building=True)
             try:
                 yield sqlite
@@ -326,17 +386,24 @@ class Versions:
                 sqlite.close()
                 remove_sqlite(path)
                 raise
+            finally:
+                self._remove_beside()
             sqlite.close()
             os.replace(path, built)
             _fsync(self.folder)
 
+    def beside(self, version: int, part: str) -> Path:
+        """A SQLite file a build of `version` writes beside it (a rebuild's share), removed when the
+        build ends however it ends, and by the next build if its builder died."""
+        return self.folder / f"building-{self.name}-v{version}-{part}.sqlite"
+
+    def _remove_beside(self) -> None:
+        for path in self.folder.glob(f"building-{self.name}-v*-*.sqlite"):
+            remove_sqlite(path)
+
     def next_version(self) -> int:
         if self.pg_url:
-            import psycopg
-
-            with psycopg.connect(self.pg_url, autocommit=True) as conn:
-                rows = conn.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
-                                    (f"{self.name}_v%",)).fetchall()
+            rows = self._pointer("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (f"{self.name}_v%",))
             taken = [int(r[0].rsplit("_v", 1)[1]) for r in rows if r[0].rsplit("_v", 1)[1].isdigit()]
         else:
             taken = [int(p.stem.rsplit("-v", 1)[1]) for p in self.folder.glob(f"{self.name}-v*.sqlite")]
@@ -345,10 +412,7 @@ class Versions:
     def drop(self, version: int) -> None:
         """Remove an old version once nothing points at it."""
         if self.pg_url:
-            import psycopg
-
-            with psycopg.connect(self.pg_url, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}_v{version}" CASCADE')
+            self._pointer(f'DROP SCHEMA IF EXISTS "{self.name}_v{version}" CASCADE')
             return
         remove_sqlite(self.folder / f"{self.name}-v{version}.sqlite")
 

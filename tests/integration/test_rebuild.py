@@ -4,23 +4,25 @@ answers every query exactly as the live one did at the same ledger position."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import random
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 import schemas as s
 from civic.web import create_app
-from projections.dashboard import NAME, DashboardProjection
-from projections.rebuild import rebuild
+from projections.dashboard import NAME, DashboardProjection, create_schema
+from projections.rebuild import StoreReader, _fold_in_shares, rebuild
 from projections.store import BuildUnderWay, Versions
 from schemas import topology
 from tests.conftest import RoleProcess
 from tests.integration.test_ledger_alarm import civic
-from tests.scenario import scenario
+from tests.scenario import at, scenario
 from tests.support import bearer, caught_up, many_tickets, publish_all, read_model_answers, until
 
 pytestmark = pytest.mark.integration
@@ -169,3 +171,103 @@ async def test_a_projector_killed_mid_stream_ends_equal_to_a_fresh_rebuild(tmp_p
     fresh = await rebuild(settings, switch=False, show_progress=False)
     assert fresh.events == len(script.events)
     assert read_model_answers(versions.open(fresh.version, readonly=True)) == live
+
+
+# -- a rebuild in shares (projections/rebuild.py: the items split between processes by aggregate) --
+
+RESIDENT, DISPATCHER, WORKER = (s.Actor(role="resident", id="r9"), s.Actor(role="dispatcher", id="disp"),
+                                s.Actor(role="grid_worker", id="w9"))
+PATHS = {"c1": ("yn", "ta", "c1"), "v2": ("yn", "tb", "v2")}
+
+
+def transfers(tickets: int) -> list[tuple[s.Event, str]]:
+    """Tickets raised at c1 after the scenario, each dispatched; every third returned, transferred to v2 and
+    dispatched there (its figures move, and its path is read from the org tree every share folds);
+    every other one resolved."""
+    out = []
+    for i in range(tickets):
+        tid, n = f"X{i}", iter(range(10))
+
+        def add(cls: type[s.Event], org: str, actor: s.Actor, **fields) -> None:  # type: ignore[no-untyped-def]
+            e = cls(event_id=f"x-{tid}-{next(n)}", occurred_at=at(20 + i % 5, 8 + i % 9, i % 60), source="t", actor=actor,
+                    org_id=org, ticket_id=tid, **fields)
+            out.append((e, topology.intake_subject(e, PATHS[org])))
+
+        add(s.TicketRaised, "c1", RESIDENT, category="roads", title=f"item {i}")
+        add(s.TicketDispatched, "c1", DISPATCHER, to_unit="c1", deadline=at(23 + i % 5, 9))
+        unit = "c1"
+        if i % 3 == 0:  # returned as not c1's, then transferred
+            add(s.TicketReturned, "c1", WORKER, reason="not ours")
+            add(s.TicketTransferred, "c1", DISPATCHER, from_org_id="c1", to_org_id="v2", reason="a village road")
+            add(s.TicketDispatched, "v2", DISPATCHER, to_unit="v2", deadline=at(24 + i % 5, 9))
+            unit = "v2"
+        add(s.TicketAccepted, unit, WORKER)
+        if i % 2 == 0:
+            add(s.TicketResolved, unit, WORKER, resolution="done")
+    return sorted(out, key=lambda pair: pair[0].occurred_at)
+
+
+@pytest.mark.parametrize("shares", [2, 3])
+async def test_a_rebuild_in_shares_answers_as_the_live_version(pipeline_with_projector, shares):
+    settings, js = pipeline_with_projector.settings, pipeline_with_projector.projector.js
+    versions = Versions(NAME, settings.data_dir)
+    events = scenario() + transfers(24)  # the org tree, a unit moved, disputes, topics; transfers
+    await publish_all(js, events)
+    await caught_up(settings, js, intake=len(events), projector=True)
+    before = read_model_answers(versions.open(versions.current(), readonly=True))
+
+    store = StoreReader(settings)
+    try:
+        assert store.shares_readable(len(events)) and not store.shares_readable(len(events) + 1)
+        read = [store.read_share(0, len(events), k, shares) for k in range(shares)]
+    finally:
+        store.close()
+    org_tree = {p for p, e in read[0] if e.family.name == "org"}
+    assert all({p for p, e in part if e.family.name == "org"} == org_tree for part in read), "the org tree in every share"
+    items = [p for part in read for p, e in part if p not in org_tree]
+    assert sorted(items) == sorted(set(range(1, len(events) + 1)) - org_tree), "every other event in one share"
+    assert all(len(part) > len(org_tree) for part in read), "each share has items"
+
+    done = await rebuild(settings, switch=False, show_progress=False, batch=7, shares=shares)
+    assert done.shares == shares and done.events == len(events)
+    assert read_model_answers(versions.open(done.version, readonly=True)) == before
+    assert built_as_live(versions, done.version), "no share's file left beside it"
+    one = await rebuild(settings, switch=False, show_progress=False, batch=7, shares=1)
+    assert one.shares == 1 and read_model_answers(versions.open(one.version, readonly=True)) == before
+
+
+def failing_share(settings, path, share, shares, end, batch):  # type: ignore[no-untyped-def]
+    """A share's process that fails (module level: a spawned process imports it by name)."""
+    raise OSError(f"share {share}: disk full")
+
+
+def stuck_share(settings, path, share, shares, end, batch):  # type: ignore[no-untyped-def]
+    """A share's process that would fold for ever."""
+    time.sleep(600)
+
+
+@pytest.mark.parametrize("process, fails_here", [(failing_share, False), (stuck_share, True)])
+async def test_a_failed_share_fails_the_rebuild_stops_the_others_and_leaves_nothing(pipeline_with_projector, monkeypatch,
+                                                                                     process, fails_here):
+    settings, js = pipeline_with_projector.settings, pipeline_with_projector.projector.js
+    versions = Versions(NAME, settings.data_dir)
+    events = scenario()
+    await publish_all(js, events)
+    await caught_up(settings, js, intake=len(events), projector=True)
+    live, taken = versions.current(), versions.next_version()
+    if fails_here:  # this process's own share fails while another still folds: that one is stopped
+        def failing(self, batch):  # type: ignore[no-untyped-def]
+            raise OSError("disk full")
+        monkeypatch.setattr(DashboardProjection, "apply", failing)
+    store = StoreReader(settings)
+    try:
+        with pytest.raises((OSError, RuntimeError), match="disk full" if fails_here else "rebuild share 2 of 2 failed"):
+            with versions.building(taken) as db:
+                create_schema(db)
+                await _fold_in_shares(settings, versions, taken, DashboardProjection(db), store, len(events), 2, 5, False,
+                                      share_process=process)
+    finally:
+        store.close()
+    assert not multiprocessing.active_children(), "no share is left folding"
+    assert versions.current() == live and not version_exists(versions, taken)
+    assert not list(versions.folder.glob("building-*.sqlite*")), "neither the version nor a share's file is left"

@@ -60,6 +60,7 @@ CASES = {
     "disk_full": dict(disk_free=1 << 20),
     "disk_low": dict(disk_free=LIMITS.disk_low_bytes - 1, disk_total=100 << 30),
     "intake_gap": dict(intake_gaps=[OpenGap(gap_id="g1", position=3, first_sequence=5, last_sequence=9, acknowledge="civic ops ack-gap g1")]),
+    "read_model_upgrading": dict(read_model_upgrading=True),
     "process_down": dict(down=["ledger"]),
 }
 
