@@ -93,8 +93,9 @@ class StoreReader:
         every share), in order; `shares_readable(until)` first."""
         from adapters.eventstore import select_share
 
-        return [(position, decode(state, max_bytes=None))
-                for position, state in select_share(self.recorder, after, until, share, shares, ORG_TREE)]
+        rows = select_share(self.recorder, after, until, share, shares, ORG_TREE)
+        self.position = self.notification = until  # read up to there: an id is its position here
+        return [(position, decode(state, max_bytes=None)) for position, state in rows]
 
     def close(self) -> None:
         # Not on the abstract ApplicationRecorder: the SQLite and PostgreSQL recorders keep a datastore to close.

@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 import schemas as s
 from civic.web import create_app
 from projections.dashboard import NAME, DashboardProjection, create_schema
-from projections.rebuild import StoreReader, _fold_in_shares, rebuild
+from projections.rebuild import StoreReader, _catch_up, _fold_in_shares, rebuild
 from projections.store import BuildUnderWay, Versions
 from schemas import topology
 from tests.conftest import RoleProcess
@@ -234,6 +234,29 @@ async def test_a_rebuild_in_shares_answers_as_the_live_version(pipeline_with_pro
     assert built_as_live(versions, done.version), "no share's file left beside it"
     one = await rebuild(settings, switch=False, show_progress=False, batch=7, shares=1)
     assert one.shares == 1 and read_model_answers(versions.open(one.version, readonly=True)) == before
+
+
+async def test_a_rebuild_in_shares_folds_the_tail_after_them(pipeline_with_projector):
+    """What the ledger gained after the shares' end (events stored while they folded) is folded
+    after them by the same reader, from where the shares stopped."""
+    settings, js = pipeline_with_projector.settings, pipeline_with_projector.projector.js
+    versions = Versions(NAME, settings.data_dir)
+    events = scenario() + transfers(12)
+    await publish_all(js, events)
+    await caught_up(settings, js, intake=len(events), projector=True)
+    before = read_model_answers(versions.open(versions.current(), readonly=True))
+    taken, store = versions.next_version(), StoreReader(settings)
+    try:
+        with versions.building(taken) as db:
+            create_schema(db)
+            projection = DashboardProjection(db)
+            shared = await _fold_in_shares(settings, versions, taken, projection, store, len(events) - 20, 2, 5, False)
+            assert shared == projection.position() == store.position == len(events) - 20
+            tail = await _catch_up(projection, store, js, NAME, taken, 5, False, time.perf_counter())
+            assert tail == 20
+    finally:
+        store.close()
+    assert read_model_answers(versions.open(taken, readonly=True)) == before
 
 
 def failing_share(settings, path, share, shares, end, batch):  # type: ignore[no-untyped-def]
