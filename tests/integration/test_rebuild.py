@@ -107,6 +107,14 @@ async def test_a_rebuild_that_fails_midway_leaves_no_version(full_pipeline, monk
     assert read_model_answers(versions.open(again.version, readonly=True)) == read_model_answers(versions.open(live, readonly=True))
 
 
+async def projected(pipeline, events):  # type: ignore[no-untyped-def]
+    """`events` published and folded by the pipeline's live projector: (settings, js, versions)."""
+    settings, js = pipeline.settings, pipeline.projector.js
+    await publish_all(js, events)
+    await caught_up(settings, js, intake=len(events), projector=True)
+    return settings, js, Versions(NAME, settings.data_dir)
+
+
 HALF_BUILT = """
 import sys, time
 from pathlib import Path
@@ -121,11 +129,8 @@ with Versions(NAME, Path(sys.argv[1])).building(int(sys.argv[2])) as db:
 
 
 async def test_a_rebuild_after_a_crash_starts_the_half_built_version_again(pipeline_with_projector):
-    settings, js = pipeline_with_projector.settings, pipeline_with_projector.projector.js
-    versions = Versions(NAME, settings.data_dir)
     events = scenario()
-    await publish_all(js, events)
-    await caught_up(settings, js, intake=len(events), projector=True)
+    settings, js, versions = await projected(pipeline_with_projector, events)
     live, taken = versions.current(), versions.next_version()
     builder = subprocess.Popen([sys.executable, "-c", HALF_BUILT, str(settings.data_dir), str(taken)],
                                stdout=subprocess.PIPE, text=True)
@@ -209,11 +214,8 @@ def transfers(tickets: int) -> list[tuple[s.Event, str]]:
 
 @pytest.mark.parametrize("shares", [2, 3])
 async def test_a_rebuild_in_shares_answers_as_the_live_version(pipeline_with_projector, shares):
-    settings, js = pipeline_with_projector.settings, pipeline_with_projector.projector.js
-    versions = Versions(NAME, settings.data_dir)
     events = scenario() + transfers(24)  # the org tree, a unit moved, disputes, topics; transfers
-    await publish_all(js, events)
-    await caught_up(settings, js, intake=len(events), projector=True)
+    settings, js, versions = await projected(pipeline_with_projector, events)
     before = read_model_answers(versions.open(versions.current(), readonly=True))
 
     store = StoreReader(settings)
@@ -239,11 +241,8 @@ async def test_a_rebuild_in_shares_answers_as_the_live_version(pipeline_with_pro
 async def test_a_rebuild_in_shares_folds_the_tail_after_them(pipeline_with_projector):
     """What the ledger gained after the shares' end (events stored while they folded) is folded
     after them by the same reader, from where the shares stopped."""
-    settings, js = pipeline_with_projector.settings, pipeline_with_projector.projector.js
-    versions = Versions(NAME, settings.data_dir)
     events = scenario() + transfers(12)
-    await publish_all(js, events)
-    await caught_up(settings, js, intake=len(events), projector=True)
+    settings, js, versions = await projected(pipeline_with_projector, events)
     before = read_model_answers(versions.open(versions.current(), readonly=True))
     taken, store = versions.next_version(), StoreReader(settings)
     try:
@@ -272,11 +271,8 @@ def stuck_share(settings, path, share, shares, end, batch):  # type: ignore[no-u
 @pytest.mark.parametrize("process, fails_here", [(failing_share, False), (stuck_share, True)])
 async def test_a_failed_share_fails_the_rebuild_stops_the_others_and_leaves_nothing(pipeline_with_projector, monkeypatch,
                                                                                      process, fails_here):
-    settings, js = pipeline_with_projector.settings, pipeline_with_projector.projector.js
-    versions = Versions(NAME, settings.data_dir)
     events = scenario()
-    await publish_all(js, events)
-    await caught_up(settings, js, intake=len(events), projector=True)
+    settings, js, versions = await projected(pipeline_with_projector, events)
     live, taken = versions.current(), versions.next_version()
     if fails_here:  # this process's own share fails while another still folds: that one is stopped
         def failing(self, batch):  # type: ignore[no-untyped-def]
