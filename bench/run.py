@@ -386,9 +386,10 @@ async def run(n: int, out: Path, quick: bool = False, database_url: str | None =
             with meter.phase("rebuild", own="rebuild", reaped="rebuild shares") as phase:
                 done = await rebuild(stack.settings, switch=False, show_progress=not quick)
                 phase.count = done.events
-            console.print(f"rebuild: {done.rate:,.0f} events/s in {done.shares} {'process' if done.shares == 1 else 'processes'}; "
+            processes = f"{done.shares} process" + ("es" if done.shares > 1 else "")
+            console.print(f"rebuild: {done.rate:,.0f} events/s in {processes}; "
                           f"raw ordered read + decode: {read_rate:,.0f} events/s")
-            figures.append(Figure(f"rebuild of {end:,} ledger events ({done.shares} {'process' if done.shares == 1 else 'processes'})", done.rate, "events/s", read_rate,
+            figures.append(Figure(f"rebuild of {end:,} ledger events ({processes})", done.rate, "events/s", read_rate,
                                   f"nats-py ordered read of {LEDGER} + msgspec decode", ">= 0.5 x", done.rate >= 0.5 * read_rate))
             from bench.replay import measure as replay_rates
 

@@ -229,8 +229,8 @@ class DashboardProjection:
 
 def _added(source: str) -> dict[str, str]:
     """Each table of counters -> the SQL adding the rows of the same table in the schema `source` to it."""
-    return {**{t.name: t.added_from(source) for t in (*COUNTER_TABLES, *deadlines.COUNTER_TABLES)},
-            FLOW_TOTAL: upsert_flow_total(source), "deadline_overdue": deadlines.upsert_overdue(source)}
+    return {**{t.name: t.added_from(source) for t in COUNTER_TABLES}, FLOW_TOTAL: upsert_flow_total(source),
+            **deadlines.added_from(source)}
 
 
 class _Fold:

@@ -132,11 +132,19 @@ DAILY = CounterTable("deadline_daily", ("prefix", "role", "stage", "day"), COUNT
 MONTHLY = CounterTable("deadline_unit_monthly", ("prefix", "unit", "role", "stage", "month"), COUNTERS)
 COUNTER_TABLES = [DAILY, MONTHLY]
 """Stored month-major (projections/layout.py); deadline_overdue is a stock, one row per unit, not by period."""
+
+
 def upsert_overdue(source: str | None = None) -> str:
     return upsert("deadline_overdue", ("prefix", "unit", "role", "stage"), ("overdue_now",), source=source)
 
 
 UPSERT_OVERDUE = upsert_overdue()
+
+
+def added_from(source: str) -> dict[str, str]:
+    """Each table of counters of the deadlines -> the SQL adding the same table's rows in the schema
+    `source` to it (a rebuild's share: projections/dashboard.py DashboardProjection.add_share)."""
+    return {**{t.name: t.added_from(source) for t in COUNTER_TABLES}, "deadline_overdue": upsert_overdue(source)}
 
 
 SAVE = (f"INSERT INTO deadline_tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "

@@ -14,7 +14,6 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from nats.js import JetStreamContext
 
 from adapters.bus import connect
@@ -154,10 +153,9 @@ async def rebuild(settings: Settings, name: str = NAME, switch: bool = True, sho
                 create_schema(db)
                 projection = DashboardProjection(db, Clock(settings.timezone))
                 end = (await js.stream_info(LEDGER)).state.last_seq
-                if store is None or db.dialect != "sqlite" or not store.shares_readable(end):
-                    shares = 1
-                elif shares is None:
-                    shares = len(os.sched_getaffinity(0)) if end >= SHARED_FROM else 1
+                wanted = shares or (len(os.sched_getaffinity(0)) if end >= SHARED_FROM else 1)
+                # The ids' scan (shares_readable) only where shares would serve.
+                shares = wanted if wanted > 1 and store is not None and db.dialect == "sqlite" and store.shares_readable(end) else 1
                 if shares > 1:
                     assert store is not None
                     applied = await _fold_in_shares(settings, versions, version, projection, store, end, shares, batch, show_progress)
