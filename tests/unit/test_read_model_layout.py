@@ -17,11 +17,11 @@ import pytest
 
 from fold_kit import T0, Events, deadline_figures, everything, figures, flow_totals, month_figures, open_projection
 from projections import deadlines
-from projections.dashboard import COUNTER_TABLES, FLOW_TOTAL, MONTHLY, DashboardProjection, _ddl, create_schema
+from projections.dashboard import COUNTER_TABLES, FLOW_TOTAL, MONTHLY, OPEN_TICKET, DashboardProjection, _ddl, create_schema
 from projections.deadline_queries import DeadlineQueries
 from projections.facts import Clock
 from projections.store import primary_key
-from projections.queries import DashboardQueries
+from projections.queries import DashboardQueries, TicketQueries
 from projections.store import Database, SQLiteDatabase, clustered
 from tests.unit.test_month_rollups import fold_spread_district
 
@@ -169,3 +169,56 @@ def test_windows_of_centuries_read_only_the_months_held(tmp_path: Path) -> None:
         assert wide.tickets.raised > 0 and msgspec.structs.replace(wide, window_from="") == whole
         wide_board, whole_board = boards.board(org, date(45, 1, 1), date(2026, 12, 31)), boards.board(org, None, date(2026, 12, 31))
         assert wide_board.roles[0].total.due > 0 and msgspec.structs.replace(wide_board, window_from="") == whole_board
+
+
+# -- the open tickets' indexes (projections/dashboard.py TICKET_INDEXES) ------------------------
+
+NOW = Clock().start_of(date(2026, 12, 31))
+
+
+def test_the_workload_reads_each_receiver_from_the_open_tickets_alone(tmp_path: Path, district_ledger: Any) -> None:
+    """The workload's receivers' oldest open tickets are read through the partial indexes of open
+    tickets, whose condition is the lists' `open` filter word for word (SQLite uses a partial index
+    only for a query whose WHERE holds its condition); those indexes hold no closed ticket."""
+    projection = open_projection(tmp_path)
+    projection.apply(list(enumerate(district_ledger, 1)))
+    db = projection.db
+    district = db.query("SELECT org_id FROM orgs WHERE kind = 'district'")[0][0]
+    recording = Recording(db)
+    load = TicketQueries(recording, Clock()).workload(DashboardQueries(db, Clock()).prefixes(district), NOW)
+    assert {w.kind for w in load} == {"unit", "grid_worker"}
+    receivers = [(sql, params) for sql, params in recording.reads if "_unit = ?" in sql or "_worker = ?" in sql]
+    assert len(receivers) == len(load)
+    for sql, params in receivers:
+        plan = " | ".join(r[-1] for r in db.query(f"EXPLAIN QUERY PLAN {sql}", params))
+        assert re.search(r"USING INDEX tickets_open_(unit|worker) \(to_(unit|worker)=\?\)", plan), (sql, plan)
+    closed = db.query(f"SELECT COUNT(*) FROM tickets WHERE NOT ({OPEN_TICKET}) AND to_unit IS NOT NULL")[0][0]
+    held = db.query(f"SELECT COUNT(*) FROM tickets INDEXED BY tickets_open_unit WHERE {OPEN_TICKET} AND to_unit IS NOT NULL")[0][0]
+    assert closed > 0 and 0 < held == db.query(f"SELECT COUNT(*) FROM tickets WHERE {OPEN_TICKET} AND to_unit IS NOT NULL")[0][0]
+
+
+def test_a_read_model_with_the_indexes_over_all_tickets_gets_the_open_ones(tmp_path: Path, district_ledger: Any) -> None:
+    """A read model from before keeps its receivers' indexes over every ticket ever dispatched:
+    opened by the projector (create_schema) they are dropped and the open tickets' made, and every
+    workload answers as in a read model made with them."""
+    events = list(enumerate(district_ledger, 1))
+    old = open_projection(tmp_path, "before.sqlite")
+    with old.db.transaction():
+        old.db.execute("DROP INDEX tickets_open_unit")
+        old.db.execute("DROP INDEX tickets_open_worker")
+        old.db.execute("CREATE INDEX tickets_unit ON tickets (to_unit, raised_at)")  # as created before
+        old.db.execute("CREATE INDEX tickets_worker ON tickets (to_worker, raised_at)")
+    old.apply(events)
+    create_schema(old.db)
+    indexes = {name for (name,) in old.db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tickets'")}
+    assert {"tickets_path", "tickets_open_unit", "tickets_open_worker"} <= indexes
+    assert not indexes & {"tickets_unit", "tickets_worker"}
+    new = open_projection(tmp_path)
+    new.apply(events)
+    assert everything(old.db) == everything(new.db)
+    orgs = [org for (org,) in new.db.query("SELECT org_id FROM orgs")]
+    answers = []
+    for db in (old.db, new.db):
+        boards, tickets = DashboardQueries(db, Clock()), TicketQueries(db, Clock())
+        answers.append([tickets.workload(boards.prefixes(org), NOW) for org in orgs])
+    assert answers[0] == answers[1] and any(answers[1])
