@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, get_args
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import msgspec
 
 from schemas.base import Event
 from schemas.topology import clock_message_id, event_id_of_message_id
-from schemas.policy import DeadlineRules, Terms
+from schemas.policy import DeadlineRules, Stage, Terms
 from schemas.clock import Deadline, DeadlineBook, DeadlineEvent, Planned, step_event
 from schemas.organisation import OrgUnitMoved, OrgUnitRegistered
 from schemas.ticket import TicketClosed, TicketEvent, TicketRaised, TicketRecategorised, TicketVoided
@@ -140,6 +140,19 @@ class Due(NamedTuple):
     event: DeadlineEvent
     path: tuple[str, ...]
     message_id: str
+
+
+STAGES: tuple[str, ...] = get_args(Stage)
+"""The policy's stages in its own order: a tie-break between two deadlines' steps due at one instant."""
+
+
+def in_turn(ticket_id: str, deadline: Deadline, planned: Planned, place: int) -> tuple[datetime, str, int, int, str, int, int]:
+    """Where a step stands in the order the clock sends what is due: when it fell due; at one
+    instant, by ticket, round, the lead before its supporting units, unit, stage, and the step's
+    `place` among its ticket's owed steps (ClockState._owed gives a deadline's in plan order, so a
+    breach precedes the chase at its own instant). Nothing in it depends on when the clock read what."""
+    return (planned.at, ticket_id, deadline.round, deadline.unit_role != "lead", deadline.unit,
+            STAGES.index(deadline.stage), place)
 
 
 @dataclass
@@ -273,24 +286,38 @@ class ClockState:
 
     def due(self, until: datetime, escalation: EscalationFor) -> Iterator[Due]:
         """The clock events whose rule has fired by `until`, not recorded and not sent at the unit's
-        present path, in order per deadline (a breach before its chases). A finished ticket's are
-        those dated before it finished (its book ended the deadlines then).
+        present path, in the order they fell due (`in_turn`: the instant, then ticket, round, unit,
+        stage and the step's place in its deadline's plan, so a breach comes before its chases). A
+        finished ticket's are those dated before it finished (its book ended the deadlines then).
+
+        One order over every ticket and deadline, not ticket by ticket: what a tick finds owed
+        depends on how far the clock had read when it ticked (catching up, a tick may fall between
+        a ticket's pause and its resumption, or find one ticket's steps before another's dispatch is
+        read), and the ledger keeps the clock's events in the order they are sent. In the order they
+        fell due, a catch-up in one tick sends what several ticks would, in the same order: a re-run
+        of the same history gives the same ledger. (A step that becomes owed only once later history
+        is read, dated before steps already sent, follows them: the ledger cannot take it earlier.)
 
         A step sent at a path the unit has since left is sent again at the new one, and the steps
         after it behind it: the ledger refused it (subject_mismatch) and, for want of it, the chase
         or supervision sent after it (not_escalated). Had the ledger taken it before the move, the
         clock would have read it back before reading the move. In flight at the present path, a
         step's successors may follow it: intake keeps their order, and the ledger its own."""
-        for clock in self.tickets.values():
-            path: tuple[str, ...] | None = None  # where the unit stands now (it may have moved): walked once a step is due
-            for d, planned, terms in self._owed(clock, escalation, until):
-                escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
-                event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
-                                   chased_by=clock.org_id, escalated_to=escalated)
-                path = path or self.org_path(clock.org_id, clock.org_path)
-                message_id = clock_message_id(event.event_id, path)
-                if message_id not in clock.sent:
-                    yield Due(clock, event, path, message_id)
+        owed = sorted(((in_turn(clock.ticket_id, d, planned, n), clock, d, planned, terms)
+                       for clock in self.tickets.values()
+                       for n, (d, planned, terms) in enumerate(self._owed(clock, escalation, until))),
+                      key=lambda o: o[0])
+        paths: dict[str, tuple[str, ...]] = {}  # where each unit stands now (it may have moved): walked once per ticket
+        for _, clock, d, planned, terms in owed:
+            escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
+            event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
+                               chased_by=clock.org_id, escalated_to=escalated)
+            if clock.ticket_id not in paths:
+                paths[clock.ticket_id] = self.org_path(clock.org_id, clock.org_path)
+            path = paths[clock.ticket_id]
+            message_id = clock_message_id(event.event_id, path)
+            if message_id not in clock.sent:
+                yield Due(clock, event, path, message_id)
 
     def _owed(self, clock: TicketClock, escalation: EscalationFor, until: datetime | None = None
               ) -> Iterator[tuple[Deadline, Planned, Escalation]]:
