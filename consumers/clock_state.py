@@ -160,12 +160,16 @@ class Mark:
     """At instant `observed` (the clock's now), CIVIC_LEDGER's last sequence was `last_seq`: once the
     clock has read up to last_seq, it has seen everything the ledger held then. `taken` and `since`
     are real time (seconds since the epoch): when the mark was taken, and since when last_seq had
-    not changed (how long the ledger had been quiet; real time, whatever the clock's now says)."""
+    not changed (how long the ledger had been quiet; real time, whatever the clock's now says).
+    `history` is the history's own time (ClockState.ledger_time) once the clock had read up to
+    last_seq: what the history the ledger held then vouches for, however far the clock has read since."""
 
     observed: float
     last_seq: int
     since: float
     taken: float
+    history: float | None = None
+    """None until the clock has read up to last_seq (and for a mark stored before this was kept)."""
 
 
 @dataclass
@@ -188,14 +192,17 @@ class ClockState:
             CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, ledger_time REAL NOT NULL);
             CREATE TABLE IF NOT EXISTS tickets (ticket_id TEXT PRIMARY KEY, state BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS orgs (org_id TEXT PRIMARY KEY, parent TEXT, kind TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS marks (observed REAL NOT NULL, last_seq INTEGER NOT NULL, since REAL NOT NULL, taken REAL NOT NULL);
+            CREATE TABLE IF NOT EXISTS marks (observed REAL NOT NULL, last_seq INTEGER NOT NULL, since REAL NOT NULL, taken REAL NOT NULL,
+                                              history REAL);
         """)
+        if "history" not in {r[1] for r in self.db.execute("PRAGMA table_info(marks)")}:  # a state file from before it was kept
+            self.db.execute("ALTER TABLE marks ADD COLUMN history REAL")
         row = self.db.execute("SELECT seq, ledger_time FROM position").fetchone()
         if row:
             self.position, self.ledger_time = row
         self.tickets = {t: _decode_ticket(state) for t, state in self.db.execute("SELECT ticket_id, state FROM tickets")}
         self.orgs = {o: (p, k) for o, p, k in self.db.execute("SELECT org_id, parent, kind FROM orgs")}
-        self.marks = [Mark(*r) for r in self.db.execute("SELECT observed, last_seq, since, taken FROM marks ORDER BY taken")]
+        self.marks = [Mark(*r) for r in self.db.execute("SELECT observed, last_seq, since, taken, history FROM marks ORDER BY taken")]
 
     def close(self) -> None:
         self.db.close()
@@ -216,6 +223,10 @@ class ClockState:
                 self.ledger_time = max(self.ledger_time, event.occurred_at.timestamp())
             self.db.execute("INSERT INTO position VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
                             "ledger_time = excluded.ledger_time", (self.position, self.ledger_time))
+            for m in self.marks:
+                if m.last_seq == seq and m.history is None:  # read up to what the ledger held at the mark
+                    m.history = self.ledger_time
+                    self.db.execute("UPDATE marks SET history = ? WHERE last_seq = ? AND history IS NULL", (m.history, seq))
         return recorded
 
     def _ticket(self, event: TicketEvent) -> list[DeadlineEvent]:
@@ -258,27 +269,38 @@ class ClockState:
         taken = time.time() if real is None else real
         before = self.marks[-1] if self.marks else None
         since = before.since if before and before.last_seq == last_seq and before.taken <= taken else taken
-        m = Mark(observed.timestamp(), last_seq, since, taken)
+        m = Mark(observed.timestamp(), last_seq, since, taken, self.ledger_time if self.position >= last_seq else None)
         passed = [x for x in self.marks if x.last_seq <= self.position]
         keep = [x for x in self.marks if x.last_seq > self.position][-50:]  # a bounded backlog while catching up
         self.marks = [*passed[-1:], *keep, m]
         with self._transaction():
             self.db.execute("DELETE FROM marks")
-            self.db.executemany("INSERT INTO marks VALUES (?, ?, ?, ?)", [(x.observed, x.last_seq, x.since, x.taken) for x in self.marks])
+            self.db.executemany("INSERT INTO marks VALUES (?, ?, ?, ?, ?)",
+                                [(x.observed, x.last_seq, x.since, x.taken, x.history) for x in self.marks])
 
     def settled_until(self, quiet: float) -> datetime:
         """The latest instant up to which the ledger, as read so far, is complete.
 
         A mark counts once the position has reached its last sequence. It vouches for its instant
         when the ledger was quiet then (no new message for `quiet` seconds of real time), or else only
-        up to the ledger's own time (the latest occurred_at read): while history is being published
-        (a backfill, the demo's year in a minute) an event stamped before a deadline may still be
-        on its way, so the history read so far must itself have passed the deadline.
+        up to the history's own time (the latest occurred_at) as the ledger held it at the mark:
+        while history is being published (a backfill, the demo's year in a minute) an event stamped
+        before a deadline may still be on its way, so the history must itself have passed the deadline.
+
+        Nothing here depends on how far the clock has read past a mark, so neither does what falls
+        due: while the clock is behind the ledger (it has not read what the ledger held at the last
+        mark: catching up, after a restart or a burst of history), a quiet mark vouches only for the
+        history's time as well, and the history read past the marks counts once a mark covers it.
+        Had it counted as it was read, a tick would send what the part read by then owed (one
+        ticket's breach before another's, dated earlier, that the clock had not read yet), and a
+        re-run, ticking elsewhere in the backlog, would send another order.
         """
         best = 0.0
+        caught_up = not self.marks or self.position >= self.marks[-1].last_seq
         for m in self.marks:
             if m.last_seq <= self.position:
-                vouched = m.observed if m.taken - m.since >= quiet else min(m.observed, self.ledger_time)
+                history = self.ledger_time if m.history is None else m.history
+                vouched = m.observed if caught_up and m.taken - m.since >= quiet else min(m.observed, history)
                 best = max(best, vouched)
         return EPOCH + timedelta(seconds=best)
 

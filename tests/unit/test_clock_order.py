@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import schemas as s
 from consumers.clock_state import ClockState, FixedEscalation
 
@@ -77,3 +79,34 @@ def test_the_same_history_read_and_ticked_at_any_points_gives_the_same_order(tmp
         read(step, [event])
         in_steps += owed(step, max(e.occurred_at for e in history[:step.position]))
     assert in_steps == at_once and len(at_once) == 19  # all but A's c1 supervision (13:00: after the history's time)
+
+
+@pytest.mark.parametrize("quiet_before", [True, False], ids=["after-a-quiet-ledger", "after-a-busy-one"])
+def test_a_tick_anywhere_in_a_backlog_sends_what_a_tick_after_it_would(tmp_path: Path, quiet_before: bool) -> None:
+    """The README's flake at its root: the whole history reaches the ledger at once, the clock reads
+    it over several ticks. A tick falling in the middle of the backlog sends only what the marks
+    vouch for as the ledger held it then (empty, quiet or not, before the history came), not what
+    the part read by then owes: wherever the ticks fall, the ledger gets the same steps in the same
+    order."""
+    history = [*unsigned("A", T0 + timedelta(hours=4), timedelta(hours=2), timedelta(hours=2)),
+               ev(s.TicketRaised, 1, "X", T0 + timedelta(hours=6), category="parking", title="history at 15:00"),
+               *unsigned("B", T0, timedelta(hours=2), timedelta(hours=2)),  # read after A, falls due before it
+               ev(s.TicketRaised, 1, "C", T0 + timedelta(hours=12), category="parking", title="history at 21:00")]
+    now, quiet = T0 + timedelta(days=10), 5.0  # before the far deadlines (30 days on)
+    runs = []
+    for tick_at in range(len(history) + 1):
+        state = ClockState(tmp_path / f"tick-at-{tick_at}.sqlite")
+        state.mark(now, 0, real=100.0)
+        if quiet_before:
+            state.mark(now, 0, real=100.0 + quiet)  # an empty ledger, quiet: it vouches for now, until more comes
+        state.mark(now, len(history), real=106.0)  # the history has come, all at once
+        read(state, history[:tick_at])
+        sent = owed(state, state.settled_until(quiet))
+        read(state, history[tick_at:])
+        state.mark(now, len(history), real=107.0)
+        sent += owed(state, state.settled_until(quiet))  # caught up: the history's own time (21:00)
+        state.mark(now, len(history), real=107.0 + quiet)
+        sent += owed(state, state.settled_until(quiet))  # quiet again: now (A's supervisions, 23:00)
+        runs.append(sent)
+    assert all(run == runs[-1] for run in runs) and len(runs[-1]) == 20
+    assert [at for *_, at in runs[-1]] == sorted(at for *_, at in runs[-1])
