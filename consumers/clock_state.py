@@ -265,20 +265,23 @@ class ClockState:
     # -- the barrier ---------------------------------------------------------------------------
 
     def mark(self, observed: datetime, last_seq: int, real: float | None = None) -> None:
-        """Store what the ledger held at `observed`; marks the position has passed are folded into one."""
+        """Store what the ledger held at `observed`. Of the marks the position has passed, those from
+        the last one taken while the ledger held still on are kept (the later ones, taken while it
+        grew, vouch only once they are `quiet` seconds old: settled_until), at most 50."""
         taken = time.time() if real is None else real
         before = self.marks[-1] if self.marks else None
         since = before.since if before and before.last_seq == last_seq and before.taken <= taken else taken
         m = Mark(observed.timestamp(), last_seq, since, taken, self.ledger_time if self.position >= last_seq else None)
         passed = [x for x in self.marks if x.last_seq <= self.position]
+        still = max((i for i, x in enumerate(passed) if x.taken > x.since), default=len(passed) - 1)
         keep = [x for x in self.marks if x.last_seq > self.position][-50:]  # a bounded backlog while catching up
-        self.marks = [*passed[-1:], *keep, m]
+        self.marks = [*passed[max(still, 0):][-50:], *keep, m]
         with self._transaction():
             self.db.execute("DELETE FROM marks")
             self.db.executemany("INSERT INTO marks VALUES (?, ?, ?, ?, ?)",
                                 [(x.observed, x.last_seq, x.since, x.taken, x.history) for x in self.marks])
 
-    def settled_until(self, quiet: float) -> datetime:
+    def settled_until(self, quiet: float, real: float | None = None) -> datetime:
         """The latest instant up to which the ledger, as read so far, is complete.
 
         A mark counts once the position has reached its last sequence. It vouches for its instant
@@ -288,20 +291,28 @@ class ClockState:
         before a deadline may still be on its way, so the history must itself have passed the deadline.
 
         Nothing here depends on how far the clock has read past a mark, so neither does what falls
-        due: while the clock is behind the ledger (it has not read what the ledger held at the last
-        mark: catching up, after a restart or a burst of history), a quiet mark vouches only for the
-        history's time as well, and the history read past the marks counts once a mark covers it.
+        due: once the ledger has grown since a quiet mark (catching up, after a restart or a burst
+        of history), that mark vouches only for the history's time as well, and the history read
+        past the marks counts once a mark covers it.
         Had it counted as it was read, a tick would send what the part read by then owed (one
         ticket's breach before another's, dated earlier, that the clock had not read yet), and a
-        re-run, ticking elsewhere in the backlog, would send another order.
+        re-run, ticking elsewhere in the backlog, would send another order. Nor does a mark taken
+        while the ledger was growing (its last sequence new since the mark before) vouch for the
+        history it held until the ledger has held still for a look (the next mark has the same last
+        sequence), or `quiet` seconds (real time, `real`: now) have passed since: a burst of history
+        the ledger takes in pieces is judged whole, not by the piece a tick happened to see, while a
+        ledger that never stops growing holds the clock back by `quiet` seconds at most.
         """
+        now = time.time() if real is None else real
         best = 0.0
-        caught_up = not self.marks or self.position >= self.marks[-1].last_seq
         for m in self.marks:
-            if m.last_seq <= self.position:
-                history = self.ledger_time if m.history is None else m.history
-                vouched = m.observed if caught_up and m.taken - m.since >= quiet else min(m.observed, history)
-                best = max(best, vouched)
+            if m.last_seq > self.position:
+                continue
+            history = self.ledger_time if m.history is None else m.history
+            if m.taken - m.since >= quiet and m.last_seq == self.marks[-1].last_seq:
+                best = max(best, m.observed)
+            elif m.taken > m.since or now - m.taken >= quiet:
+                best = max(best, min(m.observed, history))
         return EPOCH + timedelta(seconds=best)
 
     # -- what is due -----------------------------------------------------------------------------

@@ -110,3 +110,44 @@ def test_a_tick_anywhere_in_a_backlog_sends_what_a_tick_after_it_would(tmp_path:
         runs.append(sent)
     assert all(run == runs[-1] for run in runs) and len(runs[-1]) == 20
     assert [at for *_, at in runs[-1]] == sorted(at for *_, at in runs[-1])
+
+
+def test_a_burst_of_history_the_ledger_takes_in_pieces_is_judged_whole(tmp_path: Path) -> None:
+    """The same backlog, taken by the ledger in two pieces, split anywhere, with a look between them
+    that found the clock caught up with the first piece: that mark, taken while the ledger grew,
+    vouches for nothing until the ledger has held still for a look (or `quiet` seconds on); the
+    ledger gets the same steps in the same order wherever the pieces were cut."""
+    history = [*unsigned("A", T0 + timedelta(hours=4), timedelta(hours=2), timedelta(hours=2)),
+               ev(s.TicketRaised, 1, "X", T0 + timedelta(hours=6), category="parking", title="history at 15:00"),
+               *unsigned("B", T0, timedelta(hours=2), timedelta(hours=2)),
+               ev(s.TicketRaised, 1, "C", T0 + timedelta(hours=12), category="parking", title="history at 21:00")]
+    now, quiet, n = T0 + timedelta(days=10), 5.0, len(history)
+    runs = []
+    for cut in range(n):  # the rest is never empty: the ledger grows at the second look
+        state = ClockState(tmp_path / f"cut-at-{cut}.sqlite")
+        state.mark(now, 0, real=100.0)
+        state.mark(now, 0, real=100.0 + quiet)  # an empty ledger, quiet
+        state.mark(now, cut, real=106.0)  # the first piece
+        read(state, history[:cut])
+        sent = owed(state, state.settled_until(quiet, real=106.5))
+        state.mark(now, n, real=107.0)  # the rest
+        read(state, history[cut:])
+        sent += owed(state, state.settled_until(quiet, real=107.5))
+        assert sent == [], cut  # the ledger grew at each look: nothing vouched for yet
+        state.mark(now, n, real=108.0)  # held still for a look: the history's own time (21:00)
+        sent += owed(state, state.settled_until(quiet, real=108.5))
+        state.mark(now, n, real=108.0 + quiet)  # quiet: now
+        sent += owed(state, state.settled_until(quiet, real=108.5 + quiet))
+        runs.append(sent)
+    assert all(run == runs[-1] for run in runs) and len(runs[-1]) == 20
+    assert [at for *_, at in runs[-1]] == sorted(at for *_, at in runs[-1])
+
+
+def test_a_ledger_that_never_stops_growing_holds_the_clock_back_by_quiet_seconds_at_most(tmp_path: Path) -> None:
+    state = ClockState(tmp_path / "busy.sqlite")
+    read(state, unsigned("B", T0, timedelta(hours=2), timedelta(hours=2)))
+    state.read(3, ev(s.TicketRaised, 1, "C", T0 + timedelta(hours=3), category="parking", title="history at 12:00"))
+    state.mark(T0 + timedelta(hours=3), 3, real=200.0)  # every look finds the ledger grown
+    assert owed(state, state.settled_until(5.0, real=201.0)) == []
+    assert [k for _, _, k, _ in owed(state, state.settled_until(5.0, real=205.0))] == [
+        "reminder", "reminder", "breach", "chase-1", "breach", "chase-1"]
