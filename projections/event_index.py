@@ -44,9 +44,19 @@ empty (its older rows answer without an org, so no scoped reader sees them)."""
 
 
 def upgrading(db: Database) -> list[str]:
-    """The tables of the index still keyed by event id alone (built before segments): create_schema
-    rewrites them at the indexer's start; the web answers 503 meanwhile (projections/readside.py)."""
-    return [t for t in SEGMENTED if primary_key(db, t) not in ((), ("segment", "event_id"))]
+    """The tables of the index not keyed as SEGMENTED says: keyed by event id alone (built before
+    segments), or cut into segments of another size (built before SEGMENT_BITS was what it is).
+    create_schema rewrites them at the indexer's start; the web answers 503 meanwhile
+    (projections/readside.py)."""
+    return [t for t in SEGMENTED if (key := primary_key(db, t)) and (key != ("segment", "event_id") or _cut_otherwise(db, t))]
+
+
+def _cut_otherwise(db: Database, table: str) -> bool:
+    """Whether a table's segments were cut at another size than SEGMENT_BITS: its newest row says,
+    as a rewrite cuts every row at once (positions below the smaller size are in segment 0 at any)."""
+    order = SEGMENTED[table][0]
+    rows = db.query(f"SELECT segment, {order} FROM {table} ORDER BY segment DESC LIMIT 1")
+    return bool(rows) and rows[0][0] != segment(rows[0][1])
 
 
 def create_schema(db: Database) -> None:
@@ -70,7 +80,7 @@ def create_schema(db: Database) -> None:
         db.execute("CREATE INDEX IF NOT EXISTS rejected_at ON rejected (at)")
         for table in upgrading(db):  # an index built before segments
             order = SEGMENTED[table][0]
-            log.info("event index: keying %s by segment (a one-time rewrite of its rows)", table)
+            log.info("event index: keying %s by segments of %d positions (a one-time rewrite of its rows)", table, 1 << SEGMENT_BITS)
             rewrite_table(db, table, _segmented(table, text, big), ("segment", "event_id", order, "subject"),
                           (f"{order} >> {SEGMENT_BITS}", "event_id", order, "subject"), order)
 
@@ -82,13 +92,19 @@ def create_schema(db: Database) -> None:
 # page written for each of the two tables, more of them the longer the history (measured with the
 # growth bench: 25 -> 39 µs per event from 100k to 1M events; docs/benchmarks.md). The rows are
 # keyed (segment, event_id) instead, the segment being the stream position's high bits: inserts
-# land in the newest segment's part of the tree, which is as large at any length of history (the
-# two tables' newest segments, about 45 MB, stay in the 64 MiB cache). A look-up by id names the
-# segments, newest first: one seek per segment (ten at 5M events), for GET /v1/events/{id} and
-# the verdicts, which are rare beside the inserts, and usually for a recent event.
+# land in the newest segment's part of the tree, which is as large at any length of history.
+#
+# Within a segment the cost still grows as it fills: a batch's random ids dirty more of its leaves,
+# each a page the commit writes (about 17 µs per event early in a segment of 2**19 positions, 42 at
+# its end; docs/bench/2026-11-29/segments/). Segments of 2**16 positions keep that saw-tooth low and
+# short: 18-20 µs per event over any 50,000 events, at 100k, 1M or 5M of history. The price is on
+# the look-ups by id, which seek each segment, newest first: 77 segments at 5M events, about 0.6 ms
+# for GET /v1/events/{id} and 0.16 ms for each id a waiting producer asks about that is not yet in
+# the ledger (those found stop the search, and they are mostly recent). Look-ups are rare beside
+# inserts, which every event pays.
 
-SEGMENT_BITS = 19
-"""A segment holds 2**19 = 524,288 stream positions."""
+SEGMENT_BITS = 16
+"""A segment holds 2**16 = 65,536 stream positions."""
 SEGMENTED = {"intake": ("sequence", INTAKE), "accepted": ("position", LEDGER)}
 """The tables keyed (segment, event_id): the column of the stream position their segment is cut
 from, and that stream."""

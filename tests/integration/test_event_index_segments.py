@@ -95,3 +95,33 @@ def test_an_index_from_before_segments_is_rewritten_in_place(db: Database) -> No
     assert [event_status(db, i) for i, _, _ in rows] == [EventStatus(i, "ledger", s, p) for i, s, p in rows]
     EventIndex(db).apply(topology.LEDGER, [message(topology.LEDGER, 2 * SEGMENT + 1, "d")])  # and it goes on
     assert event_status(db, "d") == EventStatus("d", "ledger", None, 2 * SEGMENT + 1)
+
+
+def test_an_index_cut_into_segments_of_another_size_is_cut_again(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index built when segments were 2**19 positions (before they were made smaller) is cut
+    again at the indexer's start, and answers as before; the web is told it is being upgraded."""
+    import projections.event_index as ix
+
+    with monkeypatch.context() as before:
+        before.setattr(ix, "SEGMENT_BITS", SEGMENT_BITS + 3)
+        index(db)
+        assert ix.upgrading(db) == []
+        assert db.query("SELECT max(segment) FROM accepted") == [(0,)]  # 2 * SEGMENT is in the first of the larger ones
+    assert ix.upgrading(db) == ["intake", "accepted"]
+    create_schema(db)
+    create_schema(db)  # at every start: the second time changes nothing
+    assert ix.upgrading(db) == []
+    assert db.query("SELECT segment, event_id FROM accepted ORDER BY position") == [(0, "a"), (1, "b"), (2, "c")]
+    # a's resend was in a's own (larger) segment then, so it was not kept: the first sending is what answers
+    assert db.query("SELECT segment, event_id FROM intake ORDER BY sequence") == [(0, "a"), (1, "b"), (1, "c"), (2, "d")]
+    assert event_status(db, "a") == EventStatus("a", "ledger", 5, 7)
+    assert event_status(db, "c") == EventStatus("c", "ledger", SEGMENT + 4, 2 * SEGMENT)
+    assert event_status(db, "d") == EventStatus("d", "pending", 2 * SEGMENT + 2)
+    assert known(db, ["a", "b", "c", "d"], []).accepted == {"a": 7, "b": SEGMENT + 10, "c": 2 * SEGMENT}
+
+
+def test_a_small_index_is_not_rewritten(db: Database) -> None:
+    """Positions all below one segment are in segment 0 whatever the size: nothing to cut again."""
+    create_schema(db)
+    EventIndex(db).apply(topology.LEDGER, [message(topology.LEDGER, 3, "a")])
+    assert __import__("projections.event_index", fromlist=["upgrading"]).upgrading(db) == []
