@@ -264,18 +264,23 @@ class ClockState:
 
     # -- the barrier ---------------------------------------------------------------------------
 
-    def mark(self, observed: datetime, last_seq: int, real: float | None = None) -> None:
+    def mark(self, observed: datetime, last_seq: int, real: float | None = None, quiet: float | None = None) -> None:
         """Store what the ledger held at `observed`. Of the marks the position has passed, those from
-        the last one taken while the ledger held still on are kept (the later ones, taken while it
-        grew, vouch only once they are `quiet` seconds old: settled_until), at most 50."""
+        the last that vouches on are kept (taken while the ledger held still, or `quiet` seconds ago;
+        the later ones, taken while it grew, vouch once they are that old: settled_until): that one
+        and at most 49 after it, thinned when there are more."""
         taken = time.time() if real is None else real
         before = self.marks[-1] if self.marks else None
         since = before.since if before and before.last_seq == last_seq and before.taken <= taken else taken
         m = Mark(observed.timestamp(), last_seq, since, taken, self.ledger_time if self.position >= last_seq else None)
         passed = [x for x in self.marks if x.last_seq <= self.position]
-        still = max((i for i, x in enumerate(passed) if x.taken > x.since), default=len(passed) - 1)
+        vouches = max((i for i, x in enumerate(passed) if x.taken > x.since or quiet is not None and taken - x.taken >= quiet),
+                      default=0)
+        kept, later = passed[vouches:vouches + 1], passed[vouches + 1:]
+        while len(later) > 49:  # thinned, every other one from the newest back: some live long enough to vouch
+            later = later[::-1][::2][::-1]
         keep = [x for x in self.marks if x.last_seq > self.position][-50:]  # a bounded backlog while catching up
-        self.marks = [*passed[max(still, 0):][-50:], *keep, m]
+        self.marks = [*kept, *later, *keep, m]
         with self._transaction():
             self.db.execute("DELETE FROM marks")
             self.db.executemany("INSERT INTO marks VALUES (?, ?, ?, ?, ?)",
@@ -293,15 +298,15 @@ class ClockState:
         Nothing here depends on how far the clock has read past a mark, so neither does what falls
         due: once the ledger has grown since a quiet mark (catching up, after a restart or a burst
         of history), that mark vouches only for the history's time as well, and the history read
-        past the marks counts once a mark covers it.
-        Had it counted as it was read, a tick would send what the part read by then owed (one
-        ticket's breach before another's, dated earlier, that the clock had not read yet), and a
-        re-run, ticking elsewhere in the backlog, would send another order. Nor does a mark taken
-        while the ledger was growing (its last sequence new since the mark before) vouch for the
-        history it held until the ledger has held still for a look (the next mark has the same last
-        sequence), or `quiet` seconds (real time, `real`: now) have passed since: a burst of history
-        the ledger takes in pieces is judged whole, not by the piece a tick happened to see, while a
-        ledger that never stops growing holds the clock back by `quiet` seconds at most.
+        past the marks counts once a mark covers it. Had it counted as it was read, a tick would
+        send what the part read by then owed (one ticket's breach before another's, dated earlier,
+        that the clock had not read yet), and a re-run, ticking elsewhere in the backlog, would send
+        another order. Nor does a mark taken while the ledger was growing (its last sequence new
+        since the mark before) vouch for the history it held until it is `quiet` seconds old (real
+        time; `real` is now) or a later look finds the ledger still at that sequence (that mark
+        vouches for the same history): a burst of history the ledger takes in pieces is judged
+        whole, not by the piece a tick happened to see, while a ledger that never stops growing
+        holds the clock back by `quiet` seconds at most.
         """
         now = time.time() if real is None else real
         best = 0.0

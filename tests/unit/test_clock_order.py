@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import schemas as s
-from consumers.clock_state import ClockState, FixedEscalation
+from consumers.clock_state import EPOCH, ClockState, FixedEscalation
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 9, tzinfo=CST)
@@ -151,3 +151,17 @@ def test_a_ledger_that_never_stops_growing_holds_the_clock_back_by_quiet_seconds
     assert owed(state, state.settled_until(5.0, real=201.0)) == []
     assert [k for _, _, k, _ in owed(state, state.settled_until(5.0, real=205.0))] == [
         "reminder", "reminder", "breach", "chase-1", "breach", "chase-1"]
+
+
+def test_marks_of_a_ledger_growing_at_every_look_are_kept_until_one_vouches(tmp_path: Path) -> None:
+    """A `quiet` longer than the 50 marks kept cover: the one that vouches is kept, not cut with the
+    oldest, so the clock is held back (further than `quiet`, the marks between being thinned) but
+    never sent back to nothing."""
+    state, quiet, untils = ClockState(tmp_path / "growing.sqlite"), 60.0, []
+    for t in range(200):
+        state.read(t + 1, ev(s.TicketRaised, 1, f"R{t}", T0 + timedelta(minutes=t), category="parking", title="t"))
+        state.mark(T0 + timedelta(days=1), t + 1, real=1000.0 + t, quiet=quiet)
+        untils.append(state.settled_until(quiet, real=1000.0 + t))
+        assert untils[-1] <= (T0 + timedelta(minutes=t - 60) if t >= 60 else EPOCH), t  # no history younger than a minute
+        assert len(state.marks) <= 51
+    assert untils == sorted(untils) and untils[60] == T0 and untils[-1] >= T0 + timedelta(minutes=100)
