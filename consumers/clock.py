@@ -146,7 +146,7 @@ class Clock:
     async def tick(self, last_seq: int) -> int:
         """Mark the ledger's last sequence as of now and publish what is due; returns how many."""
         assert self.publish is not None, "build() sets how the clock publishes"
-        self.state.mark(self.now(), last_seq)
+        self.state.mark(self.now(), last_seq, quiet=self.config.quiet)
         until = self.until = self.state.settled_until(self.config.quiet)
         self.seen_seq = last_seq
         n = 0

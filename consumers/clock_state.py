@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, get_args
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import msgspec
 
 from schemas.base import Event
 from schemas.topology import clock_message_id, event_id_of_message_id
-from schemas.policy import DeadlineRules, Terms
+from schemas.policy import DeadlineRules, Stage, Terms
 from schemas.clock import Deadline, DeadlineBook, DeadlineEvent, Planned, step_event
 from schemas.organisation import OrgUnitMoved, OrgUnitRegistered
 from schemas.ticket import TicketClosed, TicketEvent, TicketRaised, TicketRecategorised, TicketVoided
@@ -142,17 +142,34 @@ class Due(NamedTuple):
     message_id: str
 
 
+STAGES: tuple[str, ...] = get_args(Stage)
+"""The policy's stages in its own order: a tie-break between two deadlines' steps due at one instant."""
+
+
+def in_turn(ticket_id: str, deadline: Deadline, planned: Planned, place: int) -> tuple[datetime, str, int, int, str, int, int]:
+    """Where a step stands in the order the clock sends what is due: when it fell due; at one
+    instant, by ticket, round, the lead before its supporting units, unit, stage, and the step's
+    `place` among its ticket's owed steps (ClockState._owed gives a deadline's in plan order, so a
+    breach precedes the chase at its own instant). Nothing in it depends on when the clock read what."""
+    return (planned.at, ticket_id, deadline.round, deadline.unit_role != "lead", deadline.unit,
+            STAGES.index(deadline.stage), place)
+
+
 @dataclass
 class Mark:
     """At instant `observed` (the clock's now), CIVIC_LEDGER's last sequence was `last_seq`: once the
     clock has read up to last_seq, it has seen everything the ledger held then. `taken` and `since`
     are real time (seconds since the epoch): when the mark was taken, and since when last_seq had
-    not changed (how long the ledger had been quiet; real time, whatever the clock's now says)."""
+    not changed (how long the ledger had been quiet; real time, whatever the clock's now says).
+    `history` is the history's own time (ClockState.ledger_time) once the clock had read up to
+    last_seq: what the history the ledger held then vouches for, however far the clock has read since."""
 
     observed: float
     last_seq: int
     since: float
     taken: float
+    history: float | None = None
+    """None until the clock has read up to last_seq (and for a mark stored before this was kept)."""
 
 
 @dataclass
@@ -175,14 +192,17 @@ class ClockState:
             CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, ledger_time REAL NOT NULL);
             CREATE TABLE IF NOT EXISTS tickets (ticket_id TEXT PRIMARY KEY, state BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS orgs (org_id TEXT PRIMARY KEY, parent TEXT, kind TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS marks (observed REAL NOT NULL, last_seq INTEGER NOT NULL, since REAL NOT NULL, taken REAL NOT NULL);
+            CREATE TABLE IF NOT EXISTS marks (observed REAL NOT NULL, last_seq INTEGER NOT NULL, since REAL NOT NULL, taken REAL NOT NULL,
+                                              history REAL);
         """)
+        if "history" not in {r[1] for r in self.db.execute("PRAGMA table_info(marks)")}:  # a state file from before it was kept
+            self.db.execute("ALTER TABLE marks ADD COLUMN history REAL")
         row = self.db.execute("SELECT seq, ledger_time FROM position").fetchone()
         if row:
             self.position, self.ledger_time = row
         self.tickets = {t: _decode_ticket(state) for t, state in self.db.execute("SELECT ticket_id, state FROM tickets")}
         self.orgs = {o: (p, k) for o, p, k in self.db.execute("SELECT org_id, parent, kind FROM orgs")}
-        self.marks = [Mark(*r) for r in self.db.execute("SELECT observed, last_seq, since, taken FROM marks ORDER BY taken")]
+        self.marks = [Mark(*r) for r in self.db.execute("SELECT observed, last_seq, since, taken, history FROM marks ORDER BY taken")]
 
     def close(self) -> None:
         self.db.close()
@@ -203,6 +223,10 @@ class ClockState:
                 self.ledger_time = max(self.ledger_time, event.occurred_at.timestamp())
             self.db.execute("INSERT INTO position VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
                             "ledger_time = excluded.ledger_time", (self.position, self.ledger_time))
+            for m in self.marks:
+                if m.last_seq == seq and m.history is None:  # read up to what the ledger held at the mark
+                    m.history = self.ledger_time
+                    self.db.execute("UPDATE marks SET history = ? WHERE last_seq = ? AND history IS NULL", (m.history, seq))
         return recorded
 
     def _ticket(self, event: TicketEvent) -> list[DeadlineEvent]:
@@ -240,57 +264,98 @@ class ClockState:
 
     # -- the barrier ---------------------------------------------------------------------------
 
-    def mark(self, observed: datetime, last_seq: int, real: float | None = None) -> None:
-        """Store what the ledger held at `observed`; marks the position has passed are folded into one."""
+    def mark(self, observed: datetime, last_seq: int, real: float | None = None, quiet: float | None = None) -> None:
+        """Store what the ledger held at `observed`. Of the marks the position has passed, those from
+        the last that vouches on are kept (taken while the ledger held still, or `quiet` seconds ago;
+        the later ones, taken while it grew, vouch once they are that old: settled_until): that one
+        and at most 49 after it, thinned when there are more."""
         taken = time.time() if real is None else real
         before = self.marks[-1] if self.marks else None
         since = before.since if before and before.last_seq == last_seq and before.taken <= taken else taken
-        m = Mark(observed.timestamp(), last_seq, since, taken)
+        m = Mark(observed.timestamp(), last_seq, since, taken, self.ledger_time if self.position >= last_seq else None)
         passed = [x for x in self.marks if x.last_seq <= self.position]
+        vouches = max((i for i, x in enumerate(passed) if x.taken > x.since or quiet is not None and taken - x.taken >= quiet),
+                      default=0)
+        kept, later = passed[vouches:vouches + 1], passed[vouches + 1:]
+        while len(later) > 49:  # thinned, every other one from the newest back: some live long enough to vouch
+            later = later[::-1][::2][::-1]
         keep = [x for x in self.marks if x.last_seq > self.position][-50:]  # a bounded backlog while catching up
-        self.marks = [*passed[-1:], *keep, m]
+        self.marks = [*kept, *later, *keep, m]
         with self._transaction():
             self.db.execute("DELETE FROM marks")
-            self.db.executemany("INSERT INTO marks VALUES (?, ?, ?, ?)", [(x.observed, x.last_seq, x.since, x.taken) for x in self.marks])
+            self.db.executemany("INSERT INTO marks VALUES (?, ?, ?, ?, ?)",
+                                [(x.observed, x.last_seq, x.since, x.taken, x.history) for x in self.marks])
 
-    def settled_until(self, quiet: float) -> datetime:
+    def settled_until(self, quiet: float, real: float | None = None) -> datetime:
         """The latest instant up to which the ledger, as read so far, is complete.
 
         A mark counts once the position has reached its last sequence. It vouches for its instant
         when the ledger was quiet then (no new message for `quiet` seconds of real time), or else only
-        up to the ledger's own time (the latest occurred_at read): while history is being published
-        (a backfill, the demo's year in a minute) an event stamped before a deadline may still be
-        on its way, so the history read so far must itself have passed the deadline.
+        up to the history's own time (the latest occurred_at) as the ledger held it at the mark:
+        while history is being published (a backfill, the demo's year in a minute) an event stamped
+        before a deadline may still be on its way, so the history must itself have passed the deadline.
+
+        Nothing here depends on how far the clock has read past a mark, so neither does what falls
+        due: once the ledger has grown since a quiet mark (catching up, after a restart or a burst
+        of history), that mark vouches only for the history's time as well, and the history read
+        past the marks counts once a mark covers it. Had it counted as it was read, a tick would
+        send what the part read by then owed (one ticket's breach before another's, dated earlier,
+        that the clock had not read yet), and a re-run, ticking elsewhere in the backlog, would send
+        another order. Nor does a mark taken while the ledger was growing (its last sequence new
+        since the mark before) vouch for the history it held until it is `quiet` seconds old (real
+        time; `real` is now) or a later look finds the ledger still at that sequence (that mark
+        vouches for the same history): a burst of history the ledger takes in pieces is judged
+        whole, not by the piece a tick happened to see, while a ledger that never stops growing
+        holds the clock back by `quiet` seconds at most.
         """
+        now = time.time() if real is None else real
         best = 0.0
         for m in self.marks:
-            if m.last_seq <= self.position:
-                vouched = m.observed if m.taken - m.since >= quiet else min(m.observed, self.ledger_time)
-                best = max(best, vouched)
+            if m.last_seq > self.position:
+                continue
+            history = self.ledger_time if m.history is None else m.history
+            if m.taken - m.since >= quiet and m.last_seq == self.marks[-1].last_seq:
+                best = max(best, m.observed)
+            elif m.taken > m.since or now - m.taken >= quiet:
+                best = max(best, min(m.observed, history))
         return EPOCH + timedelta(seconds=best)
 
     # -- what is due -----------------------------------------------------------------------------
 
     def due(self, until: datetime, escalation: EscalationFor) -> Iterator[Due]:
         """The clock events whose rule has fired by `until`, not recorded and not sent at the unit's
-        present path, in order per deadline (a breach before its chases). A finished ticket's are
-        those dated before it finished (its book ended the deadlines then).
+        present path, in the order they fell due (`in_turn`: the instant, then ticket, round, unit,
+        stage and the step's place in its deadline's plan, so a breach comes before its chases). A
+        finished ticket's are those dated before it finished (its book ended the deadlines then).
+
+        One order over every ticket and deadline, not ticket by ticket: what a tick finds owed
+        depends on how far the clock had read when it ticked (catching up, a tick may fall between
+        a ticket's pause and its resumption, or find one ticket's steps before another's dispatch is
+        read), and the ledger keeps the clock's events in the order they are sent. In the order they
+        fell due, a catch-up in one tick sends what several ticks would, in the same order: a re-run
+        of the same history gives the same ledger. (A step that becomes owed only once later history
+        is read, dated before steps already sent, follows them: the ledger cannot take it earlier.)
 
         A step sent at a path the unit has since left is sent again at the new one, and the steps
         after it behind it: the ledger refused it (subject_mismatch) and, for want of it, the chase
         or supervision sent after it (not_escalated). Had the ledger taken it before the move, the
         clock would have read it back before reading the move. In flight at the present path, a
         step's successors may follow it: intake keeps their order, and the ledger its own."""
-        for clock in self.tickets.values():
-            path: tuple[str, ...] | None = None  # where the unit stands now (it may have moved): walked once a step is due
-            for d, planned, terms in self._owed(clock, escalation, until):
-                escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
-                event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
-                                   chased_by=clock.org_id, escalated_to=escalated)
-                path = path or self.org_path(clock.org_id, clock.org_path)
-                message_id = clock_message_id(event.event_id, path)
-                if message_id not in clock.sent:
-                    yield Due(clock, event, path, message_id)
+        owed = sorted(((in_turn(clock.ticket_id, d, planned, n), clock, d, planned, terms)
+                       for clock in self.tickets.values()
+                       for n, (d, planned, terms) in enumerate(self._owed(clock, escalation, until))),
+                      key=lambda o: o[0])
+        paths: dict[str, tuple[str, ...]] = {}  # where each unit stands now (it may have moved): walked once per ticket
+        for _, clock, d, planned, terms in owed:
+            escalated = self.supervisor(d.unit, terms.levels) if planned.step_key == "supervision" else None
+            event = step_event(planned, d, ticket_id=clock.ticket_id, org_id=clock.org_id,
+                               chased_by=clock.org_id, escalated_to=escalated)
+            if clock.ticket_id not in paths:
+                paths[clock.ticket_id] = self.org_path(clock.org_id, clock.org_path)
+            path = paths[clock.ticket_id]
+            message_id = clock_message_id(event.event_id, path)
+            if message_id not in clock.sent:
+                yield Due(clock, event, path, message_id)
 
     def _owed(self, clock: TicketClock, escalation: EscalationFor, until: datetime | None = None
               ) -> Iterator[tuple[Deadline, Planned, Escalation]]:

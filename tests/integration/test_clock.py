@@ -80,9 +80,9 @@ class Running:
         """Settings that connect with the `clock` identity's own key: the server enforces its grants."""
         self.clocks: dict[str, tuple[Clock, asyncio.Task[None], asyncio.Event]] = {}
 
-    def start(self, name: str = "a", webhooks: Any = None) -> Clock:
+    def start(self, name: str = "a", webhooks: Any = None, quiet: float = 0) -> Clock:
         state = ClockState(self.settings.data_dir / f"clock-{name}.sqlite")
-        clock = Clock(state, ClockConfig(name=name, escalation=lambda category, kind: TERMS, tick=0.05, quiet=0), self.now)
+        clock = Clock(state, ClockConfig(name=name, escalation=lambda category, kind: TERMS, tick=0.05, quiet=quiet), self.now)
         broker = NatsBroker(**connect_options(self.as_clock, "clock"), logger=logging.getLogger("clock"), log_level=logging.DEBUG)
         stop = asyncio.Event()
         self.clocks[name] = (clock, asyncio.create_task(run(broker, clock, stop, webhooks)), stop)
@@ -104,6 +104,14 @@ class Running:
         for _ in range(2):
             for clock, _, _ in self.clocks.values():
                 await self.settled(clock, when)
+            await caught_up(self.settings, self.js)
+
+    async def settled_at(self, history: datetime) -> None:
+        """Wait until every clock has read the whole ledger, looked at it with the history read up
+        to `history`, and the pipeline has taken what they published (twice, as `at`)."""
+        for _ in range(2):
+            for clock, _, _ in self.clocks.values():
+                await self.settled(clock, history)
             await caught_up(self.settings, self.js)
 
     async def settled(self, clock: Clock, when: datetime) -> None:
@@ -460,3 +468,50 @@ async def test_a_units_receiver_hears_its_own_notifications_only(tmp_path: Path,
             await asyncio.sleep(0.02)
         assert heard == [b"reminder"]
         assert any("permissions violation for subscription to \"civic.notify.c2\"" in e for e in c1.errors), c1.errors
+
+
+def unsigned_with_a_supporting_unit(tid: str, n: int, at: datetime) -> list[tuple[s.Event, str]]:
+    """Raised at `at`, dispatched to c1 with c2 supporting; neither signs for it (both by `at` + 2 h):
+    two deadlines whose steps fall due at the same instants, one after the other in the ticket's book."""
+    raised, dispatched = ticket(tid, n, at=at, signed=False)
+    d = dispatched[0]
+    assert isinstance(d, s.TicketDispatched)
+    d = msgspec.structs.replace(d, sign_for_by=at + timedelta(hours=2), contact_by=at + timedelta(days=2), deadline=at + timedelta(days=3),
+                                supporting=(s.SupportingTask(unit="c2", task="clear the drain", deadline=at + timedelta(days=3),
+                                                             sign_for_by=at + timedelta(hours=2)),))
+    return [raised, (d, dispatched[1])]
+
+
+def history_time(n: int, at: datetime) -> tuple[s.Event, str]:
+    """Another ticket raised at `at` (never dispatched: no deadline): how far the history read has got
+    (ClockState.ledger_time), nothing more."""
+    return ev(s.TicketRaised, n, "c1", RESIDENT, at, ticket_id=f"R{n}", category="parking", title="a bicycle on the stairs")
+
+
+async def test_caught_up_in_one_tick_or_in_several_the_clock_sends_in_the_order_steps_fell_due(live: Running) -> None:
+    """The README's flake made to happen: catching up on history (the ledger never quiet, so a mark
+    vouches only for the history's own time), what a tick finds owed depends on how far the clock
+    has read when it ticks. P's history comes in two parts and the clock ticks between them (it
+    sends the steps due by 02:30, then the rest); Q's, the same a day later, comes whole (one tick
+    finds all ten owed). Either way the ledger has the steps in the order they fell due, lead and
+    supporting unit interleaved at each instant (lead first), not deadline by deadline: the same
+    ledger whatever the clock's timing."""
+    live.now.at = T0 + timedelta(days=30)  # the clock's now is long past; the history's time is what holds it back
+    live.start(quiet=3600)
+    await publish_all(live.js, [*unsigned_with_a_supporting_unit("P", 10, T0), history_time(20, T0 + timedelta(hours=2, minutes=30))])
+    await live.settled_at(T0 + timedelta(hours=2, minutes=30))
+    assert [(e.unit, e.step_key) for e in await live.clock_events("P")] == [  # type: ignore[attr-defined]
+        ("c1", "reminder"), ("c2", "reminder"), ("c1", "breach"), ("c2", "breach")]
+    await publish_all(live.js, [history_time(21, T0 + timedelta(hours=12))])
+    await live.settled_at(T0 + timedelta(hours=12))
+    q = T0 + timedelta(days=1)
+    await publish_all(live.js, [*unsigned_with_a_supporting_unit("Q", 30, q), history_time(40, q + timedelta(hours=2, minutes=30)),
+                                history_time(41, q + timedelta(hours=12))])
+    await live.settled_at(q + timedelta(hours=12))
+
+    in_turn = [(unit, step) for step in ("reminder", "breach", "chase-1", "chase-2", "supervision") for unit in ("c1", "c2")]
+    for tid, at in (("P", T0), ("Q", q)):
+        events = await live.clock_events(tid)
+        assert [(e.unit, e.step_key) for e in events] == in_turn, tid  # type: ignore[attr-defined]
+        assert [e.occurred_at - at for e in events] == sorted(e.occurred_at - at for e in events)
+    assert [(e.ticket_id, e.unit) for e in await clock_all(live)] == [(t, u) for t in "PQ" for u, _ in in_turn]  # type: ignore[attr-defined]
