@@ -10,7 +10,7 @@ import msgspec
 
 from projections import KPI_VERSION
 from projections._scope import in_months, months_between, months_of, subtree, within as _within
-from projections.dashboard import FLOW_TOTAL, MONTHLY
+from projections.dashboard import FLOW_TOTAL, MONTHLY, OPEN_TICKET, stage_in
 from projections.layout import month_of
 from projections.facts import BUCKETS, DISPUTE_COUNTERS, FLOW_COUNTERS, TICKET_COUNTERS, TOPIC_COUNTERS, Clock
 from projections.store import Database
@@ -397,11 +397,6 @@ class TicketPage(msgspec.Struct):
 
 
 
-def stage_in(stages: tuple[str, ...]) -> str:
-    """A SQL condition on the tickets table's stage; stage names are plain words, safe to quote."""
-    return "stage IN (" + ", ".join(f"'{stage}'" for stage in stages) + ")"
-
-
 def overdue(stage: str, deadline: int | None, now: int) -> bool:
     """An open ticket past its deadline (kpis.md), as a ticket's summary says it; the lists'
     `overdue` filter is the same condition in SQL (STATUSES)."""
@@ -409,8 +404,8 @@ def overdue(stage: str, deadline: int | None, now: int) -> bool:
 
 
 STATUSES = {
-    "open": stage_in(lifecycle.OPEN),
-    "overdue": f"{stage_in(lifecycle.OPEN)} AND deadline < ?",
+    "open": OPEN_TICKET,
+    "overdue": f"{OPEN_TICKET} AND deadline < ?",
     "resolved": stage_in(lifecycle.with_status("resolved")),
     "closed": stage_in(lifecycle.with_status("closed")),
     "voided": stage_in(lifecycle.with_status("voided")),

@@ -2,7 +2,8 @@
 into a schema of a throwaway cluster, every query answering as on SQLite (byte-wise path
 ranges under COLLATE "C", `?` placeholders rewritten, the same ordering); the month roll-ups and the
 flows' running totals as on SQLite (tests/unit/test_month_rollups.py), an older read model's
-totals made from its day rows, a read model keyed unit first rewritten month first."""
+totals made from its day rows, a read model keyed unit first rewritten month first, an older read
+model's receivers' indexes made the open tickets'."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from fold_kit import flow_totals, month_figures
 from projections.dashboard import FLOW_TOTAL, create_schema
 from projections.store import Database, PostgresDatabase
 from tests.unit.test_deadline_fold import DeadlineScenario, fold_scenario
-from tests.unit.test_month_rollups import assert_answers_equal_answers_from_day_rows, assert_flow_totals, fold_spread_district
+from tests.unit.test_month_rollups import _spread_district, assert_answers_equal_answers_from_day_rows, assert_flow_totals, fold_spread_district
 from tests.unit.test_queries import QueryScenario, fold
-from tests.unit.test_read_model_layout import assert_an_old_layout_is_rewritten
+from tests.unit.test_read_model_layout import assert_an_old_layout_is_rewritten, assert_the_receivers_indexes_become_the_open_ones
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +75,12 @@ def test_a_read_model_keyed_unit_first_is_rewritten_month_first(postgres_url: st
         assert_an_old_layout_is_rewritten(db, caplog)
     finally:
         db.close()
+
+
+def test_the_receivers_indexes_of_an_older_read_model_become_the_open_ones(postgres_url: str) -> None:
+    old, new = PostgresDatabase(postgres_url, "before_v1"), PostgresDatabase(postgres_url, "dashboard_v1")
+    try:
+        assert_the_receivers_indexes_become_the_open_ones(old, new, _spread_district(seed=11).positioned())
+    finally:
+        old.close()
+        new.close()

@@ -17,13 +17,13 @@ import pytest
 
 from fold_kit import T0, Events, deadline_figures, everything, figures, flow_totals, month_figures, open_projection
 from projections import deadlines
-from projections.dashboard import COUNTER_TABLES, FLOW_TOTAL, MONTHLY, DashboardProjection, _ddl, create_schema
+from projections.dashboard import COUNTER_TABLES, FLOW_TOTAL, MONTHLY, OPEN_TICKET, DashboardProjection, _ddl, create_schema
 from projections.deadline_queries import DeadlineQueries
 from projections.facts import Clock
 from projections.store import primary_key
-from projections.queries import DashboardQueries
+from projections.queries import DashboardQueries, TicketQueries
 from projections.store import Database, SQLiteDatabase, clustered
-from tests.unit.test_month_rollups import fold_spread_district
+from tests.unit.test_month_rollups import _spread_district as spread_district, fold_spread_district
 
 CLUSTERED = {*MONTHLY, *MONTHLY.values(), FLOW_TOTAL, "deadline_tasks", "deadline_daily", "deadline_unit_monthly", "deadline_overdue"}
 
@@ -169,3 +169,73 @@ def test_windows_of_centuries_read_only_the_months_held(tmp_path: Path) -> None:
         assert wide.tickets.raised > 0 and msgspec.structs.replace(wide, window_from="") == whole
         wide_board, whole_board = boards.board(org, date(45, 1, 1), date(2026, 12, 31)), boards.board(org, None, date(2026, 12, 31))
         assert wide_board.roles[0].total.due > 0 and msgspec.structs.replace(wide_board, window_from="") == whole_board
+
+
+# -- the open tickets' indexes (projections/dashboard.py TICKET_INDEXES) ------------------------
+
+NOW = Clock().start_of(date(2026, 12, 31))
+
+
+def test_the_workload_and_the_open_lists_read_the_open_tickets_alone(tmp_path: Path, district_ledger: Any) -> None:
+    """The workload and the open and overdue lists read the partial indexes of the open tickets, whose
+    condition is the lists' `open` filter word for word (SQLite uses a partial index only for a
+    query whose WHERE holds its condition): by subtree, by receiving unit, by grid worker. Those
+    indexes hold no closed ticket."""
+    projection = open_projection(tmp_path)
+    projection.apply(list(enumerate(district_ledger, 1)))
+    db = projection.db
+    district = db.query("SELECT org_id FROM orgs WHERE kind = 'district'")[0][0]
+    recording, prefixes = Recording(db), DashboardQueries(db, Clock()).prefixes(district)
+    reads = TicketQueries(recording, Clock())
+    load = reads.workload(prefixes, NOW)
+    assert {w.kind for w in load} == {"unit", "grid_worker"}
+    assert reads.tickets(prefixes, "open", None, 1, 20, NOW).total > 0
+    reads.tickets(prefixes, "overdue", None, 1, 20, NOW)
+    receivers = [(sql, params) for sql, params in recording.reads if "_unit = ?" in sql or "_worker = ?" in sql]
+    assert len(receivers) == len(load)
+    for sql, params in recording.reads:
+        plan = " | ".join(r[-1] for r in db.query(f"EXPLAIN QUERY PLAN {sql}", params))
+        if (sql, params) in receivers:
+            assert re.search(r"USING INDEX tickets_open_(unit|worker) \(to_(unit|worker)=\?\)", plan), (sql, plan)
+        else:  # the workload's counts per receiver, the open and overdue lists: the subtree's open tickets
+            assert "USING INDEX tickets_open_path (path>? AND path<?)" in plan, (sql, plan)
+    closed = db.query(f"SELECT COUNT(*) FROM tickets WHERE NOT ({OPEN_TICKET}) AND to_unit IS NOT NULL")[0][0]
+    held = db.query(f"SELECT COUNT(*) FROM tickets INDEXED BY tickets_open_unit WHERE {OPEN_TICKET} AND to_unit IS NOT NULL")[0][0]
+    assert closed > 0 and 0 < held == db.query(f"SELECT COUNT(*) FROM tickets WHERE {OPEN_TICKET} AND to_unit IS NOT NULL")[0][0]
+
+
+def ticket_indexes(db: Database) -> set[str]:
+    if db.dialect == "postgres":
+        return {name for (name,) in db.query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'tickets'")}
+    return {name for (name,) in db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tickets'")}
+
+
+def assert_the_receivers_indexes_become_the_open_ones(old: Database, new: Database, events: list[tuple[int, Any]]) -> None:
+    """`old` made as before the open tickets' indexes (over every ticket ever dispatched), folded,
+    then opened again by the projector (create_schema); `new` folded with today's: the old indexes
+    dropped, the open tickets' made, and every unit's workload answers as in `new`."""
+    create_schema(old)
+    with old.transaction():
+        for name in ("tickets_open_path", "tickets_open_unit", "tickets_open_worker"):
+            old.execute(f"DROP INDEX {name}")
+        old.execute("CREATE INDEX tickets_unit ON tickets (to_unit, raised_at)")  # as created before
+        old.execute("CREATE INDEX tickets_worker ON tickets (to_worker, raised_at)")
+    DashboardProjection(old, Clock()).apply(events)
+    assert {"tickets_unit", "tickets_worker"} <= ticket_indexes(old)
+    create_schema(old)
+    assert ticket_indexes(old) & {"tickets_path", "tickets_open_path", "tickets_open_unit", "tickets_open_worker", "tickets_unit", "tickets_worker"} == \
+        {"tickets_path", "tickets_open_path", "tickets_open_unit", "tickets_open_worker"}
+    create_schema(new)
+    DashboardProjection(new, Clock()).apply(events)
+    orgs = [org for (org,) in new.query("SELECT org_id FROM orgs ORDER BY org_id")]
+    answers = []
+    for db in (old, new):
+        boards, tickets = DashboardQueries(db, Clock()), TicketQueries(db, Clock())
+        answers.append([tickets.workload(boards.prefixes(org), NOW) for org in orgs])
+    assert answers[0] == answers[1] and any(answers[1])
+
+
+def test_a_read_model_with_the_indexes_over_all_tickets_gets_the_open_ones(tmp_path: Path) -> None:
+    old, new = SQLiteDatabase(tmp_path / "before.sqlite"), SQLiteDatabase(tmp_path / "dashboard.sqlite")
+    assert_the_receivers_indexes_become_the_open_ones(old, new, spread_district(seed=11).positioned())
+    assert everything(old) == everything(new)
