@@ -23,6 +23,10 @@ stages whose cost could depend on history are measured over the same fixed windo
   unlike the read model's counters it cannot be keyed in the order events come;
 * the district's dashboard for the last 30 days, computed uncached on that read model.
 
+Every level's window begins on the first of a month (`window_from_a_month_start`): what a batch
+writes into the month-major counter tables grows with the day of the month, so windows that fell
+on other days of their months compared the months' phases as much as the histories' lengths.
+
 The history is written fast, untimed: straight into the store in transactions of 20,000 events
 (civic/growth.py `history`: the ids, versions, sealed data and indexes the ledger would store,
 proven equal in tests/integration/test_bench_growth.py), and folded into the read model in a
@@ -48,10 +52,10 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from bench.district import HISTORY_SPACING, Stream
+from bench.district import HISTORY_SPACING, START, Stream
 from config import Settings
 from projections.rebuild import REBUILD_BATCH
 
@@ -121,6 +125,22 @@ def district(data_dir: Path, start: int, count: int) -> Iterator[tuple[str, byte
         raise RuntimeError(f"the district's events on {data_dir} go on at {stream.count}, not at {start}")
     yield from stream.take(count)
     cursor.with_suffix(".tmp").write_text(json.dumps(stream.state()))
+    cursor.with_suffix(".tmp").replace(cursor)
+
+
+def window_from_a_month_start(data_dir: Path) -> None:
+    """The district's next ticket arrives on the first of the next month (08:00, as START), after a
+    quiet spell of less than a month: every level's window then covers the same days of a month.
+    The counter tables are keyed month first (projections/layout.py), so what a batch writes grows
+    with the day of the month, whatever the history (a batch of 1,000 writes about 1,340 pages on the
+    3rd and 2,980 on the 20th: docs/bench/2026-11-29/foldgrowth/). Left to fall where the history
+    ends, the 100k window covered 2-15 February, the 1M one 3-20 November and the 5M one 11-27 March:
+    the runs before this compared a month's phase as much as a history's length."""
+    cursor = data_dir / CURSOR
+    state = json.loads(cursor.read_text())
+    clock = datetime.fromisoformat(state["clock"])
+    state["clock"] = (clock.replace(day=1) + timedelta(days=32)).replace(day=1, hour=START.hour, minute=0, second=0, microsecond=0).isoformat()
+    cursor.with_suffix(".tmp").write_text(json.dumps(state))
     cursor.with_suffix(".tmp").replace(cursor)
 
 
@@ -338,6 +358,7 @@ def run(out: Path, ledger_stage: list[str], root: Path, levels: tuple[int, ...] 
             stage([*me, "index", str(data), str(indexed), str(history - indexed), str(HISTORY_BATCH), "history"])
             indexed = history
         prefill = time.perf_counter() - began
+        window_from_a_month_start(data)
         ledger = stage([*ledger_stage, "window", str(data), str(stored), str(size), str(LIVE_BATCH)])
         stored += size
         after = int(stage([*me, "position", str(data)])["position"])

@@ -18,8 +18,9 @@ from civic.growth import history, window_stage
 from config import Settings
 from fold_kit import everything
 from projections.event_index import EventStatus, event_status
+from projections.rebuild import StoreReader
 from projections.store import SQLiteDatabase
-from schemas import decode, topology
+from schemas import TicketRaised, decode, topology
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +99,11 @@ def test_a_growth_run_reports_each_level(tmp_path: Path) -> None:
     assert not list((tmp_path / "run" / "data").glob("growth-rebuilt*"))  # the rebuild's copy is gone with its stage
     svg = ET.parse(out / "growth.svg").getroot()
     assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 5
+    store = StoreReader(Settings(data_dir=tmp_path / "run" / "data"))
+    for level in (5500, 8000):  # every window's tickets arrive from the first of a month on (window_from_a_month_start)
+        arrived = [e.occurred_at for _, e in store.read(level, level + 1000, 1000) if isinstance(e, TicketRaised)]
+        assert min(arrived).day == 1 and min(arrived).hour == 8, min(arrived)
+    store.close()
 
 
 def test_the_rebuilds_fold_of_the_window_ends_where_the_live_one_does(tmp_path: Path) -> None:
