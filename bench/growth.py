@@ -126,7 +126,13 @@ def district(data_dir: Path, start: int, count: int) -> Iterator[tuple[str, byte
     if stream.count != start:
         raise RuntimeError(f"the district's events on {data_dir} go on at {stream.count}, not at {start}")
     yield from stream.take(count)
-    cursor.with_suffix(".tmp").write_text(json.dumps(stream.state()))
+    _keep_cursor(data_dir, stream.state())
+
+
+def _keep_cursor(data_dir: Path, state: dict) -> None:
+    """The district's generator's state, kept beside the data (replaced whole, by rename)."""
+    cursor = data_dir / CURSOR
+    cursor.with_suffix(".tmp").write_text(json.dumps(state))
     cursor.with_suffix(".tmp").replace(cursor)
 
 
@@ -138,12 +144,10 @@ def window_from_a_month_start(data_dir: Path) -> None:
     3rd and 2,980 on the 20th: docs/bench/2026-11-29/foldgrowth/). Left to fall where the history
     ends, the 100k window covered 2-15 February, the 1M one 3-20 November and the 5M one 11-27 March:
     the runs before this compared a month's phase as much as a history's length."""
-    cursor = data_dir / CURSOR
-    state = json.loads(cursor.read_text())
+    state = json.loads((data_dir / CURSOR).read_text())
     clock = datetime.fromisoformat(state["clock"])
     state["clock"] = (clock.replace(day=1) + timedelta(days=32)).replace(day=1, hour=START.hour, minute=0, second=0, microsecond=0).isoformat()
-    cursor.with_suffix(".tmp").write_text(json.dumps(state))
-    cursor.with_suffix(".tmp").replace(cursor)
+    _keep_cursor(data_dir, state)
 
 
 def stage(command: list[str]) -> dict[str, float]:

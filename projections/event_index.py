@@ -78,7 +78,7 @@ def create_schema(db: Database) -> None:
             elif column not in {row[1] for row in db.query(f"PRAGMA table_info({table})")}:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         db.execute("CREATE INDEX IF NOT EXISTS rejected_at ON rejected (at)")
-        for table in upgrading(db):  # an index built before segments
+        for table in upgrading(db):  # built before segments, or cut at another size
             order = SEGMENTED[table][0]
             log.info("event index: keying %s by segments of %d positions (a one-time rewrite of its rows)", table, 1 << SEGMENT_BITS)
             rewrite_table(db, table, _segmented(table, text, big), ("segment", "event_id", order, "subject"),
