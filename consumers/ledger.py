@@ -137,8 +137,12 @@ class LedgerWorker:
                 ahead = asyncio.ensure_future(pull.fetch(self.batch_size, timeout=1.0))
                 await self.on_batch(msgs)
         finally:
-            if ahead is not None:
+            if ahead is not None:  # the batch fetched ahead is not wanted now: it comes again to the next worker
                 ahead.cancel()
+                # nats-py's fetch may end a cancelled wait in another error (ConnectionClosedError, as
+                # the role stops and its connection closes), which nobody awaits: take it when it
+                # ends, or asyncio logs it as a traceback ("Task exception was never retrieved").
+                ahead.add_done_callback(lambda fetch: fetch.cancelled() or fetch.exception())
 
     async def _bind(self, fresh: bool) -> JetStreamContext.PullSubscription:
         """The store's position is the truth: at start the consumer is made anew from it, so
